@@ -1,0 +1,21 @@
+"""gsam_lab: a teaching lab for panoramic segmentation with the Segment Anything Model.
+
+Submodules are imported lazily so that ``import gsam_lab`` stays fast::
+
+    from gsam_lab import panorama, data, metrics, viz
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("panorama", "data", "sam", "stable_sam", "goodsam", "metrics", "viz", "widgets", "cli", "utils")
+
+__all__ = list(_SUBMODULES) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'gsam_lab' has no attribute {name!r}")
