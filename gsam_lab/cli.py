@@ -1,0 +1,113 @@
+"""The ``gsam-lab`` command: run notebooks headless, check the installation, render data.
+
+::
+
+    gsam-lab run                         # every notebook in notebooks/, quick profile, CPU
+    gsam-lab run 01 03 --profile full -p device=cuda -p seed=1 --out runs/full
+    gsam-lab doctor                      # versions, device, bundled weights, caches
+    gsam-lab render --split test --n 4 --out renders/   # synthetic panoramas as PNG files
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _parse_value(text: str):
+    """``-p key=value`` values: Python literals (ints, floats, bools, None, lists) or plain strings."""
+    lowered = {"true": True, "false": False, "none": None, "null": None}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_params(pairs: Sequence[str]) -> dict:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; a pair without ``=`` is a clear error."""
+    params = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise SystemExit(f"gsam-lab run: -p expects key=value with a Python identifier as key, got {pair!r}")
+        params[key.strip()] = _parse_value(value.strip())
+    return params
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gsam_lab.runner import PROFILES
+
+    parser = argparse.ArgumentParser(prog="gsam-lab", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute notebooks headless with papermill")
+    run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                     help="names (01, 01_panorama_distortion) or paths; default: all in --notebooks-dir")
+    run.add_argument("--profile", default="quick", choices=PROFILES, help="parameter profile (default quick)")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a notebook parameter (repeatable)")
+    run.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
+    run.add_argument("--notebooks-dir", default=None, help="where the notebooks live (default ./notebooks)")
+    run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default none)")
+    run.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
+    run.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+
+    sub.add_parser("doctor", help="print versions, device, bundled weights and caches")
+
+    render = sub.add_parser("render", help="render synthetic panoramas (image + colourised labels) as PNG files")
+    render.add_argument("--split", default="test", choices=("train", "val", "test"))
+    render.add_argument("--n", type=int, default=4)
+    render.add_argument("--hw", type=int, nargs=2, default=(256, 512), metavar=("H", "W"))
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--out", required=True)
+    return parser
+
+
+def _cmd_run(args) -> int:
+    from gsam_lab.runner import run_notebooks, RunError
+
+    try:
+        results = run_notebooks(args.notebooks, profile=args.profile, params=parse_params(args.param),
+                                out_dir=args.out, notebooks_dir=args.notebooks_dir, timeout=args.timeout,
+                                fail_fast=args.fail_fast, progress=not args.quiet)
+    except RunError as e:
+        print(f"gsam-lab run: {e}", file=sys.stderr)
+        return 2
+    failed = [r for r in results if r.status != "ok"]
+    for r in failed:
+        print(f"FAILED {r.notebook}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_doctor(_args) -> int:
+    from gsam_lab.doctor import report
+
+    print(report())
+    return 0
+
+
+def _cmd_render(args) -> int:
+    from gsam_lab.data.export import export_panoramas
+
+    if args.n <= 0:
+        print("gsam-lab render: --n must be a positive number of panoramas", file=sys.stderr)
+        return 2
+    paths = export_panoramas(args.out, split=args.split, n=args.n, hw=tuple(args.hw), seed=args.seed)
+    print(f"wrote {len(paths)} files under {args.out}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"run": _cmd_run, "doctor": _cmd_doctor, "render": _cmd_render}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
