@@ -1,0 +1,35 @@
+"""Image helpers shared by the widgets: arrays to PNG bytes, polylines drawn onto pixels."""
+from __future__ import annotations
+
+import io
+from typing import Iterable, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+__all__ = ["to_png", "draw_polylines"]
+
+
+def to_png(image: np.ndarray) -> bytes:
+    """``H x W x 3`` (or ``H x W``) uint8 array -> PNG bytes for an ``ipywidgets.Image``."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
+        raise ValueError(f"expected an HxWx3 or HxW uint8 image, got {arr.dtype} array of shape {arr.shape}")
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def draw_polylines(image: np.ndarray, polylines: Iterable[np.ndarray], color: Tuple[int, int, int] = (255, 40, 40),
+                   width: int = 2, scale: Sequence[float] = (1.0, 1.0)) -> np.ndarray:
+    """A copy of ``image`` (HxWx3 uint8) with each ``N x 2`` polyline of (u, v) pixel coordinates drawn.
+
+    ``scale`` multiplies (u, v) first, for polylines computed at another resolution.
+    """
+    canvas = Image.fromarray(np.ascontiguousarray(image))
+    draw = ImageDraw.Draw(canvas)
+    for line in polylines:
+        pts = np.asarray(line, dtype=np.float64) * np.asarray(scale, dtype=np.float64)
+        if len(pts) >= 2:
+            draw.line([tuple(p) for p in pts.tolist()], fill=tuple(int(c) for c in color), width=width)
+    return np.asarray(canvas)
