@@ -1,0 +1,38 @@
+"""Equirectangular (ERP) geometry in torch: sphere <-> pixels, tangent views, rotations, cubemaps, distortion.
+
+Conventions (pixel centres, longitude / latitude signs, camera angles) are stated once in
+:mod:`gsam_lab.panorama.sphere`. Every image function accepts torch ``C x H x W`` / ``B x C x H x W``
+tensors (float or integer, on any device) and numpy ``H x W x C`` arrays for notebooks.
+"""
+from .sphere import (
+    check_erp_hw,
+    erp_lonlat,
+    erp_rays,
+    lonlat_to_pixel,
+    lonlat_to_xyz,
+    perspective_rays,
+    pixel_to_lonlat,
+    rotation_matrix,
+    xyz_to_lonlat,
+)
+from .sampling import sample_erp, sample_image
+from .projection import erp_to_perspective, perspective_footprint, perspective_to_erp, py360convert_fov
+from .rotation import rotate_erp
+from .cubemap import FACE_ANGLES, FACE_NAMES, cubemap_to_erp, erp_to_cubemap
+from .distortion import area_distortion, pixel_solid_angle, tissot_axes, tissot_ellipses
+
+__all__ = [
+    # sphere.py: conventions
+    "pixel_to_lonlat", "lonlat_to_pixel", "lonlat_to_xyz", "xyz_to_lonlat", "erp_lonlat", "erp_rays",
+    "rotation_matrix", "perspective_rays", "check_erp_hw",
+    # sampling.py
+    "sample_erp", "sample_image",
+    # projection.py
+    "erp_to_perspective", "perspective_to_erp", "perspective_footprint", "py360convert_fov",
+    # rotation.py
+    "rotate_erp",
+    # cubemap.py
+    "FACE_NAMES", "FACE_ANGLES", "erp_to_cubemap", "cubemap_to_erp",
+    # distortion.py
+    "area_distortion", "pixel_solid_angle", "tissot_ellipses", "tissot_axes",
+]

@@ -1,0 +1,244 @@
+"""Tangent (gnomonic, pinhole) views out of an ERP and back, and a view's footprint on the ERP.
+
+Camera conventions are those of :mod:`gsam_lab.panorama.sphere`: a view with ``yaw_deg=a``,
+``pitch_deg=b`` is centred on longitude ``a`` (positive to the right / east) and latitude ``b``
+(positive up); ``roll_deg`` turns the image counter-clockwise; ``fov_deg`` is horizontal and the
+vertical field of view follows from the output aspect ratio (square pixels).
+
+Relation to ``py360convert.e2p(e_img, fov_deg, u_deg, v_deg, out_hw, in_rot_deg)`` (same ERP pixel
+convention): ``u_deg = yaw_deg``, ``v_deg = pitch_deg``, ``in_rot_deg = -roll_deg``. py360convert
+places its first and last output pixel *centres* on the field-of-view limits (``np.linspace``),
+while here pixels tile the field of view (centres half a pixel inside), so the same image is
+obtained by passing py360convert ``fov_deg = (2 atan(t (w-1)/w), 2 atan(t (h/w) (h-1)/h))`` with
+``t = tan(fov_deg / 2)``; see :func:`py360convert_fov`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ._images import _numpy_to_tensor, from_batch, restore_dtype, to_batch, work_dtype
+from ._validate import broadcast_angles, check_erp_size, check_hw, check_mode, check_positive_int, deg
+from .outline import sphere_loop_to_erp
+from .sampling import sample_erp_grid, sample_image
+from .sphere import check_erp_hw, erp_rays, lonlat_to_pixel, perspective_rays, rotation_matrix, xyz_to_lonlat
+
+__all__ = ["erp_to_perspective", "perspective_to_erp", "perspective_footprint", "py360convert_fov"]
+
+
+@functools.lru_cache(maxsize=64)
+def _view_base(fov: float, pitch: float, roll: float, h: int, w: int, eh: int, ew: int,
+               device: torch.device, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A view at yaw 0 as ``(gx0, gy0)``, each ``h x w``: ``gy0`` is the ``grid_sample`` row coordinate
+    of :func:`~gsam_lab.panorama.sampling.erp_grid`, ``gx0 = u * 2 / (W + 2)`` the *unwrapped* column
+    scaled to grid units. Cached, as yaw only shifts the longitude."""
+    with torch.inference_mode(False), torch.no_grad():
+        rays = perspective_rays(fov, 0.0, pitch, (h, w), roll, device=device, dtype=torch.float64)
+        lon, lat = xyz_to_lonlat(rays)
+        u, v = lonlat_to_pixel(lon, lat, eh, ew)
+        return (u * (2.0 / (ew + 2))).to(dtype), (v * (2.0 / eh) - 1.0).to(dtype)
+
+
+@functools.lru_cache(maxsize=4)
+def _erp_rays(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    with torch.inference_mode(False), torch.no_grad():
+        return erp_rays(h, w, device=device, dtype=dtype)
+
+
+def _view_grids(vals, n: int, out_hw, erp_hw, device, dtype) -> torch.Tensor:
+    """``grid_sample`` grids of ``n`` views into the padded ERP (see :func:`~gsam_lab.panorama.sampling.erp_grid`): ``n x h x w x 2``."""
+    (h, w), (eh, ew) = out_hw, erp_hw
+    k = 2.0 / (ew + 2)
+    grid = torch.empty(n, h, w, 2, device=device, dtype=dtype)
+    for i in range(n):
+        gx0, gy0 = _view_base(vals["fov_deg"][i], vals["pitch_deg"][i], vals["roll_deg"][i], h, w, eh, ew,
+                              device, dtype)
+        gx = torch.remainder(gx0 + (vals["yaw_deg"][i] / 360.0) * ew * k, ew * k).add_(k - 1.0)
+        torch.stack((gx, gy0), dim=-1, out=grid[i])
+    return grid
+
+
+def erp_to_perspective(erp, fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], roll_deg=0.0,
+                       mode: str = "bilinear"):
+    """Tangent (gnomonic) views of an equirectangular image.
+
+    Arguments:
+      erp: torch ``C x H x W``, ``B x C x H x W`` or ``H x W`` (``W == 2 H``), float or integer; or a
+        numpy ``H x W x C`` / ``H x W`` array (the result is then numpy in the same layout).
+      fov_deg: horizontal field of view in (0, 180) degrees.
+      yaw_deg, pitch_deg, roll_deg: view direction (see module docstring). Every angle argument may
+        be a scalar or a 1-D sequence; sequences are broadcast together to ``V`` views.
+      out_hw: ``(h, w)`` of each view.
+      mode: ``"bilinear"`` (differentiable w.r.t. ``erp``; integer input is interpolated in float and
+        rounded back to its dtype) or ``"nearest"`` (exact values, keeps the dtype: label maps).
+
+    Returns:
+      ``C x H x W`` input: ``C x h x w`` for scalar angles, ``V x C x h x w`` otherwise;
+      ``B x C x H x W`` input: ``B x C x h x w`` or ``B x V x C x h x w``;
+      ``H x W`` input: ``h x w`` or ``V x h x w``; numpy ``H x W x C``: ``h x w x C`` or ``V x h x w x C``.
+      Longitude wraps across the ±180° seam; latitude clamps at the poles.
+    """
+    mode = check_mode(mode)
+    h, w = check_hw(out_hw, "out_hw")
+    vals, n, scalar = broadcast_angles(fov_deg=fov_deg, yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
+    ib = to_batch(erp, "erp")
+    eh, ew = ib.hw
+    check_erp_hw(eh, ew)
+    wdt = work_dtype(ib.dtype)
+    x = ib.x if mode == "nearest" else ib.x.to(wdt)
+    grid = _view_grids(vals, n, (h, w), (eh, ew), x.device, wdt)
+    out = sample_erp_grid(x, grid, mode)                              # B x V x C x h x w
+    return from_batch(out, ib, multi=not scalar)
+
+
+def py360convert_fov(fov_deg: float, out_hw: Sequence[int]) -> Tuple[float, float]:
+    """The ``(h_fov, v_fov)`` to give ``py360convert.e2p`` for the same pixels as ``erp_to_perspective``."""
+    h, w = check_hw(out_hw, "out_hw")
+    t = math.tan(math.radians(float(fov_deg)) / 2)
+    return (math.degrees(2 * math.atan(t * (w - 1) / w)), math.degrees(2 * math.atan(t * (h / w) * (h - 1) / h)))
+
+
+def _views_to_batch(views) -> Tuple[torch.Tensor, str]:
+    """views -> (``V x C x h x w`` tensor, layout of the result: "t", "np_hw" or "np_hwc")."""
+    if isinstance(views, np.ndarray):
+        if views.ndim == 4:
+            t = _numpy_to_tensor(views, "views")
+            return t.permute(0, 3, 1, 2), "np_hwc"
+        if views.ndim in (2, 3):
+            ib = to_batch(views, "views")
+            return ib.x, ib.layout
+        raise ValueError(f"numpy views must be h x w, h x w x C or V x h x w x C, got shape {views.shape}")
+    if isinstance(views, torch.Tensor):
+        if views.dim() == 3:
+            return views[None], "t"
+        if views.dim() == 4:
+            return views, "t"
+        raise ValueError(f"views must be C x h x w or V x C x h x w, got shape {tuple(views.shape)}")
+    raise TypeError(f"views must be a torch.Tensor or a numpy.ndarray, got {type(views).__name__}")
+
+
+def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int], roll_deg=0.0,
+                       mode: str = "bilinear", view_weight: Optional[torch.Tensor] = None):
+    """Re-project tangent views onto an ERP, averaging where views overlap.
+
+    Arguments:
+      views: torch ``C x h x w`` (one view) or ``V x C x h x w``; or numpy ``h x w``, ``h x w x C``
+        or ``V x h x w x C``.
+      fov_deg, yaw_deg, pitch_deg, roll_deg: as in :func:`erp_to_perspective`, scalars or ``V``-long
+        sequences (scalars are shared by every view).
+      erp_hw: ``(H, W)`` of the output ERP, ``W == 2 H``.
+      mode: ``"bilinear"`` or ``"nearest"``. Integer views with ``"nearest"`` (label maps) are not
+        averaged: each ERP pixel takes the value of the covering view with the largest weight.
+      view_weight: optional ``h x w`` or ``V x h x w`` non-negative weights multiplying each view
+        pixel's contribution (e.g. lower near view borders); sampled bilinearly.
+
+    Returns:
+      ``(erp, weight)``: ``erp`` is ``C x H x W`` (numpy: ``H x W x C`` or ``H x W``), the weighted mean
+      over the views whose image contains the ERP pixel's ray (in front of the camera); ``weight`` is
+      ``H x W``, the summed weights (the coverage count when ``view_weight`` is None). Pixels seen by
+      no view are 0 in both. Differentiable w.r.t. ``views`` (bilinear).
+    """
+    mode = check_mode(mode)
+    eh, ew = check_erp_size(erp_hw, "erp_hw")
+    x, layout = _views_to_batch(views)
+    nv, c, h, w = x.shape
+    vals, n, _ = broadcast_angles(fov_deg=fov_deg, yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
+    if n not in (1, nv):
+        raise ValueError(f"got {nv} view(s) but {n} angles per argument; give one angle per view or scalars")
+    vals = {k: (v * nv if len(v) == 1 else v) for k, v in vals.items()}
+    dtype = x.dtype
+    wdt = work_dtype(dtype)
+    labels = mode == "nearest" and not dtype.is_floating_point
+    if not labels:
+        x = x.to(wdt)
+    vw = None
+    if view_weight is not None:
+        vw = torch.as_tensor(view_weight).to(device=x.device, dtype=wdt)
+        if vw.dim() == 2:
+            vw = vw[None].expand(nv, h, w)
+        if tuple(vw.shape) != (nv, h, w):
+            raise ValueError(f"view_weight must be h x w = {(h, w)} or V x h x w = {(nv, h, w)}, "
+                             f"got shape {tuple(vw.shape)}")
+    rays = _erp_rays(eh, ew, x.device, wdt)
+    acc = torch.zeros(c, eh, ew, dtype=x.dtype, device=x.device)
+    wsum = torch.zeros(eh, ew, dtype=wdt, device=x.device)
+    best = torch.zeros(eh, ew, dtype=wdt, device=x.device) if labels else None
+    for i in range(nv):
+        rot = rotation_matrix(vals["yaw_deg"][i], vals["pitch_deg"][i], vals["roll_deg"][i], dtype=wdt, device=x.device)
+        cam = rays @ rot                                               # = R^T d, H x W x 3
+        tx = math.tan(deg(vals["fov_deg"][i]) / 2)
+        ty = tx * h / w
+        z = cam[..., 2]
+        valid = z > 1e-9
+        zs = torch.where(valid, z, torch.ones_like(z))
+        col = (cam[..., 0] / (zs * tx) + 1.0) * (w / 2)
+        row = (1.0 - cam[..., 1] / (zs * ty)) * (h / 2)
+        valid &= (col >= 0) & (col <= w) & (row >= 0) & (row <= h)
+        rows = valid.any(dim=1).nonzero()
+        if rows.numel() == 0:
+            continue
+        band = slice(int(rows[0]), int(rows[-1]) + 1)               # only the ERP rows this view covers
+        col, row, valid = col[band], row[band], valid[band]
+        s = sample_image(x[i:i + 1], col, row, mode)[0]              # C x rows x W
+        wt = valid.to(wdt)
+        if vw is not None:
+            wt = wt * sample_image(vw[i:i + 1, None], col, row, "bilinear")[0, 0]
+        if labels:
+            take = wt > best[band]
+            acc[:, band] = torch.where(take, s, acc[:, band])
+            best[band] = torch.where(take, wt, best[band])
+        else:
+            acc[:, band] = acc[:, band] + s * wt
+        wsum[band] = wsum[band] + wt
+    if labels:
+        erp = acc
+    else:
+        erp = torch.where(wsum > 0, acc / wsum.clamp_min(torch.finfo(wdt).tiny), torch.zeros_like(acc))
+        erp = restore_dtype(erp, dtype)
+    if layout == "t":
+        return erp, wsum
+    erp = erp[0] if layout == "np_hw" else erp.movedim(0, -1)
+    return np.ascontiguousarray(erp.detach().cpu().numpy()), wsum.detach().cpu().numpy()
+
+
+def perspective_footprint(fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], erp_hw: Sequence[int],
+                          roll_deg=0.0, n: int = 64) -> List[np.ndarray]:
+    """The border of one view drawn on the ERP.
+
+    Arguments:
+      fov_deg, yaw_deg, pitch_deg, roll_deg: scalars, as in :func:`erp_to_perspective`.
+      out_hw: ``(h, w)`` of the view (sets its vertical field of view).
+      erp_hw: ``(H, W)`` of the ERP the outline is drawn on.
+      n: points per side of the view.
+
+    Returns:
+      A list of ``N x 2`` arrays of ERP pixel coordinates ``(u, v)``: one closed polyline, or several
+      open ones where the border crosses the ±180° seam. A view that contains a pole gives one polyline
+      running across the whole width, closed along the pole's row (``v = 0`` or ``v = H``).
+    """
+    h, w = check_hw(out_hw, "out_hw")
+    eh, ew = check_erp_size(erp_hw, "erp_hw")
+    n = check_positive_int(n, "n")
+    vals, nv, scalar = broadcast_angles(fov_deg=fov_deg, yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
+    if nv != 1:
+        raise ValueError("perspective_footprint draws one view: give scalar angles")
+    tx = math.tan(deg(vals["fov_deg"][0]) / 2)
+    ty = tx * h / w
+    s = np.linspace(-1.0, 1.0, n, endpoint=False)
+    one = np.ones_like(s)
+    x = np.concatenate((s * tx, tx * one, -s * tx, -tx * one))        # top, right, bottom, left (clockwise)
+    y = np.concatenate((ty * one, -s * ty, -ty * one, s * ty))
+    cam = np.stack((x, y, np.ones_like(x)), axis=-1)
+    cam = np.concatenate((cam, cam[:1]), axis=0)
+    rot = rotation_matrix(vals["yaw_deg"][0], vals["pitch_deg"][0], vals["roll_deg"][0], dtype=torch.float64).numpy()
+    world = cam @ rot.T
+    pole_v = None
+    for direction, pv in (((0.0, 1.0, 0.0), 0.0), ((0.0, -1.0, 0.0), float(eh))):
+        c = rot.T @ np.asarray(direction)
+        if c[2] > 0 and abs(c[0] / c[2]) <= tx and abs(c[1] / c[2]) <= ty:
+            pole_v = pv
+    return sphere_loop_to_erp(world, eh, ew, pole_v=pole_v)
