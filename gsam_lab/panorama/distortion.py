@@ -48,7 +48,7 @@ def tissot_axes(lat_deg: Union[float, np.ndarray]) -> Tuple[Union[float, np.ndar
     A small circle on the sphere is drawn as an ellipse with these semi-axes (times its radius).
     """
     lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
-    if np.any(np.abs(lat) >= math.pi / 2):
+    if not np.all(np.abs(lat) < math.pi / 2):
         raise ValueError(f"lat_deg must lie in (-90, 90), got {lat_deg!r}")
     ew = 1.0 / np.cos(lat)
     ns = np.ones_like(ew)

@@ -36,11 +36,12 @@ def _view_base(fov: float, pitch: float, roll: float, h: int, w: int, eh: int, e
     """A view at yaw 0 as ``(gx0, gy0)``, each ``h x w``: ``gy0`` is the ``grid_sample`` row coordinate
     of :func:`~gsam_lab.panorama.sampling.erp_grid`, ``gx0 = u * 2 / (W + 2)`` the *unwrapped* column
     scaled to grid units. Cached, as yaw only shifts the longitude."""
-    with torch.inference_mode(False), torch.no_grad():
-        rays = perspective_rays(fov, 0.0, pitch, (h, w), roll, device=device, dtype=torch.float64)
+    with torch.inference_mode(False), torch.no_grad():      # float64 on the CPU (MPS has no float64), once
+        rays = perspective_rays(fov, 0.0, pitch, (h, w), roll, dtype=torch.float64)
         lon, lat = xyz_to_lonlat(rays)
         u, v = lonlat_to_pixel(lon, lat, eh, ew)
-        return (u * (2.0 / (ew + 2))).to(dtype), (v * (2.0 / eh) - 1.0).to(dtype)
+        gx0, gy0 = u * (2.0 / (ew + 2)), v * (2.0 / eh) - 1.0
+        return gx0.to(device=device, dtype=dtype), gy0.to(device=device, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=4)
@@ -158,7 +159,7 @@ def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int]
     vw = None
     if view_weight is not None:
         vw = torch.as_tensor(view_weight).to(device=x.device, dtype=wdt)
-        if vw.dim() == 2:
+        if vw.dim() == 2 and tuple(vw.shape) == (h, w):
             vw = vw[None].expand(nv, h, w)
         if tuple(vw.shape) != (nv, h, w):
             raise ValueError(f"view_weight must be h x w = {(h, w)} or V x h x w = {(nv, h, w)}, "

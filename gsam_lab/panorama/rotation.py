@@ -47,11 +47,11 @@ def rotate_erp(erp, yaw_deg=0.0, pitch_deg=0.0, roll_deg=0.0, mode: str = "bilin
             return from_batch(out[:, None], ib, multi=False)
     wdt = work_dtype(ib.dtype)
     x = ib.x if mode == "nearest" else ib.x.to(wdt)
-    rot = rotation_matrix(yaw, pitch, roll, dtype=torch.float64, device=x.device)
+    rot = rotation_matrix(yaw, pitch, roll, dtype=wdt, device=x.device)
     if inverse:
         rot = rot.T
-    rays = erp_rays(h, w, device=x.device, dtype=torch.float64) @ rot.T    # R @ d for every pixel
+    rays = erp_rays(h, w, device=x.device, dtype=wdt) @ rot.T              # R @ d for every pixel
     lon, lat = xyz_to_lonlat(rays)
     u, v = lonlat_to_pixel(lon, lat, h, w)
-    out = sample_erp(x, u.to(wdt), v.to(wdt), mode)
+    out = sample_erp(x, u, v, mode)
     return from_batch(out[:, None], ib, multi=False)
