@@ -49,8 +49,10 @@ def sample_color(rng: np.random.Generator, kind: str) -> Tuple[float, float, flo
             return _hsv(rng.random(), rng.uniform(0, 0.06), rng.uniform(0.3, 0.85))
         if u < 0.6:    # warm plaster, beige, brick
             return _hsv(rng.uniform(0.0, 0.12), rng.uniform(0.15, 0.55), rng.uniform(0.35, 0.85))
-        if u < 0.75:   # greenish
+        if u < 0.72:   # greenish
             return _hsv(rng.uniform(0.18, 0.4), rng.uniform(0.2, 0.55), rng.uniform(0.3, 0.7))
+        if u < 0.87:   # glass / sky-reflecting facades
+            return _hsv(rng.uniform(0.54, 0.62), rng.uniform(0.15, 0.55), rng.uniform(0.55, 0.95))
         return _hsv(rng.random(), rng.uniform(0.1, 0.6), rng.uniform(0.3, 0.85))   # any pastel / glass
     if kind == "car":
         if u < 0.5:    # white, silver, grey, black

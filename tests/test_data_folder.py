@@ -1,0 +1,92 @@
+"""FolderDataset on tiny fake folders of each layout."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gsam_lab.data import CITYSCAPES_TO_SYNTH, IGNORE_INDEX, FolderDataset
+from gsam_lab.data.folder import S2D3D_CLASSES
+
+
+def _img(path, h=8, w=16, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def _lab(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(path)
+
+
+def test_densepass_layout_maps_cityscapes_ids(tmp_path):
+    ids = np.tile(np.array([0, 1, 2, 4, 5, 8, 10, 11, 12, 13, 14, 18, 255, 9, 3, 7], np.uint8), (8, 1))
+    _img(tmp_path / "leftImg8bit/val/city/a_leftImg8bit.png")
+    _lab(tmp_path / "gtFine/val/city/a_gtFine_labelTrainIds.png", ids)
+    _img(tmp_path / "leftImg8bit/val/b_.png", seed=1)
+    _lab(tmp_path / "gtFine/val/b__labelTrainIds.png", ids)
+    ds = FolderDataset(tmp_path, layout="densepass")
+    assert len(ds) == 2
+    item = ds[0]
+    assert item["image"].shape == (3, 8, 16) and item["image"].dtype == torch.float32
+    expect = np.array([CITYSCAPES_TO_SYNTH.get(int(v), IGNORE_INDEX) for v in ids[0]])
+    assert np.array_equal(item["semantic"][0].numpy(), expect)
+    paths = sorted((ds[i]["meta"]["image_path"], ds[i]["meta"]["label_path"]) for i in range(2))
+    assert paths[0][0].endswith("b_.png") and paths[0][1].endswith("b__labelTrainIds.png")
+    assert paths[1][0].endswith("a_leftImg8bit.png") and paths[1][1].endswith("a_gtFine_labelTrainIds.png")
+    raw = FolderDataset(tmp_path, layout="densepass", label_map="identity")[0]
+    assert np.array_equal(raw["semantic"][0].numpy(), ids[0])
+    small = FolderDataset(tmp_path, layout="densepass", hw=(4, 8))[1]
+    assert small["image"].shape == (3, 4, 8) and small["semantic"].shape == (4, 8)
+
+
+def test_stanford2d3d_layout_decodes_rgb_indices(tmp_path):
+    names = ["<UNK>_0_<UNK>_0", "chair_1_office_1", "wall_3_office_1", "ceiling_1_hallway_2", "mystery_1_x_1"]
+    (tmp_path / "semantic_labels.json").write_text(json.dumps(names))
+    idx = np.array([[0, 1, 2, 3], [4, 300, 1, 2]])               # 300: outside the list
+    rgb = np.stack([(idx >> 16) & 255, (idx >> 8) & 255, idx & 255], -1).astype(np.uint8)
+    for area in ("area_1", "area_5a"):
+        _img(tmp_path / area / "pano/rgb/camera_x_rgb.png", 2, 4)
+        _lab(tmp_path / area / "pano/semantic/camera_x_semantic.png", rgb)
+    ds = FolderDataset(tmp_path, layout="stanford2d3d")
+    assert len(ds) == 2
+    sem = ds[0]["semantic"].numpy()
+    c = S2D3D_CLASSES.index
+    assert sem.tolist() == [[255, c("chair"), c("wall"), c("ceiling")], [255, 255, c("chair"), c("wall")]]
+    val = FolderDataset(tmp_path, layout="stanford2d3d", split="fold1_val")
+    assert len(val) == 1 and "area_5a" in val[0]["meta"]["image_path"]
+    assert len(FolderDataset(tmp_path, layout="stanford2d3d", split=["area_1"])) == 1
+    with pytest.raises(ValueError, match="split"):
+        FolderDataset(tmp_path, layout="stanford2d3d", split="fold9_val")
+
+
+def test_generic_layout_and_label_map(tmp_path):
+    _img(tmp_path / "images/x.jpg")
+    _lab(tmp_path / "labels/x.png", np.full((8, 16), 3))
+    _img(tmp_path / "images/y.png")
+    _lab(tmp_path / "labels/y.png", np.full((8, 16), 7))
+    ds = FolderDataset(tmp_path, layout="generic")
+    assert len(ds) == 2 and int(ds[0]["semantic"][0, 0]) == 3
+    mapped = FolderDataset(tmp_path, layout="generic", label_map={3: 1})
+    assert int(mapped[0]["semantic"][0, 0]) == 1 and int(mapped[1]["semantic"][0, 0]) == IGNORE_INDEX
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        FolderDataset(tmp_path / "nope", layout="generic")
+    with pytest.raises(ValueError, match="layout"):
+        FolderDataset(tmp_path, layout="cityscapes-ish")
+    (tmp_path / "images").mkdir()
+    with pytest.raises(ValueError, match="no .png/.jpg images"):
+        FolderDataset(tmp_path, layout="generic")
+    _img(tmp_path / "images/lonely.png")
+    with pytest.raises(FileNotFoundError, match="no label for image .*lonely"):
+        FolderDataset(tmp_path, layout="generic")
+    with pytest.raises(FileNotFoundError, match="leftImg8bit"):
+        FolderDataset(tmp_path, layout="densepass")
+    with pytest.raises(FileNotFoundError, match="semantic_labels.json"):
+        FolderDataset(tmp_path, layout="stanford2d3d")
+    _lab(tmp_path / "labels/lonely.png", np.zeros((8, 16)))
+    with pytest.raises(ValueError, match="label_map"):
+        FolderDataset(tmp_path, layout="generic", label_map="cityscapes")
