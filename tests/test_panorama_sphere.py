@@ -99,3 +99,20 @@ def test_check_erp_hw():
         P.check_erp_hw(4, 7)
     with pytest.raises(ValueError, match="positive"):
         P.check_erp_hw(0, 0)
+
+
+@FAST
+@given(fov=st.floats(10.0, 170.0), yaw=angles, pitch=st.floats(-90.0, 90.0), roll=angles,
+       h=st.integers(1, 12), w=st.integers(1, 12))
+def test_perspective_lonlat_matches_rays(fov, yaw, pitch, roll, h, w):
+    rays = P.perspective_rays(fov, [yaw, -yaw], pitch, (h, w), roll, dtype=torch.float64)
+    raw = P.perspective_rays(fov, [yaw, -yaw], pitch, (h, w), roll, dtype=torch.float64, normalize=False)
+    assert torch.allclose(raw / raw.norm(dim=-1, keepdim=True), rays, atol=1e-12)
+    lon, lat = P.perspective_lonlat(fov, [yaw, -yaw], pitch, (h, w), roll, dtype=torch.float64)
+    lon_r, lat_r = P.xyz_to_lonlat(rays)
+    assert lon.shape == (2, h, w)
+    assert torch.allclose(lat, lat_r, atol=1e-9)
+    # compare longitudes on the circle (both are in (-pi, pi], but the seam may split them)
+    assert torch.allclose(torch.cos(lon - lon_r), torch.ones(()).double(), atol=1e-12)
+    lon1, _ = P.perspective_lonlat(fov, yaw, pitch, (h, w), roll)
+    assert lon1.shape == (h, w)

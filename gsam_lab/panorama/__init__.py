@@ -10,6 +10,7 @@ from .sphere import (
     erp_rays,
     lonlat_to_pixel,
     lonlat_to_xyz,
+    perspective_lonlat,
     perspective_rays,
     pixel_to_lonlat,
     rotation_matrix,
@@ -24,7 +25,7 @@ from .distortion import area_distortion, pixel_solid_angle, tissot_axes, tissot_
 __all__ = [
     # sphere.py: conventions
     "pixel_to_lonlat", "lonlat_to_pixel", "lonlat_to_xyz", "xyz_to_lonlat", "erp_lonlat", "erp_rays",
-    "rotation_matrix", "perspective_rays", "check_erp_hw",
+    "rotation_matrix", "perspective_rays", "perspective_lonlat", "check_erp_hw",
     # sampling.py
     "sample_erp", "sample_image",
     # projection.py

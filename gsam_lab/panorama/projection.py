@@ -25,23 +25,9 @@ from ._images import _numpy_to_tensor, from_batch, restore_dtype, to_batch, work
 from ._validate import broadcast_angles, check_erp_size, check_hw, check_mode, check_positive_int, deg
 from .outline import sphere_loop_to_erp
 from .sampling import sample_erp_grid, sample_image
-from .sphere import check_erp_hw, erp_rays, lonlat_to_pixel, perspective_rays, rotation_matrix, xyz_to_lonlat
+from .sphere import check_erp_hw, erp_rays, perspective_lonlat, rotation_matrix
 
 __all__ = ["erp_to_perspective", "perspective_to_erp", "perspective_footprint", "py360convert_fov"]
-
-
-@functools.lru_cache(maxsize=64)
-def _view_base(fov: float, pitch: float, roll: float, h: int, w: int, eh: int, ew: int,
-               device: torch.device, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
-    """A view at yaw 0 as ``(gx0, gy0)``, each ``h x w``: ``gy0`` is the ``grid_sample`` row coordinate
-    of :func:`~gsam_lab.panorama.sampling.erp_grid`, ``gx0 = u * 2 / (W + 2)`` the *unwrapped* column
-    scaled to grid units. Cached, as yaw only shifts the longitude."""
-    with torch.inference_mode(False), torch.no_grad():      # float64 on the CPU (MPS has no float64), once
-        rays = perspective_rays(fov, 0.0, pitch, (h, w), roll, dtype=torch.float64)
-        lon, lat = xyz_to_lonlat(rays)
-        u, v = lonlat_to_pixel(lon, lat, eh, ew)
-        gx0, gy0 = u * (2.0 / (ew + 2)), v * (2.0 / eh) - 1.0
-        return gx0.to(device=device, dtype=dtype), gy0.to(device=device, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=4)
@@ -50,17 +36,28 @@ def _erp_rays(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch
         return erp_rays(h, w, device=device, dtype=dtype)
 
 
-def _view_grids(vals, n: int, out_hw, erp_hw, device, dtype) -> torch.Tensor:
-    """``grid_sample`` grids of ``n`` views into the padded ERP (see :func:`~gsam_lab.panorama.sampling.erp_grid`): ``n x h x w x 2``."""
+@functools.lru_cache(maxsize=4)
+def _view_grids(views: Tuple[Tuple[float, float, float, float], ...], out_hw: Tuple[int, int],
+                erp_hw: Tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``grid_sample`` grids into the padded ERP (see :func:`~gsam_lab.panorama.sampling.erp_grid`) of the
+    views ``((fov, yaw, pitch, roll), ...)``: ``V x h x w x 2``.
+
+    The last few view sets are cached (a notebook or a sliding-window loop asks for the same views
+    again and again); callers must treat the result as read-only.
+    """
     (h, w), (eh, ew) = out_hw, erp_hw
     k = 2.0 / (ew + 2)
-    grid = torch.empty(n, h, w, 2, device=device, dtype=dtype)
-    for i in range(n):
-        gx0, gy0 = _view_base(vals["fov_deg"][i], vals["pitch_deg"][i], vals["roll_deg"][i], h, w, eh, ew,
-                              device, dtype)
-        gx = torch.remainder(gx0 + (vals["yaw_deg"][i] / 360.0) * ew * k, ew * k).add_(k - 1.0)
-        torch.stack((gx, gy0), dim=-1, out=grid[i])
-    return grid
+    period = ew * k                                             # one turn of longitude in grid units
+    bases = list(dict.fromkeys((f, p, r) for f, _, p, r in views))   # yaw is a longitude shift: share the rest
+    with torch.inference_mode(False), torch.no_grad():
+        fovs, pitches, rolls = (list(c) for c in zip(*bases))
+        lon0, lat0 = perspective_lonlat(fovs, 0.0, pitches, (h, w), rolls, device=device, dtype=dtype)
+        gx0 = lon0.mul_(period / (2 * math.pi)).add_(period / 2)   # u k at yaw 0 (u = (lon + pi) W / 2 pi)
+        gy = lat0.mul_(-2.0 / math.pi)                              # 2 v / H - 1
+        idx = torch.tensor([bases.index((f, p, r)) for f, _, p, r in views], device=device)
+        shift = torch.tensor([y / 360.0 * period for _, y, _, _ in views], device=device, dtype=dtype)
+        gx = gx0[idx].add_(shift[:, None, None]).remainder_(period).add_(k - 1.0)   # (u + 1) k - 1, wrapped
+        return torch.stack((gx, gy[idx]), dim=-1)
 
 
 def erp_to_perspective(erp, fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], roll_deg=0.0,
@@ -91,7 +88,8 @@ def erp_to_perspective(erp, fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], 
     check_erp_hw(eh, ew)
     wdt = work_dtype(ib.dtype)
     x = ib.x if mode == "nearest" else ib.x.to(wdt)
-    grid = _view_grids(vals, n, (h, w), (eh, ew), x.device, wdt)
+    views = tuple(zip(vals["fov_deg"], vals["yaw_deg"], vals["pitch_deg"], vals["roll_deg"]))
+    grid = _view_grids(views, (h, w), (eh, ew), x.device, wdt)
     out = sample_erp_grid(x, grid, mode)                              # B x V x C x h x w
     return from_batch(out, ib, multi=not scalar)
 
