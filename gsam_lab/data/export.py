@@ -1,0 +1,43 @@
+"""Write synthetic panoramas to a folder of PNG files (the ``gsam-lab render`` command)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Sequence, Union
+
+import numpy as np
+from PIL import Image
+
+from .classes import colorize
+from .datasets import SyntheticPanoramas
+
+__all__ = ["export_panoramas"]
+
+
+def export_panoramas(out_dir: Union[str, Path], split: str = "test", n: int = 4, hw: Sequence[int] = (256, 512),
+                     seed: int = 0, overwrite: bool = False) -> List[Path]:
+    """Render ``n`` panoramas of ``split`` into ``out_dir`` in the "generic" folder layout.
+
+    Writes ``images/<name>.png``, ``labels/<name>.png`` (class ids, readable by
+    ``FolderDataset(out_dir, layout="generic")``) and ``preview/<name>.png`` (colourised labels).
+    Existing files are never overwritten unless ``overwrite=True``.
+    """
+    out = Path(out_dir)
+    ds = SyntheticPanoramas(split, n=n, hw=tuple(hw), seed=seed)
+    names = [f"{split}_{seed}_{i:04d}" for i in range(n)]
+    targets = [out / sub / f"{name}.png" for name in names for sub in ("images", "labels", "preview")]
+    clash = [p for p in targets if p.exists()]
+    if clash and not overwrite:
+        raise FileExistsError(f"{clash[0]} already exists (and {len(clash) - 1} more); pass overwrite=True "
+                              "or choose another folder")
+    for sub in ("images", "labels", "preview"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, name in enumerate(names):
+        item = ds[i]
+        image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        semantic = item["semantic"].numpy().astype(np.uint8)
+        for sub, arr in (("images", image), ("labels", semantic), ("preview", colorize(semantic))):
+            path = out / sub / f"{name}.png"
+            Image.fromarray(arr).save(path)
+            written.append(path)
+    return written
