@@ -93,18 +93,16 @@ def test_pinhole_matches_tangent_view_of_the_panorama():
         assert diff < 12.0, (yaw, pitch, diff)
 
 
-def test_colour_alone_does_not_give_the_class_away():
-    """Nearest class-mean colour (means from 6 worlds, tested on 6 others): measured ~0.30 pixel
-    accuracy and ~0.34 mean class accuracy at 128x256, against 1.0 for the labels themselves."""
+def test_colour_alone_does_not_give_the_class_away(panos):
+    """A colour-only classifier: nearest class-mean RGB, means from worlds 0-2, tested on worlds 3-5
+    (128x256 ERPs). Measured: 0.35 pixel accuracy and 0.34 mean class accuracy, against 1.0 for
+    the labels themselves (0.30 / 0.34 with 8 + 8 other worlds; a 16^3-bin colour-histogram Bayes
+    rule on 6 + 6 worlds: 0.48 / 0.24)."""
     def pixels(seeds):
-        xs, ys = [], []
-        for s in seeds:
-            r = render_panorama(make_world(s), 64, 128)
-            xs.append(r["image"].reshape(-1, 3).astype(np.float64))
-            ys.append(r["semantic"].ravel())
-        return np.concatenate(xs), np.concatenate(ys)
-    xtr, ytr = pixels(range(100, 106))
-    xte, yte = pixels(range(200, 206))
+        xs = np.concatenate([panos[s]["image"].reshape(-1, 3).astype(np.float64) for s in seeds])
+        return xs, np.concatenate([panos[s]["semantic"].ravel() for s in seeds])
+    xtr, ytr = pixels((0, 1, 2))
+    xte, yte = pixels((3, 4, 5))
     means = np.stack([xtr[ytr == k].mean(0) for k in range(len(CLASSES))])
     pred = ((xte[:, None, :] - means[None]) ** 2).sum(-1).argmin(1)
     acc = (pred == yte).mean()
@@ -112,15 +110,14 @@ def test_colour_alone_does_not_give_the_class_away():
     assert acc < 0.6 and class_acc < 0.6, (acc, class_acc)
 
 
-def test_instance_colours_overlap_across_classes():
+def test_instance_colours_overlap_across_classes(panos):
     """Per-class colour histograms overlap (histogram intersection with the most similar other class
-    over an 8x8x8 RGB grid). Measured on these worlds: road 0.83, sidewalk 0.45, building 0.79,
-    pole 0.64, vegetation 0.61, terrain 0.46, sky 0.13, person 0.84, car 0.70. The sky stays the
+    over an 8x8x8 RGB grid, worlds 0-5). Measured: road 0.86, sidewalk 0.58, building 0.80,
+    pole 0.82, vegetation 0.62, terrain 0.33, sky 0.24, person 0.82, car 0.58. The sky stays the
     most distinct (blue gradients), as in real street panoramas."""
     hists = np.zeros((len(CLASSES), 512))
-    for s in range(10, 16):
-        r = render_panorama(make_world(s), 64, 128)
-        q = (r["image"] // 32).reshape(-1, 3)
+    for r in panos.values():
+        q = (r["image"] // 32).reshape(-1, 3).astype(np.int64)
         code = q[:, 0] * 64 + q[:, 1] * 8 + q[:, 2]
         np.add.at(hists, (r["semantic"].ravel(), code), 1)
     hists /= hists.sum(1, keepdims=True)

@@ -43,7 +43,7 @@ def sky_color(world: World, d: torch.Tensor) -> torch.Tensor:
     glow = ((d @ sun).clamp_min(0) ** 48)[:, None]
     col = col + 0.35 * glow
     q = d[:, [0, 2]] / (up.clamp_min(0) + 0.08)[:, None] * 2.0                 # cloud layer coordinates
-    n = fbm(q, (1.6, 0.7, 0.3, 0.13), seed=lk.noise_seed + 7)
+    n = fbm(q, (1.6, 0.7, 0.3), seed=lk.noise_seed + 7)
     thr = 1.0 - lk.cloud_cover
     cover = ((n - (0.5 - 0.25 * (1 - thr) + 0.15 * thr)) / 0.12).clamp(0, 1)
     cover = cover * (up * 6).clamp(0, 1)
@@ -103,11 +103,14 @@ def _ground(world: World, s, m, seed):
     x, z = p[:, 0], p[:, 2]
     xz = p[:, [0, 2]]
     road = cls == 0
+    out = torch.empty_like(p)
+    ri, gi = road.nonzero(as_tuple=True)[0], (~road).nonzero(as_tuple=True)[0]
+    grass_n = fbm(xz[gi], (1.5, 0.35, 0.08, 0.03), seed=seed + 3, footprint=fp[gi])
+    out[gi] = _t(g.grass, p) * (0.55 + 0.9 * grass_n)[:, None]
+    p, fp, x, z, xz = p[ri], fp[ri], x[ri], z[ri], xz[ri]
     asphalt = _t(g.asphalt, p) * (0.75 + 0.5 * fbm(xz, (2.0, 0.5, 0.12, 0.04), seed=seed, footprint=fp))[:, None]
-    grass_n = fbm(xz, (1.5, 0.35, 0.08, 0.03), seed=seed + 3, footprint=fp)
-    grass = _t(g.grass, p) * (0.55 + 0.9 * grass_n)[:, None]
     # lane markings (main road only, not inside the crossing)
-    in_cross = (z >= g.cross_z0) & (z <= g.cross_z1) if g.crossing else torch.zeros_like(road)
+    in_cross = (z >= g.cross_z0) & (z <= g.cross_z1) if g.crossing else torch.zeros_like(x, dtype=torch.bool)
     mark = torch.zeros_like(x)
     for lx in g.lane_x:
         dash = (z / 9.0 - torch.floor(z / 9.0)) < 0.35
@@ -119,8 +122,8 @@ def _ground(world: World, s, m, seed):
         stripe = (x / 1.0 - torch.floor(x / 1.0)) < 0.5
         mark = torch.maximum(mark, (zz & stripe & (x > g.road_x0 + 0.5) & (x < g.road_x1 - 0.5)).to(x.dtype))
     mark = mark * (~in_cross).to(x.dtype) * (0.15 / fp).clamp(max=1)
-    asphalt = _lerp(asphalt, _t(g.marking, p) * (0.9 + 0.1 * value_noise(xz * 3, seed)[:, None]), mark[:, None])
-    return torch.where(road[:, None], asphalt, grass)
+    out[ri] = _lerp(asphalt, _t(g.marking, p) * (0.9 + 0.1 * value_noise(xz * 3, seed)[:, None]), mark[:, None])
+    return out
 
 
 def _car(s, m, seed, glass_mat: bool):

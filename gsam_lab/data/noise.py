@@ -72,8 +72,13 @@ def fbm(p: torch.Tensor, scales: Sequence[float], seed: int = 0, footprint: torc
     total = sum(scales)
     out = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
     for k, s in enumerate(scales):
-        n = value_noise(p / s, seed=seed * 31 + k) - 0.5
-        if footprint is not None:
-            n = n * (2.0 - 2.0 * footprint / s).clamp(0, 1)
-        out = out + (s / total) * n
+        if footprint is None:
+            out = out + (s / total) * (value_noise(p / s, seed=seed * 31 + k) - 0.5)
+            continue
+        w = (2.0 - 2.0 * footprint / s).clamp(0, 1)
+        sel = (w > 0).nonzero(as_tuple=True)[0]          # evaluate only where the octave is resolved
+        if sel.numel() == 0:
+            continue
+        n = value_noise(p[sel] / s, seed=seed * 31 + k) - 0.5
+        out = out.index_add(0, sel, (s / total) * n * w[sel])
     return 0.5 + out

@@ -24,7 +24,7 @@ from ..utils import resolve_device
 from .appearance import shade as _shade
 from .appearance_params import Material
 from .classes import CLASSES
-from .raycast import GROUND_ID, NO_HIT, cast
+from .raycast import GROUND_ID, NO_HIT, cast, cast_bruteforce
 from .world import World
 
 __all__ = ["render_rays", "render_panorama", "render_pinhole", "RENDERER_VERSION"]
@@ -134,7 +134,7 @@ def _pixel_angle(rays: torch.Tensor) -> float:
 
 
 def render_rays(world: World, rays: torch.Tensor, device=None, origin: Optional[torch.Tensor] = None,
-                shade: bool = True, pixel_angle: Optional[float] = None) -> Dict[str, torch.Tensor]:
+                shade: bool = True, pixel_angle: Optional[float] = None, cull: bool = True) -> Dict[str, torch.Tensor]:
     """Ray-cast ``world`` along ``rays`` (unit directions, ``... x 3``; an ``H x W x 3`` grid is culled
     in 8x8 tiles, any other shape in runs of 64 rays), from ``origin`` (``3``, default the origin).
 
@@ -142,7 +142,8 @@ def render_rays(world: World, rays: torch.Tensor, device=None, origin: Optional[
     ``depth`` float32 (inf = sky), ``semantic`` int64, ``instance`` int64, ``prim`` int64 (primitive id),
     ``normal`` / ``point`` ``S x 3`` float32 (zero for sky) and, with ``shade``, ``image`` ``S x 3``
     float32 in [0, 1]. ``pixel_angle`` (rad) sets how fast fine textures fade with distance; by
-    default it is measured on an ``H x W`` grid and 0 (no fading) otherwise.
+    default it is measured on an ``H x W`` grid and 0 (no fading) otherwise. ``cull=False`` tests every
+    ray against every primitive (``raycast.cast_bruteforce``: same result, slower; the benchmark's baseline).
     """
     if not isinstance(world, World):
         raise TypeError(f"world must be a gsam_lab.data.World, got {type(world).__name__}")
@@ -157,7 +158,7 @@ def render_rays(world: World, rays: torch.Tensor, device=None, origin: Optional[
     grid = rays if rays.dim() == 3 else rays.reshape(-1, 3)
     if pixel_angle is None:
         pixel_angle = _pixel_angle(rays) if rays.dim() == 3 else 0.0
-    t, ids = cast(world, grid, origin=o)
+    t, ids = (cast if cull else cast_bruteforce)(world, grid, origin=o)
     d = grid.reshape(-1, 3)
     s = _surface(world, d, t.reshape(-1), ids.reshape(-1), o)
     out = {"depth": s["depth"], "semantic": s["cls"], "instance": s["inst"], "prim": s["prim"],
