@@ -269,3 +269,20 @@ def test_py360convert_fov():
     h_fov, v_fov = P.py360convert_fov(90.0, (3, 4))
     assert math.tan(math.radians(h_fov / 2)) == pytest.approx(3 / 4)
     assert math.tan(math.radians(v_fov / 2)) == pytest.approx(3 / 4 * 2 / 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(fov=st.floats(5.0, 175.0), yaw=st.floats(-180.0, 180.0), pitch=st.floats(-90.0, 90.0),
+       roll=st.floats(-180.0, 180.0), h=st.integers(1, 16), w=st.integers(1, 16))
+def test_perspective_to_erp_covers_exactly_the_pixels_inside_the_view(fov, yaw, pitch, roll, h, w):
+    # brute force over every ERP pixel: the speed-up windows must not drop any
+    _, weight = P.perspective_to_erp(torch.ones(1, h, w), fov, yaw, pitch, (32, 64), roll_deg=roll)
+    cam = P.erp_rays(32, 64, dtype=torch.float64) @ P.rotation_matrix(yaw, pitch, roll, dtype=torch.float64)
+    tx = math.tan(math.radians(fov) / 2)
+    ty = tx * h / w
+    z = cam[..., 2]
+    gx, gy = cam[..., 0] / (z * tx), cam[..., 1] / (z * ty)
+    inside = (z > 0) & (gx.abs() <= 1) & (gy.abs() <= 1)
+    sure = (z > 1e-6) & (gx.abs() < 1 - 1e-4) & (gy.abs() < 1 - 1e-4)
+    assert (weight[sure] == 1).all()
+    assert (weight[~inside & ((gx.abs() > 1 + 1e-4) | (gy.abs() > 1 + 1e-4) | (z < -1e-6))] == 0).all()

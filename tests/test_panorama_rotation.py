@@ -78,3 +78,12 @@ def test_layouts_dtypes_and_gradient():
     e = torch.rand(2, 16, 32, requires_grad=True)
     P.rotate_erp(e, 10.0, 20.0, 5.0).sum().backward()
     assert e.grad.abs().sum() > 0
+
+
+def test_rotated_erp_centre_view_equals_rotated_camera_view():
+    # the front view of the rotated ERP is the view of the input with the same (yaw, pitch, roll)
+    lon, lat = P.erp_lonlat(128, 256)
+    e = torch.stack([torch.sin(k * lon) * torch.cos(lat) ** k + 0.3 * torch.sin(2 * lat) for k in (1, 2, 3)])
+    a = P.erp_to_perspective(P.rotate_erp(e, 40.0, 25.0, -30.0), 70.0, 0.0, 0.0, (32, 32))
+    b = P.erp_to_perspective(e, 70.0, 40.0, 25.0, (32, 32), roll_deg=-30.0)
+    assert (a - b).abs().max() < 0.02

@@ -20,11 +20,12 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ._images import _numpy_to_tensor, from_batch, restore_dtype, to_batch, work_dtype
 from ._validate import broadcast_angles, check_erp_size, check_hw, check_mode, check_positive_int, deg
 from .outline import sphere_loop_to_erp
-from .sampling import sample_erp_grid, sample_image
+from .sampling import sample_erp_grid
 from .sphere import check_erp_hw, erp_rays, perspective_lonlat, rotation_matrix
 
 __all__ = ["erp_to_perspective", "perspective_to_erp", "perspective_footprint", "py360convert_fov"]
@@ -101,6 +102,41 @@ def py360convert_fov(fov_deg: float, out_hw: Sequence[int]) -> Tuple[float, floa
     return (math.degrees(2 * math.atan(t * (w - 1) / w)), math.degrees(2 * math.atan(t * (h / w) * (h - 1) / h)))
 
 
+def _erp_windows(yaw_deg: float, pitch_deg: float, tx: float, ty: float, eh: int, ew: int):
+    """ERP windows ``(r0, r1, c0, c1)`` (one, or two where the seam cuts it) that contain every pixel a
+    view can see: the spherical cap of radius ``atan(hypot(tx, ty))`` (the image corners) around the
+    view axis, with a margin of two pixels."""
+    theta = math.atan(math.hypot(tx, ty))
+    lat = math.radians(pitch_deg)
+    pad = 4 * math.pi / ew
+    top, bottom = lat + theta + pad, lat - theta - pad
+    r0 = max(0, math.floor((math.pi / 2 - top) / math.pi * eh))
+    r1 = min(eh, math.ceil((math.pi / 2 - bottom) / math.pi * eh))
+    if top >= math.pi / 2 or bottom <= -math.pi / 2:                  # a pole inside: every longitude
+        return [(r0, r1, 0, ew)]
+    half = math.asin(min(1.0, math.sin(theta) / math.cos(lat))) + pad  # longitude half-width of the cap
+    centre = (math.radians(yaw_deg) + math.pi) / (2 * math.pi) * ew
+    c0 = math.floor(centre - half / (2 * math.pi) * ew)
+    c1 = math.ceil(centre + half / (2 * math.pi) * ew)
+    if c1 - c0 >= ew:
+        return [(r0, r1, 0, ew)]
+    c0, c1 = c0 % ew, c0 % ew + (c1 - c0)
+    if c1 <= ew:
+        return [(r0, r1, c0, c1)]
+    return [(r0, r1, c0, ew), (r0, r1, 0, c1 - ew)]
+
+
+def _sample_view(img: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, mode: str) -> torch.Tensor:
+    """Sample ``1 x C x h x w`` at normalised coordinates ``gx, gy`` in [-1, 1] (``P x Q``) -> ``1 x C x P x Q``."""
+    if mode == "nearest":
+        h, w = img.shape[-2:]
+        ci = torch.floor((gx + 1.0) * (w / 2)).long().clamp_(0, w - 1)
+        ri = torch.floor((gy + 1.0) * (h / 2)).long().clamp_(0, h - 1)
+        return img[:, :, ri, ci]
+    grid = torch.stack((gx, gy), dim=-1).to(img.dtype)[None]
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def _views_to_batch(views) -> Tuple[torch.Tensor, str]:
     """views -> (``V x C x h x w`` tensor, layout of the result: "t", "np_hw" or "np_hwc")."""
     if isinstance(views, np.ndarray):
@@ -167,32 +203,31 @@ def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int]
     wsum = torch.zeros(eh, ew, dtype=wdt, device=x.device)
     best = torch.zeros(eh, ew, dtype=wdt, device=x.device) if labels else None
     for i in range(nv):
-        rot = rotation_matrix(vals["yaw_deg"][i], vals["pitch_deg"][i], vals["roll_deg"][i], dtype=wdt, device=x.device)
-        cam = rays @ rot                                               # = R^T d, H x W x 3
+        yaw, pitch, roll = vals["yaw_deg"][i], vals["pitch_deg"][i], vals["roll_deg"][i]
         tx = math.tan(deg(vals["fov_deg"][i]) / 2)
         ty = tx * h / w
-        z = cam[..., 2]
-        valid = z > 1e-9
-        zs = torch.where(valid, z, torch.ones_like(z))
-        col = (cam[..., 0] / (zs * tx) + 1.0) * (w / 2)
-        row = (1.0 - cam[..., 1] / (zs * ty)) * (h / 2)
-        valid &= (col >= 0) & (col <= w) & (row >= 0) & (row <= h)
-        rows = valid.any(dim=1).nonzero()
-        if rows.numel() == 0:
-            continue
-        band = slice(int(rows[0]), int(rows[-1]) + 1)               # only the ERP rows this view covers
-        col, row, valid = col[band], row[band], valid[band]
-        s = sample_image(x[i:i + 1], col, row, mode)[0]              # C x rows x W
-        wt = valid.to(wdt)
-        if vw is not None:
-            wt = wt * sample_image(vw[i:i + 1, None], col, row, "bilinear")[0, 0]
-        if labels:
-            take = wt > best[band]
-            acc[:, band] = torch.where(take, s, acc[:, band])
-            best[band] = torch.where(take, wt, best[band])
-        else:
-            acc[:, band] = acc[:, band] + s * wt
-        wsum[band] = wsum[band] + wt
+        # d -> (x / (z tx), -y / (z ty), z) in camera coordinates: grid_sample's normalised image coordinates
+        proj = rotation_matrix(yaw, pitch, roll, dtype=wdt, device=x.device) * torch.tensor(
+            [1.0 / tx, -1.0 / ty, 1.0], dtype=wdt, device=x.device)
+        for r0, r1, c0, c1 in _erp_windows(yaw, pitch, tx, ty, eh, ew):
+            q = rays[r0:r1, c0:c1] @ proj                                   # rows x cols x 3
+            z = q[..., 2]
+            valid = z > 1e-9                                                # in front of the camera
+            z = torch.where(valid, z, torch.ones_like(z))
+            gx, gy = q[..., 0] / z, q[..., 1] / z
+            valid &= (gx.abs() <= 1.0) & (gy.abs() <= 1.0)                  # inside the image
+            s = _sample_view(x[i:i + 1], gx, gy, mode)[0]                   # C x rows x cols
+            wt = valid.to(wdt)
+            if vw is not None:
+                wt = wt * _sample_view(vw[i:i + 1, None], gx, gy, "bilinear")[0, 0]
+            win = (slice(r0, r1), slice(c0, c1))
+            if labels:
+                take = wt > best[win]
+                acc[(slice(None),) + win] = torch.where(take, s, acc[(slice(None),) + win])
+                best[win] = torch.where(take, wt, best[win])
+            else:
+                acc[(slice(None),) + win] += s * wt
+            wsum[win] += wt
     if labels:
         erp = acc
     else:
