@@ -343,8 +343,11 @@ def draw_polylines(ax, polylines: Iterable, split_seam: bool = True, **kw) -> li
     Returns:
         the list of ``Line2D`` objects drawn.
     """
+    from matplotlib import cbook
+    from matplotlib.lines import Line2D
+
     style = dict(color="red", linewidth=1.5)
-    style.update(kw)
+    style.update(cbook.normalize_kwargs(kw, Line2D))   # "lw" and "linewidth" are the same setting
     if isinstance(polylines, (np.ndarray, torch.Tensor)) and polylines.ndim == 2:
         polylines = [polylines]
     x0, x1 = ax.get_xlim()

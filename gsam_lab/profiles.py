@@ -1,0 +1,36 @@
+"""Per-notebook settings of the ``quick`` and ``full`` profiles.
+
+A notebook's ``parameters`` cell leaves sizes at ``None`` ("the profile decides"); :func:`settings`
+fills them from this table, and any value the user set (papermill ``-p``, or an edit) wins::
+
+    cfg = settings("01", profile, erp_hw=erp_hw, n_stats=n_stats)
+    cfg.erp_hw      # (256, 512) in quick, (1024, 2048) in full, unless given
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+__all__ = ["PROFILE_TABLE", "settings"]
+
+PROFILE_TABLE = {
+    "01": {
+        "quick": dict(erp_hw=(256, 512), view_hw=(160, 160), n_stats=6, stats_hw=(128, 256)),
+        "full": dict(erp_hw=(1024, 2048), view_hw=(512, 512), n_stats=100, stats_hw=(256, 512)),
+    },
+}
+
+
+def settings(notebook: str, profile: str, **given) -> SimpleNamespace:
+    """The profile's defaults for ``notebook`` with every non-``None`` value in ``given`` on top."""
+    if notebook not in PROFILE_TABLE:
+        raise ValueError(f"no profile table for notebook {notebook!r}; known: {', '.join(PROFILE_TABLE)}")
+    table = PROFILE_TABLE[notebook]
+    if profile not in table:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(table)}")
+    unknown = set(given) - set(table[profile])
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)} for notebook {notebook}; "
+                         f"expected some of {sorted(table[profile])}")
+    values = dict(table[profile])
+    values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v is not None})
+    return SimpleNamespace(profile=profile, **values)
