@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Train the bundled ``tiny-synth`` SAM on synthetic train-split renders and write its weights.
+
+    python data_scripts/train_tiny_sam.py                       # full recipe -> gsam_lab/assets/tiny_sam_synth.pt
+    python data_scripts/train_tiny_sam.py --steps 50 --out /tmp/t.pt --work-dir /tmp/tsam   # quick look
+
+Checkpoints go to ``--work-dir`` (default ``$GSAM_LAB_CACHE/train/tiny_sam``) every ``--ckpt-every``
+steps; running the same command again resumes from the last one (``--no-resume`` starts over).
+The recipe is documented in ``gsam_lab/sam/train.py``; results in ``data_scripts/README.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import torch
+
+from gsam_lab.sam.registry import ASSETS_DIR
+from gsam_lab.sam.train import TrainConfig, train_tiny_sam
+from gsam_lab.utils import cache_dir
+
+
+def main(argv=None) -> int:
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ASSETS_DIR / "tiny_sam_synth.pt")
+    ap.add_argument("--work-dir", type=Path, default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--no-progress", action="store_true")
+    for f in dataclasses.fields(TrainConfig):
+        if f.type in ("int", "float", int, float):
+            typ = int if f.type in ("int", int) else float
+            ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=getattr(d, f.name))
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                         if hasattr(args, f.name)})
+    work = args.work_dir or cache_dir("train", "tiny_sam")
+    print(f"config: {dataclasses.asdict(cfg)}\nwork dir: {work}\nout: {args.out}", flush=True)
+    res = train_tiny_sam(cfg, args.out, work, device=args.device, resume=not args.no_resume,
+                         progress=not args.no_progress, log=lambda s: print(s, flush=True))
+    print(f"done in {res['seconds']:.0f}s; wrote {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

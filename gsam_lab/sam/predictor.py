@@ -1,0 +1,286 @@
+"""``PromptPredictor``: one image embedding, many prompts decoded in one batched call.
+
+Meta's ``SamPredictor.predict`` decodes one prompt per call; sweeping 20 noisy boxes for 15
+objects is then 300 decoder calls. ``PromptPredictor.predict`` takes ``N`` prompts at once and
+runs the prompt encoder and mask decoder on a batch of ``N`` (in chunks of ``max_batch`` to bound
+memory), with the same pre- and post-processing as ``SamPredictor`` so that the masks are the same.
+
+Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
+place that calls the prompt encoder and the mask decoder.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections import OrderedDict
+from typing import NamedTuple, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from segment_anything.modeling import Sam
+from segment_anything.utils.transforms import ResizeLongestSide
+
+from .images import as_rgb_uint8
+
+__all__ = ["PromptPredictor", "Prediction"]
+
+ArrayLike = Union[np.ndarray, torch.Tensor, list, tuple]
+
+
+class Prediction(NamedTuple):
+    """Output of :meth:`PromptPredictor.predict` (torch tensors on the model's device).
+
+    Attributes:
+        masks: ``N x H x W`` bool (``N x 3 x H x W`` with ``multimask=True``) at the image's size;
+            float logits instead of bool with ``return_logits=True``.
+        iou_predictions: ``N`` (or ``N x 3``) float, the model's estimate of each mask's IoU.
+        low_res_logits: ``N x 1 x h x w`` (or ``N x 3 x h x w``), the decoder's logits (``h = w = 256``
+            for Meta's SAM, 128 for ``tiny-synth``); pass one channel back as ``mask_input``.
+    """
+
+    masks: torch.Tensor
+    iou_predictions: torch.Tensor
+    low_res_logits: torch.Tensor
+
+
+def _as_float_array(x: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}") from e
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} has NaN or infinite values")
+    return arr
+
+
+class PromptPredictor:
+    """Batched prompt predictor over one cached image embedding.
+
+    Args:
+        model: a ``segment_anything`` ``Sam`` (e.g. from :func:`gsam_lab.sam.load_sam`); it is put
+            in eval mode. Runs on the model's device.
+        max_batch: most prompts per decoder call; ``None`` picks a size that keeps one decoder
+            activation (``batch x 256 x h x w`` floats) near 256 MB: 64 prompts for Meta's SAM,
+            256 for ``tiny-synth``.
+        cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
+            the same image again is free (0 disables the cache).
+
+    Example::
+
+        pred = PromptPredictor(load_sam("tiny-synth"))
+        pred.set_image(img)                                       # H x W x 3 uint8
+        out = pred.predict(boxes=np.array([[10, 20, 80, 90], [5, 5, 40, 60]]))
+        out.masks.shape                                           # 2 x H x W
+    """
+
+    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4):
+        self.model = model.eval()
+        self.transform = ResizeLongestSide(model.image_encoder.img_size)
+        self.max_batch = max_batch
+        self.cache_size = int(cache_size)
+        self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+        self.reset_image()
+
+    # -- image --------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def reset_image(self) -> None:
+        """Forget the current image (the embedding cache is kept)."""
+        self.features: Optional[torch.Tensor] = None
+        self.original_size: Optional[Tuple[int, int]] = None
+        self.input_size: Optional[Tuple[int, int]] = None
+
+    @property
+    def is_image_set(self) -> bool:
+        return self.features is not None
+
+    @torch.no_grad()
+    def set_image(self, image: Union[np.ndarray, torch.Tensor]) -> "PromptPredictor":
+        """Compute (or fetch from the cache) the embedding of ``image``.
+
+        Args:
+            image: ``H x W x 3`` RGB uint8. Also accepted: ``H x W x 3`` float in ``[0, 1]``
+                (converted with ``round(255 x)``) and torch tensors ``3 x H x W``; anything else is a
+                ``ValueError``/``TypeError`` (see :func:`gsam_lab.sam.images.as_rgb_uint8`).
+
+        Returns:
+            ``self`` (so ``pred.set_image(img).predict(...)`` chains).
+        """
+        img = as_rgb_uint8(image)
+        key = hashlib.blake2b(img.tobytes(), digest_size=16).hexdigest() + str(img.shape)
+        self.reset_image()
+        self.original_size = tuple(img.shape[:2])
+        self.input_size = self.transform.get_preprocess_shape(img.shape[0], img.shape[1], self.transform.target_length)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.features = self._cache[key]
+            return self
+        x = torch.as_tensor(self.transform.apply_image(img), device=self.device)
+        x = x.permute(2, 0, 1).contiguous()[None]
+        self.features = self.model.image_encoder(self.model.preprocess(x))
+        if self.cache_size > 0:
+            self._cache[key] = self.features
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return self
+
+    def get_image_embedding(self) -> torch.Tensor:
+        """The cached embedding, ``1 x 256 x h x w``."""
+        self._require_image()
+        return self.features
+
+    def _require_image(self) -> None:
+        if self.features is None:
+            raise RuntimeError("no image set: call .set_image(image) before .predict(...)")
+
+    # -- prompts ------------------------------------------------------------------------------
+    def _check_inside(self, xy: np.ndarray, what: str, clip: bool, valid: Optional[np.ndarray] = None) -> np.ndarray:
+        """``xy``: ``... x 2`` (x, y); allowed range ``[0, W] x [0, H]``."""
+        H, W = self.original_size
+        lim = np.array([W, H], dtype=np.float64)
+        bad = ((xy < 0) | (xy > lim)).any(-1)
+        if valid is not None:
+            bad &= valid
+        if bad.any():
+            first = np.argwhere(bad)[0]
+            msg = (f"{bad.sum()} {what} coordinate(s) fall outside the {H} x {W} image "
+                   f"(allowed x in [0, {W}], y in [0, {H}]); first at index {tuple(int(i) for i in first)}: "
+                   f"{xy[tuple(first)].tolist()}")
+            if not clip:
+                raise ValueError(msg + ". Pass clip=True to clip them to the image (with a warning).")
+            warnings.warn(msg + "; clipped to the image.", stacklevel=3)
+            xy = np.clip(xy, 0, lim)
+        return xy
+
+    def _prepare(self, boxes, points, labels, mask_input, clip):
+        n = None
+        box_t = pts_t = lab_t = mask_t = None
+        if boxes is not None:
+            b = _as_float_array(boxes, "boxes")
+            if b.ndim == 1:
+                b = b[None]
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(f"boxes must be N x 4 (x0, y0, x1, y1), got shape {b.shape}")
+            if b.shape[0] == 0:
+                raise ValueError("boxes is empty (N = 0)")
+            if ((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])).any():
+                i = int(np.argwhere((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1]))[0, 0])
+                raise ValueError(f"box {i} = {b[i].tolist()} has x1 < x0 or y1 < y0; boxes are XYXY")
+            b = self._check_inside(b.reshape(-1, 2, 2), "box", clip).reshape(-1, 4)
+            n = b.shape[0]
+            box_t = torch.as_tensor(self.transform.apply_boxes(b, self.original_size), dtype=torch.float, device=self.device)
+        if points is not None or labels is not None:
+            if points is None or labels is None:
+                raise ValueError("points and labels go together: pass both (labels 1 = positive, 0 = negative)")
+            p = _as_float_array(points, "points")
+            lab = _as_float_array(labels, "labels")
+            if p.ndim == 2:
+                p = p[None]
+            if lab.ndim == 1:
+                lab = lab[None]
+            if p.ndim != 3 or p.shape[-1] != 2:
+                raise ValueError(f"points must be N x K x 2 (x, y), got shape {p.shape}")
+            if p.shape[0] == 0 or p.shape[1] == 0:
+                raise ValueError(f"empty point list (points shape {p.shape}): give at least one point per prompt")
+            if lab.shape != p.shape[:2]:
+                raise ValueError(f"labels must be N x K matching points {p.shape[:2]}, got shape {lab.shape}")
+            if not np.isin(lab, (-1, 0, 1)).all():
+                raise ValueError("labels must be 1 (positive), 0 (negative) or -1 (padding)")
+            if (lab == -1).all(1).any():
+                raise ValueError("a prompt has only padding points (label -1)")
+            p = self._check_inside(p, "point", clip, valid=lab != -1)
+            if n is not None and p.shape[0] != n:
+                raise ValueError(f"boxes and points must describe the same N prompts, got {n} boxes "
+                                 f"and {p.shape[0]} point sets")
+            n = p.shape[0]
+            pts_t = torch.as_tensor(self.transform.apply_coords(p, self.original_size), dtype=torch.float, device=self.device)
+            lab_t = torch.as_tensor(lab, dtype=torch.int, device=self.device)
+        if mask_input is not None:
+            m = mask_input if isinstance(mask_input, torch.Tensor) else torch.as_tensor(np.asarray(mask_input))
+            m = m.to(self.device, torch.float)
+            want = tuple(4 * s for s in self.features.shape[-2:])
+            if m.ndim == 3:
+                m = m[:, None]
+            if m.ndim != 4 or m.shape[1] != 1 or tuple(m.shape[-2:]) != want:
+                raise ValueError(f"mask_input must be N x 1 x {want[0]} x {want[1]} low-res logits, got {tuple(m.shape)}")
+            if n is not None and m.shape[0] != n:
+                raise ValueError(f"mask_input has {m.shape[0]} masks for {n} prompts")
+            n = m.shape[0] if n is None else n
+            mask_t = m
+        if n is None:
+            raise ValueError("no prompt given: pass boxes (N x 4) and/or points (N x K x 2) with labels (N x K)")
+        return n, pts_t, lab_t, box_t, mask_t
+
+    # -- decoding -----------------------------------------------------------------------------
+    def decode(self, points: Optional[torch.Tensor], labels: Optional[torch.Tensor],
+               boxes: Optional[torch.Tensor], mask_input: Optional[torch.Tensor],
+               multimask: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One decoder call on prompts already in the model's input frame.
+
+        Args:
+            points: ``B x K x 2`` or None; labels ``B x K``; boxes ``B x 4``; mask_input ``B x 1 x h x w``.
+
+        Returns:
+            low-res logits ``B x C x h x w`` and IoU predictions ``B x C`` (``C`` = 3 or 1).
+        """
+        sparse, dense = self.model.prompt_encoder(
+            points=(points, labels) if points is not None else None, boxes=boxes, masks=mask_input)
+        return self.model.mask_decoder(
+            image_embeddings=self.features,
+            image_pe=self.model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+        )
+
+    def _chunk(self) -> int:
+        if self.max_batch is not None:
+            return max(1, int(self.max_batch))
+        c, h, w = self.features.shape[-3:]
+        return max(1, (1 << 26) // (c * h * w))
+
+    @torch.no_grad()
+    def predict(self, boxes: Optional[ArrayLike] = None, points: Optional[ArrayLike] = None,
+                labels: Optional[ArrayLike] = None, mask_input: Optional[ArrayLike] = None,
+                multimask: bool = False, return_logits: bool = False, clip: bool = False) -> Prediction:
+        """Masks for ``N`` prompts on the current image, decoded in batches.
+
+        Args:
+            boxes: ``N x 4`` XYXY pixel boxes (a single ``(4,)`` box means ``N = 1``).
+            points: ``N x K x 2`` ``(x, y)`` pixel points (``K x 2`` means ``N = 1``), with
+            labels: ``N x K``: 1 positive, 0 negative, -1 padding (ignored, lets prompts have
+                different numbers of points).
+            mask_input: optional ``N x 1 x h x w`` low-res logits from an earlier prediction.
+            multimask: return SAM's 3 candidate masks per prompt instead of one.
+            return_logits: float mask logits instead of bool masks.
+            clip: prompts outside the image (``x`` outside ``[0, W]`` or ``y`` outside ``[0, H]``) are
+                an error by default; ``clip=True`` clips them to the image and warns instead.
+
+        Returns:
+            :class:`Prediction` ``(masks, iou_predictions, low_res_logits)``; see its docstring.
+
+        Raises:
+            RuntimeError: no image set. ValueError: empty/mismatched/malformed prompts or
+            prompts outside the image.
+        """
+        self._require_image()
+        n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
+        step = self._chunk()
+        masks, ious, lows = [], [], []
+        for s in range(0, n, step):
+            sl = slice(s, s + step)
+            low, iou = self.decode(pts[sl] if pts is not None else None, lab[sl] if lab is not None else None,
+                                   box[sl] if box is not None else None, mask[sl] if mask is not None else None,
+                                   multimask)
+            up = self.model.postprocess_masks(low, self.input_size, self.original_size)
+            masks.append(up if return_logits else up > self.model.mask_threshold)
+            ious.append(iou)
+            lows.append(low)
+        masks, ious, lows = torch.cat(masks), torch.cat(ious), torch.cat(lows)
+        if not multimask:
+            masks, ious = masks[:, 0], ious[:, 0]
+        return Prediction(masks, ious, lows)

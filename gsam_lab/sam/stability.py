@@ -1,0 +1,252 @@
+"""Prompt-stability sweeps: how SAM's masks change with the kind and the noise of the prompt.
+
+For every image, every object (instance id > 0), every prompt *setting* (a kind and its
+parameter: the ground-truth box; a noisy box at noise scale ``s``; ``k`` random positive points)
+and ``draws`` random draws of that setting, the mask is predicted and compared with the object's
+ground truth. All draws of all objects of one image for one setting go to the predictor in one
+batched call.
+
+Stability (DESIGN, "Method readings"): the mean pairwise IoU of the ``draws`` masks predicted for
+one object with one setting, then averaged over objects. Identical prompts are decoded once, so
+a deterministic setting (the ground-truth box) has stability exactly 1.0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gsam_lab import metrics
+
+from .images import as_rgb_uint8
+from .predictor import PromptPredictor
+from .prompts import PromptSampler
+
+__all__ = ["stability_sweep", "SweepResult", "PROMPT_KINDS", "sweep_settings"]
+
+#: Prompt kinds understood by :func:`stability_sweep`.
+PROMPT_KINDS = ("gt_box", "noisy_box", "points")
+
+TABLE_COLUMNS = ["image", "object", "area", "kind", "noise", "k", "setting", "draw", "iou",
+                 "boundary_iou", "predicted_iou"]
+
+
+def _setting_name(kind: str, noise: float, k: int) -> str:
+    if kind == "noisy_box":
+        return f"noisy_box s={noise:g}"
+    if kind == "points":
+        return f"points k={k}"
+    return kind
+
+
+def sweep_settings(prompt_kinds: Sequence[str], noise: Sequence[float],
+                   points: Sequence[int]) -> List[Tuple[str, float, int]]:
+    """The ``(kind, noise, k)`` settings a sweep runs, in table order."""
+    if isinstance(prompt_kinds, str):
+        prompt_kinds = (prompt_kinds,)
+    out = []
+    for kind in prompt_kinds:
+        if kind == "gt_box":
+            out.append(("gt_box", 0.0, 0))
+        elif kind == "noisy_box":
+            out += [("noisy_box", float(s), 0) for s in noise]
+        elif kind == "points":
+            for k in points:
+                if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+                    raise ValueError(f"points must hold ints >= 1 (numbers of positive points), got {k!r}")
+            out += [("points", 0.0, int(k)) for k in points]
+        else:
+            raise ValueError(f"unknown prompt kind {kind!r}; known: {', '.join(PROMPT_KINDS)}")
+    if not out:
+        raise ValueError("no prompt setting to sweep (empty prompt_kinds, noise or points)")
+    return out
+
+
+@dataclass
+class SweepResult:
+    """What :func:`stability_sweep` returns.
+
+    Attributes:
+        table: tidy DataFrame, one row per (image, object, setting, draw); columns
+            ``image, object, area, kind, noise, k, setting, draw, iou, boundary_iou, predicted_iou``
+            (``noise`` is 0 except for noisy boxes, ``k`` is 0 except for points).
+        objects: one row per (image, object, setting): ``iou`` and ``boundary_iou`` averaged over
+            the draws, and ``stability`` (mean pairwise IoU of the draws' masks).
+        params: the sweep's arguments, for the record.
+    """
+
+    table: pd.DataFrame
+    objects: pd.DataFrame
+    params: Dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Per setting: ``miou`` and ``mbiou`` (mean over objects and draws), ``stability`` (mean over
+        objects of the per-object stability), ``n_objects`` and ``draws``; in sweep order."""
+        keys = ["kind", "noise", "k", "setting"]
+        if self.objects.empty:
+            return pd.DataFrame(columns=keys + ["miou", "mbiou", "stability", "n_objects", "draws"])
+        g = self.objects.groupby(keys, sort=False)
+        out = g.agg(miou=("iou", "mean"), mbiou=("boundary_iou", "mean"), stability=("stability", "mean"),
+                    n_objects=("object", "size")).reset_index()
+        out["draws"] = self.params.get("draws")
+        return out
+
+    def __repr__(self) -> str:
+        return f"SweepResult({len(self.table)} rows, {len(self.objects)} object-settings)\n{self.summary()}"
+
+
+def _as_instance(inst, hw: Tuple[int, int]) -> np.ndarray:
+    if isinstance(inst, torch.Tensor):
+        inst = inst.detach().cpu().numpy()
+    inst = np.asarray(inst)
+    if inst.ndim == 3 and inst.shape[0] == 1:
+        inst = inst[0]
+    if inst.shape != hw:
+        raise ValueError(f"instance map has shape {inst.shape}, the image is {hw[0]} x {hw[1]}")
+    if not np.issubdtype(inst.dtype, np.integer):
+        raise TypeError(f"instance map must hold integer ids, got dtype {inst.dtype}")
+    return inst
+
+
+def _predictor(model, predictor_factory) -> Any:
+    if predictor_factory is not None:
+        return predictor_factory(model)
+    if hasattr(model, "set_image") and hasattr(model, "predict"):
+        return model  # already a predictor (PromptPredictor interface)
+    return PromptPredictor(model)
+
+
+def _unique_rows(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Unique prompts (rows of ``x`` flattened) and the inverse index."""
+    flat = x.reshape(len(x), -1)
+    uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+    return uniq.reshape((len(uniq),) + x.shape[1:]), inv.reshape(-1)
+
+
+def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
+                    prompt_kinds: Sequence[str] = ("gt_box", "noisy_box", "points"),
+                    noise: Sequence[float] = (0.1, 0.2, 0.4), points: Sequence[int] = (1, 3, 5, 10),
+                    draws: int = 20, seed: int = 0, max_objects: Optional[int] = None, min_area: int = 64,
+                    progress: bool = True, predictor_factory: Optional[Callable[[Any], Any]] = None,
+                    multimask: bool = False, dilation_ratio: float = 0.02,
+                    max_images: Optional[int] = None) -> SweepResult:
+    """Sweep prompt settings over the objects of ``samples`` and measure accuracy and stability.
+
+    Args:
+        model: a ``Sam`` (wrapped in :class:`PromptPredictor`), or any object with the predictor
+            interface ``set_image(img)`` / ``predict(boxes=, points=, labels=, multimask=)`` returning
+            ``masks`` first (e.g. a Stable-SAM predictor).
+        samples: iterable of dicts with ``image`` (``H x W x 3`` uint8, or a ``3 x H x W`` float
+            tensor in [0, 1]) and ``instance`` (``H x W`` int, 0 = stuff, > 0 = object ids): a
+            ``gsam_lab.data`` dataset or a list of renders.
+        prompt_kinds: any of ``"gt_box"``, ``"noisy_box"``, ``"points"``.
+        noise: noise scales of ``"noisy_box"`` (see :meth:`PromptSampler.noisy_box`).
+        points: numbers ``k`` of positive points of ``"points"``.
+        draws: random draws per object and setting (>= 2, as stability compares draws).
+        seed: prompts of (image i, object o, setting j) come from ``PromptSampler([seed, i, o, j])``,
+            so adding a setting or an image does not change the others' prompts.
+        max_objects: keep at most this many objects per image (the largest).
+        min_area: skip objects with fewer pixels.
+        progress: a tqdm bar over images.
+        predictor_factory: ``factory(model) -> predictor`` to use instead of ``PromptPredictor``.
+        multimask: decode 3 masks per prompt and keep the one with the highest predicted IoU
+            (SAM's recipe for ambiguous single clicks); default one mask.
+        dilation_ratio: boundary width of boundary IoU (Cheng et al.: 0.02 of the diagonal).
+        max_images: stop after this many samples.
+
+    Returns:
+        :class:`SweepResult` with ``.table`` (one row per draw), ``.objects`` and ``.summary()``.
+    """
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 2:
+        raise ValueError(f"draws must be an int >= 2 (stability compares draws), got {draws!r}")
+    settings = sweep_settings(prompt_kinds, noise, points)
+    for _, s, _ in settings:
+        if not np.isfinite(s) or s < 0:
+            raise ValueError(f"noise scales must be >= 0, got {s!r}")
+    pred = _predictor(model, predictor_factory)
+    rows: List[dict] = []
+    obj_rows: List[dict] = []
+    it: Iterable = samples
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(samples, desc="stability sweep", total=_len_or_none(samples, max_images))
+    for i, sample in enumerate(it):
+        if max_images is not None and i >= max_images:
+            break
+        if not isinstance(sample, Mapping) or "image" not in sample or "instance" not in sample:
+            raise KeyError("each sample must be a dict with 'image' and 'instance' (H x W object ids); "
+                           f"got {type(sample).__name__} with keys {list(sample) if isinstance(sample, Mapping) else '-'}")
+        img = as_rgb_uint8(sample["image"])
+        inst = _as_instance(sample["instance"], img.shape[:2])
+        ids, areas = np.unique(inst[inst > 0], return_counts=True)
+        keep = areas >= min_area
+        ids, areas = ids[keep], areas[keep]
+        if max_objects is not None:
+            order = np.argsort(-areas, kind="stable")[:max_objects]
+            ids, areas = ids[np.sort(order)], areas[np.sort(order)]
+        if len(ids) == 0:
+            continue
+        pred.set_image(img)
+        device = _device_of(pred)
+        gts = torch.as_tensor(np.stack([inst == o for o in ids]), device=device)  # O x H x W
+        for j, (kind, s, k) in enumerate(settings):
+            boxes = pts = labs = None
+            if kind == "points":
+                pl = [PromptSampler([seed, i, int(o), j]).points(inst == o, k, n=draws) for o in ids]
+                pts = np.concatenate([p[0] for p in pl])                 # (O*D) x k x 2
+                labs = np.concatenate([p[1] for p in pl])
+                uniq, inv = _unique_rows(np.concatenate([pts, labs[..., None].astype(np.float32)], -1))
+                out = pred.predict(points=uniq[..., :2], labels=uniq[..., 2].astype(np.int64), multimask=multimask)
+            else:
+                if kind == "gt_box":
+                    bl = [np.repeat(PromptSampler(0).gt_box(inst == o)[None], draws, 0) for o in ids]
+                else:
+                    bl = [PromptSampler([seed, i, int(o), j]).noisy_box(inst == o, s, n=draws) for o in ids]
+                boxes = np.concatenate(bl)                                 # (O*D) x 4
+                uniq, inv = _unique_rows(boxes)
+                out = pred.predict(boxes=uniq, multimask=multimask)
+            masks, piou = torch.as_tensor(out[0]), torch.as_tensor(out[1])
+            if multimask:
+                best = piou.argmax(1)
+                masks = masks[torch.arange(len(best)), best]
+                piou = piou.max(1).values
+            inv_t = torch.as_tensor(inv, device=masks.device)
+            masks = masks[inv_t].reshape(len(ids), draws, *masks.shape[-2:]).bool()
+            piou = piou[inv_t].reshape(len(ids), draws)
+            gt = gts.to(masks.device)[:, None]
+            iou = torch.as_tensor(metrics.mask_iou(masks, gt)).reshape(len(ids), draws)
+            biou = torch.as_tensor(metrics.boundary_iou(masks, gt, dilation_ratio=dilation_ratio)).reshape(len(ids), draws)
+            stab = torch.as_tensor(metrics.mean_pairwise_iou(masks)).reshape(len(ids))
+            iou, biou, piou, stab = (t.detach().double().cpu().numpy() for t in (iou, biou, piou.float(), stab))
+            name = _setting_name(kind, s, k)
+            for a, (o, area) in enumerate(zip(ids, areas)):
+                for d in range(draws):
+                    rows.append(dict(image=i, object=int(o), area=int(area), kind=kind, noise=s, k=k, setting=name,
+                                     draw=d, iou=iou[a, d], boundary_iou=biou[a, d], predicted_iou=piou[a, d]))
+                obj_rows.append(dict(image=i, object=int(o), area=int(area), kind=kind, noise=s, k=k, setting=name,
+                                     iou=iou[a].mean(), boundary_iou=biou[a].mean(), stability=stab[a]))
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    objects = pd.DataFrame(obj_rows, columns=["image", "object", "area", "kind", "noise", "k", "setting",
+                                              "iou", "boundary_iou", "stability"])
+    params = dict(prompt_kinds=tuple(prompt_kinds), noise=tuple(noise), points=tuple(points), draws=int(draws),
+                  seed=seed, max_objects=max_objects, min_area=min_area, multimask=multimask,
+                  dilation_ratio=dilation_ratio)
+    return SweepResult(table, objects, params)
+
+
+def _len_or_none(samples, max_images):
+    try:
+        n = len(samples)  # type: ignore[arg-type]
+    except TypeError:
+        return max_images
+    return n if max_images is None else min(n, max_images)
+
+
+def _device_of(pred) -> torch.device:
+    dev = getattr(pred, "device", None)
+    if dev is None and hasattr(pred, "model"):
+        dev = getattr(pred.model, "device", None)
+    return torch.device(dev) if dev is not None else torch.device("cpu")

@@ -1,0 +1,293 @@
+"""Training of the ``tiny-synth`` SAM with SAM's promptable objective on synthetic renders.
+
+Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`train_tiny_sam`):
+
+* **data**: a pool of ``pool_size`` renders from the **train** split only (world seeds from
+  ``gsam_lab.data.datasets.world_seed("train", seed, i)``); every step one new render replaces a
+  random pool entry, so the model keeps seeing new worlds. Views are pinhole cameras with a
+  horizontal FoV drawn from ``fov_range`` (50-110 deg) and random yaw/pitch/roll, ``256 x 256`` or
+  ``192 x 256``; whole ERPs (``128 x 256``); and ``256 x 256`` crops of ``256 x 512`` ERPs (wrapping
+  across the seam).
+* **targets**: objects (instance id > 0) with at least ``min_area`` pixels and, with probability
+  ``stuff_fraction``, "stuff" regions (one semantic class where instance == 0: road, sky, ...).
+* **prompts**: per image one kind for all its targets: a box (the tight box plus Gaussian corner
+  noise with std 10% of the side, at most 8 px, as in SAM) with probability ``box_fraction``, else
+  ``k`` positive points (k uniform in 1..``max_points``; a negative near-miss point with
+  probability 0.3).
+* **loss**: 20 x focal + 1 x dice on the masks (min over SAM's 3 candidates for single-point prompts;
+  the single-mask output is trained on every prompt), + MSE of the IoU head; AdamW, warm-up then
+  cosine decay, gradient clipping.
+* seeded; ``tqdm`` progress; atomic checkpoints every ``ckpt_every`` steps (model, optimiser,
+  pool RNG state) and resume; stops with an error on a NaN loss.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from segment_anything.utils.transforms import ResizeLongestSide
+
+from gsam_lab.utils import atomic_save, resolve_device
+
+from .losses import sam_loss
+from .loading import save_tiny_checkpoint
+from .prompts import PromptSampler
+from .tiny import build_tiny_sam
+
+__all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_training_prompt"]
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000
+    images_per_step: int = 4
+    prompts_per_image: int = 8
+    lr: float = 4e-4
+    weight_decay: float = 0.01
+    warmup: int = 150
+    grad_clip: float = 1.0
+    pool_size: int = 192
+    fov_range: Tuple[float, float] = (50.0, 110.0)
+    view_mix: Tuple[float, float, float] = (0.6, 0.15, 0.25)   # pinhole, whole ERP, ERP crop
+    min_area: int = 40
+    stuff_fraction: float = 0.2
+    box_fraction: float = 0.5
+    max_points: int = 5
+    seed: int = 0
+    ckpt_every: int = 200
+    log_every: int = 25
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+
+def _data_api():
+    """(make_world, render_pinhole, render_panorama, world_seed) from the data layer."""
+    from gsam_lab import data
+    try:
+        return data.make_world, data.render_pinhole, data.render_panorama, data.world_seed
+    except AttributeError:  # package __init__ not exporting (yet): use the modules
+        from gsam_lab.data.datasets import world_seed
+        from gsam_lab.data.render import render_panorama, render_pinhole
+        from gsam_lab.data.world import make_world
+        return make_world, render_pinhole, render_panorama, world_seed
+
+
+def render_training_view(rng: np.random.Generator, index: int, cfg: TrainConfig) -> Dict[str, np.ndarray]:
+    """One training render of train-split world ``index`` (``image`` HxWx3 uint8, ``semantic``, ``instance``)."""
+    make_world, render_pinhole, render_panorama, world_seed = _data_api()
+    world = make_world(world_seed("train", cfg.seed, index))
+    kind = rng.choice(3, p=np.asarray(cfg.view_mix) / np.sum(cfg.view_mix))
+    if kind == 0:
+        h, w = (256, 256) if rng.random() < 0.6 else (192, 256)
+        r = render_pinhole(world, h, w, fov_deg=float(rng.uniform(*cfg.fov_range)), yaw_deg=float(rng.uniform(0, 360)),
+                           pitch_deg=float(rng.uniform(-20, 20)), roll_deg=float(rng.uniform(-5, 5)))
+    elif kind == 1:
+        r = render_panorama(world, 128, 256)
+    else:
+        full = render_panorama(world, 256, 512)
+        x0 = int(rng.integers(0, 512))
+        r = {k: np.roll(full[k], -x0, axis=1)[:, :256] for k in ("image", "semantic", "instance")}
+    return {k: np.ascontiguousarray(r[k]) for k in ("image", "semantic", "instance")}
+
+
+def _targets(rng: np.random.Generator, view: Dict[str, np.ndarray], n: int, cfg: TrainConfig) -> List[np.ndarray]:
+    inst, sem = view["instance"], view["semantic"]
+    ids, areas = np.unique(inst[inst > 0], return_counts=True)
+    objs = [inst == i for i in ids[areas >= cfg.min_area]]
+    stuff_cls, stuff_area = np.unique(sem[inst == 0], return_counts=True)
+    stuff = [(sem == c) & (inst == 0) for c in stuff_cls[stuff_area >= 4 * cfg.min_area]]
+    out = []
+    for _ in range(n):
+        use_stuff = stuff and (not objs or rng.random() < cfg.stuff_fraction)
+        pool = stuff if use_stuff else objs
+        if not pool:
+            break
+        out.append(pool[int(rng.integers(len(pool)))])
+    return out
+
+
+def draw_training_prompt(rng: np.random.Generator, sampler: PromptSampler, masks: List[np.ndarray],
+                         cfg: TrainConfig) -> Dict[str, np.ndarray]:
+    """Prompts for ``masks`` (one kind for all): ``{"boxes": N x 4}`` or ``{"points": N x K x 2, "labels": N x K}``."""
+    H, W = masks[0].shape
+    if rng.random() < cfg.box_fraction:
+        boxes = np.stack([sampler.gt_box(m) for m in masks]).astype(np.float64)
+        side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], 1)
+        std = np.minimum(0.1 * np.concatenate([side, side], 1), 8.0)
+        boxes = boxes + rng.normal(size=boxes.shape) * std
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, W - 1)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, H - 1)
+        boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1)
+        boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1)
+        return {"boxes": boxes}
+    k = int(rng.integers(1, cfg.max_points + 1))
+    neg = int(k > 1 and rng.random() < 0.3)
+    pts, labs = zip(*(sampler.points(m, k, negatives=neg) for m in masks))
+    return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
+
+
+class _Pool:
+    """Renders of train worlds; ``refresh()`` swaps one random entry for a new world."""
+
+    def __init__(self, cfg: TrainConfig, rng: np.random.Generator, next_index: int = 0, progress: bool = True):
+        self.cfg, self.rng, self.next_index = cfg, rng, next_index
+        it = range(cfg.pool_size)
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, desc="rendering pool", leave=False)
+        self.items = [self._new() for _ in it]
+
+    def _new(self):
+        v = render_training_view(self.rng, self.next_index, self.cfg)
+        self.next_index += 1
+        return v
+
+    def refresh(self):
+        self.items[int(self.rng.integers(len(self.items)))] = self._new()
+
+    def sample(self, n):
+        return [self.items[int(i)] for i in self.rng.choice(len(self.items), size=n, replace=False)]
+
+
+# ----------------------------------------------------------------------------------------------
+# one step
+# ----------------------------------------------------------------------------------------------
+
+def _prepare_image(model, transform, img: np.ndarray, device) -> Tuple[torch.Tensor, Tuple[int, int]]:
+    x = torch.as_tensor(transform.apply_image(img), device=device).permute(2, 0, 1).contiguous()
+    return model.preprocess(x[None])[0], tuple(x.shape[-2:])
+
+
+def _target_in_input_frame(masks: np.ndarray, input_size, img_size: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``N x img x img`` targets (resized to the input frame, zero-padded) and the valid-pixel weight."""
+    t = torch.as_tensor(masks, device=device, dtype=torch.float32)[:, None]
+    t = F.interpolate(t, size=input_size, mode="bilinear", align_corners=False)[:, 0]
+    t = (t > 0.5).float()
+    h, w = input_size
+    out = F.pad(t, (0, img_size - w, 0, img_size - h))
+    weight = torch.zeros(img_size, img_size, device=device)
+    weight[:h, :w] = 1
+    return out, weight
+
+
+def _step_loss(model, views, rng, sampler, cfg, transform, device):
+    img_size = model.image_encoder.img_size
+    xs, sizes = zip(*(_prepare_image(model, transform, v["image"], device) for v in views))
+    emb = model.image_encoder(torch.stack(xs))
+    pe = model.prompt_encoder.get_dense_pe()
+    losses, parts_all = [], []
+    for b, v in enumerate(views):
+        masks = _targets(rng, v, cfg.prompts_per_image, cfg)
+        if not masks:
+            continue
+        pr = draw_training_prompt(rng, sampler, masks, cfg)
+        orig = v["image"].shape[:2]
+        boxes = points = None
+        if "boxes" in pr:
+            boxes = torch.as_tensor(transform.apply_boxes(pr["boxes"], orig), dtype=torch.float, device=device)
+        else:
+            points = (torch.as_tensor(transform.apply_coords(pr["points"], orig), dtype=torch.float, device=device),
+                      torch.as_tensor(pr["labels"], dtype=torch.int, device=device))
+        sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
+        low, iou = model.mask_decoder.predict_masks(image_embeddings=emb[b:b + 1], image_pe=pe,
+                                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense)
+        up = F.interpolate(low, (img_size, img_size), mode="bilinear", align_corners=False)  # N x 4 x S x S
+        tgt, weight = _target_in_input_frame(np.stack(masks), sizes[b], img_size, device)
+        single_point = points is not None and points[0].shape[1] == 1
+        l0, p0 = sam_loss(up[:, :1], iou[:, :1], tgt, weight)
+        loss = l0
+        if single_point:
+            l1, _ = sam_loss(up[:, 1:], iou[:, 1:], tgt, weight)
+            loss = loss + l1
+        losses.append(loss)
+        parts_all.append(p0)
+    loss = torch.stack(losses).mean()
+    parts = {k: float(np.mean([p[k] for p in parts_all])) for k in parts_all[0]}
+    return loss, parts
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+# ----------------------------------------------------------------------------------------------
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", resume: bool = True,
+                   progress: bool = True, log=print) -> Dict[str, float]:
+    """Train ``tiny-synth`` from scratch (or resume from ``work_dir/last.pt``) and write ``out`` (fp16).
+
+    Returns:
+        the last logged loss parts and the wall time.
+    """
+    dev = resolve_device(device)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = work_dir / "last.pt"
+    torch.manual_seed(cfg.seed)
+    model = build_tiny_sam(cfg.seed).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    transform = ResizeLongestSide(model.image_encoder.img_size)
+    start, rng_state, next_index, elapsed = 0, None, 0, 0.0
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        start, rng_state, next_index, elapsed = ck["step"], ck["rng"], ck["next_index"], ck.get("elapsed", 0.0)
+        log(f"resumed from {ckpt_path} at step {start}")
+    rng = np.random.default_rng([cfg.seed, 1])
+    if rng_state is not None:
+        rng.bit_generator.state = rng_state
+    pool_rng = np.random.default_rng([cfg.seed, 2, start])
+    pool = _Pool(cfg, pool_rng, next_index=next_index, progress=progress)
+    sampler = PromptSampler([cfg.seed, 3, start])
+    it = range(start, cfg.steps)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, initial=start, total=cfg.steps, desc="train tiny SAM")
+    t0 = time.time()
+    parts: Dict[str, float] = {}
+    hist: List[Dict[str, float]] = []
+
+    def save(step):
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.bit_generator.state,
+                     "next_index": pool.next_index, "config": asdict(cfg), "elapsed": elapsed + time.time() - t0},
+                    ckpt_path)
+
+    for step in it:
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, cfg)
+        pool.refresh()
+        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, cfg, transform, dev)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at step {step}; last checkpoint: {ckpt_path}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        parts["loss"] = loss.item()
+        hist.append(parts)
+        if (step + 1) % cfg.log_every == 0:
+            avg = {k: float(np.mean([h[k] for h in hist])) for k in hist[0]}
+            hist = []
+            log(f"step {step + 1}/{cfg.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
+                + f" lr={_lr_at(step, cfg):.2e} t={elapsed + time.time() - t0:.0f}s")
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+            save(step + 1)
+    model.eval()
+    total = elapsed + time.time() - t0
+    save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": total,
+                                           "recipe": "gsam_lab.sam.train.train_tiny_sam"})
+    return {**parts, "seconds": total}

@@ -1,0 +1,88 @@
+"""gsam_lab.sam.stability_sweep (tidy table, batched, stability of identical prompts = 1) and automatic_masks."""
+import numpy as np
+import pytest
+import torch
+
+from gsam_lab import sam
+
+H, W = 40, 64
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sam.build_tiny_sam(0)
+
+
+@pytest.fixture(scope="module")
+def samples():
+    rng = np.random.default_rng(0)
+    inst = np.zeros((H, W), np.int64)
+    inst[5:20, 5:25] = 1
+    inst[22:38, 30:60] = 2
+    inst[0:3, 60:62] = 3  # 6 px: below min_area
+    img = rng.integers(0, 255, (H, W, 3)).astype(np.uint8)
+    chw = torch.from_numpy(img).permute(2, 0, 1).float() / 255  # dataset layout
+    return [dict(image=img, instance=inst), dict(image=chw, instance=torch.from_numpy(inst))]
+
+
+class CountingPredictor(sam.PromptPredictor):
+    calls = 0
+
+    def decode(self, *a, **k):
+        CountingPredictor.calls += 1
+        return super().decode(*a, **k)
+
+
+def test_table_shape_and_summary(model, samples):
+    CountingPredictor.calls = 0
+    res = sam.stability_sweep(model, samples, noise=(0.1, 0.4), points=(1, 3), draws=3, min_area=20,
+                              progress=False, predictor_factory=CountingPredictor)
+    n_settings = 1 + 2 + 2
+    assert len(res.table) == 2 * 2 * n_settings * 3
+    assert {"image", "object", "kind", "noise", "k", "draw", "iou", "boundary_iou"} <= set(res.table.columns)
+    assert res.table["iou"].between(0, 1).all() and res.table["boundary_iou"].between(0, 1).all()
+    assert CountingPredictor.calls == 2 * n_settings  # one decoder call per image and setting
+    s = res.summary()
+    assert list(s["setting"]) == ["gt_box", "noisy_box s=0.1", "noisy_box s=0.4", "points k=1", "points k=3"]
+    assert {"miou", "mbiou", "stability", "n_objects"} <= set(s.columns) and (s["n_objects"] == 4).all()
+    assert s.loc[s.kind == "gt_box", "stability"].item() == 1.0  # identical prompts -> identical masks
+    assert s["stability"].between(0, 1).all()
+    # both sample layouts (uint8 HWC, float CHW tensor) give the same numbers
+    t = res.table
+    a, b = t[t.image == 0].reset_index(drop=True), t[t.image == 1].reset_index(drop=True)
+    assert np.allclose(a.loc[a.kind == "gt_box", "iou"], b.loc[b.kind == "gt_box", "iou"])
+
+
+def test_reproducible_and_accepts_a_predictor(model, samples):
+    kw = dict(prompt_kinds=("noisy_box",), noise=(0.3,), draws=2, min_area=20, progress=False, seed=5)
+    r1 = sam.stability_sweep(model, samples[:1], **kw)
+    r2 = sam.stability_sweep(sam.PromptPredictor(model), samples[:1], **kw)
+    assert r1.table["iou"].tolist() == r2.table["iou"].tolist()
+    r3 = sam.stability_sweep(model, samples[:1], max_objects=1, **kw)
+    assert r3.table["object"].unique().tolist() == [2]  # the largest object
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(draws=1), ValueError, "draws"),
+    (dict(prompt_kinds=("scribble",)), ValueError, "unknown prompt kind"),
+    (dict(points=(0,)), ValueError, "points"),
+])
+def test_bad_arguments(model, samples, kw, err, match):
+    with pytest.raises(err, match=match):
+        sam.stability_sweep(model, samples, progress=False, **kw)
+
+
+def test_bad_samples(model, samples):
+    with pytest.raises(KeyError, match="instance"):
+        sam.stability_sweep(model, [dict(image=samples[0]["image"])], progress=False)
+    with pytest.raises(ValueError, match="instance map has shape"):
+        sam.stability_sweep(model, [dict(image=samples[0]["image"], instance=np.zeros((5, 5), np.int64))],
+                            progress=False)
+
+
+def test_automatic_masks_sorted_by_area(model, samples):
+    masks = sam.automatic_masks(model, samples[0]["image"], points_per_side=2, pred_iou_thresh=0.0,
+                                stability_score_thresh=0.0)
+    assert masks and {"segmentation", "area", "bbox", "predicted_iou", "stability_score"} <= set(masks[0])
+    areas = [m["area"] for m in masks]
+    assert areas == sorted(areas, reverse=True) and masks[0]["segmentation"].shape == (H, W)
