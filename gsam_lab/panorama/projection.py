@@ -48,17 +48,19 @@ def _view_grids(views: Tuple[Tuple[float, float, float, float], ...], out_hw: Tu
     """
     (h, w), (eh, ew) = out_hw, erp_hw
     k = 2.0 / (ew + 2)
-    period = ew * k                                             # one turn of longitude in grid units
     bases = list(dict.fromkeys((f, p, r) for f, _, p, r in views))   # yaw is a longitude shift: share the rest
     with torch.inference_mode(False), torch.no_grad():
         fovs, pitches, rolls = (list(c) for c in zip(*bases))
-        lon0, lat0 = perspective_lonlat(fovs, 0.0, pitches, (h, w), rolls, device=device, dtype=dtype)
-        gx0 = lon0.mul_(period / (2 * math.pi)).add_(period / 2)   # u k at yaw 0 (u = (lon + pi) W / 2 pi)
-        gy = lat0.mul_(-2.0 / math.pi)                              # 2 v / H - 1
+        lon, lat = perspective_lonlat(fovs, 0.0, pitches, (h, w), rolls, device=device, dtype=dtype)
+        turns = lon.mul_(1.0 / (2 * math.pi)).add_(0.5)                # u / W at yaw 0, in (0, 1]
         idx = torch.tensor([bases.index((f, p, r)) for f, _, p, r in views], device=device)
-        shift = torch.tensor([y / 360.0 * period for _, y, _, _ in views], device=device, dtype=dtype)
-        gx = gx0[idx].add_(shift[:, None, None]).remainder_(period).add_(k - 1.0)   # (u + 1) k - 1, wrapped
-        return torch.stack((gx, gy[idx]), dim=-1)
+        shift = torch.tensor([y / 360.0 for _, y, _, _ in views], device=device, dtype=dtype)
+        # planar layout (2 x V x h x w), handed to grid_sample as a V x h x w x 2 view: no interleaving copy
+        planes = torch.empty(2, len(views), h, w, device=device, dtype=dtype)
+        gx = torch.index_select(turns, 0, idx, out=planes[0]).add_(shift[:, None, None])
+        gx.sub_(torch.floor(gx)).mul_(ew * k).add_(k - 1.0)              # wrapped u, then (u + 1) k - 1
+        torch.index_select(lat, 0, idx, out=planes[1]).mul_(-2.0 / math.pi)   # 2 v / H - 1
+        return planes.permute(1, 2, 3, 0)
 
 
 def erp_to_perspective(erp, fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], roll_deg=0.0,
