@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gsam_lab import panorama
-from gsam_lab.data import CLASSES, IGNORE_INDEX, make_world, render_panorama, render_pinhole, render_rays
+from gsam_lab.data import CLASSES, make_world, render_panorama, render_pinhole, render_rays
 from gsam_lab.data.raycast import cast, cast_bruteforce
 
 SKY, ROAD, BUILDING = (CLASSES.index(c) for c in ("sky", "road", "building"))

@@ -62,3 +62,24 @@ def test_world_moves_between_devices():
     w = make_world(0)
     assert w.to("cpu") is w
     assert w.device.type == "cpu"
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st   # noqa: E402
+
+from gsam_lab.data import render_panorama   # noqa: E402
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 50), road=st.floats(3, 40), side=st.floats(0.5, 15), terrain=st.floats(0, 30),
+       length=st.floats(30, 1000), height=st.floats(0.2, 20), crossing=st.booleans(), n=st.integers(0, 25))
+def test_any_valid_parameters_give_a_consistent_world(seed, road, side, terrain, length, height, crossing, n):
+    w = make_world(seed, road_width=road, sidewalk_width=side, terrain_width=terrain, street_length=length,
+                   camera_height=height, crossing=crossing, n_cars=n, n_persons=n, n_poles=n, n_trees=n, n_bushes=n)
+    for g in w.groups:
+        p = getattr(w, g)
+        assert torch.isfinite(p.params).all() and (p.inst < len(w.instance_class)).all()
+        if len(p) and p.kind != "cylinder":
+            assert (p.params[:, 3:6] > 0).all()
+    r = render_panorama(w, 16, 32)
+    assert (r["instance"][r["semantic"] == CLASSES.index("sky")] == 0).all()
+    assert r["depth"][-1].min() == pytest.approx(height, rel=0.05)   # straight down: the ground

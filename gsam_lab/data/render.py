@@ -9,7 +9,8 @@ Outputs per pixel: ``semantic`` (class id, sky = 6), ``instance`` (0 for stuff a
 (float32 distance along the unit ray in metres, ``inf`` for sky), and from :func:`render_rays` also
 ``normal`` / ``point`` (world frame, zero for sky) and ``image``. Results are deterministic: the same
 world and camera on the same device give bit-identical arrays. ``device=None`` renders on the CPU
-(what the dataset cache stores); pass ``"auto"``, ``"cuda"``, ... to render elsewhere.
+(what the dataset cache stores); pass ``"auto"``, ``"cuda"``, ... to render elsewhere
+(:func:`render_rays` with ``device=None`` follows its rays' device).
 """
 from __future__ import annotations
 
@@ -138,7 +139,8 @@ def render_rays(world: World, rays: torch.Tensor, device=None, origin: Optional[
     """Ray-cast ``world`` along ``rays`` (unit directions, ``... x 3``; an ``H x W x 3`` grid is culled
     in 8x8 tiles, any other shape in runs of 64 rays), from ``origin`` (``3``, default the origin).
 
-    Returns a dict of tensors on ``device`` (None -> CPU), each of shape ``S = rays.shape[:-1]``:
+    Returns a dict of tensors on ``device`` (None -> the device of ``rays``; CPU for arrays), each of
+    shape ``S = rays.shape[:-1]``:
     ``depth`` float32 (inf = sky), ``semantic`` int64, ``instance`` int64, ``prim`` int64 (primitive id),
     ``normal`` / ``point`` ``S x 3`` float32 (zero for sky) and, with ``shade``, ``image`` ``S x 3``
     float32 in [0, 1]. ``pixel_angle`` (rad) sets how fast fine textures fade with distance; by
@@ -150,7 +152,7 @@ def render_rays(world: World, rays: torch.Tensor, device=None, origin: Optional[
     rays = torch.as_tensor(rays)
     if rays.shape[-1:] != (3,) or rays.dim() < 2:
         raise ValueError(f"rays must have shape (..., 3) with at least one batch dimension, got {tuple(rays.shape)}")
-    dev = _device(device)
+    dev = rays.device if device is None else _device(device)
     rays = rays.to(dev, torch.float32)
     world = world.to(dev)
     o = torch.zeros(3, device=dev) if origin is None else torch.as_tensor(origin, dtype=torch.float32, device=dev)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -445,9 +445,9 @@ def make_world(seed: int, **scene_params) -> World:
 
     def on_sidewalk(near=False):
         side = int(rng.choice([-1, 1]))
-        x = (x1 + rng.uniform(0.4, sw - 0.3)) if side > 0 else (x0 - rng.uniform(0.4, sw - 0.3))
-        if sw < 0.8:
-            x = (x1 + sw / 2) if side > 0 else (x0 - sw / 2)
+        a, c = (0.4, sw - 0.3) if sw >= 0.8 else (sw / 2, sw / 2)
+        off_x = rng.uniform(a, c)
+        x = (x1 + off_x) if side > 0 else (x0 - off_x)
         z = rng.uniform(-4, 4) if near else rng.uniform(-half_len, half_len)
         return x, z
 
