@@ -52,14 +52,15 @@ def _view_grids(views: Tuple[Tuple[float, float, float, float], ...], out_hw: Tu
     with torch.inference_mode(False), torch.no_grad():
         fovs, pitches, rolls = (list(c) for c in zip(*bases))
         lon, lat = perspective_lonlat(fovs, 0.0, pitches, (h, w), rolls, device=device, dtype=dtype)
-        turns = lon.mul_(1.0 / (2 * math.pi)).add_(0.5)                # u / W at yaw 0, in (0, 1]
+        # a few large operations (many small ones are slow on a busy CPU); planar layout 2 x V x h x w,
+        # handed to grid_sample as a V x h x w x 2 view, which needs no interleaving copy
         idx = torch.tensor([bases.index((f, p, r)) for f, _, p, r in views], device=device)
-        shift = torch.tensor([y / 360.0 for _, y, _, _ in views], device=device, dtype=dtype)
-        # planar layout (2 x V x h x w), handed to grid_sample as a V x h x w x 2 view: no interleaving copy
-        planes = torch.empty(2, len(views), h, w, device=device, dtype=dtype)
-        gx = torch.index_select(turns, 0, idx, out=planes[0]).add_(shift[:, None, None])
-        gx.sub_(torch.floor(gx)).mul_(ew * k).add_(k - 1.0)              # wrapped u, then (u + 1) k - 1
-        torch.index_select(lat, 0, idx, out=planes[1]).mul_(-2.0 / math.pi)   # 2 v / H - 1
+        # u / W = lon / 2 pi + 1/2 + yaw / 360, kept positive (+1) so that frac() wraps it into [0, 1)
+        shift = torch.tensor([1.5 + ((y + 180.0) % 360.0 - 180.0) / 360.0 for _, y, _, _ in views],
+                             device=device, dtype=dtype)
+        planes = torch.stack((lon, lat.mul_(-2.0 / math.pi)))[:, idx]   # (lon, 2 v / H - 1)
+        gx = planes[0].mul_(1.0 / (2 * math.pi)).add_(shift[:, None, None]).frac_()
+        gx.mul_(ew * k).add_(k - 1.0)                                    # (u + 1) k - 1
         return planes.permute(1, 2, 3, 0)
 
 

@@ -194,7 +194,8 @@ def perspective_lonlat(fov_deg: TensorLike, yaw_deg: TensorLike, pitch_deg: Tens
     xc = xs[None, None, :] * half[:, None, None]                    # V x 1 x W
     yc = ys[None, :, None] * (half[:, None, None] * (h / w))        # V x H x 1
     r = rot[..., None, None]                                        # V x 3 x 3 x 1 x 1
-    x, y, z = ((r[:, i, 0] * xc).add(r[:, i, 1] * yc).add_(r[:, i, 2]) for i in range(3))   # R @ (xc, yc, 1)
+    # R @ (xc, yc, 1), one full-size operation per coordinate: (r0 xc + r2) [V x 1 x W] + r1 yc [V x H x 1]
+    x, y, z = (torch.addcmul(r[:, i, 0] * xc + r[:, i, 2], r[:, i, 1], yc) for i in range(3))
     lon = torch.atan2(x, z)
     lat = torch.atan2(y, torch.hypot(x, z))
     return (lon[0], lat[0]) if scalar else (lon, lat)
