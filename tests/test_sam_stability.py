@@ -86,3 +86,13 @@ def test_automatic_masks_sorted_by_area(model, samples):
     assert masks and {"segmentation", "area", "bbox", "predicted_iou", "stability_score"} <= set(masks[0])
     areas = [m["area"] for m in masks]
     assert areas == sorted(areas, reverse=True) and masks[0]["segmentation"].shape == (H, W)
+
+
+def test_evaluate_on_test_split_renders(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("GSAM_LAB_CACHE", str(tmp_path))
+    from gsam_lab.sam.evaluate import check_targets, evaluate_prompts
+    s = evaluate_prompts(model, n_pinhole=1, n_erp=1, pinhole_hw=(64, 64), erp_hw=(64, 128), noise=(0.4,),
+                         draws=2, min_area=30, max_objects=2, progress=False)
+    assert set(s["domain"]) <= {"pinhole", "erp"} and len(s) >= 3
+    assert {"gt_box", "points k=3", "noisy_box s=0.4"} <= set(s["setting"])
+    assert all(isinstance(v, bool) for v in check_targets(s).values())
