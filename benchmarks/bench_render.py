@@ -17,6 +17,7 @@ import time
 import torch
 
 from gsam_lab.data import make_world, render_rays
+from gsam_lab.data import render as render_module
 from gsam_lab.panorama import erp_rays, perspective_rays
 
 
@@ -40,16 +41,17 @@ def _median_seconds(fn, repeats: int, device: torch.device, cpu: bool = False):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads while rendering (default: gsam_lab.data.render.CPU_RENDER_THREADS = 1)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-baseline", action="store_true", help="skip the (slow) brute-force peer")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads:                                       # the renderer's own thread count
+        render_module.CPU_RENDER_THREADS = args.threads
     dev = torch.device(args.device)
     world = make_world(args.seed).to(dev)
-    print(f"device={dev} threads={torch.get_num_threads()} seed={args.seed} primitives={world.n_primitives} "
+    print(f"device={dev} threads={render_module.CPU_RENDER_THREADS} seed={args.seed} primitives={world.n_primitives} "
           f"repeats={args.repeats}")
     cases = [
         ("ERP 512x1024", erp_rays(512, 1024, device=dev)),
