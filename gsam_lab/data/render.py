@@ -32,7 +32,7 @@ from .world import World
 __all__ = ["render_rays", "render_panorama", "render_pinhole", "RENDERER_VERSION"]
 
 #: Bump whenever the world generator, ray caster or shading changes the pixels (invalidates caches).
-RENDERER_VERSION = "street-1"
+RENDERER_VERSION = "street-2"
 
 _SKY = CLASSES.index("sky")
 _ROAD = CLASSES.index("road")
