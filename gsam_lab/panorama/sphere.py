@@ -135,16 +135,9 @@ def _check_fov(fov_deg: TensorLike) -> None:
         raise ValueError(f"fov_deg must lie in the open interval (0, 180) degrees, got {fov_deg!r}")
 
 
-def perspective_rays(fov_deg: TensorLike, yaw_deg: TensorLike, pitch_deg: TensorLike,
-                     out_hw: Sequence[int], roll_deg: TensorLike = 0.0,
-                     device=None, dtype=torch.float32, normalize: bool = True) -> torch.Tensor:
-    """Unit world directions of a pinhole camera's pixel centres.
-
-    ``fov_deg`` (horizontal), ``yaw_deg``, ``pitch_deg``, ``roll_deg``: scalars or 1-D sequences
-    broadcast to ``V`` views. Returns ``H x W x 3`` for scalar angles, ``V x H x W x 3`` otherwise.
-    ``normalize=False`` skips the normalisation (directions of length >= 1: ``R @ (x, y, 1)``), enough
-    for anything that only needs angles, such as :func:`xyz_to_lonlat`.
-    """
+def _camera(fov_deg, yaw_deg, pitch_deg, roll_deg, out_hw, device, dtype):
+    """Shared set-up of the pinhole functions: sizes, scalar flag, tan(fov/2) (V), R (V x 3 x 3) and the
+    normalised image-plane coordinates of the pixel centres (xs: -1..1 across, ys: +1..-1 down)."""
     if len(out_hw) != 2 or int(out_hw[0]) <= 0 or int(out_hw[1]) <= 0:
         raise ValueError(f"out_hw must be (H, W) with positive sizes, got {out_hw!r}")
     h, w = int(out_hw[0]), int(out_hw[1])
@@ -155,10 +148,23 @@ def perspective_rays(fov_deg: TensorLike, yaw_deg: TensorLike, pitch_deg: Tensor
                           torch.as_tensor(pitch_deg, dtype=dtype).reshape(-1),
                           torch.as_tensor(roll_deg, dtype=dtype).reshape(-1), dtype=dtype, device=device)
     n = max(fov.shape[0], rot.shape[0])
-    fov, rot = fov.expand(n), rot.expand(n, 3, 3)
-    half = torch.tan(fov * (math.pi / 360.0))                       # tan(fov/2)
-    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w * 2 - 1   # -1..1 across the width
-    ys = 1 - (torch.arange(h, device=device, dtype=dtype) + 0.5) / h * 2   # +1..-1 down the height
+    half = torch.tan(fov.expand(n) * (math.pi / 360.0))
+    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w * 2 - 1
+    ys = 1 - (torch.arange(h, device=device, dtype=dtype) + 0.5) / h * 2
+    return h, w, scalar, half, rot.expand(n, 3, 3), xs, ys
+
+
+def perspective_rays(fov_deg: TensorLike, yaw_deg: TensorLike, pitch_deg: TensorLike,
+                     out_hw: Sequence[int], roll_deg: TensorLike = 0.0,
+                     device=None, dtype=torch.float32, normalize: bool = True) -> torch.Tensor:
+    """Unit world directions of a pinhole camera's pixel centres.
+
+    ``fov_deg`` (horizontal), ``yaw_deg``, ``pitch_deg``, ``roll_deg``: scalars or 1-D sequences
+    broadcast to ``V`` views. Returns ``H x W x 3`` for scalar angles, ``V x H x W x 3`` otherwise.
+    ``normalize=False`` skips the normalisation (directions of length >= 1: ``R @ (x, y, 1)``), enough
+    for anything that only needs angles, such as :func:`xyz_to_lonlat`.
+    """
+    h, w, scalar, half, rot, xs, ys = _camera(fov_deg, yaw_deg, pitch_deg, roll_deg, out_hw, device, dtype)
     x = xs[None, None, :] * half[:, None, None]
     y = ys[None, :, None] * half[:, None, None] * (h / w)
     cam = torch.stack(torch.broadcast_tensors(x, y, torch.ones_like(x)), -1)  # V x H x W x 3
@@ -177,20 +183,7 @@ def perspective_lonlat(fov_deg: TensorLike, yaw_deg: TensorLike, pitch_deg: Tens
     tensors. Computed plane by plane (each world coordinate is an affine function of the image-plane
     coordinates), which is several times faster than going through ``V x H x W x 3`` rays.
     """
-    if len(out_hw) != 2 or int(out_hw[0]) <= 0 or int(out_hw[1]) <= 0:
-        raise ValueError(f"out_hw must be (H, W) with positive sizes, got {out_hw!r}")
-    h, w = int(out_hw[0]), int(out_hw[1])
-    _check_fov(fov_deg)
-    scalar = all(torch.as_tensor(a).dim() == 0 for a in (fov_deg, yaw_deg, pitch_deg, roll_deg))
-    fov = torch.as_tensor(fov_deg, dtype=dtype, device=device).reshape(-1)
-    rot = rotation_matrix(torch.as_tensor(yaw_deg, dtype=dtype).reshape(-1),
-                          torch.as_tensor(pitch_deg, dtype=dtype).reshape(-1),
-                          torch.as_tensor(roll_deg, dtype=dtype).reshape(-1), dtype=dtype, device=device)
-    n = max(fov.shape[0], rot.shape[0])
-    fov, rot = fov.expand(n), rot.expand(n, 3, 3)
-    half = torch.tan(fov * (math.pi / 360.0))
-    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w * 2 - 1
-    ys = 1 - (torch.arange(h, device=device, dtype=dtype) + 0.5) / h * 2
+    h, w, scalar, half, rot, xs, ys = _camera(fov_deg, yaw_deg, pitch_deg, roll_deg, out_hw, device, dtype)
     xc = xs[None, None, :] * half[:, None, None]                    # V x 1 x W
     yc = ys[None, :, None] * (half[:, None, None] * (h / w))        # V x H x 1
     r = rot[..., None, None]                                        # V x 3 x 3 x 1 x 1
