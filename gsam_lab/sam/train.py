@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -62,6 +62,9 @@ class TrainConfig:
     seed: int = 0
     ckpt_every: int = 200
     log_every: int = 25
+    box_warmup_steps: int = 400    # boxes of objects only at first: from scratch, the decoder needs them to leave
+                                   # the all-background solution (seen stuck at IoU 0 for 250+ mixed steps)
+    max_minutes: float = 0.0       # stop this run (checkpoint + weights) after so many minutes; 0 = no limit
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,7 +273,8 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         pool.refresh()
-        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, cfg, transform, dev)
+        step_cfg = replace(cfg, box_fraction=1.0, stuff_fraction=0.0) if step < cfg.box_warmup_steps else cfg
+        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, step_cfg, transform, dev)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}; last checkpoint: {ckpt_path}")
         opt.zero_grad(set_to_none=True)
@@ -284,8 +288,12 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
             hist = []
             log(f"step {step + 1}/{cfg.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
                 + f" lr={_lr_at(step, cfg):.2e} t={elapsed + time.time() - t0:.0f}s")
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+        out_of_time = cfg.max_minutes > 0 and (time.time() - t0) > 60 * cfg.max_minutes   # this run only
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or out_of_time:
             save(step + 1)
+        if out_of_time:
+            log(f"stopping at step {step + 1}: max_minutes={cfg.max_minutes} reached (re-run to resume)")
+            break
     model.eval()
     total = elapsed + time.time() - t0
     save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": total,
