@@ -1,0 +1,26 @@
+"""The tiny-SAM training loop: checkpoints, resume, time budget, weights that load_sam reads."""
+import pytest
+import torch
+
+from gsam_lab import sam
+from gsam_lab.sam.train import TrainConfig, train_tiny_sam
+
+
+@pytest.mark.slow
+def test_loop_checkpoints_resumes_and_stops_on_budget(tmp_path):
+    cfg = TrainConfig(steps=2, images_per_step=1, prompts_per_image=2, pool_size=1, warmup=1, ckpt_every=1,
+                      log_every=1, view_mix=(0.0, 1.0, 0.0))          # whole 128x256 ERPs: the cheapest renders
+    logs = []
+    out = tmp_path / "tiny.pt"
+    train_tiny_sam(cfg, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
+    ck = torch.load(tmp_path / "work" / "last.pt", weights_only=False)
+    assert ck["step"] == 2 and any(line.startswith("step 2/2") for line in logs)
+    model = sam.load_sam(str(out), device="cpu")                       # the written weights load as a bare path
+    assert sum(p.numel() for p in model.parameters()) > 1e6
+
+    logs.clear()
+    more = TrainConfig(**{**cfg.__dict__, "steps": 4, "max_minutes": 1e-9})   # resume, then stop after one step
+    train_tiny_sam(more, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
+    assert any("resumed" in line and "step 2" in line for line in logs)
+    assert any("max_minutes" in line for line in logs)
+    assert torch.load(tmp_path / "work" / "last.pt", weights_only=False)["step"] == 3
