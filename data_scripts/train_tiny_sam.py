@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from these tiny-synth weights (e.g. gsam_lab/assets/tiny_sam_synth.pt) instead of random")
     ap.add_argument("--no-progress", action="store_true")
     for f in dataclasses.fields(TrainConfig):
         if f.type in ("int", "float", int, float):
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
     work = args.work_dir or cache_dir("train", "tiny_sam")
     print(f"config: {dataclasses.asdict(cfg)}\nwork dir: {work}\nout: {args.out}", flush=True)
     res = train_tiny_sam(cfg, args.out, work, device=args.device, resume=not args.no_resume,
-                         progress=not args.no_progress, log=lambda s: print(s, flush=True))
+                         progress=not args.no_progress, log=lambda s: print(s, flush=True), init=args.init)
     print(f"done in {res['seconds']:.0f}s; wrote {args.out}", flush=True)
     return 0
 

@@ -24,3 +24,20 @@ def test_loop_checkpoints_resumes_and_stops_on_budget(tmp_path):
     assert any("resumed" in line and "step 2" in line for line in logs)
     assert any("max_minutes" in line for line in logs)
     assert torch.load(tmp_path / "work" / "last.pt", weights_only=False)["step"] == 3
+
+
+@pytest.mark.slow
+def test_loop_can_start_from_shipped_style_weights(tmp_path):
+    src = tmp_path / "start.pt"
+    from gsam_lab.sam.loading import save_tiny_checkpoint
+    start = sam.build_tiny_sam(seed=5)
+    save_tiny_checkpoint(start, src)
+    cfg = TrainConfig(steps=1, images_per_step=1, prompts_per_image=1, pool_size=1, warmup=1, log_every=1,
+                      view_mix=(0.0, 1.0, 0.0), lr=1e-12)
+    logs = []
+    train_tiny_sam(cfg, tmp_path / "out.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append, init=src)
+    assert any("initialised from" in line for line in logs)
+    trained = sam.load_sam(str(tmp_path / "out.pt"), device="cpu")
+    w0 = start.mask_decoder.iou_prediction_head.layers[0].weight
+    w1 = trained.mask_decoder.iou_prediction_head.layers[0].weight
+    assert torch.allclose(w0.half().float(), w1, atol=1e-3)     # a near-zero step keeps the initial weights

@@ -229,8 +229,11 @@ def _lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", resume: bool = True,
-                   progress: bool = True, log=print) -> Dict[str, float]:
+                   progress: bool = True, log=print, init: Optional[Path] = None) -> Dict[str, float]:
     """Train ``tiny-synth`` from scratch (or resume from ``work_dir/last.pt``) and write ``out`` (fp16).
+
+    ``init``: a tiny-synth weights file (e.g. the shipped asset) to start from instead of random
+    weights, with a fresh optimizer and schedule; ignored when resuming from ``work_dir/last.pt``.
 
     Returns:
         the last logged loss parts and the wall time.
@@ -241,6 +244,10 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     ckpt_path = work_dir / "last.pt"
     torch.manual_seed(cfg.seed)
     model = build_tiny_sam(cfg.seed).to(dev).train()
+    if init is not None and not (resume and (work_dir / "last.pt").exists()):
+        from gsam_lab.sam.loading import read_state_dict
+        model.load_state_dict(read_state_dict(init))
+        log(f"initialised from {init}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     transform = ResizeLongestSide(model.image_encoder.img_size)
     start, rng_state, next_index, elapsed = 0, None, 0, 0.0
