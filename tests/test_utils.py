@@ -1,0 +1,29 @@
+import os
+import stat
+
+import pytest
+import torch
+
+from gsam_lab.utils import atomic_save, atomic_write_bytes, resolve_device
+
+
+def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
+    p = atomic_write_bytes(tmp_path / "a" / "f.bin", b"one")
+    atomic_write_bytes(p, b"two")
+    assert p.read_bytes() == b"two"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask
+    assert [q.name for q in p.parent.iterdir()] == ["f.bin"]          # no temporary left behind
+
+
+def test_atomic_save_round_trip(tmp_path):
+    atomic_save({"x": torch.arange(3)}, tmp_path / "t.pt")
+    assert torch.equal(torch.load(tmp_path / "t.pt")["x"], torch.arange(3))
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("gpu0")
