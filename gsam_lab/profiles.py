@@ -17,6 +17,16 @@ PROFILE_TABLE = {
         "quick": dict(erp_hw=(256, 512), view_hw=(160, 160), n_stats=6, stats_hw=(128, 256)),
         "full": dict(erp_hw=(1024, 2048), view_hw=(512, 512), n_stats=100, stats_hw=(256, 512)),
     },
+    # 02 (SAM prompt stability)
+    "02": {"quick": dict(), "full": dict()},
+    # 03 (Stable-SAM plugins)
+    "03": {"quick": dict(), "full": dict()},
+    # 04 (GoodSAM DAR fusion)
+    "04": {"quick": dict(), "full": dict()},
+    # 05 (GoodSAM MKA distillation)
+    "05": {"quick": dict(), "full": dict()},
+    # 06 (results report)
+    "06": {"quick": dict(), "full": dict()},
 }
 
 
