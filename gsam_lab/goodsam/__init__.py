@@ -21,8 +21,8 @@ _EXPORTS = {
     "dar": "dar", "DarResult": "dar",
     "pseudo_label_dataset": "pseudo", "PseudoLabelDataset": "pseudo",
     # student and MKA (issue 6)
-    "Student": "student", "STUDENT_CONFIGS": "student",
-    "MKALoss": "mka", "train_mka": "train_mka", "MKAConfig": "train_mka",
+    "Student": "student", "STUDENT_CONFIGS": "student", "StudentOutput": "student", "load_student": "student",
+    "MKALoss": "mka", "train_mka": "distill", "MKAConfig": "distill", "MKAResult": "distill", "evaluate_miou": "distill",
 }
 
 __all__ = sorted(_EXPORTS)
