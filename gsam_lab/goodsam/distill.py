@@ -242,7 +242,8 @@ def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels):
 def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config: Optional[MKAConfig] = None, *,
               work_dir: Union[str, Path, None] = None, resume: bool = True, device="auto",
               eval_fn: Optional[Callable[[nn.Module, int], Dict[str, float]]] = None,
-              progress: bool = True, log: Callable[[str], None] = print, **overrides) -> MKAResult:
+              progress: bool = True, log: Callable[[str], None] = print, stop_at: Optional[int] = None,
+              **overrides) -> MKAResult:
     """Distil ``teacher`` + DAR outputs into ``student`` with :class:`~gsam_lab.goodsam.MKALoss`.
 
     Args:
@@ -257,6 +258,8 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
             is an error (nothing on disk is overwritten).
         device: ``"auto"`` | ``"cpu"`` | ``"cuda"`` | ...; under ``torchrun`` a GPU rank uses ``cuda:LOCAL_RANK``.
         eval_fn: ``eval_fn(student, step) -> dict`` on rank 0 every ``eval_every`` steps and at the end.
+        stop_at: stop after this step (with a checkpoint) as if interrupted; the schedule still follows
+            ``steps``, and a later call resumes (training in chunks).
 
     Returns:
         :class:`MKAResult`.
@@ -312,9 +315,13 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
     train_module = module
     if info.distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
+        if dev.type == "cuda":     # batch statistics over the global batch (SyncBatchNorm needs a GPU)
+            module.student = nn.SyncBatchNorm.convert_sync_batchnorm(module.student)
+            student = module.student
         train_module = DDP(module, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     def save(step):
+        D.broadcast_buffers(module, info)
         if ckpt_path is None:
             return
         if D.is_main(info):
@@ -386,17 +393,20 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
             run_eval(step + 1)
         out_of_time = cfg.max_minutes > 0 and (time.time() - t0) > 60 * cfg.max_minutes
         out_of_time = D.broadcast_flag(out_of_time, info)
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or out_of_time:
+        stop = out_of_time or (stop_at is not None and step + 1 >= stop_at)
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or stop:
             save(step + 1)
-        if out_of_time:
+        if stop and step + 1 < cfg.steps:
             if D.is_main(info):
-                log(f"stopping at step {step + 1}: max_minutes={cfg.max_minutes} reached (call again to resume)")
+                why = f"max_minutes={cfg.max_minutes} reached" if out_of_time else f"stop_at={stop_at}"
+                log(f"stopping at step {step + 1}: {why} (call again to resume)")
             step += 1
             break
     else:
         step = cfg.steps
     if bar is not None:
         bar.close()
+    D.broadcast_buffers(module, info)
     if step == cfg.steps and (not evals or evals[-1]["step"] != step):
         run_eval(step)
     student.eval()

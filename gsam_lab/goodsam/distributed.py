@@ -13,7 +13,8 @@ from typing import NamedTuple
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "env_world_size", "setup", "is_main", "barrier", "all_reduce_mean", "broadcast_flag"]
+__all__ = ["DistInfo", "env_world_size", "setup", "is_main", "barrier", "all_reduce_mean", "broadcast_flag",
+           "broadcast_buffers"]
 
 
 class DistInfo(NamedTuple):
@@ -79,3 +80,15 @@ def broadcast_flag(flag: bool, info: DistInfo) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=info.device)
     dist.broadcast(t, src=0)
     return bool(t.item() > 0.5)
+
+
+def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    DDP broadcasts them before each forward, so after the last step the ranks' running statistics
+    differ by one update; this makes the replicas identical again (checkpoints, the returned model).
+    """
+    if not info.distributed:
+        return
+    for b in module.buffers():
+        dist.broadcast(b.data, src=0)
