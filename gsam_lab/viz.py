@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "draw_boxes", "draw_points", "plot_sweep",
     "to_numpy_image",
     "colorize",
     "overlay",
@@ -381,3 +382,90 @@ def savefig(fig, path: Union[str, Path], dpi: int = 100, **kw) -> Path:
     kw.setdefault("bbox_inches", "tight")
     fig.savefig(path, dpi=dpi, **kw)
     return path
+
+
+def draw_boxes(ax, boxes, **kw) -> list:
+    """Draw ``N x 4`` (or one ``(4,)``) XYXY pixel boxes on ``ax`` as rectangles.
+
+    ``kw`` go to ``matplotlib.patches.Rectangle`` (default: no fill, lime edge, linewidth 1.5).
+    Returns the patches added.
+    """
+    from matplotlib.patches import Rectangle
+
+    b, _ = _to_numpy(boxes)
+    b = np.asarray(b, dtype=np.float64)
+    if b.ndim == 1:
+        b = b[None]
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes must be N x 4 (x0, y0, x1, y1), got shape {b.shape}")
+    style = dict(fill=False, edgecolor="lime", linewidth=1.5)
+    style.update(kw)
+    patches = []
+    for x0, y0, x1, y1 in b:
+        patches.append(ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, **style)))
+        style.pop("label", None)
+    return patches
+
+
+def draw_points(ax, points, labels=None, size: float = 40.0) -> list:
+    """Draw ``K x 2`` ``(x, y)`` prompt points: positives (label 1) as green stars, negatives
+    (label 0) as red crosses; label -1 (padding) is skipped. Returns the artists."""
+    p, _ = _to_numpy(points)
+    p = np.asarray(p, dtype=np.float64).reshape(-1, 2)
+    lab = np.ones(len(p), dtype=int) if labels is None else np.asarray(_to_numpy(labels)[0]).reshape(-1).astype(int)
+    if len(lab) != len(p):
+        raise ValueError(f"labels must have one entry per point ({len(p)}), got {len(lab)}")
+    out = []
+    pos, neg = p[lab == 1], p[lab == 0]
+    if len(pos):
+        out.append(ax.scatter(pos[:, 0], pos[:, 1], s=size, c="lime", marker="*", edgecolors="black", linewidths=0.5))
+    if len(neg):
+        out.append(ax.scatter(neg[:, 0], neg[:, 1], s=size, c="red", marker="X", edgecolors="black", linewidths=0.5))
+    return out
+
+
+def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "mbiou", "stability"), axes=None):
+    """Plot prompt-sweep summaries (``SweepResult.summary()`` tables) side by side, one line per entry.
+
+    Args:
+        summaries: ``{"pinhole": summary, "ERP": summary, ...}`` (or one summary).
+        x: ``"noise"``: noisy boxes against their noise scale, with the ground-truth box drawn at
+            noise 0; ``"k"``: point prompts against the number of points.
+        metrics_: columns to plot, one panel each.
+        axes: optional axes to draw on (one per metric).
+
+    Returns:
+        the figure.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    if isinstance(summaries, pd.DataFrame):
+        summaries = {"": summaries}
+    if x not in ("noise", "k"):
+        raise ValueError(f"x must be 'noise' (noisy boxes) or 'k' (points), got {x!r}")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics_), figsize=(4.0 * len(metrics_), 3.2))
+    axes = np.atleast_1d(axes)
+    fig = axes[0].figure
+    titles = {"miou": "mIoU", "mbiou": "boundary mIoU", "stability": "stability (pairwise IoU)"}
+    for name, s in summaries.items():
+        if x == "noise":
+            part = s[s["kind"].isin(["gt_box", "noisy_box"])].sort_values("noise")
+            label_x = "box noise scale (0 = ground-truth box)"
+        else:
+            part = s[s["kind"] == "points"].sort_values("k")
+            label_x = "positive points"
+        if part.empty:
+            raise ValueError(f"summary {name!r} has no {'box' if x == 'noise' else 'point'} settings to plot")
+        for ax, m in zip(axes, metrics_):
+            ax.plot(part[x], part[m], marker="o", label=name or None)
+    for ax, m in zip(axes, metrics_):
+        ax.set_xlabel(label_x)
+        ax.set_title(titles.get(m, m))
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    if any(summaries):
+        axes[0].legend()
+    fig.tight_layout()
+    return fig

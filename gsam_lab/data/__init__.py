@@ -21,10 +21,11 @@ from .render import RENDERER_VERSION, render_panorama, render_pinhole, render_ra
 from .world import DEFAULT_SCENE, World, make_world
 from .stats import latitude_class_shares
 from .export import export_panoramas
+from .instances import things_as_instances
 
 __all__ = [
     "CLASSES", "PALETTE", "IGNORE_INDEX", "CITYSCAPES_TO_SYNTH", "NUM_CLASSES", "STUFF_CLASSES", "THING_CLASSES",
     "colorize", "make_world", "World", "DEFAULT_SCENE", "render_rays", "render_panorama", "render_pinhole",
     "RENDERER_VERSION", "SyntheticPanoramas", "SyntheticPinholes", "world_seed", "split_of_world_seed",
-    "FolderDataset", "latitude_class_shares", "export_panoramas",
+    "FolderDataset", "latitude_class_shares", "export_panoramas", "things_as_instances",
 ]

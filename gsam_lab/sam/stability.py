@@ -94,6 +94,21 @@ class SweepResult:
         out["draws"] = self.params.get("draws")
         return out
 
+    def compare(self, a: str, b: str) -> pd.DataFrame:
+        """Per object, mean IoU under setting ``a`` and under setting ``b`` (names as in
+        ``summary()["setting"]``, e.g. ``"gt_box"`` and ``"noisy_box s=0.4"``), sorted by the drop
+        ``iou_a - iou_b``, largest first: the failure cases of ``b`` relative to ``a``."""
+        known = list(dict.fromkeys(self.objects["setting"]))
+        for name in (a, b):
+            if name not in known:
+                raise ValueError(f"setting {name!r} is not in this sweep; known: {known}")
+        keys = ["image", "object", "area"]
+        left = self.objects[self.objects["setting"] == a][keys + ["iou", "stability"]]
+        right = self.objects[self.objects["setting"] == b][keys + ["iou", "stability"]]
+        out = left.merge(right, on=keys, suffixes=("_a", "_b"))
+        out["drop"] = out["iou_a"] - out["iou_b"]
+        return out.sort_values("drop", ascending=False, kind="stable").reset_index(drop=True)
+
     def __repr__(self) -> str:
         return f"SweepResult({len(self.table)} rows, {len(self.objects)} object-settings)\n{self.summary()}"
 
