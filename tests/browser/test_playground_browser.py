@@ -1,0 +1,181 @@
+"""The prompt playground in a real JupyterLab: click a point, drag a box, move the noise slider.
+
+Two notebooks drive it: notebook 02 (``02_sam_prompt_stability``, the lab's real one) after Run All,
+and a three-cell notebook written by the test (fast; it checks the widget alone).
+"""
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+from labdriver import assert_no_errors, image_src, open_notebook, png_pixels, run_all_cells, shot, wait_src_change
+
+NOTEBOOK_02 = "02_sam_prompt_stability.ipynb"
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+GREEN = (0, 255, 0)          # positive point (gsam_lab.widgets.prompt_playground.POSITIVE_COLOR)
+YELLOW = (255, 215, 0)       # the box outline (BOX_COLOR)
+
+
+def _near(pixels: np.ndarray, color, tol: int = 60) -> np.ndarray:
+    return (np.abs(pixels.astype(int) - np.asarray(color)).max(-1) <= tol)
+
+
+def _readout(pg_widget) -> str:
+    return pg_widget.locator(".widget-html-content").last.inner_text()
+
+
+def _wait_readout(page, pg_widget, pattern: str, what: str, timeout: float = 60.0) -> re.Match:
+    deadline = timeout * 1000
+    waited = 0
+    while waited < deadline:
+        m = re.search(pattern, _readout(pg_widget))
+        if m:
+            return m
+        page.wait_for_timeout(200)
+        waited += 200
+    pytest.fail(f"{what}: the readout never matched {pattern!r}; it says {_readout(pg_widget)!r}", pytrace=False)
+
+
+def _grab(page, img):
+    page.wait_for_timeout(300)           # let the new PNG paint
+    return png_pixels(img.screenshot())
+
+
+def exercise_playground(page, pg_widget, out, prefix: str) -> None:
+    """Click, reset, drag a box, raise the box noise; check what the image and the readout show after each."""
+    pg_widget.scroll_into_view_if_needed()
+    img = pg_widget.locator("img").first
+    page.wait_for_function("e => e.src && e.naturalWidth > 0", arg=img.element_handle())
+    natural_w = img.evaluate("e => e.naturalWidth")
+    src = image_src(img)
+    plain = _grab(page, img)
+    shot(page, out, f"{prefix}_1_initial", pg_widget)
+    box = img.bounding_box()
+    assert box and box["width"] > 50, f"the playground image is not visible: {box}"
+    sx = box["width"] / plain.shape[1]             # element screenshot px per CSS px (1 unless a device scale)
+
+    # 1) a click: a green point where we clicked, and a mask tint beyond it
+    cx, cy = 0.5 * box["width"], 0.62 * box["height"]
+    page.mouse.click(box["x"] + cx, box["y"] + cy)
+    src = wait_src_change(page, img, src, "click")
+    _wait_readout(page, pg_widget, r"points 1\+", "click")
+    clicked = _grab(page, img)
+    shot(page, out, f"{prefix}_2_click", pg_widget)
+    u, v = int(cx / sx), int(cy / sx)
+    r = max(6, int(0.03 * plain.shape[1]))
+    green_here = _near(clicked[v - r:v + r + 1, u - r:u + r + 1], GREEN).sum()
+    assert green_here >= 4, f"no green point drawn at the click ({u}, {v}) of the displayed image"
+    assert _near(clicked, GREEN).sum() <= 4 * green_here, "green pixels far from the click: point drawn elsewhere?"
+    changed = np.abs(clicked.astype(int) - plain.astype(int)).max(-1) > 20
+    yy, xx = np.mgrid[:changed.shape[0], :changed.shape[1]]
+    away = changed & ((xx - u) ** 2 + (yy - v) ** 2 > (3 * r) ** 2)
+    m = _wait_readout(page, pg_widget, r"mask (\d+) px", "click")
+    assert int(m.group(1)) > 0, "SAM returned an empty mask for the click"
+    assert away.sum() > 20, "the mask overlay did not change beyond the clicked point"
+
+    # 2) Reset, then drag a box: the yellow outline where we dragged and a mask inside it
+    pg_widget.locator("button", has_text="Reset").click()
+    src = wait_src_change(page, img, src, "reset")
+    _wait_readout(page, pg_widget, r"points 0\+ / 0.*box no", "reset")
+    tol = 0.04 * plain.shape[1] + 3
+
+    def drag_box(fx0, fy0, fx1, fy1, name):
+        """Drag from (fx0, fy0) to (fx1, fy1) (fractions of the shown image); check outline and mask."""
+        nonlocal src
+        x0, y0, x1, y1 = fx0 * box["width"], fy0 * box["height"], fx1 * box["width"], fy1 * box["height"]
+        page.mouse.move(box["x"] + x0, box["y"] + y0)
+        page.mouse.down()
+        page.mouse.move(box["x"] + (x0 + x1) / 2, box["y"] + (y0 + y1) / 2, steps=5)
+        page.mouse.move(box["x"] + x1, box["y"] + y1, steps=5)
+        page.mouse.up()
+        src = wait_src_change(page, img, src, name)
+        _wait_readout(page, pg_widget, r"box yes", name)
+        boxed = _grab(page, img)
+        shot(page, out, f"{prefix}_{name.replace(' ', '_')}", pg_widget)
+        yellow = _near(boxed, YELLOW, tol=50)
+        ys, xs = np.nonzero(yellow)
+        assert len(xs) > 40, f"{name}: no yellow box outline after the drag"
+        bu0, bv0, bu1, bv1 = (int(x0 / sx), int(y0 / sx), int(x1 / sx), int(y1 / sx))
+        assert abs(np.percentile(xs, 2) - bu0) < tol and abs(np.percentile(xs, 98) - bu1) < tol, \
+            f"{name}: the box outline spans x {xs.min()}..{xs.max()}, the drag {bu0}..{bu1}"
+        assert abs(np.percentile(ys, 2) - bv0) < tol and abs(np.percentile(ys, 98) - bv1) < tol, \
+            f"{name}: the box outline spans y {ys.min()}..{ys.max()}, the drag {bv0}..{bv1}"
+        area = int(_wait_readout(page, pg_widget, r"mask (\d+) px", name).group(1))
+        assert area > 0, f"{name}: SAM returned an empty mask for the box"
+        tint = (np.abs(boxed.astype(int) - plain.astype(int)).max(-1) > 20) & ~yellow
+        ty, tx = np.nonzero(tint)
+        assert len(tx) > 20, f"{name}: no mask drawn for the box"
+        inside = ((tx >= bu0 - tol) & (tx <= bu1 + tol) & (ty >= bv0 - tol) & (ty <= bv1 + tol)).mean()
+        assert inside > 0.5, f"{name}: the mask does not follow the box: {inside:.0%} of the tinted pixels lie in it"
+        return boxed, np.array([tx.mean(), ty.mean()]), np.array([(bu0 + bu1) / 2, (bv0 + bv1) / 2])
+
+    _, c_a, centre_a = drag_box(0.15, 0.5, 0.55, 0.9, "3_box")
+    boxed, c_b, centre_b = drag_box(0.55, 0.1, 0.95, 0.45, "3_box_moved")
+    assert np.linalg.norm(c_a - centre_a) < np.linalg.norm(c_a - centre_b), \
+        f"the first box's mask (centre {c_a.round()}) lies nearer the second box {centre_b} than its own {centre_a}"
+    assert np.linalg.norm(c_b - centre_b) < np.linalg.norm(c_b - centre_a), \
+        f"the mask did not follow the moved box: its centre {c_b.round()} is nearer the old box {centre_a}"
+
+    # 3) box noise by keyboard on the slider handle (PageUp = 5 steps of 0.01): noisy draws appear
+    noise = pg_widget.locator(".widget-slider", has=page.locator(".widget-label", has_text="box noise")).first
+    noise.locator(".noUi-handle").focus()
+    for _ in range(6):
+        page.keyboard.press("PageUp")
+    src = wait_src_change(page, img, src, "noise slider")
+    m = _wait_readout(page, pg_widget, r"noise 0\.30 x (\d+) draws: stability \(mean pairwise IoU\) ([\d.]+|n/a)",
+                      "noise slider")
+    assert int(m.group(1)) >= 2, f"expected several noisy draws, the readout says {m.group(0)!r}"
+    if m.group(2) != "n/a":
+        assert 0.0 <= float(m.group(2)) <= 1.0, f"stability must be an IoU in [0, 1]: {m.group(0)!r}"
+    noisy = _grab(page, img)
+    shot(page, out, f"{prefix}_4_noise", pg_widget)
+    diff = (np.abs(noisy.astype(int) - boxed.astype(int)).max(-1) > 20).sum()
+    assert diff > 50, f"the draws overlay barely changed after raising the noise ({diff} px)"
+
+    # 4) more noise redraws the same draws further out
+    for _ in range(3):
+        page.keyboard.press("PageUp")
+    src = wait_src_change(page, img, src, "noise slider (2)")
+    _wait_readout(page, pg_widget, r"noise 0\.45 x", "noise slider (2)")
+    assert not np.array_equal(_grab(page, img), noisy), "the draws overlay did not update for noise 0.45"
+    assert natural_w > 0
+
+
+def _playground(page):
+    return page.locator(".jp-OutputArea-output .widget-vbox",
+                        has=page.locator(".widget-label", has_text="box noise")).first
+
+
+MINI_CELLS = [
+    "from gsam_lab import data, sam, widgets\n"
+    "world = data.make_world(0)\n"
+    "image = data.render_pinhole(world, 192, 192, fov_deg=70, yaw_deg=0, pitch_deg=-10)['image']\n"
+    "model = sam.load_sam('tiny-synth', device='cpu')",
+    "playground = widgets.PromptPlayground(model, image, display_width=384)\nplayground",
+    "assert playground.state.points == () and playground.frame.mask is None",
+]
+
+
+def test_playground_in_a_minimal_notebook(page, lab, browser_out):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in MINI_CELLS]
+    nbformat.write(nb, str(lab.root / "playground_minimal.ipynb"))
+    open_notebook(page, lab, "playground_minimal.ipynb")
+    state = run_all_cells(page, timeout=300)
+    assert_no_errors(page, state)
+    exercise_playground(page, _playground(page), browser_out, "playground_minimal")
+
+
+def test_playground_in_notebook_02(page, lab, browser_out):
+    if not (lab.root / NOTEBOOK_02).exists():
+        pytest.skip(f"notebooks/{NOTEBOOK_02} does not exist yet")
+    open_notebook(page, lab, NOTEBOOK_02)
+    state = run_all_cells(page)
+    assert_no_errors(page, state)
+    widget = _playground(page)
+    assert widget.count() == 1, f"{NOTEBOOK_02} shows no prompt playground (no widget with a 'box noise' slider)"
+    exercise_playground(page, widget, browser_out, "playground")
+    shot(page, browser_out, "playground_page", None)
