@@ -1,0 +1,192 @@
+#!/usr/bin/env python
+"""Distil GoodSAM students with MKA and measure them against the TA on held-out ERP panoramas.
+
+Pipeline (synthetic world, no ground truth read during training):
+
+1. the TA (``--teacher``, default the bundled ``tiny-synth``) and SAM (``--sam``) run DAR
+   (``goodsam.dar``) on ``--n-train`` TRAIN-split panoramas -> ensemble logits + pseudo-labels,
+   cached in ``--out-dir/pseudo_*.pt`` (or read a ``goodsam.PseudoLabelDataset`` with ``--pseudo-root``);
+2. for each ``--variants`` entry a student (``--student``) is trained by ``goodsam.train_mka``:
+   ``ce`` = CE on pseudo-labels only, ``kd`` = CE + KD on the ensemble logits, ``full`` = CE + KD +
+   multi-level feature alignment (MKA);
+3. the TA (whole ERP in one pass, as the student sees it), the DAR pseudo-labels (on the train
+   panoramas, for reference) and every student are scored by mIoU on ``--n-test`` TEST-split
+   panoramas. ``results.json`` and ``results.md`` go to ``--out-dir``; student weights to
+   ``--out-dir/student_<config>_<variant>.pt``.
+
+::
+
+    nohup python data_scripts/train_student.py --student tiny --steps 400 --threads 1 \\
+        --out-dir /tmp/mka/run > /tmp/mka/run.log 2>&1 &
+    torchrun --nproc_per_node 2 data_scripts/train_student.py --student b0 --batch 8   # data-parallel
+
+Re-running resumes every variant from its checkpoint (``--out-dir/work_<config>_<variant>``).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gsam_lab import data, goodsam  # noqa: E402
+from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou  # noqa: E402
+from gsam_lab.utils import atomic_save, resolve_device  # noqa: E402
+
+VARIANTS = {"ce": dict(kd_weight=0.0, feat_weight=0.0), "kd": dict(feat_weight=0.0), "full": dict()}
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--student", default="tiny", choices=list(goodsam.STUDENT_CONFIGS))
+    p.add_argument("--teacher", default="tiny-synth")
+    p.add_argument("--sam", default="tiny-synth")
+    p.add_argument("--variants", nargs="+", default=["ce", "kd", "full"], choices=list(VARIANTS))
+    p.add_argument("--pseudo-root", default=None, help="a goodsam.PseudoLabelDataset folder instead of running DAR")
+    p.add_argument("--windows", default="h", help="DAR windows: none | h | hv | tangent")
+    p.add_argument("--fusion", default="ctcf", help="DAR fusion: none | vote | ctcf")
+    p.add_argument("--n-train", type=int, default=48)
+    p.add_argument("--n-test", type=int, default=16)
+    p.add_argument("--hw", type=int, nargs=2, default=(128, 256))
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--kd-weight", type=float, default=1.0)
+    p.add_argument("--feat-weight", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=2.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out-dir", default="outputs/train_student")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+class ItemList(torch.utils.data.Dataset):
+    """Pseudo-labelled panoramas held in memory (dicts with image / pseudo_label / ensemble_logits / index)."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        it = self.items[i]
+        return {**it, "ensemble_logits": it["ensemble_logits"].float()}
+
+
+def dar_items(teacher, sam_model, panos, windows: str, fusion: str, progress=True):
+    """Run DAR on every panorama of ``panos``: a list of dicts (image 3xHxW, pseudo_label HxW,
+    ensemble_logits KxHxW fp16, semantic HxW kept for reference only, index)."""
+    from tqdm.auto import tqdm
+    items = []
+    for i in tqdm(range(len(panos)), desc="DAR pseudo-labels", disable=not progress):
+        p = panos[i]
+        with torch.no_grad():
+            res = goodsam.dar(teacher, sam_model, p["image"], windows=windows, boundary=True, fusion=fusion)
+        items.append({"image": p["image"], "pseudo_label": res.pseudo_label.cpu().long(),
+                      "ensemble_logits": res.ensemble_logits.cpu().half(), "semantic": p["semantic"], "index": i})
+    return items
+
+
+def pseudo_dataset(args, teacher, main: bool, dev):
+    if args.pseudo_root:
+        return goodsam.PseudoLabelDataset(args.pseudo_root), None
+    key = hashlib.sha256(json.dumps([args.teacher, args.sam, args.windows, args.fusion, args.n_train,
+                                     list(args.hw), args.seed, data.RENDERER_VERSION]).encode()).hexdigest()[:12]
+    cache = Path(args.out_dir) / f"pseudo_{key}.pt"
+    if not cache.exists() and main:
+        from gsam_lab import sam
+        t0 = time.time()
+        sam_model = sam.load_sam(args.sam, device=dev)
+        panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
+        items = dar_items(teacher, sam_model, panos, args.windows, args.fusion, progress=not args.no_progress)
+        atomic_save({"items": items, "seconds": time.time() - t0}, cache)
+        print(f"DAR on {len(items)} train panoramas: {time.time() - t0:.0f} s -> {cache}", flush=True)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    while not cache.exists():            # other ranks (before the process group exists): wait for rank 0
+        time.sleep(2)
+    return ItemList(torch.load(cache, weights_only=False)["items"]), cache
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rank = int(os.environ.get("RANK", "0"))
+    main_rank = rank == 0
+    dev = resolve_device(args.device)
+    if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
+        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    teacher = goodsam.load_teacher(args.teacher, device=dev)
+    train_ds, cache = pseudo_dataset(args, teacher, main_rank, dev)
+    classes = tuple(teacher.classes)
+    test = data.SyntheticPanoramas("test", args.n_test, tuple(args.hw), seed=args.seed)
+
+    results = {"settings": vars(args), "rows": []}
+    if main_rank:
+        ta = evaluate_miou(teacher, test, len(classes), device=dev)
+        results["rows"].append({"model": f"TA {args.teacher}", "params_M": sum(p.numel() for p in teacher.parameters()) / 1e6,
+                                "test_miou": ta["miou"], "per_class": ta["per_class"]})
+        if all("semantic" in train_ds[i] for i in range(min(1, len(train_ds)))):
+            from gsam_lab.metrics import ConfusionMeter
+            m, kept, total = ConfusionMeter(len(classes)), 0, 0
+            for i in range(len(train_ds)):          # scored where DAR gave a label (255 = left out)
+                lab, gt = train_ds[i]["pseudo_label"], train_ds[i]["semantic"].clone()
+                gt[lab == 255] = 255
+                lab = lab.masked_fill(lab == 255, 0)
+                m.update(lab, gt)
+                kept, total = kept + int((train_ds[i]["pseudo_label"] != 255).sum()), total + lab.numel()
+            results["pseudo_label_train_miou"] = m.miou()
+            results["pseudo_label_coverage"] = kept / max(1, total)
+        print(f"TA on {len(test)} test ERPs: mIoU {ta['miou']:.4f}; DAR pseudo-labels on train: "
+              f"{results.get('pseudo_label_train_miou', float('nan')):.4f} "
+              f"(coverage {results.get('pseudo_label_coverage', float('nan')):.2f})", flush=True)
+
+    for variant in args.variants:
+        cfg = MKAConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, warmup=max(1, args.steps // 20),
+                        kd_weight=args.kd_weight, feat_weight=args.feat_weight, temperature=args.temperature,
+                        seed=args.seed, ckpt_every=max(1, args.steps // 8), log_every=max(1, args.steps // 20))
+        cfg = MKAConfig(**{**cfg.__dict__, **VARIANTS[variant]})
+        student = goodsam.Student(args.student, len(classes), classes=classes, seed=args.seed)
+        t0 = time.time()
+        res = goodsam.train_mka(student, teacher, train_ds, cfg, work_dir=out / f"work_{args.student}_{variant}",
+                                device=dev, progress=not args.no_progress)
+        if not main_rank:
+            continue
+        ev = evaluate_miou(res.student, test, len(classes), device=dev)
+        res.student.save(out / f"student_{args.student}_{variant}.pt",
+                         meta={"variant": variant, "config": cfg.__dict__, "test_miou": ev["miou"]})
+        row = {"model": f"student {args.student} {variant}", "params_M": res.student.num_parameters() / 1e6,
+               "test_miou": ev["miou"], "per_class": ev["per_class"], "train_seconds": res.seconds,
+               "wall_seconds": time.time() - t0, "final_loss": res.history[-1] if res.history else None}
+        results["rows"].append(row)
+        print(f"{row['model']}: test mIoU {ev['miou']:.4f} ({res.seconds:.0f} s training)", flush=True)
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+
+    if main_rank:
+        lines = ["| model | params | test ERP mIoU |", "|---|---:|---:|"]
+        lines += [f"| {r['model']} | {r['params_M']:.2f}M | {100 * r['test_miou']:.1f} |" for r in results["rows"]]
+        if "pseudo_label_train_miou" in results:
+            lines.append(f"| (DAR pseudo-labels on the train panoramas, labelled pixels: "
+                         f"{100 * results['pseudo_label_coverage']:.0f}%) | - | {100 * results['pseudo_label_train_miou']:.1f} |")
+        (out / "results.md").write_text("\n".join(lines) + "\n")
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+        print("\n".join(lines), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
