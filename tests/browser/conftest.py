@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from labdriver import LabServer, _tail, seconds
+from labdriver import LabServer, SetupError, ensure_chromium, seconds
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 OUT = Path(os.environ.get("GSAM_LAB_BROWSER_OUT", REPO / "tests" / "_out" / "browser"))
-DEBIAN_CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -41,51 +38,13 @@ def pytest_configure(config):
 
 
 # -- Chromium ---------------------------------------------------------------------------------------
-def _apt_install_chromium(timeout: float) -> None:
-    """Install Debian's chromium with apt-get, or pytest.fail saying why it could not be."""
-    apt = shutil.which("apt-get")
-    if apt is None:
-        pytest.fail(f"Chromium is missing ({DEBIAN_CHROMIUM} not found) and this machine has no apt-get to install "
-                    "it: install Chromium and set GSAM_LAB_CHROMIUM to its path", pytrace=False)
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        pytest.fail(f"Chromium is missing ({DEBIAN_CHROMIUM} not found) and installing it needs root: run "
-                    "`sudo apt-get install -y chromium`, or set GSAM_LAB_CHROMIUM to a Chromium binary", pytrace=False)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    deadline = time.monotonic() + timeout
-    print(f"[browser] Chromium missing: apt-get install chromium (timeout {timeout:.0f} s)", file=sys.stderr)
-    for cmd in ([apt, "-o", "DPkg::Lock::Timeout=60", "update", "-q"],
-                [apt, "-o", "DPkg::Lock::Timeout=60", "install", "-y", "-q", "chromium"]):
-        left = deadline - time.monotonic()
-        try:
-            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=max(left, 1.0),
-                                 stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"Chromium is missing and `{' '.join(cmd[-2:])}` did not finish within {timeout:.0f} s "
-                        "(GSAM_LAB_APT_TIMEOUT): no package mirror reachable?", pytrace=False)
-        if res.returncode != 0:
-            pytest.fail(f"Chromium is missing and not installable: `{' '.join(cmd)}` exited {res.returncode}:\n"
-                        f"{_tail(res.stdout + res.stderr)}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Path of a working Chromium (installed through apt-get when missing)."""
-    path = os.environ.get("GSAM_LAB_CHROMIUM") or DEBIAN_CHROMIUM
-    if not Path(path).exists():
-        if os.environ.get("GSAM_LAB_CHROMIUM"):
-            pytest.fail(f"GSAM_LAB_CHROMIUM={path!r} does not exist", pytrace=False)
-        _apt_install_chromium(seconds("GSAM_LAB_APT_TIMEOUT", 600))
-        if not Path(path).exists():
-            pytest.fail(f"apt-get reported success but {path} is still missing", pytrace=False)
     try:
-        res = subprocess.run([path, "--headless", "--no-sandbox", "--version"], capture_output=True, text=True,
-                             timeout=60, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.fail(f"Chromium at {path} does not run: {e}", pytrace=False)
-    if res.returncode != 0 or "chrom" not in res.stdout.lower():
-        pytest.fail(f"Chromium at {path} does not run (exit {res.returncode}):\n{_tail(res.stdout + res.stderr)}",
-                    pytrace=False)
-    return path
+        return ensure_chromium(os.environ.get("GSAM_LAB_CHROMIUM"), apt_timeout=seconds("GSAM_LAB_APT_TIMEOUT", 600))
+    except SetupError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +80,7 @@ def lab(tmp_path_factory, browser_out):
                        timeout=seconds("GSAM_LAB_LAB_START_TIMEOUT", 120))
     try:
         server.start()
-    except RuntimeError as e:
+    except SetupError as e:
         pytest.fail(str(e), pytrace=False)
     try:
         yield server

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,79 @@ def seconds(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         raise pytest.UsageError(f"{name} must be a number of seconds, got {os.environ[name]!r}") from None
+
+
+class SetupError(RuntimeError):
+    """The browser or the lab could not be set up; the message says which and why."""
+
+
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """KILL the process group that ``proc`` leads (it was started with start_new_session=True) and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.communicate(timeout=10)
+    except (subprocess.TimeoutExpired, ValueError):
+        pass
+
+
+def apt_install(packages, timeout: float, apt_get: str | None = None) -> None:
+    """``apt-get update`` and ``apt-get install -y PACKAGES`` within ``timeout`` seconds, or a SetupError."""
+    apt = apt_get or shutil.which("apt-get")
+    what = " ".join(packages)
+    if apt is None:
+        raise SetupError("this machine has no apt-get")
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        raise SetupError(f"apt-get needs root (run `sudo apt-get install -y {what}`)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    deadline = time.monotonic() + timeout
+    print(f"[browser] installing {what} with apt-get (timeout {timeout:.0f} s)", file=sys.stderr)
+    for cmd in ([apt, "-o", "DPkg::Lock::Timeout=60", "update", "-q"],
+                [apt, "-o", "DPkg::Lock::Timeout=60", "install", "-y", "-q", *packages]):
+        left = deadline - time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=max(left, 1.0))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise SetupError(f"`apt-get {cmd[3]}` did not finish within {timeout:.0f} s (GSAM_LAB_APT_TIMEOUT): "
+                             "is a package mirror reachable?") from None
+        if proc.returncode != 0:
+            raise SetupError(f"`apt-get {' '.join(cmd[3:])}` exited {proc.returncode} (not installable):\n"
+                             f"{_tail(output)}")
+
+
+def ensure_chromium(path: str | None = None, apt_timeout: float = 600.0, default: str = DEBIAN_CHROMIUM,
+                    apt_get: str | None = None) -> str:
+    """The path of a Chromium that runs: ``path`` when given, else ``default`` (Debian's package),
+    installed with apt-get when missing. A SetupError says what is wrong otherwise."""
+    if path:
+        if not Path(path).exists():
+            raise SetupError(f"GSAM_LAB_CHROMIUM={path!r} does not exist")
+    else:
+        path = default
+        if not Path(path).exists():
+            try:
+                apt_install(["chromium"], apt_timeout, apt_get=apt_get)
+            except SetupError as e:
+                raise SetupError(f"Chromium is missing ({path} not found) and could not be installed: {e}. "
+                                 "Install Debian's chromium, or set GSAM_LAB_CHROMIUM to a Chromium binary") from None
+            if not Path(path).exists():
+                raise SetupError(f"apt-get installed chromium but {path} is still missing")
+    try:
+        res = subprocess.run([path, "--headless", "--no-sandbox", "--version"], capture_output=True, text=True,
+                             timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SetupError(f"Chromium at {path} does not run: {e}") from None
+    if res.returncode != 0 or "chrom" not in res.stdout.lower():
+        raise SetupError(f"Chromium at {path} does not run (exit {res.returncode}):\n{_tail(res.stdout + res.stderr)}")
+    return path
 
 
 # -- JupyterLab -------------------------------------------------------------------------------------
@@ -106,7 +180,7 @@ class LabServer:
 
     def start(self) -> "LabServer":
         if port_in_use(self.port):
-            raise RuntimeError(f"cannot start JupyterLab: port {self.port} on 127.0.0.1 is already in use")
+            raise SetupError(f"cannot start JupyterLab: port {self.port} on 127.0.0.1 is already in use")
         self.root.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
@@ -119,9 +193,9 @@ class LabServer:
             if code is not None:
                 tail = self.log_tail()
                 if "already in use" in tail or "Address already in use" in tail:
-                    raise RuntimeError(f"cannot start JupyterLab: port {self.port} on 127.0.0.1 is already in use "
+                    raise SetupError(f"cannot start JupyterLab: port {self.port} on 127.0.0.1 is already in use "
                                        f"(the server exited {code}); log {self.log_path}:\n{tail}")
-                raise RuntimeError(f"JupyterLab failed to start: `{' '.join(self.command()[:4])} ...` exited {code} "
+                raise SetupError(f"JupyterLab failed to start: `{' '.join(self.command()[:4])} ...` exited {code} "
                                    f"before serving; log {self.log_path}:\n{tail}")
             try:
                 self.api("/api/status", timeout=2.0)
@@ -130,7 +204,7 @@ class LabServer:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"JupyterLab did not answer on {self.url} within {self.timeout:.0f} s "
+                raise SetupError(f"JupyterLab did not answer on {self.url} within {self.timeout:.0f} s "
                                    f"(GSAM_LAB_LAB_START_TIMEOUT); log {self.log_path}:\n{self.log_tail()}")
             time.sleep(0.5)
 
