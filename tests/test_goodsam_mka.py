@@ -149,6 +149,19 @@ def test_feature_alignment_is_scale_free_and_resizes():
     assert torch.isfinite(loss(torch.zeros(2, K, 8, 8), student_features=small, teacher_features=feats)["feat"])
 
 
+def test_feature_pca_rgb_shares_one_colour_space():
+    from gsam_lab.goodsam.mka import feature_pca_rgb
+    torch.manual_seed(3)
+    t = torch.randn(6, 8, 16)
+    same, other = feature_pca_rgb(t, t * 3 + 1)          # standardised first: scale and shift do not matter
+    assert same.shape == (8, 16, 3) and 0 <= same.min() and same.max() <= 1
+    assert abs(same - other).max() < 1e-4
+    a, b = feature_pca_rgb(t, torch.randn(6, 4, 8))       # another map (resized) gets other colours
+    assert b.shape == (8, 16, 3) and abs(a - b).mean() > 0.05
+    with pytest.raises(ValueError, match="one channel count"):
+        feature_pca_rgb(t, torch.randn(5, 8, 16))
+
+
 def test_loss_errors_name_what_was_expected():
     with pytest.raises(ValueError, match="temperature"):
         goodsam.MKALoss(temperature=0)

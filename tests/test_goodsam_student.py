@@ -13,6 +13,12 @@ def test_parameter_counts_match_segformer_with_19_classes(name, millions):
     assert abs(n / 1e6 - millions) < 0.05, (name, n)
 
 
+def test_meta_device_count_matches_and_b5_is_the_paper_ta_size():
+    from gsam_lab.goodsam.student import count_parameters
+    assert count_parameters("b0", 19) == goodsam.Student("b0", 19).num_parameters()
+    assert abs(count_parameters("b5", 19) / 1e6 - 84.7) < 0.15          # SegFormer-B5, GoodSAM's TA
+
+
 def test_tiny_is_much_smaller_than_b0():
     assert goodsam.Student("tiny", 9).num_parameters() * 5 < goodsam.Student("b0", 9).num_parameters()
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MKALoss", "kd_loss", "feature_alignment_loss", "standardize_channels"]
+__all__ = ["MKALoss", "kd_loss", "feature_alignment_loss", "standardize_channels", "feature_pca_rgb"]
 
 
 def standardize_channels(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -162,3 +162,37 @@ class MKALoss(nn.Module):
             parts["feat"] = torch.stack(terms).mean()
         total = self.ce_weight * parts["ce"] + self.kd_weight * parts["kd"] + self.feat_weight * parts["feat"]
         return {"total": total, **parts}
+
+
+@torch.no_grad()
+def feature_pca_rgb(*features: torch.Tensor, basis_of: int = 0):
+    """Show feature maps as colour images in one shared colour space (for plots).
+
+    Args:
+        features: C x h x w tensors with one C (e.g. the TA's stage and the adapted student's), each
+            channel-standardised first; maps of another size are resized to the first one's.
+        basis_of: which of them defines the 3 principal components (default: the first).
+
+    Returns:
+        a list of h x w x 3 float numpy arrays in [0, 1], one per input; the same colour means the same
+        feature direction in every image.
+    """
+    if not features:
+        raise ValueError("feature_pca_rgb needs at least one C x h x w tensor")
+    C, h, w = features[0].shape
+    flat = []
+    for f in features:
+        if f.ndim != 3 or f.shape[0] != C:
+            raise ValueError(f"every feature map must be {C} x h x w (one channel count), got {tuple(f.shape)}")
+        f = f.detach().float().cpu()[None]
+        if f.shape[-2:] != (h, w):
+            f = F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False)
+        flat.append(standardize_channels(f)[0].reshape(C, -1))
+    ref = flat[basis_of]
+    mean = ref.mean(1, keepdim=True)
+    u, _, _ = torch.linalg.svd(ref - mean, full_matrices=False)
+    basis = u[:, :3]                                   # C x 3
+    proj = [basis.T @ (x - mean) for x in flat]        # 3 x N each
+    lo = torch.quantile(proj[basis_of], 0.02, dim=1, keepdim=True)
+    hi = torch.quantile(proj[basis_of], 0.98, dim=1, keepdim=True)
+    return [((p - lo) / (hi - lo + 1e-8)).clamp(0, 1).T.reshape(h, w, -1).numpy() for p in proj]

@@ -22,12 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Student", "StudentOutput", "STUDENT_CONFIGS", "load_student"]
+__all__ = ["Student", "StudentOutput", "STUDENT_CONFIGS", "load_student", "count_parameters"]
 
 _HEADS = (1, 2, 5, 8)
 
-#: name -> SegFormer architecture (``transformers.SegformerConfig`` fields). b0-b2 are the MiT-B0..B2
-#: encoders of the SegFormer paper with their decoder widths; "tiny" is ours (quick CPU profile).
+#: name -> SegFormer architecture (``transformers.SegformerConfig`` fields). b0-b5 are the MiT-B0..B5
+#: encoders of the SegFormer paper with their decoder widths (GoodSAM's students are b0-b2; b5 is its
+#: TA's architecture); "tiny" is ours (quick CPU profile).
 STUDENT_CONFIGS: Dict[str, dict] = {
     "tiny": dict(hidden_sizes=(16, 32, 64, 128), depths=(1, 1, 1, 1), num_attention_heads=(1, 1, 2, 4),
                  decoder_hidden_size=64, drop_path_rate=0.0, classifier_dropout_prob=0.0),
@@ -36,6 +37,13 @@ STUDENT_CONFIGS: Dict[str, dict] = {
     "b1": dict(hidden_sizes=(64, 128, 320, 512), depths=(2, 2, 2, 2), num_attention_heads=_HEADS,
                decoder_hidden_size=256, drop_path_rate=0.1, classifier_dropout_prob=0.1),
     "b2": dict(hidden_sizes=(64, 128, 320, 512), depths=(3, 4, 6, 3), num_attention_heads=_HEADS,
+               decoder_hidden_size=768, drop_path_rate=0.1, classifier_dropout_prob=0.1),
+    # larger SegFormers, for comparison: b5 is the architecture of GoodSAM's TA (84.7M with 19 classes)
+    "b3": dict(hidden_sizes=(64, 128, 320, 512), depths=(3, 4, 18, 3), num_attention_heads=_HEADS,
+               decoder_hidden_size=768, drop_path_rate=0.1, classifier_dropout_prob=0.1),
+    "b4": dict(hidden_sizes=(64, 128, 320, 512), depths=(3, 8, 27, 3), num_attention_heads=_HEADS,
+               decoder_hidden_size=768, drop_path_rate=0.1, classifier_dropout_prob=0.1),
+    "b5": dict(hidden_sizes=(64, 128, 320, 512), depths=(3, 6, 40, 3), num_attention_heads=_HEADS,
                decoder_hidden_size=768, drop_path_rate=0.1, classifier_dropout_prob=0.1),
 }
 
@@ -66,7 +74,7 @@ class Student(nn.Module):
     """A SegFormer student for ``num_classes`` classes, built from ``STUDENT_CONFIGS[config]``.
 
     Args:
-        config: ``"tiny" | "b0" | "b1" | "b2"``.
+        config: ``"tiny" | "b0" | "b1" | "b2"`` (GoodSAM's students) or ``"b3" | "b4" | "b5"``.
         num_classes: K (the synthetic world has 9; Cityscapes 19).
         classes: optional class names (length K), kept for display.
         dropout: ``False`` turns off stochastic depth and classifier dropout (bit-reproducible training
@@ -130,6 +138,12 @@ class Student(nn.Module):
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         return atomic_save({"kind": "gsam_lab.goodsam.Student", "spec": self.spec, "classes": list(self.classes),
                             "state_dict": state, "meta": dict(meta or {})}, path)
+
+
+def count_parameters(config: str, num_classes: int = 19) -> int:
+    """Parameters of ``Student(config, num_classes)``, counted on the meta device (no memory, no init time)."""
+    with torch.device("meta"):
+        return Student(config, num_classes).num_parameters()
 
 
 def load_student(path: Union[str, Path], device="cpu") -> Student:
