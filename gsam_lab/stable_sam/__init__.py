@@ -1,0 +1,25 @@
+"""Stable-SAM: plugins that make a frozen SAM robust to casual prompts (noisy boxes, few points).
+
+::
+
+    from gsam_lab import sam, stable_sam
+    stable = stable_sam.StableSam(sam.load_sam("tiny-synth"), dsp=True, drp=True)   # plugins start as no-ops
+    stable.num_trainable()                                   # 78,132 with transformer_dim 256
+    stable_sam.train_rts(stable, dataset, stable_sam.RTSConfig(steps=200), out="plugins.pt")
+    stable = stable_sam.load("gsam_lab/assets/stable_sam_tiny_synth.pt")      # the shipped plugins
+    pred = stable_sam.StableSamPredictor(stable).set_image(img)
+    sam.stability_sweep(pred, samples)                       # or predictor_factory=stable_sam.predictor_factory(stable)
+"""
+from .decoder import DEFORM_ATTNS, plugin_predict_masks
+from .drp import ROUTINGS, DynamicRoutingPlugin
+from .dsp import DeformableSamplingPlugin, sample_at_offsets
+from .io import FORMAT, PluginCheckpointError, load, sam_fingerprint, save
+from .model import StableSam, count_trainable
+from .rts import RTSConfig, embed_dataset, train_rts
+from .predictor import StableSamPredictor, predictor_factory
+
+__all__ = [
+    "DeformableSamplingPlugin", "DynamicRoutingPlugin", "StableSam", "StableSamPredictor", "predictor_factory",
+    "plugin_predict_masks", "sample_at_offsets", "count_trainable", "save", "load", "sam_fingerprint",
+    "PluginCheckpointError", "FORMAT", "DEFORM_ATTNS", "ROUTINGS", "RTSConfig", "train_rts", "embed_dataset",
+]

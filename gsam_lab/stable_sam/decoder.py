@@ -1,0 +1,191 @@
+"""SAM's mask decoder run layer by layer, with the plugins between two-way blocks 1 and 2.
+
+Nothing in ``segment_anything`` is edited or monkey-patched: :func:`plugin_predict_masks` repeats
+``MaskDecoder.predict_masks`` and ``TwoWayTransformer.forward`` step by step, calling SAM's own
+sub-modules (attention layers, norms, MLPs, upscaling, hypernetworks, IoU head) in SAM's order,
+so that with no plugin (or untrained plugins) the result is SAM's, bit for bit. What changes is
+the keys/values of the token-to-image attentions named in ``deform_attn``:
+
+* ``"layer2"``: block 2's token-to-image cross-attention reads ``routed + image_pe`` as keys and
+  ``routed`` as values, where ``routed = DRP-mix(DSP(tokens after block 1), tokens after block 1)``.
+* ``"final"``: the final token-to-image attention reads the tokens *after block 2*, re-sampled
+  with the same offset field (through the same projection) and mixed with the same ``alpha``.
+  (The offsets are predicted once, between blocks 1 and 2; re-using them keeps the no-op start.)
+
+Block 2's image-to-token attention and everything after it keep the regular tokens.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .dsp import DeformableSamplingPlugin, sample_at_offsets
+from .drp import DynamicRoutingPlugin
+
+__all__ = ["plugin_predict_masks", "DEFORM_ATTNS"]
+
+#: Attentions that can read the deformed features.
+DEFORM_ATTNS = ("layer2", "final")
+
+
+def _block_self_and_cross(block, queries, keys, query_pe, key_pe, kv: Optional[torch.Tensor]):
+    """First half of a ``TwoWayAttentionBlock``: self-attention, token-to-image attention, MLP.
+
+    ``kv``: the ``B x N_image x C`` tokens the token-to-image attention reads as keys (``+ key_pe``)
+    and values; ``None`` reads ``keys`` (SAM's block).
+    """
+    if block.skip_first_layer_pe:
+        queries = block.self_attn(q=queries, k=queries, v=queries)
+    else:
+        q = queries + query_pe
+        attn_out = block.self_attn(q=q, k=q, v=queries)
+        queries = queries + attn_out
+    queries = block.norm1(queries)
+
+    src = keys if kv is None else kv
+    q = queries + query_pe
+    k = src + key_pe
+    attn_out = block.cross_attn_token_to_image(q=q, k=k, v=src)
+    queries = queries + attn_out
+    queries = block.norm2(queries)
+
+    mlp_out = block.mlp(queries)
+    queries = queries + mlp_out
+    queries = block.norm3(queries)
+    return queries
+
+
+def _block_image_to_token(block, queries, keys, query_pe, key_pe):
+    """Second half of a ``TwoWayAttentionBlock``: the image tokens attend to the prompt tokens."""
+    q = queries + query_pe
+    k = keys + key_pe
+    attn_out = block.cross_attn_image_to_token(q=k, k=q, v=queries)
+    keys = keys + attn_out
+    keys = block.norm4(keys)
+    return keys
+
+
+def _to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``B x HW x C`` -> ``B x C x H x W``."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], h, w)
+
+
+def _to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """``B x C x H x W`` -> ``B x HW x C``."""
+    return x.flatten(2).permute(0, 2, 1)
+
+
+def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                         sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
+                         dsp: Optional[DeformableSamplingPlugin] = None,
+                         drp: Optional[DynamicRoutingPlugin] = None,
+                         deform_attn: Sequence[str] = ("layer2",),
+                         return_aux: bool = False):
+    """``MaskDecoder.predict_masks`` with the Stable-SAM plugins (all output slots).
+
+    Args:
+        decoder: SAM's ``MaskDecoder`` (a ``TwoWayTransformer`` of depth >= 2); not modified.
+        image_embeddings: ``1 x C x h x w`` (one image, repeated for every prompt, as in SAM) or
+            ``B x C x h x w`` (one embedding per prompt, e.g. prompts of several images in one batch).
+        image_pe: ``1 x C x h x w`` dense positional encoding (``prompt_encoder.get_dense_pe()``).
+        sparse_prompt_embeddings: ``B x N_prompt_tokens x C``; dense_prompt_embeddings: ``B x C x h x w``.
+        dsp: the deformable sampling plugin or None (no deformation: the routing, if any, mixes
+            the regular tokens with themselves, which is the identity).
+        drp: the routing plugin or None (then ``alpha = (1, 0)``: the deformed features replace
+            the regular ones).
+        deform_attn: which token-to-image attentions read the deformed features, any of
+            :data:`DEFORM_ATTNS`.
+        return_aux: also return a dict with ``offsets`` (``B x 2 x h x w``, token units) and
+            ``alpha`` (``B x 2``) when the plugins ran.
+
+    Returns:
+        ``(masks, iou_pred)``: ``B x (1 + num_multimask_outputs) x 4h x 4w`` low-res logits and
+        ``B x (1 + num_multimask_outputs)``; plus ``aux`` with ``return_aux=True``.
+    """
+    tr = decoder.transformer
+    if len(tr.layers) < 2:
+        raise ValueError(f"the plugins sit between two-way blocks 1 and 2; this decoder has {len(tr.layers)} block(s)")
+    bad = set(deform_attn) - set(DEFORM_ATTNS)
+    if bad:
+        raise ValueError(f"deform_attn must hold some of {DEFORM_ATTNS}, got {sorted(bad)}")
+    use_plugins = dsp is not None or drp is not None
+
+    # MaskDecoder.predict_masks: tokens, per-prompt image embedding
+    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
+    tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+    if image_embeddings.shape[0] == 1:
+        src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0)
+    elif image_embeddings.shape[0] == tokens.shape[0]:
+        src = image_embeddings
+    else:
+        raise ValueError(f"image_embeddings must be 1 x C x h x w or one per prompt ({tokens.shape[0]}), "
+                         f"got {tuple(image_embeddings.shape)}")
+    src = src + dense_prompt_embeddings
+    pos_src = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
+    b, c, h, w = src.shape
+
+    # TwoWayTransformer.forward, layer by layer
+    image_embedding = src.flatten(2).permute(0, 2, 1)
+    pe = pos_src.flatten(2).permute(0, 2, 1)
+    point_embedding = tokens
+    queries, keys = point_embedding, image_embedding
+    aux: Dict[str, torch.Tensor] = {}
+    offsets = alpha = None
+    for i, layer in enumerate(tr.layers):
+        kv = None
+        if i == 1 and use_plugins:
+            regular = keys
+            if dsp is not None:
+                deformed, offsets, _ = dsp.forward_tokens(keys, h, w)
+            else:
+                deformed = regular
+            if drp is not None:
+                alpha = drp(queries[:, 0, :])              # the IoU token after block 1
+                routed = DynamicRoutingPlugin.mix(alpha, deformed, regular)
+            else:
+                routed = deformed
+            if "layer2" in deform_attn:
+                kv = routed
+        if kv is None:                                     # SAM's own block
+            queries, keys = layer(queries=queries, keys=keys, query_pe=point_embedding, key_pe=pe)
+        else:
+            queries = _block_self_and_cross(layer, queries, keys, point_embedding, pe, kv)
+            keys = _block_image_to_token(layer, queries, keys, point_embedding, pe)
+
+    final_kv = keys
+    if use_plugins and "final" in deform_attn:
+        if dsp is not None:
+            xp = dsp.project_tokens(keys).view(b, h, w, c).permute(0, 3, 1, 2)
+            final_def = sample_at_offsets(xp, offsets).flatten(2).transpose(1, 2)
+        else:
+            final_def = keys
+        final_kv = DynamicRoutingPlugin.mix(alpha, final_def, keys) if drp is not None else final_def
+    q = queries + point_embedding
+    k = final_kv + pe
+    attn_out = tr.final_attn_token_to_image(q=q, k=k, v=final_kv)
+    queries = queries + attn_out
+    hs = tr.norm_final_attn(queries)
+    src = keys
+
+    # back in MaskDecoder.predict_masks
+    iou_token_out = hs[:, 0, :]
+    mask_tokens_out = hs[:, 1:(1 + decoder.num_mask_tokens), :]
+    src = src.transpose(1, 2).view(b, c, h, w)
+    upscaled_embedding = decoder.output_upscaling(src)
+    hyper_in_list: List[torch.Tensor] = []
+    for i in range(decoder.num_mask_tokens):
+        hyper_in_list.append(decoder.output_hypernetworks_mlps[i](mask_tokens_out[:, i, :]))
+    hyper_in = torch.stack(hyper_in_list, dim=1)
+    b, c, h, w = upscaled_embedding.shape
+    masks = (hyper_in @ upscaled_embedding.view(b, c, h * w)).view(b, -1, h, w)
+    iou_pred = decoder.iou_prediction_head(iou_token_out)
+    if return_aux:
+        if offsets is not None:
+            aux["offsets"] = offsets
+        if alpha is not None:
+            aux["alpha"] = alpha
+        return masks, iou_pred, aux
+    return masks, iou_pred

@@ -1,0 +1,131 @@
+"""Save and load trained plugins (and, for the decoder-tuning baseline, a tuned mask decoder).
+
+File format (``torch.save`` of a dict, written atomically)::
+
+    {"format": "gsam_lab.stable_sam/1",
+     "config": StableSam.config,                # dsp, drp, routing, deform_attn, transformer_dim, ...
+     "sam": {"name": "tiny-synth" | "vit_b" | ... | None, "fingerprint": "<hex>"},
+     "plugins": {"dsp.*": ..., "drp.*": ...},
+     "mask_decoder": state dict or absent,      # only when the decoder itself was tuned
+     "meta": {...}}                             # training record (steps, seconds, config)
+
+``fingerprint`` hashes SAM's *original* mask-decoder weights, so plugins trained on one SAM are
+refused by another (tiny-synth vs ViT-B, or two tiny-synth trainings) unless ``strict=False``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from torch import nn
+
+from gsam_lab.utils import atomic_save, resolve_device
+
+from .model import StableSam
+
+__all__ = ["save", "load", "sam_fingerprint", "PluginCheckpointError", "FORMAT"]
+
+FORMAT = "gsam_lab.stable_sam/1"
+PathLike = Union[str, os.PathLike]
+
+
+class PluginCheckpointError(ValueError):
+    """A plugin file is missing, unreadable, or belongs to another model / transformer_dim."""
+
+
+@torch.no_grad()
+def sam_fingerprint(model: nn.Module) -> str:
+    """Short hash of a SAM's mask-decoder weights (fp32 bytes, sorted names)."""
+    h = hashlib.blake2b(digest_size=8)
+    for k, v in sorted(model.mask_decoder.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def save(stable: StableSam, path: PathLike, sam_name: Optional[str] = None, meta: Optional[dict] = None,
+         include_decoder: bool = False, sam_fingerprint_value: Optional[str] = None) -> Path:
+    """Write ``stable``'s plugins to ``path`` (atomic; the parent folder is created).
+
+    Args:
+        sam_name: registry name of the SAM (``"tiny-synth"``, ``"vit_b"``...) so that
+            :func:`load` can build it when no model is given.
+        include_decoder: also store the (tuned) mask decoder weights (the decoder-tuning baseline).
+        sam_fingerprint_value: fingerprint of the SAM the plugins belong to; default: computed from
+            ``stable.sam`` now (pass the original one when the decoder was tuned).
+    """
+    fp = sam_fingerprint_value or sam_fingerprint(stable.sam)
+    obj = {"format": FORMAT, "config": dict(stable.config), "sam": {"name": sam_name, "fingerprint": fp},
+           "plugins": stable.plugin_state_dict(), "meta": dict(meta or {})}
+    if include_decoder:
+        obj["mask_decoder"] = {k: v.detach().cpu().clone() for k, v in stable.sam.mask_decoder.state_dict().items()}
+    return atomic_save(obj, path)
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise PluginCheckpointError(f"no Stable-SAM plugin file at {path} (the shipped one is "
+                                    f"gsam_lab/assets/stable_sam_tiny_synth.pt, made by data_scripts/train_stable_sam.py)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise PluginCheckpointError(f"{path} is not a readable torch file ({type(e).__name__}: {e}); "
+                                    "is it truncated or corrupt?") from e
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
+        raise PluginCheckpointError(f"{path} is not a Stable-SAM plugin file: expected format {FORMAT!r}, got {got!r}"
+                                    " (a SAM checkpoint goes to gsam_lab.sam.load_sam)")
+    return obj
+
+
+def load(path: PathLike, model: Union[nn.Module, str, None] = None, device="auto", strict: bool = True) -> StableSam:
+    """Build a :class:`StableSam` with the plugins stored in ``path``.
+
+    Args:
+        path: a file written by :func:`save` (e.g. ``gsam_lab/assets/stable_sam_tiny_synth.pt``).
+        model: the SAM to host the plugins: a ``Sam``, a registry name for
+            :func:`gsam_lab.sam.load_sam`, or None (the SAM named in the file). It is not copied
+            unless the file holds a tuned decoder.
+        device: where the result lives (``"auto"``: CUDA, MPS, CPU); with a ``Sam`` given, its device.
+        strict: refuse plugins trained on a SAM with other decoder weights (fingerprint mismatch).
+
+    Raises:
+        PluginCheckpointError: missing / unreadable file, another format, another transformer_dim,
+            another model (fingerprint), or weights of the wrong shapes.
+    """
+    path = Path(path)
+    obj = _read(path)
+    cfg, info = dict(obj["config"]), obj.get("sam", {})
+    if model is None or isinstance(model, str):
+        from gsam_lab.sam import load_sam
+        name = model or info.get("name")
+        if not name:
+            raise PluginCheckpointError(f"{path} does not name its SAM; pass model=<a Sam or a name like 'vit_b'>")
+        model = load_sam(name, device=device)
+    dim = int(model.mask_decoder.transformer_dim)
+    if dim != int(cfg["transformer_dim"]):
+        raise PluginCheckpointError(
+            f"{path} holds plugins for transformer_dim {cfg['transformer_dim']}, but the given SAM's mask decoder "
+            f"has transformer_dim {dim}: plugins only fit the decoder width they were trained for")
+    if "mask_decoder" in obj:
+        import copy
+        model = copy.deepcopy(model)
+    if strict and info.get("fingerprint") and sam_fingerprint(model) != info["fingerprint"]:
+        raise PluginCheckpointError(
+            f"{path} holds plugins trained on another SAM ({info.get('name') or 'unnamed'}, decoder fingerprint "
+            f"{info['fingerprint']}); the given model's decoder fingerprint is {sam_fingerprint(model)}. "
+            "Load the SAM they were trained on, or pass strict=False to use them anyway")
+    stable = StableSam(model, dsp=cfg["dsp"], drp=cfg["drp"], routing=cfg["routing"], deform_attn=cfg["deform_attn"],
+                       drp_hidden=cfg.get("drp_hidden", 16), kernel_size=cfg.get("kernel_size", 5))
+    try:
+        stable.plugin_modules().load_state_dict(obj["plugins"], strict=True)
+        if "mask_decoder" in obj:
+            stable.sam.mask_decoder.load_state_dict(obj["mask_decoder"], strict=True)
+    except RuntimeError as e:
+        raise PluginCheckpointError(f"{path}: stored weights do not fit: {str(e).splitlines()[0]}") from e
+    stable.meta = dict(obj.get("meta", {}))
+    stable.sam_name = info.get("name")
+    return stable.eval()

@@ -1,0 +1,398 @@
+"""Robust Training Strategy (RTS): train the plugins on a frozen SAM with casual prompts.
+
+Recipe (DESIGN, "Method readings: Stable-SAM"):
+
+* **SAM frozen**: only the plugins train (``trainable="plugins"``). The image encoder never runs
+  in the loop: every image is embedded once, up front, and the embeddings are cached, so a step
+  costs only the prompt encoder and the mask decoder.
+* **prompts**: for each object (instance id > 0, at least ``min_area`` pixels) of an image, one
+  prompt drawn from the mix ``prompt_mix = (gt_box, noisy_box, points)``: the tight ground-truth
+  box; an HQ-SAM noisy box with noise scale ``s ~ U(noise_range)``
+  (:meth:`gsam_lab.sam.PromptSampler.noisy_box`); or ``k ~ U{1..max_points}`` random positive
+  points (one ``k`` per image).
+* **loss**: BCE + dice on the single-mask output's low-resolution logits against the object's
+  mask resized into SAM's padded input frame (soft targets by area resampling; padding excluded).
+* **schedule**: AdamW, linear warm-up then cosine decay, gradient clipping; ``epochs`` passes over
+  the images (about one epoch, as the paper), ``images_per_step`` images per step.
+* seeded; ``tqdm.auto`` progress; atomic checkpoints every ``ckpt_every`` steps and resume; stops
+  with ``FloatingPointError`` on a non-finite loss; never overwrites an existing file unless
+  ``overwrite=True``.
+
+``trainable="decoder"`` trains SAM's whole mask decoder instead (the baseline the paper compares
+with): pass a StableSam built on a **copy** of SAM with ``dsp=False, drp=False``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gsam_lab.sam import PromptPredictor, PromptSampler
+from gsam_lab.sam.images import as_rgb_uint8
+from gsam_lab.sam.losses import dice_loss
+from gsam_lab.utils import atomic_save, resolve_device
+
+from .io import sam_fingerprint, save
+from .model import StableSam
+
+__all__ = ["RTSConfig", "train_rts", "embed_dataset", "EmbeddedImage", "PROMPT_MIX_KINDS"]
+
+PROMPT_MIX_KINDS = ("gt_box", "noisy_box", "points")
+TRAINABLE = ("plugins", "decoder")
+
+
+@dataclass
+class RTSConfig:
+    """Settings of :func:`train_rts` (see the module docstring)."""
+
+    epochs: float = 1.0                    # passes over the images (ignored when steps is set)
+    steps: Optional[int] = None            # optimiser steps; None: ceil(epochs * n_images / images_per_step)
+    images_per_step: int = 4
+    prompts_per_image: int = 8             # objects per image per step (the largest-first cap is random)
+    prompt_mix: Tuple[float, float, float] = (1.0, 1.0, 1.0)   # weights of gt_box, noisy_box, points
+    noise_range: Tuple[float, float] = (0.1, 0.5)              # noisy-box scale s ~ U(noise_range)
+    max_points: int = 10                   # k ~ U{1..max_points} positive points
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup: int = 10
+    grad_clip: float = 1.0
+    bce_weight: float = 1.0
+    dice_weight: float = 1.0
+    min_area: int = 64
+    seed: int = 0
+    ckpt_every: int = 50
+    log_every: int = 10
+    max_minutes: float = 0.0               # stop this run after so many minutes (checkpoint kept); 0 = no limit
+    trainable: str = "plugins"             # "plugins" | "decoder" (baseline: tune SAM's whole mask decoder)
+
+    def validate(self) -> "RTSConfig":
+        mix = np.asarray(self.prompt_mix, dtype=np.float64)
+        if mix.shape != (3,) or not np.isfinite(mix).all() or (mix < 0).any():
+            raise ValueError(f"prompt_mix must be 3 weights >= 0 for {PROMPT_MIX_KINDS}, got {self.prompt_mix!r}")
+        if mix.sum() <= 0:
+            raise ValueError(f"prompt_mix {tuple(self.prompt_mix)} sums to zero: give a positive weight to at least "
+                             f"one of {PROMPT_MIX_KINDS}")
+        lo, hi = self.noise_range
+        if not (0 <= lo <= hi):
+            raise ValueError(f"noise_range must be (lo, hi) with 0 <= lo <= hi, got {self.noise_range!r}")
+        if self.max_points < 1:
+            raise ValueError(f"max_points must be >= 1, got {self.max_points}")
+        if self.trainable not in TRAINABLE:
+            raise ValueError(f"trainable must be one of {TRAINABLE}, got {self.trainable!r}")
+        for name in ("images_per_step", "prompts_per_image", "ckpt_every", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.steps is None and not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0 (or set steps), got {self.epochs!r}")
+        if self.steps is not None and int(self.steps) < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps!r}")
+        return self
+
+
+@dataclass
+class EmbeddedImage:
+    """One training image: its cached embedding and its objects.
+
+    ``embedding``: ``1 x C x h x w``; ``instance``: ``H x W`` int64 numpy; ``objects``: the ids
+    with at least ``min_area`` pixels; ``input_size``: the resized image's size in SAM's frame.
+    """
+
+    embedding: torch.Tensor
+    instance: np.ndarray
+    objects: np.ndarray
+    original_size: Tuple[int, int]
+    input_size: Tuple[int, int]
+
+
+@torch.no_grad()
+def embed_dataset(stable: StableSam, dataset, min_area: int = 64, progress: bool = True) -> List[EmbeddedImage]:
+    """Embed every image of ``dataset`` once with SAM's frozen image encoder.
+
+    Args:
+        dataset: a sequence of dicts with ``image`` (``3 x H x W`` float in [0, 1] or ``H x W x 3``
+            uint8) and ``instance`` (``H x W`` ids, 0 = no object), e.g. ``data.SyntheticPinholes``.
+
+    Returns:
+        one :class:`EmbeddedImage` per item that has at least one object of ``min_area`` pixels.
+
+    Raises:
+        ValueError: the dataset is empty or none of its images has an object (instance id > 0)
+            with ``min_area`` pixels.
+    """
+    try:
+        n = len(dataset)
+    except TypeError:
+        raise TypeError(f"dataset must have a length (a torch Dataset or a list of samples), got "
+                        f"{type(dataset).__name__}") from None
+    if n == 0:
+        raise ValueError("the dataset is empty: RTS needs images with instance masks")
+    pred = PromptPredictor(stable.sam, cache_size=0)
+    out: List[EmbeddedImage] = []
+    it = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="embedding images", leave=False)
+    for i in it:
+        item = dataset[i]
+        if not isinstance(item, dict) or "image" not in item or "instance" not in item:
+            raise KeyError(f"dataset item {i} must be a dict with 'image' and 'instance'")
+        inst = item["instance"]
+        inst = inst.detach().cpu().numpy() if isinstance(inst, torch.Tensor) else np.asarray(inst)
+        if not np.issubdtype(inst.dtype, np.integer):
+            raise TypeError(f"dataset item {i}: 'instance' must hold integer ids, got dtype {inst.dtype}")
+        ids, areas = np.unique(inst[inst > 0], return_counts=True)
+        ids = ids[areas >= min_area]
+        if len(ids) == 0:
+            continue
+        img = as_rgb_uint8(item["image"])
+        if inst.shape != img.shape[:2]:
+            raise ValueError(f"dataset item {i}: instance map {inst.shape} does not match the image {img.shape[:2]}")
+        pred.set_image(img)
+        out.append(EmbeddedImage(pred.features.detach(), inst.astype(np.int64), ids, pred.original_size,
+                                 pred.input_size))
+    if not out:
+        raise ValueError(f"none of the {n} dataset images has an object (instance id > 0) of at least "
+                         f"{min_area} pixels: RTS trains on per-instance prompts and needs instance masks")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# prompts and targets
+# ----------------------------------------------------------------------------------------------
+
+def _draw_prompts(rng: np.random.Generator, sampler: PromptSampler, im: EmbeddedImage, cfg: RTSConfig):
+    """Objects of one image and their prompts: ``(ids, boxes: n_b x 4 | None, box_ids, points, point_ids)``."""
+    n = min(cfg.prompts_per_image, len(im.objects))
+    ids = rng.choice(im.objects, size=n, replace=False)
+    mix = np.asarray(cfg.prompt_mix, dtype=np.float64)
+    kinds = rng.choice(3, size=n, p=mix / mix.sum())
+    boxes, box_ids, pts, pt_ids = [], [], [], []
+    k = int(rng.integers(1, cfg.max_points + 1))
+    for o, kind in zip(ids, kinds):
+        m = im.instance == o
+        if kind == 0:
+            boxes.append(sampler.gt_box(m))
+            box_ids.append(o)
+        elif kind == 1:
+            boxes.append(sampler.noisy_box(m, float(rng.uniform(*cfg.noise_range))))
+            box_ids.append(o)
+        else:
+            pts.append(sampler.points(m, k)[0])
+            pt_ids.append(o)
+    return (np.stack(boxes) if boxes else None, box_ids, np.stack(pts) if pts else None, pt_ids)
+
+
+def _targets(im: EmbeddedImage, ids: Sequence[int], img_size: int, low_hw: Tuple[int, int], device):
+    """Soft targets ``n x h4 x w4`` in the low-res frame and the valid-pixel weight ``h4 x w4``."""
+    m = torch.as_tensor(np.stack([im.instance == o for o in ids]), dtype=torch.float32, device=device)[:, None]
+    h, w = im.input_size
+    m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
+    m = F.pad(m, (0, img_size - w, 0, img_size - h))
+    t = F.interpolate(m, size=low_hw, mode="area")[:, 0]
+    weight = torch.zeros(img_size, img_size, device=device)
+    weight[:h, :w] = 1
+    weight = F.interpolate(weight[None, None], size=low_hw, mode="area")[0, 0]
+    return t, (weight > 0.5).float()
+
+
+def _step(stable: StableSam, batch: List[EmbeddedImage], rng, sampler, cfg: RTSConfig, transform, device):
+    sam = stable.sam
+    img_size = sam.image_encoder.img_size
+    groups: Dict[str, List] = {"boxes": [], "points": []}
+    for im in batch:
+        boxes, box_ids, pts, pt_ids = _draw_prompts(rng, sampler, im, cfg)
+        if boxes is not None:
+            groups["boxes"].append((im, transform.apply_boxes(boxes.astype(np.float64), im.original_size), box_ids))
+        if pts is not None:
+            groups["points"].append((im, transform.apply_coords(pts.astype(np.float64), im.original_size), pt_ids))
+    low_hw = tuple(4 * s for s in batch[0].embedding.shape[-2:])
+    total, n_total, parts = 0.0, 0, []
+    for kind, items in groups.items():
+        by_k: Dict[int, List] = {}
+        for it in items:                               # points: one call per k (no padding tokens)
+            key = 0 if kind == "boxes" else it[1].shape[1]
+            by_k.setdefault(key, []).append(it)
+        for _, its in by_k.items():
+            emb = torch.cat([im.embedding.expand(len(ids), -1, -1, -1) for im, _, ids in its]).to(device)
+            prm = torch.as_tensor(np.concatenate([p for _, p, _ in its]), dtype=torch.float32, device=device)
+            with torch.no_grad():
+                if kind == "boxes":
+                    sparse, dense = sam.prompt_encoder(points=None, boxes=prm, masks=None)
+                else:
+                    lab = torch.ones(prm.shape[:2], dtype=torch.int, device=device)
+                    sparse, dense = sam.prompt_encoder(points=(prm, lab), boxes=None, masks=None)
+            low, _ = stable.decode(emb, sparse, dense, multimask_output=False)
+            tgts, ws = zip(*(_targets(im, ids, img_size, low_hw, device) for im, _, ids in its))
+            tgt = torch.cat(tgts)
+            w = torch.cat([wi.expand(len(ids), -1, -1) for wi, (_, _, ids) in zip(ws, its)])
+            bce = F.binary_cross_entropy_with_logits(low[:, 0], tgt, reduction="none")
+            bce = (bce * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp_min(1)
+            dice = dice_loss(low[:, 0], tgt, w)
+            total = total + (cfg.bce_weight * bce + cfg.dice_weight * dice).sum()
+            n_total += len(tgt)
+            parts.append((bce.detach().sum().item(), dice.detach().sum().item()))
+    loss = total / max(n_total, 1)
+    return loss, {"bce": sum(p[0] for p in parts) / max(n_total, 1), "dice": sum(p[1] for p in parts) / max(n_total, 1)}
+
+
+def _lr_at(step: int, total: int, cfg: RTSConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, total - cfg.warmup)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def _trainable_params(stable: StableSam, cfg: RTSConfig):
+    if cfg.trainable == "plugins":
+        params = [p for p in stable.plugin_modules().parameters()]
+        if not params:
+            raise ValueError("this StableSam has no plugin (dsp=False, drp=False): nothing to train; "
+                             "use trainable='decoder' for the decoder-tuning baseline")
+        return params
+    for p in stable.sam.mask_decoder.parameters():
+        p.requires_grad_(True)
+    return list(stable.plugin_modules().parameters()) + list(stable.sam.mask_decoder.parameters())
+
+
+def _trainable_state(stable: StableSam, cfg: RTSConfig) -> Dict[str, torch.Tensor]:
+    sd = {"plugins." + k: v for k, v in stable.plugin_state_dict().items()}
+    if cfg.trainable == "decoder":
+        sd.update({"mask_decoder." + k: v.detach().cpu().clone() for k, v in stable.sam.mask_decoder.state_dict().items()})
+    return sd
+
+
+def _load_trainable_state(stable: StableSam, sd: Dict[str, torch.Tensor]) -> None:
+    plug = {k[len("plugins."):]: v for k, v in sd.items() if k.startswith("plugins.")}
+    dec = {k[len("mask_decoder."):]: v for k, v in sd.items() if k.startswith("mask_decoder.")}
+    if plug:
+        stable.plugin_modules().load_state_dict(plug)
+    if dec:
+        stable.sam.mask_decoder.load_state_dict(dec)
+
+
+def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, out: Union[str, Path, None] = None,
+              checkpoint: Union[str, Path, None] = None, device="auto", resume: bool = True, overwrite: bool = False,
+              progress: bool = True, log=print, sam_name: Optional[str] = None, embedded=None,
+              **overrides) -> Dict[str, object]:
+    """Train ``stable``'s plugins with RTS on the objects of ``dataset`` (SAM frozen).
+
+    Args:
+        stable: the :class:`StableSam` to train (in place); moved to ``device``.
+        dataset: sequence of dicts with ``image`` and ``instance`` (e.g. ``data.SyntheticPinholes("train", ...)``).
+        config: :class:`RTSConfig`; ``**overrides`` replace its fields (``train_rts(s, ds, steps=20)``).
+        out: where to write the trained plugins (:func:`gsam_lab.stable_sam.save`); None: not written.
+        checkpoint: periodic training checkpoint (default ``<out>.ckpt`` when ``out`` is given, else none).
+        resume: continue from an existing ``checkpoint``.
+        overwrite: allow replacing an existing ``out`` (and, with ``resume=False``, ``checkpoint``).
+        sam_name: registry name stored in ``out`` so that ``stable_sam.load(out)`` can rebuild the SAM.
+        embedded: the output of :func:`embed_dataset` (skips embedding the images again).
+
+    Returns:
+        ``{"steps": int, "seconds": float, "history": [{"step", "loss", "bce", "dice", "lr"}, ...],
+        "trainable": int, "out": Path | None}``.
+
+    Raises:
+        FileExistsError: ``out`` (or a checkpoint that would not be resumed) exists and ``overwrite`` is False.
+        ValueError: bad config (e.g. a prompt mix summing to zero) or a dataset with no instances.
+        FloatingPointError: the loss became NaN or infinite (the last checkpoint is kept).
+    """
+    cfg = RTSConfig(**{**asdict(config or RTSConfig()), **overrides}).validate()
+    if not isinstance(stable, StableSam):
+        raise TypeError(f"train_rts trains a StableSam, got {type(stable).__name__}")
+    out = Path(out) if out is not None else None
+    ckpt = Path(checkpoint) if checkpoint is not None else (out.with_name(out.name + ".ckpt") if out else None)
+    if out is not None and out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it (or choose another out=)")
+    if ckpt is not None and ckpt.exists() and not resume and not overwrite:
+        raise FileExistsError(f"training checkpoint {ckpt} exists; pass resume=True to continue it or "
+                              "overwrite=True to start over")
+    dev = resolve_device(device)
+    stable.to(dev)
+    fingerprint = sam_fingerprint(stable.sam) if cfg.trainable == "plugins" else None
+    orig_fp = getattr(stable, "_orig_fingerprint", None) or sam_fingerprint(stable.sam)
+    stable._orig_fingerprint = orig_fp
+    params = _trainable_params(stable, cfg)
+    embedded = embedded if embedded is not None else embed_dataset(stable, dataset, cfg.min_area, progress)
+    n_img = len(embedded)
+    total = int(cfg.steps) if cfg.steps is not None else max(1, math.ceil(cfg.epochs * n_img / cfg.images_per_step))
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng([cfg.seed, 11])
+    start, elapsed, history = 0, 0.0, []
+    order: List[int] = []
+    if ckpt is not None and ckpt.exists() and resume:
+        ck = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if ck.get("config", {}).get("trainable") != cfg.trainable:
+            raise ValueError(f"checkpoint {ckpt} trained {ck.get('config', {}).get('trainable')!r}, not {cfg.trainable!r}")
+        _load_trainable_state(stable, ck["state"])
+        opt.load_state_dict(ck["opt"])
+        rng.bit_generator.state = ck["rng"]
+        start, elapsed, history, order = ck["step"], ck["elapsed"], ck["history"], list(ck["order"])
+        log(f"resumed from {ckpt} at step {start}")
+    transform = PromptPredictor(stable.sam, cache_size=0).transform
+    stable.train()
+    it = range(start, total)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, initial=start, total=total, desc="RTS")
+    t0 = time.time()
+
+    def save_ckpt(step):
+        if ckpt is None:
+            return
+        atomic_save({"state": _trainable_state(stable, cfg), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
+                     "step": step, "elapsed": elapsed + time.time() - t0, "history": history, "order": order,
+                     "config": asdict(cfg)}, ckpt)
+
+    step = start
+    window: List[Dict[str, float]] = []
+    for step in it:
+        lr = _lr_at(step, total, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if len(order) < cfg.images_per_step:           # epoch order, refilled as it runs out
+            order += [int(i) for i in rng.permutation(n_img)]
+        idx, order = order[:cfg.images_per_step], order[cfg.images_per_step:]
+        sampler = PromptSampler([cfg.seed, 13, step])
+        loss, parts = _step(stable, [embedded[i] for i in idx], rng, sampler, cfg, transform, dev)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"RTS loss is {loss.item()} at step {step}: stopping. "
+                                     f"Last checkpoint: {ckpt if ckpt is not None and ckpt.exists() else 'none'}; "
+                                     "try a lower lr")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        rec = {"step": step + 1, "loss": loss.item(), **parts, "lr": lr}
+        history.append(rec)
+        window.append(rec)
+        if (step + 1) % cfg.log_every == 0 or step + 1 == total:
+            avg = {k: float(np.mean([r[k] for r in window])) for k in ("loss", "bce", "dice")}
+            window = []
+            log(f"step {step + 1}/{total} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
+                + f" lr={lr:.2e} t={elapsed + time.time() - t0:.0f}s")
+        out_of_time = cfg.max_minutes > 0 and (time.time() - t0) > 60 * cfg.max_minutes
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == total or out_of_time:
+            save_ckpt(step + 1)
+        if out_of_time:
+            log(f"stopping at step {step + 1}: max_minutes={cfg.max_minutes} reached (re-run to resume)")
+            break
+    stable.eval()
+    if cfg.trainable == "decoder":
+        for p in stable.sam.mask_decoder.parameters():
+            p.requires_grad_(False)
+    seconds = elapsed + time.time() - t0
+    done = history[-1]["step"] if history else start
+    if fingerprint is not None and sam_fingerprint(stable.sam) != fingerprint:
+        raise RuntimeError("SAM's mask decoder changed during plugin training; this is a bug")
+    if out is not None and done >= total:
+        save(stable, out, sam_name=sam_name, include_decoder=cfg.trainable == "decoder", sam_fingerprint_value=orig_fp,
+             meta={"config": asdict(cfg), "steps": done, "seconds": seconds, "images": n_img,
+                   "recipe": "gsam_lab.stable_sam.rts.train_rts", "final_loss": history[-1]["loss"]})
+    return {"steps": done, "seconds": seconds, "history": history,
+            "trainable": sum(p.numel() for p in params), "out": out if out is not None and done >= total else None}
