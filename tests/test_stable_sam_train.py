@@ -1,0 +1,142 @@
+"""RTS training: SAM stays frozen, checkpoints/resume/overwrite, NaN stop, save/load, bad input."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from gsam_lab import sam, stable_sam
+from gsam_lab.stable_sam import PluginCheckpointError, RTSConfig, StableSam
+
+FAST = dict(steps=2, images_per_step=2, prompts_per_image=2, warmup=1, log_every=1, ckpt_every=1, min_area=16)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    return sam.build_tiny_sam(0)
+
+
+def _dataset(n=2, seed=0):
+    """Small images with two rectangle objects each (no rendering)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        img = np.full((48, 64, 3), 80, np.uint8)
+        inst = np.zeros((48, 64), np.int64)
+        for o in (1, 2):
+            y, x = rng.integers(0, 24), rng.integers(0, 36)
+            inst[y:y + 20, x:x + 24] = o
+            img[inst == o] = rng.integers(0, 256, 3)
+        out.append({"image": np.clip(img + rng.integers(0, 20, img.shape), 0, 255).astype(np.uint8), "instance": inst})
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(model, tmp_path_factory):
+    """Plugins trained 2 steps; returns (stable, sam state before, result, out path, logs)."""
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stable = StableSam(model)
+    out = tmp_path_factory.mktemp("rts") / "plugins.pt"
+    logs = []
+    res = stable_sam.train_rts(stable, _dataset(), RTSConfig(**FAST, lr=5e-2), out=out, device="cpu",
+                               progress=False, log=logs.append)
+    return stable, before, res, out, logs
+
+
+def test_training_moves_the_plugins_and_never_sams_weights(model, trained):
+    stable, before, res, out, logs = trained
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert res["steps"] == 2 and res["trainable"] == 78_132 and np.isfinite(res["history"][-1]["loss"])
+    assert stable.dsp.offset.weight.abs().sum() > 0 and stable.drp.mlp[-1].weight.abs().sum() > 0
+    assert any(line.startswith("step 2/2") for line in logs)
+    assert out.exists() and out.with_name(out.name + ".ckpt").exists()
+
+
+def test_save_load_round_trip(model, trained, tmp_path):
+    stable, _, _, out, _ = trained
+    loaded = stable_sam.load(out, model=model)
+    assert loaded.config == stable.config and loaded.meta["steps"] == 2
+    emb = torch.randn(1, 256, 32, 32)
+    sparse, dense = model.prompt_encoder(points=None, boxes=torch.tensor([[10., 10., 200., 150.]]), masks=None)
+    with torch.no_grad():
+        a, b = stable.decode(emb, sparse, dense), loaded.decode(emb, sparse, dense)
+        c = model.mask_decoder(emb, model.prompt_encoder.get_dense_pe(), sparse, dense, False)
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+    hard = StableSam(model, routing="hard", deform_attn=("layer2", "final"))
+    stable_sam.save(hard, tmp_path / "hard.pt")
+    assert stable_sam.load(tmp_path / "hard.pt", model=model).config == hard.config
+
+
+def test_loading_for_another_model_or_width_is_a_clear_error(trained, tmp_path):
+    _, _, _, out, _ = trained
+    with pytest.raises(PluginCheckpointError, match="trained on another SAM"):
+        stable_sam.load(out, model=sam.build_tiny_sam(1))
+    assert stable_sam.load(out, model=sam.build_tiny_sam(1), strict=False).dsp is not None
+    obj = torch.load(out, weights_only=False)
+    obj["config"]["transformer_dim"] = 128
+    torch.save(obj, tmp_path / "w128.pt")
+    with pytest.raises(PluginCheckpointError, match="transformer_dim 128.*transformer_dim 256"):
+        stable_sam.load(tmp_path / "w128.pt", model=sam.build_tiny_sam(0))
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(PluginCheckpointError, match="not a readable torch file"):
+        stable_sam.load(tmp_path / "junk.pt", model=sam.build_tiny_sam(0))
+    with pytest.raises(PluginCheckpointError, match="no Stable-SAM plugin file"):
+        stable_sam.load(tmp_path / "missing.pt", model=sam.build_tiny_sam(0))
+
+
+def test_existing_output_is_not_overwritten_and_checkpoints_resume(model, trained, tmp_path):
+    _, _, _, out, _ = trained
+    stamp = out.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST), out=out, device="cpu", progress=False)
+    assert out.read_bytes() == stamp
+    ck = tmp_path / "run.ckpt"
+    logs = []
+    stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST), checkpoint=ck, device="cpu",
+                         progress=False, log=logs.append)
+    with pytest.raises(FileExistsError, match="resume=True"):
+        stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST), checkpoint=ck, resume=False,
+                             device="cpu", progress=False)
+    logs.clear()
+    res = stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**{**FAST, "steps": 3}), checkpoint=ck,
+                               device="cpu", progress=False, log=logs.append)
+    assert any("resumed" in line and "step 2" in line for line in logs) and res["steps"] == 3
+    assert torch.load(ck, weights_only=False)["step"] == 3
+
+
+def test_nan_stops_training_with_a_clear_error(model):
+    stable = StableSam(model)
+    with torch.no_grad():
+        stable.dsp.proj.weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="loss is nan at step 0"):
+        stable_sam.train_rts(stable, _dataset(), RTSConfig(**FAST), device="cpu", progress=False)
+
+
+def test_bad_input_is_a_clear_error(model):
+    empty = [{"image": np.zeros((32, 32, 3), np.uint8), "instance": np.zeros((32, 32), np.int64)}]
+    with pytest.raises(ValueError, match="none of the 1 dataset images has an object"):
+        stable_sam.train_rts(StableSam(model), empty, RTSConfig(**FAST), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="sums to zero"):
+        stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST, prompt_mix=(0, 0, 0)), device="cpu")
+    with pytest.raises(ValueError, match="prompt_mix must be 3 weights"):
+        RTSConfig(prompt_mix=(1, -1, 0)).validate()
+    with pytest.raises(ValueError, match="nothing to train"):
+        stable_sam.train_rts(StableSam(model, dsp=False, drp=False), _dataset(), RTSConfig(**FAST), device="cpu",
+                             progress=False)
+
+
+def test_points_only_mix_and_the_decoder_tuning_baseline(model, tmp_path):
+    ref = {k: v.clone() for k, v in model.state_dict().items()}
+    base = StableSam(copy.deepcopy(model), dsp=False, drp=False)
+    out = tmp_path / "decoder.pt"
+    res = stable_sam.train_rts(base, _dataset(), RTSConfig(**{**FAST, "steps": 1}, trainable="decoder",
+                               prompt_mix=(0, 0, 1), lr=1e-3), out=out, device="cpu", progress=False)
+    assert res["trainable"] == sum(p.numel() for p in model.mask_decoder.parameters())
+    assert all(torch.equal(ref[k], v) for k, v in model.state_dict().items())          # the original is untouched
+    tuned = base.sam.mask_decoder.state_dict()
+    assert any(not torch.equal(tuned[k], model.mask_decoder.state_dict()[k]) for k in tuned)
+    loaded = stable_sam.load(out, model=model)                                          # fingerprint of the original
+    assert loaded.sam is not model
+    assert all(torch.equal(loaded.sam.mask_decoder.state_dict()[k], v) for k, v in tuned.items())
