@@ -18,13 +18,16 @@ PROFILE_TABLE = {
         "full": dict(erp_hw=(1024, 2048), view_hw=(512, 512), n_stats=100, stats_hw=(256, 512)),
     },
     # 02 (SAM prompt stability)
-    "02": {"quick": dict(), "full": dict()},
+    "02": {"quick": dict(n_pinhole=4, n_erp=2, pinhole_hw=(192, 256), erp_hw=(256, 512), draws=5, max_objects=6),
+           "full": dict(n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024), erp_hw=(1024, 2048), draws=20,
+                        max_objects=20)},
     # 03 (Stable-SAM plugins)
     "03": {"quick": dict(), "full": dict()},
     # 04 (GoodSAM DAR fusion)
     "04": {"quick": dict(), "full": dict()},
     # 05 (GoodSAM MKA distillation)
-    "05": {"quick": dict(), "full": dict()},
+    "05": {"quick": dict(teacher="tiny-synth", student="tiny", sweep_students=(), steps=150, batch_size=4, erp_hw=(64, 128), n_train=6, n_test=8, dar_fusion="ctcf"),
+           "full": dict(teacher="segformer-b5-cityscapes", student="b0", sweep_students=("b0", "b1", "b2"), steps=8000, batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf")},
     # 06 (results report)
     "06": {"quick": dict(), "full": dict()},
 }

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "draw_boxes", "draw_points", "plot_sweep",
+    "draw_boxes", "draw_points", "plot_sweep", "show_outcomes", "colorize_instances",
     "to_numpy_image",
     "colorize",
     "overlay",
@@ -469,3 +469,52 @@ def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "
         axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+def show_outcomes(image, outcomes, ncols: Optional[int] = None, size: float = 3.0, color=(255, 64, 64)):
+    """One panel per :class:`gsam_lab.sam.PromptOutcome` (``image``: one image, or a list with one
+    per outcome): the image with the predicted mask tinted,
+    the ground truth outlined in white, the prompt drawn (box in lime, points as stars/crosses) and
+    the IoU in the title. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    outcomes = list(outcomes)
+    if not outcomes:
+        raise ValueError("no outcomes to show")
+    ncols = ncols or len(outcomes)
+    nrows = int(math.ceil(len(outcomes) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 0.85), squeeze=False)
+    if isinstance(image, (list, tuple)):
+        if len(image) != len(outcomes):
+            raise ValueError(f"give one image, or one image per outcome ({len(outcomes)}); got {len(image)}")
+        imgs = [to_numpy_image(i) for i in image]
+    else:
+        imgs = [to_numpy_image(image)] * len(outcomes)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, o, img in zip(axes.ravel(), outcomes, imgs):
+        shown = img.astype(np.float32).copy()
+        shown[o.mask] = 0.45 * shown[o.mask] + 0.55 * np.asarray(color, np.float32)
+        edge = _edges(o.gt.astype(np.int64))
+        shown[edge & o.gt] = 255
+        ax.imshow(shown.astype(np.uint8))
+        if o.boxes is not None:
+            draw_boxes(ax, o.boxes)
+        if o.points is not None:
+            draw_points(ax, o.points, o.labels)
+        ax.set_title(f"{o.name}\nIoU {o.iou:.2f} · bIoU {o.boundary_iou:.2f}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def colorize_instances(instance, seed: int = 0) -> np.ndarray:
+    """``H x W`` object ids -> ``H x W x 3`` uint8, a distinct random colour per id, 0 (no object) black."""
+    inst, _ = _to_numpy(instance)
+    inst = np.asarray(inst)
+    if inst.ndim != 2 or not np.issubdtype(inst.dtype, np.integer):
+        raise ValueError(f"instance must be an H x W array of integer ids, got {inst.dtype} {inst.shape}")
+    ids, inv = np.unique(inst, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(40, 256, (len(ids), 3)).astype(np.uint8)
+    colours[ids == 0] = 0
+    return colours[inv.reshape(inst.shape)]

@@ -64,3 +64,14 @@ def test_sweep_compare_ranks_failure_cases():
     np.testing.assert_allclose(cmp["drop"], [0.5, 0.05])
     with pytest.raises(ValueError, match="not in this sweep"):
         res.compare("gt_box", "points k=3")
+
+
+def test_colorize_instances():
+    inst = np.array([[0, 3, 3], [7, 7, 0]])
+    rgb = viz.colorize_instances(inst)
+    assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
+    assert (rgb[0, 0] == 0).all() and (rgb[1, 2] == 0).all()
+    assert (rgb[0, 1] == rgb[0, 2]).all() and not (rgb[0, 1] == rgb[1, 0]).all()
+    assert rgb[0, 1].max() >= 40
+    with pytest.raises(ValueError, match="integer ids"):
+        viz.colorize_instances(inst.astype(float))
