@@ -18,8 +18,9 @@ _EXPORTS = {
     # teacher assistant, DAR and pseudo-labelling (issue 5)
     "Teacher": "teacher", "TeacherOutput": "teacher", "load_teacher": "teacher", "TEACHERS": "teacher",
     "CITYSCAPES_CLASSES": "classmap", "map_logits": "classmap",
-    "dar": "dar", "DarResult": "dar",
+    "dar": "rectification", "DarResult": "rectification",   # module not named dar.py: it would shadow the function
     "pseudo_label_dataset": "pseudo", "PseudoLabelDataset": "pseudo",
+    "evaluate_teacher": "teacher", "save_teacher": "teacher", "sam_masks": "fusion", "MaskSet": "fusion",
     # student and MKA (issue 6)
     "Student": "student", "STUDENT_CONFIGS": "student", "StudentOutput": "student", "load_student": "student",
     "MKALoss": "mka", "train_mka": "distill", "MKAConfig": "distill", "MKAResult": "distill", "evaluate_miou": "distill",

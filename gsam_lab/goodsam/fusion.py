@@ -1,0 +1,291 @@
+"""DAR steps 2 and 3: boundary enhancement with SAM masks, and cross-task complementary fusion.
+
+Everything here works on one ERP: ``probs`` is the TA's class distribution ``K x H x W`` (softmax of
+the merged window logits), ``masks`` SAM's class-agnostic "everything" masks ``N x H x W`` (bool) with
+their predicted IoU ``N``.
+
+Readings (see ``DESIGN.md``, "Method readings: GoodSAM"):
+
+- :func:`pair_seam_masks`: SAM sees the ERP as a flat image, so an object on the ±180° seam comes
+  back as two masks, one at each edge. Masks touching the left and the right edge whose edge rows
+  overlap are joined into one seam-crossing mask, decided as a whole afterwards.
+- :func:`interior_vote`: a pixel near a window border (low ``context``) saw little context; inside a
+  SAM mask it takes, in proportion to how much of a border pixel it is, the class distribution of the
+  mask's interior (its pixels with good context).
+- :func:`fuse_vote`: the simple baseline: every mask is painted with the majority TA class inside it.
+- :func:`fuse_ctcf`: cross-task complementary fusion: each mask's mean TA distribution ``q_m`` gives a
+  class ``c_m = argmax q_m`` and a purity ``pi_m = max q_m``; masks with ``pi_m >= purity_thresh`` pull
+  their pixels toward ``c_m`` with weight ``alpha_m = pi_m ** gamma * iou_m``:
+  ``p = (p_TA + s * sum_m alpha_m onehot(c_m)) / (1 + s * sum_m alpha_m)`` over the masks covering
+  the pixel (``s = strength``); pixels no mask covers keep the TA.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+__all__ = ["MaskSet", "as_mask_set", "sam_masks", "grid_masks", "pair_seam_masks", "interior_vote", "mask_stats",
+           "fuse_vote", "fuse_ctcf", "FUSION_MODES"]
+
+FUSION_MODES = ("none", "vote", "ctcf")
+
+
+class MaskSet(NamedTuple):
+    """SAM masks of one image: ``masks`` ``N x H x W`` bool, ``iou`` ``N`` float (predicted IoU),
+    ``seam`` ``N`` bool (True for masks joined across the ±180° seam)."""
+
+    masks: torch.Tensor
+    iou: torch.Tensor
+    seam: torch.Tensor
+
+
+def as_mask_set(masks: Union[MaskSet, Sequence[Dict[str, Any]], Tuple[torch.Tensor, torch.Tensor]],
+                hw: Tuple[int, int], device=None) -> MaskSet:
+    """A :class:`MaskSet` from ``sam.automatic_masks`` output, a ``(masks, iou)`` pair or a MaskSet."""
+    if isinstance(masks, MaskSet):
+        m, iou, seam = masks
+    elif isinstance(masks, tuple) and len(masks) == 2 and isinstance(masks[0], torch.Tensor):
+        m, iou = masks
+        seam = torch.zeros(len(m), dtype=torch.bool)
+    else:
+        items = list(masks)
+        if items and not all(isinstance(d, dict) and "segmentation" in d for d in items):
+            raise ValueError("masks must be a MaskSet, a (masks N x H x W, iou N) pair or sam.automatic_masks output "
+                             "(dicts with 'segmentation' and 'predicted_iou')")
+        m = (torch.from_numpy(np.stack([np.asarray(d["segmentation"], dtype=bool) for d in items])) if items
+             else torch.zeros(0, *hw, dtype=torch.bool))
+        iou = torch.tensor([float(d.get("predicted_iou", 1.0)) for d in items], dtype=torch.float32)
+        seam = torch.zeros(len(items), dtype=torch.bool)
+    m = torch.as_tensor(m).to(device=device, dtype=torch.bool)
+    if m.dim() != 3 or tuple(m.shape[1:]) != tuple(hw):
+        raise ValueError(f"SAM masks must be N x {hw[0]} x {hw[1]} (the ERP's size), got {tuple(m.shape)}")
+    iou = torch.as_tensor(iou, dtype=torch.float32, device=device).reshape(-1)
+    if len(iou) != len(m):
+        raise ValueError(f"got {len(m)} masks but {len(iou)} predicted IoUs")
+    return MaskSet(m, iou.clamp(0, 1), torch.as_tensor(seam, dtype=torch.bool, device=device).reshape(-1))
+
+
+def sam_masks(model, erp_image: torch.Tensor, method: str = "grid", **kw) -> MaskSet:
+    """SAM "everything" masks of an ERP (``3 x H x W`` float in [0, 1]) as a :class:`MaskSet`.
+
+    ``method="grid"`` (default): :func:`grid_masks`, a lean point-grid generator that filters and
+    de-duplicates at the decoder's low resolution (about 10x faster on a CPU than the next one);
+    ``method="automatic"``: :func:`gsam_lab.sam.automatic_masks` (``SamAutomaticMaskGenerator``; ``kw``
+    go to it, defaults here ``points_per_side=16``, ``pred_iou_thresh=0.7``, ``stability_score_thresh=0.85``).
+    """
+    if method == "grid":
+        return grid_masks(model, erp_image, **kw)
+    if method != "automatic":
+        raise ValueError(f"method must be 'grid' or 'automatic', got {method!r}")
+    from ..sam import automatic_masks
+
+    kw = {"points_per_side": 16, "pred_iou_thresh": 0.7, "stability_score_thresh": 0.85, **kw}
+    img = (erp_image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return as_mask_set(automatic_masks(model, img, **kw), tuple(erp_image.shape[-2:]), erp_image.device)
+
+
+@torch.no_grad()
+def grid_masks(model, erp_image: torch.Tensor, points_per_side: int = 8, pred_iou_thresh: float = 0.6,
+               stability_thresh: float = 0.7, nms_iou: float = 0.7, min_area: float = 1e-3,
+               stability_offset: float = 0.25, points_per_batch: int = 64) -> MaskSet:
+    """Class-agnostic masks from a grid of single-point prompts (SAM's "everything" recipe, leaner).
+
+    ``points_per_side`` rows x ``2 * points_per_side`` columns of points (the ERP is 2:1); all 3 of
+    SAM's candidate masks per point are candidates. Kept: predicted IoU >= ``pred_iou_thresh``,
+    stability (area at logit > +offset over area at logit > -offset; ``stability_offset`` = 0.25 as the
+    tiny SAM's logits are flatter than Meta's, whose generator uses 1.0) >= ``stability_thresh``, area >= ``min_area``
+    of the image; then greedy NMS on mask IoU (``nms_iou``) by score = IoU x stability. All of this
+    runs on the decoder's low-resolution logits; only the kept masks are upsampled to ``H x W``.
+
+    Returns: :class:`MaskSet` with masks sorted by area, largest first.
+    """
+    import torch.nn.functional as F
+
+    from ..sam import PromptPredictor
+
+    hh, ww = erp_image.shape[-2:]
+    img = (erp_image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    pred = PromptPredictor(model)
+    pred.set_image(img)
+    dev = pred.device
+    n = int(points_per_side)
+    ys = (torch.arange(n, dtype=torch.float64) + 0.5) / n * hh
+    xs = (torch.arange(2 * n, dtype=torch.float64) + 0.5) / (2 * n) * ww
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    pts = np.stack([gx.flatten().numpy(), gy.flatten().numpy()], -1)[:, None]        # N x 1 x 2
+    pts_in = torch.as_tensor(pred.transform.apply_coords(pts, pred.original_size), dtype=torch.float32, device=dev)
+    lab = torch.ones(len(pts), 1, dtype=torch.int, device=dev)
+    lows, ious = [], []
+    for s in range(0, len(pts), points_per_batch):
+        low, iou = pred.decode(pts_in[s:s + points_per_batch], lab[s:s + points_per_batch], None, None, True)
+        lows.append(low.flatten(0, 1))
+        ious.append(iou.flatten())
+    low, iou = torch.cat(lows), torch.cat(ious)                         # M x h x w, M
+    size = model.image_encoder.img_size
+    lh, lw = low.shape[-2:]
+    vh = max(1, round(pred.input_size[0] * lh / size))
+    vw = max(1, round(pred.input_size[1] * lw / size))
+    low = low[:, :vh, :vw]                                              # the image part (no padding)
+    hi, lo = (low > stability_offset).flatten(1), (low > -stability_offset).flatten(1)
+    area = (low > 0).flatten(1).sum(1).float()
+    stab = hi.sum(1).float() / lo.sum(1).float().clamp_min(1)
+    keep = (iou >= pred_iou_thresh) & (stab >= stability_thresh) & (area >= min_area * vh * vw)
+    idx = torch.nonzero(keep).flatten()
+    idx = idx[torch.argsort((iou * stab)[idx], descending=True)]
+    binm = (low[idx] > 0).flatten(1).float()
+    inter = binm @ binm.T
+    union = binm.sum(1)[:, None] + binm.sum(1)[None, :] - inter
+    miou = inter / union.clamp_min(1)
+    chosen: List[int] = []
+    for i in range(len(idx)):
+        if all(float(miou[i, j]) < nms_iou for j in chosen):
+            chosen.append(i)
+    sel = idx[chosen]
+    if len(sel) == 0:
+        return MaskSet(torch.zeros(0, hh, ww, dtype=torch.bool, device=erp_image.device),
+                       torch.zeros(0, device=erp_image.device), torch.zeros(0, dtype=torch.bool, device=erp_image.device))
+    up = F.interpolate(low[sel][:, None], size=(hh, ww), mode="bilinear", align_corners=False)[:, 0] > 0
+    order = torch.argsort(up.flatten(1).sum(1), descending=True)
+    up, sel_iou = up[order], iou[sel][order]
+    return MaskSet(up.to(erp_image.device), sel_iou.clamp(0, 1).float().to(erp_image.device),
+                   torch.zeros(len(sel), dtype=torch.bool, device=erp_image.device))
+
+
+def pair_seam_masks(ms: MaskSet, min_overlap: float = 0.5) -> MaskSet:
+    """Join masks that touch the left edge with masks that touch the right edge where their edge rows
+    overlap (``|rows_l & rows_r| / min(|rows_l|, |rows_r|) >= min_overlap``), greedily by overlap.
+
+    Joined masks are appended (union, IoU = the smaller of the two, ``seam`` True); the two halves are
+    removed. Masks touching both edges already (e.g. the sky) are left alone.
+    """
+    m = ms.masks
+    if len(m) == 0:
+        return ms
+    left, right = m[:, :, 0], m[:, :, -1]                      # N x H
+    nl, nr = left.sum(1), right.sum(1)
+    cand_l = torch.nonzero((nl > 0) & (nr == 0)).flatten().tolist()
+    cand_r = torch.nonzero((nr > 0) & (nl == 0)).flatten().tolist()
+    pairs = []
+    for i in cand_l:
+        for j in cand_r:
+            ov = float((left[i] & right[j]).sum()) / float(min(nl[i], nr[j]))
+            if ov >= min_overlap:
+                pairs.append((ov, i, j))
+    used, joined, iou_j = set(), [], []
+    for ov, i, j in sorted(pairs, reverse=True):
+        if i in used or j in used:
+            continue
+        used.update((i, j))
+        joined.append(m[i] | m[j])
+        iou_j.append(torch.minimum(ms.iou[i], ms.iou[j]))
+    if not joined:
+        return ms
+    keep = [k for k in range(len(m)) if k not in used]
+    masks = torch.cat([m[keep], torch.stack(joined)])
+    iou = torch.cat([ms.iou[keep], torch.stack(iou_j)])
+    seam = torch.cat([ms.seam[keep], torch.ones(len(joined), dtype=torch.bool, device=m.device)])
+    return MaskSet(masks, iou, seam)
+
+
+def mask_stats(probs: torch.Tensor, masks: torch.Tensor, weight: Optional[torch.Tensor] = None):
+    """Per-mask mean class distribution ``q`` (``N x K``), class (``N``), purity (``N``), area (``N``).
+
+    ``weight`` (``H x W``, optional) weights the pixels in the mean (e.g. the context map, so a mask is
+    decided by its interior)."""
+    k = probs.shape[0]
+    n = masks.shape[0]
+    if n == 0:
+        z = torch.zeros(0, device=probs.device)
+        return torch.zeros(0, k, device=probs.device), z.long(), z, z
+    mf = masks.reshape(n, -1).to(probs.dtype)
+    if weight is not None:
+        mf = mf * weight.reshape(1, -1).to(probs.dtype)
+    area = mf.sum(1)
+    q = mf @ probs.reshape(k, -1).T / area.clamp_min(1e-8)[:, None]
+    purity, cls = q.max(1)
+    return q, cls, purity, masks.reshape(n, -1).sum(1).to(probs.dtype)
+
+
+def interior_vote(probs: torch.Tensor, context: torch.Tensor, ms: MaskSet, interior: float = 0.5,
+                  min_pixels: int = 8) -> torch.Tensor:
+    """Boundary enhancement inside SAM masks: border pixels (``context < 1``) of a mask move toward the
+    distribution of the mask's interior (pixels with ``context >= interior``):
+    ``p <- context * p + (1 - context) * q_interior``. Masks with fewer than ``min_pixels`` interior
+    pixels, and pixels outside every mask, are unchanged. Smaller masks are applied last (they win).
+
+    Args: ``probs`` ``K x H x W``, ``context`` ``H x W`` in [0, 1]. Returns ``K x H x W``.
+    """
+    out = probs.clone()
+    if len(ms.masks) == 0:
+        return out
+    inner = context >= interior
+    order = torch.argsort(ms.masks.reshape(len(ms.masks), -1).sum(1), descending=True)
+    c = context.clamp(0, 1)
+    for i in order.tolist():
+        m = ms.masks[i]
+        mi = m & inner
+        border = m & (c < 1)
+        if int(mi.sum()) < min_pixels or not bool(border.any()):
+            continue
+        q = probs[:, mi].mean(1)                                    # K
+        cb = c[border]
+        out[:, border] = cb * probs[:, border] + (1 - cb) * q[:, None]
+    return out
+
+
+def fuse_vote(probs: torch.Tensor, ms: MaskSet, smooth: float = 0.05) -> Tuple[torch.Tensor, dict]:
+    """Majority vote per mask: each mask's pixels take the TA's most frequent argmax class inside it
+    (masks painted largest first, so nested smaller masks win). Returns (``K x H x W`` probabilities,
+    info: ``mask_class``, ``covered`` ``H x W``)."""
+    k = probs.shape[0]
+    out = probs.clone()
+    covered = torch.zeros(probs.shape[1:], dtype=torch.bool, device=probs.device)
+    cls_of = torch.full((len(ms.masks),), -1, dtype=torch.long, device=probs.device)
+    if len(ms.masks):
+        arg = probs.argmax(0)
+        order = torch.argsort(ms.masks.reshape(len(ms.masks), -1).sum(1), descending=True)
+        for i in order.tolist():
+            m = ms.masks[i]
+            if not bool(m.any()):
+                continue
+            c = int(torch.bincount(arg[m], minlength=k).argmax())
+            cls_of[i] = c
+            onehot = torch.full((k,), smooth / k, device=probs.device)
+            onehot[c] += 1 - smooth
+            out[:, m] = onehot[:, None]
+            covered |= m
+    return out, {"mask_class": cls_of, "covered": covered}
+
+
+def fuse_ctcf(probs: torch.Tensor, ms: MaskSet, purity_thresh: float = 0.5, strength: float = 2.0,
+              gamma: float = 1.0, weight: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, dict]:
+    """Cross-task complementary fusion (see the module docstring).
+
+    Args:
+        probs: TA distribution ``K x H x W``.
+        ms: SAM masks.
+        purity_thresh: masks less pure than this do not vote.
+        strength: ``s``, how hard a fully pure, fully confident mask pulls (``s = 2``: at least 2/3 of
+            the pixel's probability goes to the mask's class).
+        gamma: purity exponent in ``alpha = purity ** gamma * iou``.
+        weight: optional ``H x W`` pixel weights for the per-mask means (boundary: the context map).
+
+    Returns:
+        (``K x H x W`` fused probabilities, info with ``mask_class``, ``mask_purity``, ``mask_alpha``
+        (``N`` each) and ``pull`` (``H x W``, the summed alpha of the masks over each pixel)).
+    """
+    k = probs.shape[0]
+    n = len(ms.masks)
+    q, cls, purity, _ = mask_stats(probs, ms.masks, weight)
+    alpha = torch.where(purity >= purity_thresh, purity.pow(gamma) * ms.iou, torch.zeros_like(purity))
+    if n == 0:
+        pull = torch.zeros(probs.shape[1:], device=probs.device)
+        return probs.clone(), {"mask_class": cls, "mask_purity": purity, "mask_alpha": alpha, "pull": pull}
+    mf = ms.masks.reshape(n, -1).to(probs.dtype)                           # N x P
+    onehot = torch.nn.functional.one_hot(cls, k).to(probs.dtype) * alpha[:, None]   # N x K
+    acc = (onehot.T @ mf).reshape(probs.shape)                             # K x H x W
+    pull = (alpha[None, :] @ mf).reshape(probs.shape[1:])                  # H x W
+    fused = (probs + strength * acc) / (1 + strength * pull)[None]
+    return fused, {"mask_class": cls, "mask_purity": purity, "mask_alpha": alpha, "pull": pull}

@@ -1,0 +1,246 @@
+"""Pseudo-label a set of panoramas with DAR and read them back for distillation (MKA).
+
+::
+
+    out = pseudo_label_dataset(teacher, sam_model, data.SyntheticPanoramas("train", 64), "outputs/pseudo",
+                               windows="h", boundary=True, fusion="ctcf")
+    ds = PseudoLabelDataset(out)
+    item = ds[0]     # image 3 x H x W float [0, 1], pseudo_label H x W int64 (255 = ignore),
+                     # ensemble_logits K x H x W float, index int
+
+**On-disk format** (``format = "gsam_lab.pseudo/1"``), one folder:
+
+``manifest.json``
+    ``format``, ``classes`` (the K class names), ``teacher`` (its name), ``source`` (a description of the
+    panoramas: dataset class, split, size, or the folder), ``n`` (number of panoramas), ``topk`` (k),
+    ``dar`` (the DAR settings: windows, boundary, fusion and their parameters). Written first, atomically.
+``items/<index:06d>.pt`` (``torch.save`` of a dict, written atomically, one per panorama)
+    ``index`` (int, position in the source), ``image`` (``3 x H x W`` uint8), ``pseudo_label``
+    (``H x W`` uint8, 255 = ignore), ``topk_index`` (``k x H x W`` uint8, class ids, most likely first),
+    ``topk_logp`` (``k x H x W`` float16, log-probabilities of those classes), ``meta`` (the source
+    item's ``meta`` when it has one).
+
+The ensemble logits are stored compactly as the top-k log-probabilities (``k = 3`` by default: a
+9-class ERP of 256 x 512 takes 0.8 MB instead of 4.7 MB in float32). :class:`PseudoLabelDataset` makes
+them dense again: the k stored classes keep their log-probability, the other ``K - k`` share the
+remaining probability mass equally (``log((1 - sum_k p) / (K - k))``, floored at ``log 1e-6``). With
+``k = K`` the reconstruction is exact up to float16.
+
+Resuming: a folder whose manifest matches (same classes, teacher, source, n, k and DAR settings) is
+continued - existing items are kept, missing ones computed. A folder with a different manifest, or
+other files and no manifest, is refused with an error and left untouched.
+
+Several processes: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) or with
+``rank=`` / ``world_size=``, process ``r`` labels the indices ``i`` with ``i % world_size == r``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..data.classes import IGNORE_INDEX
+from ..utils import atomic_save, atomic_write_bytes
+
+__all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError",
+           "ImageFolder", "dense_from_topk", "topk_from_logits"]
+
+PSEUDO_FORMAT = "gsam_lab.pseudo/1"
+_IMG_EXT = (".png", ".jpg", ".jpeg")
+
+
+class PseudoLabelFolderError(FileExistsError):
+    """The output folder holds something else than a matching, resumable pseudo-label run."""
+
+
+class ImageFolder(Dataset):
+    """Unlabelled panoramas from a folder (``*.png|jpg|jpeg``, recursive, sorted): items ``image``
+    ``3 x H x W`` float in [0, 1] and ``meta`` (``image_path``)."""
+
+    def __init__(self, root: Union[str, os.PathLike]):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"no folder of panoramas at {self.root}")
+        self.paths = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in _IMG_EXT)
+        if not self.paths:
+            raise FileNotFoundError(f"no .png/.jpg images under {self.root}")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict:
+        from PIL import Image
+
+        img = np.asarray(Image.open(self.paths[i]).convert("RGB"))
+        return {"image": torch.from_numpy(img.copy()).permute(2, 0, 1).float() / 255.0,
+                "meta": {"image_path": str(self.paths[i]), "index": i}}
+
+
+def topk_from_logits(logits: torch.Tensor, k: int):
+    """``K x H x W`` logits -> (``k x H x W`` uint8 class ids, ``k x H x W`` float16 log-probabilities)."""
+    logp = logits.float().log_softmax(0)
+    val, idx = logp.topk(k, dim=0)
+    return idx.to(torch.uint8), val.to(torch.float16)
+
+
+def dense_from_topk(topk_index: torch.Tensor, topk_logp: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse of :func:`topk_from_logits`: ``K x H x W`` float32 log-probabilities (see the module doc)."""
+    k = topk_index.shape[0]
+    lp = topk_logp.float()
+    if k < num_classes:
+        rest = (1 - lp.exp().sum(0)).clamp_min(1e-6 * (num_classes - k)) / (num_classes - k)
+        out = rest.log()[None].expand(num_classes, *lp.shape[1:]).clone()
+    else:
+        out = torch.full((num_classes,) + tuple(lp.shape[1:]), math.log(1e-6))
+    out.scatter_(0, topk_index.long(), lp)
+    return out
+
+
+def _source_description(dataset) -> str:
+    parts = [type(dataset).__name__]
+    for attr in ("split", "hw", "seed", "root", "layout"):
+        if hasattr(dataset, attr):
+            parts.append(f"{attr}={getattr(dataset, attr)}")
+    return " ".join(str(p) for p in parts)
+
+
+def _dist_rank() -> tuple:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _jsonable(v):
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+
+
+def _prepare_folder(out: Path, manifest: Dict[str, Any], resume: bool) -> None:
+    mpath = out / "manifest.json"
+    if mpath.is_file():
+        try:
+            old = json.loads(mpath.read_text())
+        except (OSError, ValueError) as e:
+            raise PseudoLabelFolderError(f"{mpath} is unreadable ({e}); refusing to touch {out}") from None
+        diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
+        if diff:
+            raise PseudoLabelFolderError(
+                f"{out} already holds other pseudo-labels (manifest differs in {diff}: "
+                f"{ {k: old.get(k) for k in diff} } vs requested { {k: manifest.get(k) for k in diff} }). "
+                f"Nothing was changed; choose another out_dir or delete that folder.")
+        if not resume:
+            raise PseudoLabelFolderError(f"{out} already holds these pseudo-labels; pass resume=True to continue "
+                                         f"or choose another out_dir. Nothing was changed.")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise PseudoLabelFolderError(f"{out} is not empty and has no {mpath.name}: it is not a pseudo-label folder "
+                                     f"of gsam_lab. Nothing was changed; choose an empty or new out_dir.")
+    atomic_write_bytes(mpath, json.dumps(manifest, indent=2).encode())
+
+
+def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathLike], out_dir: Union[str, os.PathLike],
+                         *, windows: str = "h", boundary: bool = True, fusion: str = "ctcf", topk: int = 3,
+                         resume: bool = True, progress: bool = True, rank: Optional[int] = None,
+                         world_size: Optional[int] = None, indices: Optional[Sequence[int]] = None,
+                         **dar_kwargs) -> Path:
+    """Run :func:`~gsam_lab.goodsam.dar` on every panorama and write the folder described in the module doc.
+
+    Args:
+        teacher, model: the TA and the SAM (as for ``dar``).
+        panoramas: a Dataset of items with ``image`` (``3 x H x W`` float in [0, 1], ``W == 2 H``), or a
+            folder of ERP images (:class:`ImageFolder`).
+        out_dir: output folder (created; must be new, empty, or a matching earlier run).
+        windows, boundary, fusion, **dar_kwargs: DAR settings (recorded in the manifest).
+        topk: classes kept per pixel of the ensemble logits (1..K).
+        resume: continue a matching earlier run (default) or refuse it.
+        rank, world_size: this process's share; default from ``RANK`` / ``WORLD_SIZE`` (torchrun).
+        indices: label only these indices (default all).
+
+    Returns: ``Path(out_dir)``.
+
+    Raises:
+        PseudoLabelFolderError: ``out_dir`` holds other pseudo-labels or unrelated files (nothing written).
+        ValueError: bad ``topk`` / rank, or an ERP that is not 2:1 (from ``dar``).
+    """
+    from tqdm.auto import tqdm
+
+    from .rectification import dar
+
+    ds = ImageFolder(panoramas) if isinstance(panoramas, (str, os.PathLike)) else panoramas
+    k = teacher.num_classes
+    if not 1 <= int(topk) <= k:
+        raise ValueError(f"topk must be in 1..{k} (the teacher's classes), got {topk}")
+    env_rank, env_world = _dist_rank()
+    rank = env_rank if rank is None else int(rank)
+    world_size = env_world if world_size is None else int(world_size)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+    out = Path(out_dir)
+    manifest = {"format": PSEUDO_FORMAT, "classes": list(teacher.classes), "teacher": getattr(teacher, "name", ""),
+                "source": _source_description(ds), "n": len(ds), "topk": int(topk),
+                "dar": _jsonable(dict(windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs))}
+    _prepare_folder(out, manifest, resume)
+    items_dir = out / "items"
+    items_dir.mkdir(parents=True, exist_ok=True)
+    todo = [i for i in (range(len(ds)) if indices is None else indices) if i % world_size == rank]
+    todo = [i for i in todo if not (items_dir / f"{i:06d}.pt").is_file()]
+    for i in tqdm(todo, desc=f"pseudo-labels (rank {rank}/{world_size})", disable=not progress):
+        item = ds[i]
+        res = dar(teacher, model, item["image"], windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs)
+        idx, lp = topk_from_logits(res.ensemble_logits, int(topk))
+        img = (item["image"].clamp(0, 1) * 255).round().to(torch.uint8)
+        rec = {"index": i, "image": img, "pseudo_label": res.pseudo_label.to(torch.uint8),
+               "topk_index": idx, "topk_logp": lp, "meta": _jsonable(item.get("meta", {}))}
+        atomic_save(rec, items_dir / f"{i:06d}.pt")
+    return out
+
+
+class PseudoLabelDataset(Dataset):
+    """Read a folder written by :func:`pseudo_label_dataset` (format in the module doc).
+
+    Items: ``image`` ``3 x H x W`` float in [0, 1], ``pseudo_label`` ``H x W`` int64 (255 = ignore),
+    ``ensemble_logits`` ``K x H x W`` float32 (dense log-probabilities), ``index`` int.
+
+    Args:
+        root: the folder.
+        require_complete: raise if some of the manifest's ``n`` items are missing (default: use those present).
+
+    Raises:
+        FileNotFoundError: no manifest (names the expected file) or no item.
+        ValueError: a manifest of another format.
+    """
+
+    def __init__(self, root: Union[str, os.PathLike], require_complete: bool = False):
+        self.root = Path(root)
+        mpath = self.root / "manifest.json"
+        if not mpath.is_file():
+            raise FileNotFoundError(f"no pseudo-label manifest at {mpath}; expected a folder written by "
+                                    f"gsam_lab.goodsam.pseudo_label_dataset")
+        self.manifest = json.loads(mpath.read_text())
+        if self.manifest.get("format") != PSEUDO_FORMAT:
+            raise ValueError(f"{mpath} has format {self.manifest.get('format')!r}, expected {PSEUDO_FORMAT!r}")
+        self.classes = tuple(self.manifest["classes"])
+        self.num_classes = len(self.classes)
+        self.paths = sorted((self.root / "items").glob("*.pt"))
+        if require_complete and len(self.paths) != self.manifest["n"]:
+            raise FileNotFoundError(f"{self.root} holds {len(self.paths)} of {self.manifest['n']} items; "
+                                    f"finish it with pseudo_label_dataset(..., resume=True)")
+        if not self.paths:
+            raise FileNotFoundError(f"{self.root}/items holds no pseudo-labels yet")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict:
+        rec = torch.load(self.paths[i], map_location="cpu", weights_only=False)
+        return {"image": rec["image"].float() / 255.0,
+                "pseudo_label": rec["pseudo_label"].long(),
+                "ensemble_logits": dense_from_topk(rec["topk_index"], rec["topk_logp"], self.num_classes),
+                "index": int(rec["index"])}

@@ -1,0 +1,193 @@
+"""Distortion-Aware Rectification (DAR): TA + SAM on one panorama -> ensemble logits and pseudo-labels.
+
+::
+
+    res = dar(teacher, sam_model, erp, windows="h", boundary=True, fusion="ctcf")
+    res.ensemble_logits      # K x H x W (log of the fused class distribution)
+    res.pseudo_label         # H x W int64, 255 where the fused confidence < conf_thresh
+    res.parts                # intermediates for plots (see DarResult)
+
+The three steps, each switchable (the notebook and ``data_scripts/eval_dar.py`` compare them):
+
+1. prediction-level consistency, ``windows``: ``"none"`` | ``"h"`` | ``"hv"`` | ``"tangent"``
+   (:mod:`gsam_lab.goodsam.windows`);
+2. boundary enhancement, ``boundary``: window-border down-weighting in the merge, SAM masks joined
+   across the ±180° seam, and border pixels inside a SAM mask decided by the mask's interior
+   (:func:`~gsam_lab.goodsam.fusion.pair_seam_masks`, :func:`~gsam_lab.goodsam.fusion.interior_vote`);
+3. cross-task complementary fusion, ``fusion``: ``"none"`` | ``"vote"`` | ``"ctcf"``
+   (:mod:`gsam_lab.goodsam.fusion`).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from ..data.classes import IGNORE_INDEX
+from .fusion import (FUSION_MODES, MaskSet, as_mask_set, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks,
+                     sam_masks)
+from .windows import (WINDOW_MODES, border_ramp, sliding_window_logits, tangent_logits, whole_logits,
+                      window_layout)
+
+__all__ = ["dar", "DarResult", "as_erp_tensor", "WINDOW_MODES", "FUSION_MODES"]
+
+
+class DarResult(NamedTuple):
+    """What :func:`dar` returns.
+
+    Attributes:
+        ensemble_logits: ``K x H x W`` float, ``log`` of the fused class distribution (softmax of it
+            gives the distribution back).
+        pseudo_label: ``H x W`` int64, argmax of the ensemble, ``ignore_index`` where its probability
+            is below ``conf_thresh``.
+        parts: intermediates, on the CPU: ``ta_logits`` (``K x H x W``, whole ERP in one pass),
+            ``window_logits`` (``K x H x W``, after step 1), ``context`` (``H x W`` in [0, 1], how far
+            inside its best window each pixel is), ``boundary_probs`` (``K x H x W``, after step 2),
+            ``masks`` (a :class:`~gsam_lab.goodsam.fusion.MaskSet` or None), ``fusion_info`` (per-mask
+            class / purity / alpha, pixel ``pull``), ``confidence`` (``H x W``), ``windows`` (the
+            window list or tangent angles), ``settings`` (the arguments).
+    """
+
+    ensemble_logits: torch.Tensor
+    pseudo_label: torch.Tensor
+    parts: Dict[str, Any]
+
+
+def as_erp_tensor(erp, device=None) -> torch.Tensor:
+    """An ERP as ``3 x H x W`` float in [0, 1] on ``device``; accepts ``3 x H x W`` / ``1 x 3 x H x W``
+    tensors (float in [0, 1] or uint8) and ``H x W x 3`` numpy arrays (uint8 or float in [0, 1]).
+
+    Raises:
+        ValueError: not an RGB image, or not 2:1 (``W == 2 H``).
+    """
+    if isinstance(erp, np.ndarray):
+        if erp.ndim != 3 or erp.shape[2] != 3:
+            raise ValueError(f"a numpy ERP must be H x W x 3, got shape {erp.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(erp)).permute(2, 0, 1)
+    elif isinstance(erp, torch.Tensor):
+        x = erp[0] if erp.dim() == 4 and erp.shape[0] == 1 else erp
+        if x.dim() != 3 or x.shape[0] != 3:
+            raise ValueError(f"an ERP tensor must be 3 x H x W (or 1 x 3 x H x W), got shape {tuple(erp.shape)}")
+    else:
+        raise ValueError(f"erp must be a torch tensor 3 x H x W or a numpy H x W x 3 array, got {type(erp).__name__}")
+    x = x.float() / 255.0 if not x.is_floating_point() else x.float()
+    h, w = x.shape[-2:]
+    if w != 2 * h:
+        raise ValueError(f"an equirectangular panorama must be 2:1 (W == 2 H); got H x W = {h} x {w}")
+    if h < 32:
+        raise ValueError(f"the ERP is too small for the teacher: H = {h}, expected at least 32")
+    return x.to(device) if device is not None else x
+
+
+def _check_choice(value, options, name):
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+
+
+@torch.no_grad()
+def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: str = "ctcf", *,
+        window_hw: Optional[Sequence[int]] = None, stride_hw: Optional[Sequence[int]] = None, scale: float = 1.0,
+        tangent_fov: float = 90.0, ramp_frac: float = 0.25,
+        masks: Union[None, MaskSet, Sequence[dict]] = None, sam_kwargs: Optional[dict] = None,
+        seam_overlap: float = 0.5, purity_thresh: float = 0.5, fusion_strength: float = 2.0, gamma: float = 1.0,
+        conf_thresh: float = 0.5, ignore_index: int = IGNORE_INDEX) -> DarResult:
+    """Run DAR on one panorama.
+
+    Args:
+        teacher: a :class:`~gsam_lab.goodsam.Teacher` (its device is used).
+        model: a SAM (``sam.load_sam``) for the "everything" masks, or None when ``masks`` is given or
+            no step needs masks (``fusion="none"``; boundary then only down-weights window borders).
+        erp: ``3 x H x W`` float in [0, 1] (or uint8, or numpy ``H x W x 3``), ``W == 2 H``.
+        windows: ``"none"`` | ``"h"`` | ``"hv"`` | ``"tangent"`` (:mod:`gsam_lab.goodsam.windows`).
+        boundary: boundary enhancement on / off.
+        fusion: ``"none"`` | ``"vote"`` | ``"ctcf"``.
+        window_hw, stride_hw: sliding window size / stride (defaults in
+            :func:`~gsam_lab.goodsam.windows.window_layout`).
+        scale: resize factor of each window before the TA (``"none"``, ``"h"``, ``"hv"``).
+        tangent_fov: FoV of the tangent views (``"tangent"``).
+        ramp_frac: fraction of a window's size over which its border weights fall.
+        masks: precomputed SAM masks of this ERP (``sam.automatic_masks`` output or a MaskSet), to
+            reuse them across settings; None runs SAM with ``sam_kwargs``.
+        seam_overlap: edge-row overlap for joining masks across the seam.
+        purity_thresh, fusion_strength, gamma: ctcf parameters (:func:`~gsam_lab.goodsam.fusion.fuse_ctcf`).
+        conf_thresh: pseudo-label pixels whose fused probability is below this get ``ignore_index``.
+
+    Raises:
+        ValueError: an ERP that is not 2:1, a window larger than the ERP, unknown options, or SAM
+            needed but neither ``model`` nor ``masks`` given.
+    """
+    _check_choice(windows, WINDOW_MODES, "windows")
+    _check_choice(fusion, FUSION_MODES, "fusion")
+    dev = next(teacher.parameters()).device
+    x = as_erp_tensor(erp, dev)
+    h, w = x.shape[-2:]
+    settings = dict(windows=windows, boundary=boundary, fusion=fusion, window_hw=window_hw, stride_hw=stride_hw,
+                    scale=scale, tangent_fov=tangent_fov, ramp_frac=ramp_frac, purity_thresh=purity_thresh,
+                    fusion_strength=fusion_strength, gamma=gamma, conf_thresh=conf_thresh)
+    layout = None
+    if windows in ("h", "hv"):
+        layout = window_layout((h, w), windows, window_hw, stride_hw)      # validates sizes before any work
+    needs_masks = fusion != "none" or (boundary and (masks is not None or model is not None))
+    if fusion != "none" and masks is None and model is None:
+        raise ValueError(f"fusion={fusion!r} needs SAM masks: pass model=sam.load_sam(...) or masks=...")
+
+    # step 1: prediction-level consistency
+    ta = whole_logits(teacher, x, scale)
+    if windows == "none":
+        merged = ta
+        context = (border_ramp(h, w, ramp_frac / 4, floor=0.0, edges=(False, False, True, True), device=dev)
+                   if boundary else torch.ones(h, w, device=dev))
+        win_info: Any = [(0, 0, h, w)]
+    elif windows in ("h", "hv"):
+        merged, wsum = sliding_window_logits(teacher, x, layout, boundary, scale, ramp_frac)
+        context = _window_context(layout, h, w, ramp_frac, dev) if boundary else torch.ones(h, w, device=dev)
+        win_info = [tuple(wi) for wi in layout]
+    else:
+        merged, wsum = tangent_logits(teacher, x, tangent_fov, boundary=boundary, ramp_frac=ramp_frac)
+        uncovered = wsum <= 0
+        merged = torch.where(uncovered[None], ta, merged)
+        context = wsum.clamp(0, 1) if boundary else torch.ones(h, w, device=dev)
+        from .windows import tangent_views
+        win_info = list(zip(*tangent_views(tangent_fov)))
+
+    probs = merged.softmax(0)
+
+    # step 2: boundary enhancement with SAM masks
+    ms: Optional[MaskSet] = None
+    if needs_masks:
+        ms = as_mask_set(masks, (h, w), dev) if masks is not None else sam_masks(model, x, **(sam_kwargs or {}))
+        if boundary:
+            ms = pair_seam_masks(ms, seam_overlap)
+    bprobs = interior_vote(probs, context, ms) if (boundary and ms is not None) else probs
+
+    # step 3: cross-task complementary fusion
+    info: Dict[str, Any] = {}
+    if fusion == "vote":
+        fused, info = fuse_vote(bprobs, ms)
+    elif fusion == "ctcf":
+        fused, info = fuse_ctcf(bprobs, ms, purity_thresh, fusion_strength, gamma,
+                                weight=context.clamp_min(0.05) if boundary else None)
+    else:
+        fused = bprobs
+
+    conf, label = fused.max(0)
+    pseudo = torch.where(conf >= conf_thresh, label, torch.full_like(label, ignore_index))
+    cpu = lambda t: t.detach().cpu() if isinstance(t, torch.Tensor) else t  # noqa: E731
+    parts = {"ta_logits": cpu(ta), "window_logits": cpu(merged), "context": cpu(context),
+             "boundary_probs": cpu(bprobs), "masks": MaskSet(*(cpu(t) for t in ms)) if ms is not None else None,
+             "fusion_info": {k: cpu(v) for k, v in info.items()}, "confidence": cpu(conf), "windows": win_info,
+             "settings": settings}
+    return DarResult(cpu(fused.clamp_min(1e-6).log()), cpu(pseudo), parts)
+
+
+def _window_context(layout, h: int, w: int, ramp_frac: float, device) -> torch.Tensor:
+    """``H x W``: for each pixel, the largest border-ramp value over the windows that contain it."""
+    ctx = torch.zeros(h, w, device=device)
+    for t, l, wh, ww in layout:
+        full_w = ww >= w
+        r = border_ramp(wh, ww, ramp_frac, floor=0.0, edges=(t > 0, t + wh < h, not full_w, not full_w), device=device)
+        cols = (torch.arange(ww, device=device) + l) % w
+        cur = ctx[t:t + wh][:, cols]
+        ctx[t:t + wh, cols] = torch.maximum(cur, r)
+    return ctx

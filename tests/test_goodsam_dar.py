@@ -1,0 +1,175 @@
+"""DAR: window layouts and wrap-around, boundary weights, seam pairing, vote / ctcf fusion, bad input."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gsam_lab import data, goodsam
+from gsam_lab.goodsam.fusion import MaskSet, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks
+from gsam_lab.goodsam.teacher import TeacherOutput
+from gsam_lab.goodsam.windows import border_ramp, sliding_window_logits, whole_logits, window_layout
+
+
+class PointwiseTeacher(nn.Module):
+    """A context-free 'teacher': logits = a fixed linear map of the colour, averaged over 4x4 cells."""
+
+    classes = data.CLASSES
+    num_classes = len(data.CLASSES)
+    name = "pointwise"
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = nn.Parameter(torch.randn(self.num_classes, 3, generator=g) * 4)
+
+    def forward(self, x):
+        lg = torch.einsum("kc,bchw->bkhw", self.w, x)
+        return TeacherOutput(nn.functional.avg_pool2d(lg, 4), ())
+
+
+def erp(h=64, seed=0):
+    return torch.rand(3, h, 2 * h, generator=torch.Generator().manual_seed(seed))
+
+
+def blocks_erp(h=64):
+    """An ERP of flat colour blocks (so a pointwise teacher is exact away from block edges)."""
+    x = torch.zeros(3, h, 2 * h)
+    cols = torch.rand(8, 3, generator=torch.Generator().manual_seed(1))
+    for i in range(8):
+        x[:, :, i * h // 4:(i + 1) * h // 4] = cols[i][:, None, None]
+    return x
+
+
+def test_window_layout_defaults_and_coverage():
+    wins = window_layout((64, 128), "h")
+    assert len(wins) == 4 and all(w.h == 64 and w.w == 64 for w in wins)
+    cover = torch.zeros(128)
+    for w in wins:
+        cover[(torch.arange(w.w) + w.left) % 128] += 1
+    assert torch.all(cover == 2)                     # 50 % overlap, every column twice, incl. the seam
+    hv = window_layout((64, 128), "hv")
+    assert len(hv) == 3 * 4 and {w.top for w in hv} == {0, 16, 32}
+    assert any(w.left + w.w > 128 for w in wins)     # at least one window crosses the seam
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(mode="hv", window_hw=(65, 64)), "larger than the ERP"),
+    (dict(mode="h", window_hw=(64, 256)), "larger than the ERP"),
+    (dict(mode="h", window_hw=(32, 64)), "full ERP height"),
+    (dict(mode="h", window_hw=(64, 32), stride_hw=(64, 40)), "leaves gaps"),
+    (dict(mode="x"), "mode"),
+])
+def test_window_layout_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        window_layout((64, 128), **kw)
+
+
+def test_border_ramp():
+    r = border_ramp(8, 16, frac=0.25, floor=0.05)
+    assert r.shape == (8, 16) and float(r[4, 8]) == 1.0 and float(r[0, 0]) < 0.3 and float(r.min()) >= 0.05
+    only_lr = border_ramp(8, 16, edges=(False, False, True, True))
+    assert torch.all(only_lr[:, 8] == 1.0) and float(only_lr[0, 0]) < 1
+
+
+def test_sliding_windows_wrap_match_whole_for_context_free_teacher():
+    t = PointwiseTeacher()
+    x = blocks_erp()
+    with torch.no_grad():
+        whole = whole_logits(t, x)
+        merged, wsum = sliding_window_logits(t, x, window_layout((64, 128), "h"), boundary=True)
+    assert merged.shape == whole.shape == (9, 64, 128) and float(wsum.min()) > 0
+    # the seam columns are merged from windows that wrap around: they must agree with the whole pass
+    inner = [c for c in range(128) if min(c % 16, 15 - c % 16) >= 3]
+    assert torch.allclose(merged[:, :, inner], whole[:, :, inner], atol=1e-4)
+    # a wrong wrap (e.g. no modulo) would give the seam windows other colours
+    assert torch.allclose(merged[:, :, 124], whole[:, :, 124], atol=0.5)
+
+
+def test_dar_bad_input():
+    t = PointwiseTeacher()
+    with pytest.raises(ValueError, match="2:1"):
+        goodsam.dar(t, None, torch.rand(3, 64, 64), fusion="none")
+    with pytest.raises(ValueError, match="larger than the ERP"):
+        goodsam.dar(t, None, erp(), windows="hv", window_hw=(32, 256), fusion="none")
+    with pytest.raises(ValueError, match="needs SAM masks"):
+        goodsam.dar(t, None, erp(), fusion="ctcf")
+    with pytest.raises(ValueError, match="windows must be one of"):
+        goodsam.dar(t, None, erp(), windows="vertical", fusion="none")
+
+
+def test_pair_seam_masks_joins_halves():
+    m = torch.zeros(3, 16, 32, dtype=torch.bool)
+    m[0, 4:10, :3] = True            # left half of an object on the seam
+    m[1, 5:10, -4:] = True           # right half
+    m[2, 0:2, 10:20] = True          # unrelated
+    ms = pair_seam_masks(MaskSet(m, torch.tensor([0.9, 0.8, 0.7]), torch.zeros(3, dtype=torch.bool)))
+    assert len(ms.masks) == 2 and bool(ms.seam[-1]) and not bool(ms.seam[0])
+    assert int(ms.masks[-1].sum()) == int(m[0].sum() + m[1].sum())
+    assert abs(float(ms.iou[-1]) - 0.8) < 1e-6
+    # rows that do not overlap are not joined
+    m2 = m.clone(); m2[1] = False; m2[1, 12:16, -4:] = True
+    assert len(pair_seam_masks(MaskSet(m2, torch.ones(3), torch.zeros(3, dtype=torch.bool))).masks) == 3
+
+
+def _probs():
+    p = torch.full((3, 8, 8), 0.1)
+    p[0] = 0.8                       # class 0 everywhere ...
+    p[:, :, 6:] = torch.tensor([0.1, 0.8, 0.1])[:, None, None]   # ... but class 1 in the last two columns
+    return p
+
+
+def test_ctcf_pulls_pure_masks_and_leaves_the_rest():
+    p = _probs()
+    m = torch.zeros(2, 8, 8, dtype=torch.bool)
+    m[0, :, 4:8] = True              # 2/4 columns class 0, 2/4 class 1: impure (purity 0.45)
+    m[1, :4, :7] = True              # mostly class 0: pure enough, pulls column 6 to class 0
+    fused, info = fuse_ctcf(p, MaskSet(m, torch.tensor([1.0, 1.0]), torch.zeros(2, dtype=torch.bool)),
+                            purity_thresh=0.6, strength=2.0)
+    assert float(info["mask_alpha"][0]) == 0.0 and float(info["mask_alpha"][1]) > 0.6
+    assert int(fused[:, 0, 6].argmax()) == 0 and int(p[:, 0, 6].argmax()) == 1     # pulled
+    assert torch.allclose(fused[:, 5:, :], p[:, 5:, :])                              # uncovered: TA kept
+    assert torch.allclose(fused.sum(0), torch.ones(8, 8))
+
+
+def test_vote_paints_majority():
+    p = _probs()
+    m = torch.zeros(1, 8, 8, dtype=torch.bool)
+    m[0, :, 3:8] = True              # 3 columns class 0, 2 class 1 -> 0
+    fused, info = fuse_vote(p, MaskSet(m, torch.ones(1), torch.zeros(1, dtype=torch.bool)))
+    assert int(info["mask_class"][0]) == 0 and torch.all(fused[:, :, 3:].argmax(0) == 0)
+    assert torch.equal(fused[:, :, :3], p[:, :, :3])
+
+
+def test_interior_vote_decides_border_pixels():
+    p = _probs()
+    ctx = torch.ones(8, 8); ctx[:, 6:] = 0.0                    # the last columns saw no context
+    m = torch.zeros(1, 8, 8, dtype=torch.bool); m[0, :, 2:8] = True
+    out = interior_vote(p, ctx, MaskSet(m, torch.ones(1), torch.zeros(1, dtype=torch.bool)))
+    assert torch.all(out[:, :, 6:].argmax(0) == 0) and torch.equal(out[:, :, :6], p[:, :, :6])
+
+
+def test_dar_end_to_end_with_given_masks():
+    t = PointwiseTeacher()
+    x = blocks_erp()
+    m = torch.zeros(2, 64, 128, dtype=torch.bool)
+    m[0, :, :16] = True; m[1, 40:, 60:90] = True
+    for windows in ("none", "h", "hv", "tangent"):
+        res = goodsam.dar(t, None, x, windows=windows, boundary=True, fusion="ctcf", masks=(m, torch.ones(2)),
+                          conf_thresh=0.6)
+        assert res.ensemble_logits.shape == (9, 64, 128) and res.pseudo_label.shape == (64, 128)
+        assert torch.allclose(res.ensemble_logits.exp().sum(0), torch.ones(64, 128), atol=1e-3)
+        low = res.parts["confidence"] < 0.6
+        assert torch.all(res.pseudo_label[low] == 255) and torch.all(res.pseudo_label[~low] < 9)
+        assert {"ta_logits", "window_logits", "context", "masks", "fusion_info"} <= set(res.parts)
+
+
+def test_dar_with_tiny_sam_runs():
+    from gsam_lab import sam
+
+    torch.set_num_threads(1)
+    t = goodsam.load_teacher("tiny-synth", device="cpu", pretrained=False)
+    model = sam.load_sam("tiny-synth", device="cpu")
+    res = goodsam.dar(t, model, (erp(64) * 255).byte(), windows="h", fusion="vote",
+                      sam_kwargs=dict(points_per_side=2, pred_iou_thresh=0.0, stability_thresh=0.0))
+    assert res.pseudo_label.shape == (64, 128) and res.parts["masks"].masks.shape[1:] == (64, 128)
