@@ -171,5 +171,17 @@ def test_dar_with_tiny_sam_runs():
     t = goodsam.load_teacher("tiny-synth", device="cpu", pretrained=False)
     model = sam.load_sam("tiny-synth", device="cpu")
     res = goodsam.dar(t, model, (erp(64) * 255).byte(), windows="h", fusion="vote",
-                      sam_kwargs=dict(points_per_side=2, pred_iou_thresh=0.0, stability_thresh=0.0))
+                      sam_kwargs=dict(points_per_side=1, pred_iou_thresh=0.0, stability_thresh=0.0))
     assert res.pseudo_label.shape == (64, 128) and res.parts["masks"].masks.shape[1:] == (64, 128)
+
+
+def test_pad_band_to_erp():
+    from gsam_lab.goodsam.rectification import pad_band_to_erp
+
+    band = torch.rand(3, 20, 128)
+    sem = torch.zeros(20, 128, dtype=torch.long)
+    erp_, s, rows = pad_band_to_erp(band, sem)
+    assert erp_.shape == (3, 64, 128) and torch.equal(erp_[:, rows], band) and rows == slice(22, 42)
+    assert torch.all(s[:22] == 255) and torch.all(s[rows] == 0)
+    with pytest.raises(ValueError, match="does not fit"):
+        pad_band_to_erp(torch.rand(3, 70, 128))

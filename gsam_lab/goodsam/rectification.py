@@ -30,7 +30,7 @@ from .fusion import (FUSION_MODES, MaskSet, as_mask_set, fuse_ctcf, fuse_vote, i
 from .windows import (WINDOW_MODES, border_ramp, sliding_window_logits, tangent_logits, whole_logits,
                       window_layout)
 
-__all__ = ["dar", "DarResult", "as_erp_tensor", "WINDOW_MODES", "FUSION_MODES"]
+__all__ = ["dar", "DarResult", "as_erp_tensor", "pad_band_to_erp", "WINDOW_MODES", "FUSION_MODES"]
 
 
 class DarResult(NamedTuple):
@@ -191,3 +191,31 @@ def _window_context(layout, h: int, w: int, ramp_frac: float, device) -> torch.T
         cur = ctx[t:t + wh][:, cols]
         ctx[t:t + wh, cols] = torch.maximum(cur, r)
     return ctx
+
+
+def pad_band_to_erp(image: torch.Tensor, semantic: Optional[torch.Tensor] = None, fill: float = 0.0,
+                    ignore_index: int = IGNORE_INDEX):
+    """Centre a latitude band (``3 x h x W`` with ``h < W / 2``, e.g. DensePASS' 400 x 2048, about ±35°)
+    in a full ``3 x W/2 x W`` ERP, so that :func:`dar` sees the geometry it expects.
+
+    Returns ``(erp, semantic_or_None, rows)``: rows outside the band hold ``fill`` (labels
+    ``ignore_index``); ``rows`` is the ``slice`` of the band in the ERP (crop results back with it).
+    A 2:1 input is returned unchanged. Assumes the band is centred on the equator.
+    """
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must be 3 x h x W, got shape {tuple(image.shape)}")
+    h, w = image.shape[-2:]
+    if w % 2:
+        raise ValueError(f"width must be even to make a 2:1 ERP, got {w}")
+    eh = w // 2
+    if h > eh:
+        raise ValueError(f"a band of {h} rows does not fit a {eh} x {w} ERP (expected h <= W / 2)")
+    top = (eh - h) // 2
+    rows = slice(top, top + h)
+    erp = torch.full((3, eh, w), fill, dtype=image.dtype, device=image.device)
+    erp[:, rows] = image
+    sem = None
+    if semantic is not None:
+        sem = torch.full((eh, w), ignore_index, dtype=semantic.dtype, device=semantic.device)
+        sem[rows] = semantic
+    return erp, sem, rows
