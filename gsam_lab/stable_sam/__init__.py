@@ -15,6 +15,7 @@ from .drp import ROUTINGS, DynamicRoutingPlugin
 from .dsp import DeformableSamplingPlugin, sample_at_offsets
 from .io import FORMAT, PluginCheckpointError, load, sam_fingerprint, save
 from .model import StableSam, count_trainable
+from .evaluate import TARGETS, check_targets, compare, heldout_sets
 from .rts import RTSConfig, embed_dataset, train_rts
 from .predictor import StableSamPredictor, predictor_factory
 
@@ -22,4 +23,5 @@ __all__ = [
     "DeformableSamplingPlugin", "DynamicRoutingPlugin", "StableSam", "StableSamPredictor", "predictor_factory",
     "plugin_predict_masks", "sample_at_offsets", "count_trainable", "save", "load", "sam_fingerprint",
     "PluginCheckpointError", "FORMAT", "DEFORM_ATTNS", "ROUTINGS", "RTSConfig", "train_rts", "embed_dataset",
+    "compare", "check_targets", "TARGETS", "heldout_sets",
 ]

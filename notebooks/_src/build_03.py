@@ -1,0 +1,378 @@
+"""Build notebooks/03_stable_sam_plugins.ipynb (run: python notebooks/_src/build_03.py)."""
+from nbtools import code, colab, md, params, write
+
+cells = [
+md(r"""
+# 03 · Stable-SAM: plugins that make a frozen SAM robust to casual prompts
+
+Notebook 02 (`02_sam_prompt_stability.ipynb`) showed that SAM's masks get worse, and above all
+*wobble*, when the prompt is casual: a box drawn in a hurry, a single click. Stable-SAM
+(arXiv 2311.15776) keeps SAM's weights **frozen** and adds two tiny plugins to its mask decoder:
+
+- a **Deformable Sampling Plugin (DSP)** that learns *where* the decoder should read image
+  features (a learned offset for every image token), and
+- a **Dynamic Routing Plugin (DRP)** that decides, from the prompt, how much to trust those
+  deformed features versus the regular grid;
+
+trained with a **Robust Training Strategy (RTS)**: ground-truth boxes, noisy boxes and a few clicks,
+mixed. About 0.08M trainable parameters; SAM's 94M (ViT-B) or 6M (`tiny-synth`) stay untouched.
+No official code exists; `gsam_lab.stable_sam` is this lab's reading of the paper's architecture
+figure, with every choice a constructor argument.
+
+**You will:**
+1. see again why SAM fails on casual prompts;
+2. build the DSP and the DRP step by step and check that both start as exact no-ops;
+3. host them in SAM's decoder (`StableSam`) without editing `segment_anything`;
+4. run a short RTS training on a frozen SAM;
+5. load the **shipped** plugins (trained longer by `data_scripts/train_stable_sam.py`) and compare
+   SAM and Stable-SAM on held-out pinhole images and panoramas: mIoU, boundary IoU, stability;
+6. look at the learned offset field over an image and at the routing weights against prompt quality.
+
+**Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) ≈ 2 minutes on 2 CPU cores;
+full profile (Meta's ViT-B/L/H, a real data root, 500 RTS steps, GPU) tens of minutes on a GPU.
+"""),
+colab(),
+md("""
+## Parameters
+Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
+"""),
+params('''
+profile: str = "quick"          # quick | full
+device: str = "auto"            # auto | cpu | cuda | mps
+seed: int = 0                   # seed of the training run and of the prompt draws
+sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (Meta's, cache folder) or a .pth path
+plugins: str = ""               # trained plugins to evaluate; "" = the shipped ones for tiny-synth, else this notebook's RTS run
+data_root: str = ""             # optional folder of real labelled images for the evaluation (FolderDataset)
+data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
+out_dir: str = "outputs/03_stable_sam_plugins"   # figures, tables and the plugins trained here
+steps = None                    # RTS steps of the training run; None: 12 quick, 500 full
+n_train = None                  # train-split renders for RTS; None: 4 quick, 2000 full
+images_per_step = None          # images per RTS step; None: 2 quick, 4 full
+n_pinhole = None                # held-out pinhole images; None: 3 quick, 50 full
+n_erp = None                    # held-out panoramas; None: 1 quick, 20 full
+pinhole_hw = None               # None: (256, 256) quick, (768, 1024) full
+erp_hw = None                   # None: (256, 512) quick, (1024, 2048) full
+draws = None                    # prompt draws per object and setting; None: 3 quick, 20 full
+max_objects = None              # largest objects per image; None: 6 quick, 20 full
+'''),
+code('''
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from gsam_lab import data, sam, stable_sam, viz
+from gsam_lab.profiles import settings
+from gsam_lab.sam.registry import ASSETS_DIR
+from gsam_lab.utils import resolve_device, seed_everything
+
+t_start = time.time()
+cfg = settings("03", profile, steps=steps, n_train=n_train, images_per_step=images_per_step, n_pinhole=n_pinhole,
+               n_erp=n_erp, pinhole_hw=pinhole_hw, erp_hw=erp_hw, draws=draws, max_objects=max_objects)
+dev = resolve_device(device)
+seed_everything(seed)
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+model = sam.load_sam(sam_checkpoint, device=dev)
+print(f"profile={cfg.profile}  device={dev}  SAM={sam_checkpoint} "
+      f"({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, embedding "
+      f"{model.prompt_encoder.image_embedding_size})")
+'''),
+md("""
+## 1 · Why SAM fails on casual prompts
+One held-out object, prompted the way notebook 02 does it: the tight ground-truth box, two noisy
+boxes (HQ-SAM's noise: the box centre and size jitter by up to `s` of the box) and one or three
+random clicks. White outline: the true object; red: SAM's mask.
+"""),
+code('''
+if data_root:
+    real = data.FolderDataset(data_root, layout=data_layout)
+    pick = [real[i] for i in range(min(cfg.n_pinhole, len(real)))]
+    domains = {"real": [dict(image=s["image"], instance=data.things_as_instances(s["semantic"])) for s in pick]}
+else:
+    domains = stable_sam.heldout_sets(cfg.n_pinhole, cfg.n_erp, cfg.pinhole_hw, cfg.erp_hw)
+name0 = next(iter(domains))
+s0 = domains[name0][0]
+img0, inst0 = sam.as_rgb_uint8(s0["image"]), np.asarray(s0["instance"])
+ids, areas = np.unique(inst0[inst0 > 0], return_counts=True)
+obj = ids[np.argsort(-areas)[min(1, len(ids) - 1)]]          # the second-largest object
+gt0 = inst0 == obj
+sam_pred = sam.PromptPredictor(model).set_image(img0)
+prompts0 = sam.casual_prompts(gt0, seed=seed, noise=(0.2, 0.4), points=(1, 3))
+before = sam.prompt_outcomes(sam_pred, gt0, prompts0)
+fig = viz.show_outcomes(img0, before)
+viz.savefig(fig, out / "sam_casual_prompts.png");
+'''),
+md("""
+The tight box is the prompt SAM was benchmarked with; the others are what a person gives. The decoder
+reads image features around the prompt on a fixed grid. When the box is off, it reads the wrong
+features and the mask follows. Stable-SAM's idea: let the decoder *move* its sampling points.
+
+## 2 · The Deformable Sampling Plugin, step by step
+SAM's mask decoder is a two-way transformer with two blocks. Between block 1 and block 2 the DSP
+takes the image tokens `x` (`B x C x H x W`, `C = 256`) and computes
+
+$$x^* = \\mathrm{Conv}_{1\\times1}(x), \\qquad \\Delta p = \\mathrm{Conv}_{1\\times1}^{C\\to2}\\big(\\mathrm{GELU}(\\mathrm{LN}(\\mathrm{DWConv}_{5\\times5}(x^*)))\\big), \\qquad \\tilde x = \\mathrm{grid\\_sample}(x^*, p + \\Delta p).$$
+
+`p` is the grid of token centres and `Δp` is in token units. Block 2's token-to-image attention then
+reads `x̃` as keys and values. At the start the projection is the identity and the last convolution
+is zero, so `Δp = 0` and `x̃ = x` exactly.
+"""),
+code('''
+dsp = stable_sam.DeformableSamplingPlugin(256)
+for name, m in [("projection Conv1x1", dsp.proj), ("depth-wise 5x5", dsp.dwconv), ("LayerNorm", dsp.norm),
+                ("offset head Conv1x1 C->2", dsp.offset)]:
+    print(f"{name:26s} {sum(p.numel() for p in m.parameters()):>7,d}")
+print(f"{'DSP total':26s} {stable_sam.count_trainable(dsp):>7,d}")
+
+x = sam_pred.get_image_embedding().detach().cpu()             # 1 x 256 x h x w: a real image embedding
+deformed, offsets = dsp(x)
+print("untrained DSP: offsets all zero:", bool((offsets == 0).all()), "| deformed == x bit for bit:", torch.equal(deformed, x))
+assert torch.equal(deformed, x) and (offsets == 0).all()
+'''),
+md("""
+What does `grid_sample` do with an offset? Below we hand the sampler a made-up offset field: every
+token reads the feature 3 tokens to its right in the left half of the map, and 3 tokens above it
+in the right half. We show the first principal component of the features before and after.
+"""),
+code('''
+h, w = x.shape[-2:]
+demo_off = torch.zeros(1, 2, h, w)
+demo_off[:, 0, :, : w // 2] = 3.0                              # dx = +3 tokens (read from the right)
+demo_off[:, 1, :, w // 2:] = -3.0                              # dy = -3 tokens (read from above)
+moved = stable_sam.sample_at_offsets(x, demo_off)
+flat = x[0].flatten(1)
+pc = torch.linalg.svd(flat - flat.mean(1, keepdim=True), full_matrices=False)[0][:, 0]
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+axes[0].imshow(img0); axes[0].set_title("image")
+axes[1].imshow((pc @ x[0].flatten(1)).reshape(h, w), cmap="viridis"); axes[1].set_title("embedding, 1st PC")
+axes[2].imshow((pc @ moved[0].flatten(1)).reshape(h, w), cmap="viridis"); axes[2].set_title("re-sampled with the demo offsets")
+for a in axes: a.axis("off")
+viz.savefig(fig, out / "dsp_demo_offsets.png");
+assert torch.equal(moved[0, :, :, :w // 2 - 3], x[0, :, :, 3:w // 2]), "dx = +3 reads the token 3 to the right"
+'''),
+md("""
+## 3 · The Dynamic Routing Plugin
+Deformed features help when the prompt is bad and may hurt when it is good. The DRP reads a
+prompt-conditioned token (SAM's IoU token after block 1) through `LayerNorm → Linear → GELU → Linear`
+and outputs two weights `α = (α_deformed, α_regular)`; block 2 then reads
+`α_deformed · x̃ + α_regular · x`. *Soft* routing (softmax, the default) mixes; *hard* routing picks
+one (trained with a straight-through gradient). Zero-initialised last layer: `α = (0.5, 0.5)`, and
+with `x̃ = x` the mix is `x` exactly.
+"""),
+code('''
+drp = stable_sam.DynamicRoutingPlugin(256, hidden=16, routing="soft")
+tok = torch.randn(4, 256)
+print("DRP parameters:", stable_sam.count_trainable(drp), "| untrained alpha:", drp(tok)[0].tolist())
+assert torch.equal(drp(tok), torch.full((4, 2), 0.5))
+'''),
+md("""
+## 4 · `StableSam`: the plugins inside SAM's decoder, SAM frozen
+`StableSam(model, dsp=True, drp=True, routing="soft", deform_attn=("layer2",))` runs SAM's decoder
+layer by layer with SAM's own modules (nothing in `segment_anything` is edited) and swaps the keys
+and values of block 2's token-to-image attention (`deform_attn=("layer2", "final")` also deforms
+the final attention). SAM's parameters get `requires_grad=False`. An untrained `StableSam` must
+give SAM's logits bit for bit.
+"""),
+code('''
+stable0 = stable_sam.StableSam(model, dsp=True, drp=True)
+n_train_params = stable0.num_trainable()
+print(f"trainable parameters: {n_train_params:,} (DSP {stable_sam.count_trainable(stable0.dsp):,} + "
+      f"DRP {stable_sam.count_trainable(stable0.drp):,}); frozen SAM parameters: "
+      f"{sum(p.numel() for p in model.parameters()):,}")
+boxes0 = np.stack([p["boxes"] for p in prompts0.values() if "boxes" in p])
+a = sam_pred.predict(boxes=boxes0, return_logits=True)
+b = stable_sam.StableSamPredictor(stable0).set_image(img0).predict(boxes=boxes0, return_logits=True)
+print("untrained StableSam == SAM (logits, bit for bit):", torch.equal(a.low_res_logits, b.low_res_logits))
+assert torch.equal(a.low_res_logits, b.low_res_logits), "the plugins start as an exact no-op"
+assert n_train_params <= 100_000, "Stable-SAM trains at most 0.1M parameters"
+assert not any(p.requires_grad for p in model.parameters()), "SAM is frozen"
+'''),
+md("""
+## 5 · Robust Training Strategy (a short run)
+`stable_sam.train_rts` embeds every training image once with SAM's frozen encoder (so a step costs
+only the decoder), then for each object draws one prompt from the mix *ground-truth box : noisy box
+(s ~ U(0.1, 0.5)) : 1–10 clicks* and minimises BCE + dice on the mask. Training images are
+train-split renders, never the held-out test split. The quick profile runs only a few steps to
+show the loop; the plugins we evaluate below were trained longer by
+`data_scripts/train_stable_sam.py` and ship with the package.
+"""),
+code('''
+train_set = torch.utils.data.ConcatDataset([
+    data.SyntheticPinholes("train", max(1, cfg.n_train * 3 // 4), cfg.pinhole_hw, seed=seed, fov_deg=(50.0, 110.0)),
+    data.SyntheticPanoramas("train", max(1, cfg.n_train // 4), cfg.erp_hw, seed=seed)])
+sam_before = {k: v.clone() for k, v in model.state_dict().items()}
+stable_nb = stable_sam.StableSam(model)
+run = stable_sam.train_rts(stable_nb, train_set, stable_sam.RTSConfig(steps=cfg.steps, images_per_step=cfg.images_per_step,
+                                                                       seed=seed, log_every=max(1, cfg.steps // 4)),
+                           out=out / "plugins_notebook_run.pt", overwrite=True, resume=False, device=dev,
+                           sam_name=sam_checkpoint if sam_checkpoint in sam.SAM_MODELS else None)
+hist = pd.DataFrame(run["history"])
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(hist["step"], hist["loss"], marker=".", label="BCE + dice")
+ax.plot(hist["step"], hist["loss"].rolling(5, min_periods=1).mean(), label="running mean")
+ax.set_xlabel("RTS step"); ax.set_ylabel("loss"); ax.grid(alpha=.3); ax.legend()
+viz.savefig(fig, out / "rts_loss.png");
+print(f"{run['steps']} steps in {run['seconds']:.0f} s, {run['trainable']:,} trainable parameters")
+'''),
+code('''
+assert all(torch.equal(sam_before[k], v) for k, v in model.state_dict().items()), "RTS never changes SAM"
+assert np.isfinite(hist["loss"]).all()
+assert stable_nb.dsp.offset.weight.abs().sum() > 0, "the offset head left its zero start"
+'''),
+md("""
+## 6 · Before and after: SAM vs Stable-SAM on held-out images
+We load the shipped plugins (`stable_sam.load`) and sweep both models with **the same prompts**
+(same seeds) on held-out pinhole images and panoramas: ground-truth box, noisy boxes at two noise
+levels, 1/3/5 clicks. With another SAM (full profile) and no `plugins` file, the plugins trained in
+section 5 are used.
+"""),
+code('''
+if plugins:
+    stable = stable_sam.load(plugins, model=model)
+elif sam_checkpoint == "tiny-synth":
+    stable = stable_sam.load(ASSETS_DIR / "stable_sam_tiny_synth.pt", model=model)
+else:
+    stable = stable_nb
+print("evaluating plugins:", getattr(stable, "meta", {}).get("recipe", "this notebook's run"),
+      {k: v for k, v in getattr(stable, "meta", {}).items() if k in ("steps", "images", "seconds")})
+table = stable_sam.compare({"SAM": model, "Stable-SAM": stable}, domains, noise=(0.2, 0.4), points=(1, 3, 5),
+                           draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
+table.to_csv(out / "sam_vs_stable_sam.csv", index=False)
+wide = table.pivot_table(index=["domain", "setting"], columns="model", values=["miou", "mbiou", "stability"], sort=False)
+wide.round(3)
+'''),
+code('''
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+settings_order = list(dict.fromkeys(table["setting"]))
+for ax, metric in zip(axes, ("miou", "mbiou", "stability")):
+    for j, (name, style) in enumerate((("SAM", "o--"), ("Stable-SAM", "s-"))):
+        for dom, c in zip(dict.fromkeys(table["domain"]), ("tab:blue", "tab:orange", "tab:green")):
+            g = table[(table["model"] == name) & (table["domain"] == dom)].set_index("setting").loc[settings_order]
+            ax.plot(range(len(settings_order)), g[metric], style, color=c, label=f"{name}, {dom}")
+    ax.set_xticks(range(len(settings_order)), settings_order, rotation=30, ha="right")
+    ax.set_title(metric); ax.set_ylim(0, 1.02); ax.grid(alpha=.3)
+axes[0].legend(fontsize=8)
+viz.savefig(fig, out / "sam_vs_stable_sam.png");
+checks = pd.concat([stable_sam.check_targets(table, "Stable-SAM")])
+checks
+'''),
+md("""
+`check_targets` reads the issue's targets off the table (noisy-box mIoU +8 points over SAM,
+one click +5, ground-truth box at most 1 point lower, stability higher under noisy boxes). They are
+the paper's kind of claim for Meta's SAM; the bundled `tiny-synth` SAM is a weak model trained for
+90 CPU minutes (GT-box mIoU ≈ 0.56), and its plugins were trained for a few CPU minutes, so read
+the table as what *this* setting gives, not as a reproduction. `data_scripts/README.md` holds the
+full measurement with the ablations (DSP alone, DSP+DRP, a decoder tuned with the same prompts and budget).
+
+The same object as in section 1, now with Stable-SAM:
+"""),
+code('''
+st_pred = stable_sam.StableSamPredictor(stable, keep_aux=True).set_image(img0)
+after = sam.prompt_outcomes(st_pred, gt0, prompts0)
+fig = viz.show_outcomes([img0] * (2 * len(before)), [o._replace(name="SAM: " + o.name) for o in before]
+                        + [o._replace(name="Stable-SAM: " + o.name) for o in after], ncols=len(before))
+viz.savefig(fig, out / "before_after_one_object.png");
+'''),
+code('''
+gt_rows = table[table["setting"] == "gt_box"].pivot(index="domain", columns="model", values="miou")
+print("GT-box mIoU, Stable-SAM - SAM:", (gt_rows["Stable-SAM"] - gt_rows["SAM"]).round(3).to_dict())
+assert (table[table["setting"] == "gt_box"]["stability"] == 1.0).all(), "a fixed box gives a fixed mask"
+assert ((gt_rows["Stable-SAM"] - gt_rows["SAM"]).abs() < 0.05).all(), \\
+    "the plugins keep SAM's quality with good prompts (within a few points)"
+'''),
+md("""
+## 7 · The learned offset field
+Where does the trained DSP move the sampling points? `StableSamPredictor(..., keep_aux=True)`
+keeps the offsets (`N x 2 x h x w`, in tokens) and routing weights of the last prediction. We draw
+the offsets for a noisy box over the image (one arrow per embedding token, scaled to pixels; longer
+arrows shown brighter).
+"""),
+code('''
+noisy_name = [k for k in prompts0 if "0.4" in k][0]
+st_pred.predict(**{k: np.asarray(v)[None] for k, v in prompts0[noisy_name].items()})
+off = st_pred.last_aux["offsets"][0].cpu().numpy()            # 2 x h x w, token units
+H0, W0 = img0.shape[:2]
+scale = max(H0, W0) / off.shape[-1]                            # image pixels per token (SAM pads to a square)
+gy, gx = np.mgrid[0:off.shape[1], 0:off.shape[2]]
+cx, cy = (gx + 0.5) * scale, (gy + 0.5) * scale
+inside = (cx < W0) & (cy < H0)
+mag = np.hypot(off[0], off[1])
+fig, ax = plt.subplots(figsize=(8, 8 * H0 / W0))
+ax.imshow(img0)
+ax.contour(gt0, levels=[0.5], colors="white", linewidths=1)
+viz.draw_boxes(ax, prompts0[noisy_name]["boxes"])
+q = ax.quiver(cx[inside], cy[inside], off[0][inside] * scale, off[1][inside] * scale, mag[inside], cmap="autumn",
+              angles="xy", scale_units="xy", scale=1, width=0.003)
+fig.colorbar(q, ax=ax, fraction=0.03, label="offset length (tokens)")
+ax.set_title(f"learned DSP offsets for '{noisy_name}' (mean {mag[inside].mean():.2f} tokens)"); ax.axis("off")
+viz.savefig(fig, out / "offset_field.png");
+assert mag.max() > 0, "the trained DSP moves its samples"
+'''),
+md("""
+## 8 · Routing weights against prompt quality
+For every object of the first held-out images, draw boxes with growing noise and clicks, and record
+the DRP's weight on the deformed features, `α_deformed`. If routing does what the paper intends, the
+weight should depend on how good the prompt is.
+"""),
+code('''
+rows = []
+for i in range(min(2, len(domains[name0]))):
+    s = domains[name0][i]
+    img, inst = sam.as_rgb_uint8(s["image"]), np.asarray(s["instance"])
+    st_pred.set_image(img)
+    ids, areas = np.unique(inst[inst > 0], return_counts=True)
+    for o in ids[np.argsort(-areas)[:cfg.max_objects]]:
+        gt = inst == o
+        ps = sam.PromptSampler([seed, i, int(o)])
+        for s_noise in (0.0, 0.1, 0.2, 0.4, 0.6):
+            bx = ps.noisy_box(gt, s_noise, n=cfg.draws)
+            pr = st_pred.predict(boxes=bx)
+            alpha = st_pred.last_aux["alpha"][:, 0].cpu().numpy()
+            iou = [float((m.cpu().numpy() & gt).sum() / max(1, (m.cpu().numpy() | gt).sum())) for m in pr.masks]
+            rows += [dict(prompt="box", quality=s_noise, alpha_deformed=a_, iou=u) for a_, u in zip(alpha, iou)]
+        for k in (1, 3, 5):
+            pts, labs = ps.points(gt, k, n=cfg.draws)
+            st_pred.predict(points=pts, labels=labs)
+            rows += [dict(prompt="points", quality=k, alpha_deformed=a_, iou=np.nan)
+                     for a_ in st_pred.last_aux["alpha"][:, 0].cpu().numpy()]
+routing = pd.DataFrame(rows)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+rb = routing[routing.prompt == "box"].groupby("quality")["alpha_deformed"].agg(["mean", "std"])
+axes[0].errorbar(rb.index, rb["mean"], rb["std"], marker="o", capsize=3)
+axes[0].set_xlabel("box noise scale s"); axes[0].set_ylabel("α_deformed"); axes[0].set_title("boxes")
+rp = routing[routing.prompt == "points"].groupby("quality")["alpha_deformed"].agg(["mean", "std"])
+axes[1].errorbar(rp.index, rp["mean"], rp["std"], marker="s", capsize=3, color="tab:orange")
+axes[1].set_xlabel("positive clicks"); axes[1].set_title("clicks")
+for a in axes: a.grid(alpha=.3)
+viz.savefig(fig, out / "routing_vs_prompt_quality.png");
+pd.concat({"box noise": rb, "clicks": rp}).round(3)
+'''),
+code('''
+a_all = routing["alpha_deformed"]
+assert a_all.between(0, 1).all(), "routing weights are a convex mix"
+assert a_all.std() > 0, "the routing weight depends on the prompt"
+'''),
+md("""
+## What to take away
+
+- Stable-SAM leaves SAM untouched and adds ≈ 0.08M parameters: a learned offset field (DSP) and a
+  prompt-conditioned switch (DRP) between deformed and regular features, both starting as exact
+  no-ops, so training can only move away from SAM where the loss asks for it.
+- RTS trains them with the prompts people actually give: sloppy boxes and a few clicks.
+- How much this buys depends on the SAM underneath and on the training budget; the table above is
+  the honest measurement for the bundled tiny model. With Meta's ViT-B/L/H (full profile) the same
+  code runs unchanged.
+
+Next: notebook 04 turns to GoodSAM, where SAM's masks help a semantic model on panoramas.
+"""),
+code('''
+print(f"notebook run time: {time.time() - t_start:.0f} s")
+'''),
+]
+
+if __name__ == "__main__":
+    print(write("03_stable_sam_plugins", cells))
