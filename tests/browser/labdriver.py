@@ -334,6 +334,7 @@ def run_all_cells(pg, timeout: float | None = None) -> dict:
         busy = any("*" in p for p in prompts)
         done = all(c["count"] is not None for c in state["cells"]) or bool(cell_errors(state))
         if done and not busy and state["kernel"] == "idle":
+            print(f"[browser] Run All of {state['path']}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
             return state
         time.sleep(1.0)
     pending = [(c["index"], c["source"].splitlines()[0] if c["source"] else "") for c in state["cells"]
@@ -383,3 +384,21 @@ def shot(pg, out: Path, name: str, locator=None) -> Path:
     (locator.screenshot(path=str(path)) if locator is not None else pg.screenshot(path=str(path)))
     print(f"[browser] screenshot {path}", file=sys.stderr)
     return path
+
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def publish_to_docs(png: Path, name: str, colors: int = 192) -> Path | None:
+    """With ``GSAM_LAB_UPDATE_DOCS_IMG=1``, copy screenshot ``png`` to ``docs/img/name`` as a small palette PNG
+    (the README's images). Without it, nothing happens: test runs never change tracked files."""
+    if os.environ.get("GSAM_LAB_UPDATE_DOCS_IMG") != "1":
+        return None
+    from PIL import Image
+
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    target = DOCS_IMG / name
+    img = Image.open(png).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    img.save(target, optimize=True)
+    print(f"[browser] README image {target} ({target.stat().st_size // 1024} KB)", file=sys.stderr)
+    return target

@@ -4,7 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from labdriver import assert_no_errors, image_src, open_notebook, png_pixels, run_all_cells, shot, wait_src_change
+from labdriver import (assert_no_errors, image_src, open_notebook, png_pixels, publish_to_docs, run_all_cells, shot,
+                       wait_src_change)
 
 NOTEBOOK = "01_panorama_distortion.ipynb"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -92,7 +93,7 @@ def test_explorer_sliders_change_view_and_footprint(page, lab, browser_out):
                                          f"the equator: {stretch_up} vs {stretch0}")
     red_90 = _red(new[0])
     pix = new
-    shot(page, browser_out, "explorer_3_pitch", explorer)
+    pitched = shot(page, browser_out, "explorer_3_pitch", explorer)
 
     # 3) FoV by typing into the slider's readout, as a person may
     readout = fov.locator(".widget-readout")
@@ -108,3 +109,4 @@ def test_explorer_sliders_change_view_and_footprint(page, lab, browser_out):
     assert red_40 < 0.8 * red_90, f"a 40° view's outline should be shorter than a 90° view's: {red_40} vs {red_90} px"
     shot(page, browser_out, "explorer_4_fov40", explorer)
     shot(page, browser_out, "explorer_page", None)
+    publish_to_docs(pitched, "distortion_explorer.png")     # README image, with GSAM_LAB_UPDATE_DOCS_IMG=1

@@ -9,7 +9,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from labdriver import assert_no_errors, image_src, open_notebook, png_pixels, run_all_cells, shot, wait_src_change
+from labdriver import (assert_no_errors, image_src, open_notebook, png_pixels, publish_to_docs, run_all_cells, shot,
+                       wait_src_change)
 
 NOTEBOOK_02 = "02_sam_prompt_stability.ipynb"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -43,12 +44,13 @@ def _grab(page, img):
     return png_pixels(img.screenshot())
 
 
-def exercise_playground(page, pg_widget, out, prefix: str) -> None:
-    """Click, reset, drag a box, raise the box noise; check what the image and the readout show after each."""
+def exercise_playground(page, pg_widget, out, prefix: str):
+    """Click, reset, drag a box, change the box noise; check what the image and the readout show after each.
+
+    Returns the path of the screenshot with noisy draws."""
     pg_widget.scroll_into_view_if_needed()
     img = pg_widget.locator("img").first
     page.wait_for_function("e => e.src && e.naturalWidth > 0", arg=img.element_handle())
-    natural_w = img.evaluate("e => e.naturalWidth")
     src = image_src(img)
     plain = _grab(page, img)
     shot(page, out, f"{prefix}_1_initial", pg_widget)
@@ -118,29 +120,31 @@ def exercise_playground(page, pg_widget, out, prefix: str) -> None:
     assert np.linalg.norm(c_b - centre_b) < np.linalg.norm(c_b - centre_a), \
         f"the mask did not follow the moved box: its centre {c_b.round()} is nearer the old box {centre_a}"
 
-    # 3) box noise by keyboard on the slider handle (PageUp = 5 steps of 0.01): noisy draws appear
+    # 3) box noise, typed into the slider's readout: the noisy draws and their frequency tint appear
     noise = pg_widget.locator(".widget-slider", has=page.locator(".widget-label", has_text="box noise")).first
-    noise.locator(".noUi-handle").focus()
-    for _ in range(6):
-        page.keyboard.press("PageUp")
-    src = wait_src_change(page, img, src, "noise slider")
-    m = _wait_readout(page, pg_widget, r"noise 0\.30 x (\d+) draws: stability \(mean pairwise IoU\) ([\d.]+|n/a)",
-                      "noise slider")
-    assert int(m.group(1)) >= 2, f"expected several noisy draws, the readout says {m.group(0)!r}"
-    if m.group(2) != "n/a":
-        assert 0.0 <= float(m.group(2)) <= 1.0, f"stability must be an IoU in [0, 1]: {m.group(0)!r}"
-    noisy = _grab(page, img)
-    shot(page, out, f"{prefix}_4_noise", pg_widget)
-    diff = (np.abs(noisy.astype(int) - boxed.astype(int)).max(-1) > 20).sum()
-    assert diff > 50, f"the draws overlay barely changed after raising the noise ({diff} px)"
-
-    # 4) more noise redraws the same draws further out
-    for _ in range(3):
-        page.keyboard.press("PageUp")
-    src = wait_src_change(page, img, src, "noise slider (2)")
-    _wait_readout(page, pg_widget, r"noise 0\.45 x", "noise slider (2)")
-    assert not np.array_equal(_grab(page, img), noisy), "the draws overlay did not update for noise 0.45"
-    assert natural_w > 0
+    start = float(noise.locator(".noUi-handle").first.get_attribute("aria-valuenow"))
+    targets = [v for v in (0.30, 0.15, 0.45) if abs(v - start) > 0.01][:2]
+    previous, first_noisy = boxed, None
+    for k, target in enumerate(targets):
+        readout = noise.locator(".widget-readout")
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(f"{target:.2f}")
+        page.keyboard.press("Enter")
+        what = f"noise {start:.2f} -> {target:.2f}"
+        src = wait_src_change(page, img, src, what)
+        m = _wait_readout(page, pg_widget, rf"noise {target:.2f} x (\d+) draws: stability \(mean pairwise IoU\) "
+                                           r"([\d.]+|n/a)", what)
+        assert int(m.group(1)) >= 2, f"{what}: expected several noisy draws, the readout says {m.group(0)!r}"
+        if m.group(2) != "n/a":
+            assert 0.0 <= float(m.group(2)) <= 1.0, f"{what}: stability must be an IoU in [0, 1]: {m.group(0)!r}"
+        noisy = _grab(page, img)
+        path = shot(page, out, f"{prefix}_4_noise" + ("" if k == 0 else f"_{target:.2f}"), pg_widget)
+        first_noisy = first_noisy or path
+        diff = (np.abs(noisy.astype(int) - previous.astype(int)).max(-1) > 20).sum()
+        assert diff > 50, f"{what}: the draws overlay barely changed ({diff} px)"
+        start, previous = target, noisy
+    return first_noisy
 
 
 def _playground(page):
@@ -177,5 +181,6 @@ def test_playground_in_notebook_02(page, lab, browser_out):
     assert_no_errors(page, state)
     widget = _playground(page)
     assert widget.count() == 1, f"{NOTEBOOK_02} shows no prompt playground (no widget with a 'box noise' slider)"
-    exercise_playground(page, widget, browser_out, "playground")
+    noisy = exercise_playground(page, widget, browser_out, "playground")
     shot(page, browser_out, "playground_page", None)
+    publish_to_docs(noisy, "prompt_playground.png")         # README image, with GSAM_LAB_UPDATE_DOCS_IMG=1
