@@ -32,6 +32,8 @@ ABLATION_VARIANTS: Dict[str, dict] = {
     "windows none + ctcf": dict(windows="none", boundary=False, fusion="ctcf"),
     "tangent": dict(windows="tangent", boundary=False, fusion="none"),
     "tangent + boundary + ctcf": dict(windows="tangent", boundary=True, fusion="ctcf"),
+    "TA alone, ERP x2": dict(windows="none", boundary=False, fusion="none", scale=2.0),
+    "windows h x2 + boundary + ctcf": dict(windows="h", boundary=True, fusion="ctcf", scale=2.0),
 }
 
 
