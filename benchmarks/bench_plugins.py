@@ -8,7 +8,8 @@ Workload: Meta's ViT-B/L/H mask decoder and prompt encoder (transformer_dim 256,
 embedding, 1024 px input; random weights, no checkpoint needed), one image embedding, 64 box
 prompts, single-mask output, no grad. "SAM" is ``MaskDecoder.forward``; the plugin rows are
 ``StableSam.decode`` (DSP+DRP with layer-2 deformation, the default; DSP alone; DSP+DRP also
-deforming the final attention). Runs are interleaved and the median of ``--repeats`` is reported.
+deforming the final attention). Runs are interleaved and the median of ``--repeats`` is reported;
+on the CPU the times are process CPU times (use ``--threads 1``), on a GPU wall times.
 The breakdown times each plugin operation alone on the decoder's ``64 x 4096 x 256`` image tokens.
 Prints the ratio against the 1.25x target and the trainable parameter count.
 """
@@ -40,14 +41,21 @@ class _VitBDecoder(torch.nn.Module):
 
 
 def _timer(dev):
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    """Wall time on a GPU; on the CPU the process CPU time (steadier on a shared machine, and equal
+    to the wall time of an idle machine with one thread)."""
+    if dev.type == "cuda":
+        def t(fn):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            return time.perf_counter() - t0
+        return t
 
     def t(fn):
-        sync()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        sync()
-        return time.perf_counter() - t0
+        return time.process_time() - t0
     return t
 
 
@@ -86,8 +94,9 @@ def main(argv=None) -> int:
             times[k].append(timer(fn))
     med = {k: statistics.median(v) for k, v in times.items()}
     stable = variants["DSP+DRP (layer 2)"]
+    clock = "wall" if dev.type == "cuda" else "process CPU"
     print(f"device {dev}, threads {torch.get_num_threads()}, {n} box prompts, 64 x 64 embedding, "
-          f"median of {args.repeats} (interleaved)")
+          f"median {clock} time of {args.repeats} (interleaved)")
     print(f"trainable parameters (DSP+DRP): {stable.num_trainable():,}  (DSP {StableSam(host, drp=False).num_trainable():,})")
     print("\n| decoder | ms | ratio to SAM |\n|---|---|---|")
     for k, v in med.items():

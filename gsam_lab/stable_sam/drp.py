@@ -69,6 +69,12 @@ class DynamicRoutingPlugin(nn.Module):
 
     @staticmethod
     def mix(alpha: torch.Tensor, deformed: torch.Tensor, regular: torch.Tensor) -> torch.Tensor:
-        """``alpha[:, 0] * deformed + alpha[:, 1] * regular`` for ``B x N x C`` (or ``B x C x H x W``) features."""
+        """``alpha[:, 0] * deformed + alpha[:, 1] * regular`` for ``B x N x C`` (or ``B x C x H x W``) features.
+
+        Computed as one fused ``torch.lerp(regular, deformed, alpha[:, 0])`` (the rows of ``alpha``
+        sum to 1): one pass over the features instead of three, which matters for 64 prompts x
+        4096 tokens x 256 channels. ``alpha = (0, 1)`` gives ``regular`` and ``(1, 0)`` gives
+        ``deformed`` exactly, and so does any ``alpha`` when ``deformed == regular``.
+        """
         shape = (alpha.shape[0],) + (1,) * (deformed.ndim - 1)
-        return alpha[:, 0].reshape(shape) * deformed + alpha[:, 1].reshape(shape) * regular
+        return torch.lerp(regular, deformed, alpha[:, 0].reshape(shape).to(deformed.dtype))
