@@ -107,7 +107,8 @@ def pseudo_dataset(args, teacher, main: bool, dev):
     if not cache.exists() and main:
         from gsam_lab import sam
         t0 = time.time()
-        sam_model = sam.load_sam(args.sam, device=dev)
+        # fusion "none" without SAM: DAR keeps the TA windows and their border down-weighting only
+        sam_model = sam.load_sam(args.sam, device=dev) if args.fusion != "none" else None
         panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
         items = dar_items(teacher, sam_model, panos, args.windows, args.fusion, progress=not args.no_progress)
         atomic_save({"items": items, "seconds": time.time() - t0}, cache)
