@@ -14,7 +14,7 @@ Fixtures (all session-wide except ``page``):
 Screenshots and the server log go to ``tests/_out/browser/`` (``GSAM_LAB_BROWSER_OUT`` overrides);
 the path is printed. Timeouts, all in seconds, can be raised on slow machines:
 ``GSAM_LAB_LAB_START_TIMEOUT`` (JupyterLab start, 120), ``GSAM_LAB_RUN_ALL_TIMEOUT`` (one notebook's
-Run All, 420), ``GSAM_LAB_APT_TIMEOUT`` (installing Chromium, 600).
+Run All, 420), ``GSAM_LAB_APT_TIMEOUT`` (installing Chromium, 300).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def pytest_configure(config):
 def chromium() -> str:
     """Path of a working Chromium (installed through apt-get when missing)."""
     try:
-        return ensure_chromium(os.environ.get("GSAM_LAB_CHROMIUM"), apt_timeout=seconds("GSAM_LAB_APT_TIMEOUT", 600))
+        return ensure_chromium(os.environ.get("GSAM_LAB_CHROMIUM"), apt_timeout=seconds("GSAM_LAB_APT_TIMEOUT", 300))
     except SetupError as e:
         pytest.fail(str(e), pytrace=False)
 

@@ -39,6 +39,27 @@ def _wait_readout(page, pg_widget, pattern: str, what: str, timeout: float = 60.
     pytest.fail(f"{what}: the readout never matched {pattern!r}; it says {_readout(pg_widget)!r}", pytrace=False)
 
 
+def _slider_value(slider) -> float:
+    """The value a slider shows in its readout (the handle's aria-valuenow is rounded to 0.1)."""
+    return float(slider.locator(".widget-readout").inner_text())
+
+
+def _type_into_slider(page, slider, value: float) -> None:
+    """Type ``value`` into an ipywidgets slider's readout, as a person may, and wait for the handle to take it."""
+    readout = slider.locator(".widget-readout")
+    for _ in range(3):
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(f"{value:.2f}")
+        page.keyboard.press("Enter")
+        for _ in range(50):
+            if abs(_slider_value(slider) - value) < 1e-3:
+                return
+            page.wait_for_timeout(200)
+    pytest.fail(f"typing {value:.2f} into the slider's readout left it at {_slider_value(slider)} "
+                f"(readout {readout.inner_text()!r})", pytrace=False)
+
+
 def _grab(page, img):
     page.wait_for_timeout(300)           # let the new PNG paint
     return png_pixels(img.screenshot())
@@ -82,6 +103,10 @@ def exercise_playground(page, pg_widget, out, prefix: str):
     src = wait_src_change(page, img, src, "reset")
     _wait_readout(page, pg_widget, r"points 0\+ / 0.*box no", "reset")
     tol = 0.04 * plain.shape[1] + 3
+    noise = pg_widget.locator(".widget-slider", has=page.locator(".widget-label", has_text="box noise")).first
+    if _slider_value(noise) != 0.0:       # a clean box first: no noisy draws
+        _type_into_slider(page, noise, 0.0)
+        _wait_readout(page, pg_widget, r"points 0\+ / 0.*box no", "noise 0")
 
     def drag_box(fx0, fy0, fx1, fy1, name):
         """Drag from (fx0, fy0) to (fx1, fy1) (fractions of the shown image); check outline and mask."""
@@ -121,16 +146,10 @@ def exercise_playground(page, pg_widget, out, prefix: str):
         f"the mask did not follow the moved box: its centre {c_b.round()} is nearer the old box {centre_a}"
 
     # 3) box noise, typed into the slider's readout: the noisy draws and their frequency tint appear
-    noise = pg_widget.locator(".widget-slider", has=page.locator(".widget-label", has_text="box noise")).first
-    start = float(noise.locator(".noUi-handle").first.get_attribute("aria-valuenow"))
-    targets = [v for v in (0.30, 0.15, 0.45) if abs(v - start) > 0.01][:2]
+    start = _slider_value(noise)
     previous, first_noisy = boxed, None
-    for k, target in enumerate(targets):
-        readout = noise.locator(".widget-readout")
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(f"{target:.2f}")
-        page.keyboard.press("Enter")
+    for k, target in enumerate((0.30, 0.15)):
+        _type_into_slider(page, noise, target)
         what = f"noise {start:.2f} -> {target:.2f}"
         src = wait_src_change(page, img, src, what)
         m = _wait_readout(page, pg_widget, rf"noise {target:.2f} x (\d+) draws: stability \(mean pairwise IoU\) "
@@ -157,7 +176,7 @@ MINI_CELLS = [
     "world = data.make_world(0)\n"
     "image = data.render_pinhole(world, 192, 192, fov_deg=70, yaw_deg=0, pitch_deg=-10)['image']\n"
     "model = sam.load_sam('tiny-synth', device='cpu')",
-    "playground = widgets.PromptPlayground(model, image, display_width=384)\nplayground",
+    "playground = widgets.PromptPlayground(model, image, noise=0.2, draws=6, display_width=384)\nplayground",
     "assert playground.state.points == () and playground.frame.mask is None",
 ]
 
