@@ -73,8 +73,12 @@ def exercise_playground(page, pg_widget, out, prefix: str):
     img = pg_widget.locator("img").first
     page.wait_for_function("e => e.src && e.naturalWidth > 0", arg=img.element_handle())
     src = image_src(img)
-    plain = _grab(page, img)
     shot(page, out, f"{prefix}_1_initial", pg_widget)
+    if not re.search(r"points 0\+ / 0.*box no", _readout(pg_widget)):     # the notebook set a prompt: clear it
+        pg_widget.locator("button", has_text="Reset").click()
+        src = wait_src_change(page, img, src, "reset (before the click)")
+        _wait_readout(page, pg_widget, r"points 0\+ / 0.*box no", "reset (before the click)")
+    plain = _grab(page, img)                  # the image without any prompt drawn
     box = img.bounding_box()
     assert box and box["width"] > 50, f"the playground image is not visible: {box}"
     sx = box["width"] / plain.shape[1]             # element screenshot px per CSS px (1 unless a device scale)
@@ -176,8 +180,9 @@ MINI_CELLS = [
     "world = data.make_world(0)\n"
     "image = data.render_pinhole(world, 192, 192, fov_deg=70, yaw_deg=0, pitch_deg=-10)['image']\n"
     "model = sam.load_sam('tiny-synth', device='cpu')",
-    "playground = widgets.PromptPlayground(model, image, noise=0.2, draws=6, display_width=384)\nplayground",
-    "assert playground.state.points == () and playground.frame.mask is None",
+    "playground = widgets.PromptPlayground(model, image, noise=0.2, draws=6, display_width=384)\n"
+    "playground.drag(100, 60, 180, 110)   # start with a prompt, as notebook 02 does\nplayground",
+    "assert playground.state.box == (100, 60, 180, 110) and playground.frame.mask is not None",
 ]
 
 
