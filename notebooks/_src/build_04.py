@@ -176,7 +176,10 @@ for ax, mode in zip(axes, ("h", "hv")):
 fig.tight_layout(); viz.savefig(fig, out / "windows.png");
 '''),
     code('''
-masks_one = sam_masks(sam_model, erp.to(dev), **sam_kw)      # SAM masks of this panorama, reused below
+# SAM "everything" masks of every test panorama, computed once and shared by all DAR settings below
+test_masks = [sam_masks(sam_model, test_set[i]["image"].to(dev), **sam_kw) for i in range(len(test_set))]
+same = cfg.dataset == "synthetic" or not data_root
+masks_one = test_masks[0] if (same and seed == 0) else sam_masks(sam_model, erp.to(dev), **sam_kw)
 res = {m: goodsam.dar(ta, None, erp, windows=m, boundary=False, fusion="none") for m in ("none", "h", "hv", "tangent")}
 fig, axes = plt.subplots(3, 2, figsize=(13, 10))
 viz.plot_erp(axes[0, 0], erp); axes[0, 0].set_title("panorama")
@@ -288,7 +291,8 @@ points, and the pseudo-labels' coverage and mIoU on the pixels they keep.
 `data_scripts/eval_dar.py` runs the same on more panoramas (its numbers are in `data_scripts/README.md`).
 """),
     code('''
-abl = run_ablation(ta, sam_model, test_set, sam_kwargs=sam_kw, common=dict(conf_thresh=conf_thresh))
+variants = {k: v for k, v in ABLATION_VARIANTS.items() if cfg.profile == "full" or "x2" not in k}   # quick: no x2 runs
+abl = run_ablation(ta, sam_model, test_set, variants=variants, masks=test_masks, common=dict(conf_thresh=conf_thresh))
 abl.table[["variant", "miou", "delta_vs_ta", "pixel_acc", "pseudo_coverage", "pseudo_miou", "seconds"]]
 '''),
     code('''
