@@ -14,7 +14,7 @@ Fixtures (all session-wide except ``page``):
 Screenshots and the server log go to ``tests/_out/browser/`` (``GSAM_LAB_BROWSER_OUT`` overrides);
 the path is printed. Timeouts, all in seconds, can be raised on slow machines:
 ``GSAM_LAB_LAB_START_TIMEOUT`` (JupyterLab start, 120), ``GSAM_LAB_RUN_ALL_TIMEOUT`` (one notebook's
-Run All, 420), ``GSAM_LAB_APT_TIMEOUT`` (installing Chromium, 300).
+Run All, 600), ``GSAM_LAB_APT_TIMEOUT`` (installing Chromium, 300).
 """
 from __future__ import annotations
 

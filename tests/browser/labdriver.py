@@ -312,7 +312,7 @@ def run_all_cells(pg, timeout: float | None = None) -> dict:
 
     Returns the final :func:`notebook_state`. Fails (with the cells that did not finish) after ``timeout``.
     """
-    timeout = timeout if timeout is not None else seconds("GSAM_LAB_RUN_ALL_TIMEOUT", 420)
+    timeout = timeout if timeout is not None else seconds("GSAM_LAB_RUN_ALL_TIMEOUT", 600)
     pg.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     pg.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     t0 = time.monotonic()
@@ -389,7 +389,7 @@ def shot(pg, out: Path, name: str, locator=None) -> Path:
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
-def publish_to_docs(png: Path, name: str, colors: int = 192) -> Path | None:
+def publish_to_docs(png: Path, name: str, colors: int = 256) -> Path | None:
     """With ``GSAM_LAB_UPDATE_DOCS_IMG=1``, copy screenshot ``png`` to ``docs/img/name`` as a small palette PNG
     (the README's images). Without it, nothing happens: test runs never change tracked files."""
     if os.environ.get("GSAM_LAB_UPDATE_DOCS_IMG") != "1":
@@ -398,7 +398,8 @@ def publish_to_docs(png: Path, name: str, colors: int = 192) -> Path | None:
 
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     target = DOCS_IMG / name
-    img = Image.open(png).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    img = Image.open(png).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
+                                                 dither=Image.Dither.FLOYDSTEINBERG)
     img.save(target, optimize=True)
     print(f"[browser] README image {target} ({target.stat().st_size // 1024} KB)", file=sys.stderr)
     return target

@@ -8,7 +8,7 @@ from labdriver import (assert_no_errors, image_src, open_notebook, png_pixels, p
                        wait_src_change)
 
 NOTEBOOK = "01_panorama_distortion.ipynb"
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def _slider(explorer, label):
@@ -101,6 +101,7 @@ def test_explorer_sliders_change_view_and_footprint(page, lab, browser_out):
     page.keyboard.press("Control+A")
     page.keyboard.type("40")
     page.keyboard.press("Enter")
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
     srcs, new = _images(page, explorer, srcs, "FoV 90° -> 40°")
     assert _value(fov) == 40.0, f"typing 40 into the FoV readout gave {_value(fov)}"
     assert not np.array_equal(new[1], pix[1]), "the tangent view looks the same after zooming in"
