@@ -84,40 +84,38 @@ class ItemList(torch.utils.data.Dataset):
         return {**it, "ensemble_logits": it["ensemble_logits"].float()}
 
 
-def dar_items(teacher, sam_model, panos, windows: str, fusion: str, progress=True):
-    """Run DAR on every panorama of ``panos``: a list of dicts (image 3xHxW, pseudo_label HxW,
-    ensemble_logits KxHxW fp16, semantic HxW kept for reference only, index)."""
-    from tqdm.auto import tqdm
-    items = []
-    for i in tqdm(range(len(panos)), desc="DAR pseudo-labels", disable=not progress):
-        p = panos[i]
-        with torch.no_grad():
-            res = goodsam.dar(teacher, sam_model, p["image"], windows=windows, boundary=True, fusion=fusion)
-        items.append({"image": p["image"], "pseudo_label": res.pseudo_label.cpu().long(),
-                      "ensemble_logits": res.ensemble_logits.cpu().half(), "semantic": p["semantic"], "index": i})
-    return items
+def dar_item(teacher, sam_model, pano, index: int, windows: str, fusion: str):
+    """DAR on one panorama: dict image 3xHxW, pseudo_label HxW, ensemble_logits KxHxW (fp16), semantic
+    HxW (kept for reference only: the pseudo-labels' own mIoU), index."""
+    with torch.no_grad():
+        res = goodsam.dar(teacher, sam_model, pano["image"], windows=windows, boundary=True, fusion=fusion)
+    return {"image": pano["image"], "pseudo_label": res.pseudo_label.cpu().long(),
+            "ensemble_logits": res.ensemble_logits.cpu().half(), "semantic": pano["semantic"], "index": index}
 
 
 def pseudo_dataset(args, teacher, main: bool, dev):
+    """The training set: a PseudoLabelDataset folder, or DAR run here with one cached file per panorama
+    (``--out-dir/pseudo_<settings>/<i>.pt``, so a larger ``--n-train`` reuses the panoramas done before)."""
     if args.pseudo_root:
         return goodsam.PseudoLabelDataset(args.pseudo_root), None
-    key = hashlib.sha256(json.dumps([args.teacher, args.sam, args.windows, args.fusion, args.n_train,
-                                     list(args.hw), args.seed, data.RENDERER_VERSION]).encode()).hexdigest()[:12]
-    cache = Path(args.out_dir) / f"pseudo_{key}.pt"
-    if not cache.exists() and main:
+    key = hashlib.sha256(json.dumps([args.teacher, args.sam, args.windows, args.fusion, list(args.hw), args.seed,
+                                     data.RENDERER_VERSION]).encode()).hexdigest()[:12]
+    folder = Path(args.out_dir) / f"pseudo_{key}"
+    files = [folder / f"{i:06d}.pt" for i in range(args.n_train)]
+    todo = [i for i, f in enumerate(files) if not f.exists()]
+    if todo and main:
+        from tqdm.auto import tqdm
         from gsam_lab import sam
         t0 = time.time()
         # fusion "none" without SAM: DAR keeps the TA windows and their border down-weighting only
         sam_model = sam.load_sam(args.sam, device=dev) if args.fusion != "none" else None
         panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
-        items = dar_items(teacher, sam_model, panos, args.windows, args.fusion, progress=not args.no_progress)
-        atomic_save({"items": items, "seconds": time.time() - t0}, cache)
-        print(f"DAR on {len(items)} train panoramas: {time.time() - t0:.0f} s -> {cache}", flush=True)
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-    while not cache.exists():            # other ranks (before the process group exists): wait for rank 0
+        for i in tqdm(todo, desc="DAR pseudo-labels", disable=args.no_progress):
+            atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion), files[i])
+        print(f"DAR on {len(todo)} train panoramas: {time.time() - t0:.0f} s -> {folder}", flush=True)
+    while not all(f.exists() for f in files):   # other ranks (before the process group exists): wait for rank 0
         time.sleep(2)
-    return ItemList(torch.load(cache, weights_only=False)["items"]), cache
+    return ItemList([torch.load(f, weights_only=False) for f in files]), folder
 
 
 def main(argv=None):
