@@ -16,7 +16,7 @@ Block 2's image-to-token attention and everything after it keep the regular toke
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -65,16 +65,6 @@ def _block_image_to_token(block, queries, keys, query_pe, key_pe):
     keys = keys + attn_out
     keys = block.norm4(keys)
     return keys
-
-
-def _to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """``B x HW x C`` -> ``B x C x H x W``."""
-    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], h, w)
-
-
-def _to_tokens(x: torch.Tensor) -> torch.Tensor:
-    """``B x C x H x W`` -> ``B x HW x C``."""
-    return x.flatten(2).permute(0, 2, 1)
 
 
 def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,

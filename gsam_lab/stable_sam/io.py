@@ -22,7 +22,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from gsam_lab.utils import atomic_save, resolve_device
+from gsam_lab.utils import atomic_save
 
 from .model import StableSam
 

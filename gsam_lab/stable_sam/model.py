@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Sequence
 
 import torch
 from torch import nn
