@@ -40,6 +40,8 @@ def main(argv=None):
     p.add_argument("--teacher", default="tiny-synth")
     p.add_argument("--sam", default="tiny-synth")
     p.add_argument("--points-per-side", type=int, default=6)
+    p.add_argument("--sam-method", default="grid", choices=("grid", "windows", "automatic"),
+                   help="grid: SAM on the whole ERP; windows: SAM on each 'h' window (finer masks, 4x cost)")
     p.add_argument("--conf-thresh", type=float, default=0.5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -50,8 +52,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model = sam.load_sam(args.sam, device=args.device)
     ds = data.SyntheticPanoramas("test", n=args.n, hw=tuple(args.hw))
-    skw = dict(points_per_side=args.points_per_side)
-    cache = Path(args.mask_cache) / f"{args.sam}_{args.hw[0]}x{args.hw[1]}_pps{args.points_per_side}"
+    skw = dict(points_per_side=args.points_per_side, method=args.sam_method)
+    tag = "" if args.sam_method == "grid" else f"_{args.sam_method}"
+    cache = Path(args.mask_cache) / f"{args.sam}_{args.hw[0]}x{args.hw[1]}_pps{args.points_per_side}{tag}"
     masks, t0 = [], time.time()
     for i in range(len(ds)):
         f = cache / f"{ds.world_seed(i)}.pt"

@@ -185,3 +185,19 @@ def test_pad_band_to_erp():
     assert torch.all(s[:22] == 255) and torch.all(s[rows] == 0)
     with pytest.raises(ValueError, match="does not fit"):
         pad_band_to_erp(torch.rand(3, 70, 128))
+
+
+def test_window_masks_map_back_to_the_erp():
+    from gsam_lab import sam
+    from gsam_lab.goodsam.fusion import window_masks
+
+    torch.set_num_threads(1)
+    model = sam.load_sam("tiny-synth", device="cpu")
+    x = blocks_erp(64)
+    ms = window_masks(model, x, points_per_side=1, pred_iou_thresh=0.0, stability_thresh=0.0, nms_iou=0.99)
+    assert ms.masks.shape[1:] == (64, 128) and 1 <= len(ms.masks) <= 4 * 3
+    areas = ms.masks.flatten(1).sum(1)
+    assert torch.all(areas[:-1] >= areas[1:]), "largest first"
+    # a window covers half the width: no mask from one window can be wider than the window
+    for m in ms.masks:
+        assert int(m.any(0).sum()) <= 64
