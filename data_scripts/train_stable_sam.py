@@ -7,8 +7,9 @@
 
 Variants: ``dsp_drp`` (the shipped plugins), ``dsp`` (DSP alone: no routing) and ``decoder`` (the
 baseline: SAM's whole mask decoder tuned, no plugins, same prompts, same steps; lr ``--decoder-lr``).
-The images are embedded once and shared by all variants. Each variant checkpoints next to its output
-(``<out>.ckpt``) and resumes when run again; an existing output is never replaced without ``--overwrite``.
+The images are embedded once and shared by all variants. Each variant checkpoints to
+``<ablation-dir>/stable_sam_<variant>.pt.ckpt`` and resumes when run again (``--max-minutes`` caps one
+run); an existing output is never replaced without ``--overwrite``.
 Recipe: ``gsam_lab/stable_sam/rts.py``; results: ``data_scripts/README.md``.
 """
 from __future__ import annotations
@@ -52,7 +53,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="+", default=["dsp_drp"], choices=VARIANTS)
     ap.add_argument("--out", type=Path, default=ASSETS_DIR / "stable_sam_tiny_synth.pt", help="output of dsp_drp")
-    ap.add_argument("--ablation-dir", type=Path, default=Path("runs/stable_sam"), help="outputs of dsp / decoder")
+    ap.add_argument("--ablation-dir", type=Path, default=Path("runs/stable_sam"),
+                    help="outputs of dsp / decoder, and every variant's training checkpoint (stable_sam_<variant>.pt.ckpt)")
     ap.add_argument("--n-pinhole", type=int, default=400)
     ap.add_argument("--n-erp", type=int, default=100)
     ap.add_argument("--data-seed", type=int, default=0)
@@ -85,7 +87,8 @@ def main(argv=None) -> int:
         vcfg = dataclasses.replace(cfg, trainable="decoder", lr=args.decoder_lr) if v == "decoder" else cfg
         stable = build(v, model)
         c0 = time.process_time()
-        res = stable_sam.train_rts(stable, ds, vcfg, out=out, device=args.device, overwrite=args.overwrite,
+        ckpt = args.ablation_dir / f"stable_sam_{v}.pt.ckpt"           # never next to the shipped asset
+        res = stable_sam.train_rts(stable, ds, vcfg, out=out, checkpoint=ckpt, device=args.device, overwrite=args.overwrite,
                                    progress=not args.no_progress, log=log, sam_name="tiny-synth", embedded=embedded)
         log(f"[{v}] {res['steps']} steps, {res['trainable']:,} trainable parameters, wall {res['seconds']:.0f}s, "
             f"cpu {time.process_time() - c0:.0f}s -> {res['out']}")
