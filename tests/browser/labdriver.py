@@ -120,6 +120,18 @@ def port_in_use(port: int) -> bool:
     return False
 
 
+def _term_with_parent() -> None:
+    """In the child, before exec (Linux): get SIGTERM when the test process dies, even by SIGKILL or
+    os._exit (a pytest-timeout in thread mode), so a server is never left behind. The server's own
+    SIGTERM handler then shuts its kernels down."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)   # PR_SET_PDEATHSIG = 1
+    except Exception:
+        pass
+
+
 # user settings that keep the page quiet and every cell in the DOM
 _LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
@@ -185,7 +197,8 @@ class LabServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(), cwd=str(self.root), env=self._env(), stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_term_with_parent if sys.platform.startswith("linux") else None)
         log.close()
         deadline = time.monotonic() + self.timeout
         while True:
@@ -193,10 +206,12 @@ class LabServer:
             if code is not None:
                 tail = self.log_tail()
                 if "already in use" in tail or "Address already in use" in tail:
+                    self.stop()
                     raise SetupError(f"cannot start JupyterLab: port {self.port} on 127.0.0.1 is already in use "
-                                       f"(the server exited {code}); log {self.log_path}:\n{tail}")
+                                     f"(the server exited {code}); log {self.log_path}:\n{tail}")
+                self.stop()
                 raise SetupError(f"JupyterLab failed to start: `{' '.join(self.command()[:4])} ...` exited {code} "
-                                   f"before serving; log {self.log_path}:\n{tail}")
+                                 f"before serving; log {self.log_path}:\n{tail}")
             try:
                 self.api("/api/status", timeout=2.0)
                 return self
@@ -205,7 +220,7 @@ class LabServer:
             if time.monotonic() > deadline:
                 self.stop()
                 raise SetupError(f"JupyterLab did not answer on {self.url} within {self.timeout:.0f} s "
-                                   f"(GSAM_LAB_LAB_START_TIMEOUT); log {self.log_path}:\n{self.log_tail()}")
+                                 f"(GSAM_LAB_LAB_START_TIMEOUT); log {self.log_path}:\n{self.log_tail()}")
             time.sleep(0.5)
 
     def _kernel_pids(self) -> list:

@@ -5,8 +5,10 @@ Each case must end quickly with a message that says which; nothing may be left r
 import os
 import socket
 import stat
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -157,3 +159,29 @@ def test_real_lab_stops_with_its_kernels(tmp_path):
     assert _gone(lab_pid), "the JupyterLab process outlived stop()"
     for pid in kernels:
         assert _gone(pid), f"kernel process {pid} outlived stop()"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_lab_dies_with_a_killed_test_process(tmp_path):
+    """Even when the test process is killed outright (no finalizer runs), its JupyterLab goes too."""
+    script = (f"import sys; sys.path.insert(0, {str(Path(labdriver.__file__).parent)!r})\n"
+              "from labdriver import LabServer\n"
+              f"s = LabServer({str(tmp_path / 'root')!r}, {str(tmp_path / 'home')!r}, {str(tmp_path / 'lab.log')!r},"
+              " timeout=120).start()\n"
+              "print(s.proc.pid, flush=True)\n"
+              "import time; time.sleep(600)\n")
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        line = owner.stdout.readline()
+        assert line.strip().isdigit(), f"the helper did not start a lab: {line!r}\n{(tmp_path / 'lab.log').read_text()}"
+        lab_pid = int(line)
+        assert not _gone(lab_pid)
+    finally:
+        owner.kill()
+        owner.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while not _gone(lab_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not _gone(lab_pid):
+        os.kill(lab_pid, 9)
+        pytest.fail("JupyterLab outlived the killed process that started it")
