@@ -12,7 +12,8 @@ Fixtures (all session-wide except ``page``):
 * ``page``: a fresh browser page (1400 x 1000) on the lab.
 
 Screenshots and the server log go to ``tests/_out/browser/`` (``GSAM_LAB_BROWSER_OUT`` overrides);
-the path is printed. Timeouts, all in seconds, can be raised on slow machines:
+the path is printed. ``GSAM_LAB_UPDATE_DOCS_IMG=1`` also refreshes the README's images in ``docs/img/``.
+``-m "not browser"`` leaves the whole suite out. Timeouts, all in seconds, can be raised on slow machines:
 ``GSAM_LAB_LAB_START_TIMEOUT`` (JupyterLab start, 120), ``GSAM_LAB_RUN_ALL_TIMEOUT`` (one notebook's
 Run All, 600), ``GSAM_LAB_APT_TIMEOUT`` (installing Chromium, 300).
 """
