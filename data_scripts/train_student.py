@@ -135,6 +135,12 @@ def main(argv=None):
     test = data.SyntheticPanoramas("test", args.n_test, tuple(args.hw), seed=args.seed)
 
     results = {"settings": vars(args), "rows": []}
+    earlier = {}                     # rows of earlier runs in this out-dir (other variants) are kept
+    if (out / "results.json").exists():
+        try:
+            earlier = {r["model"]: r for r in json.loads((out / "results.json").read_text()).get("rows", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            earlier = {}
     if main_rank:
         ta = evaluate_miou(teacher, test, len(classes), device=dev)
         results["rows"].append({"model": f"TA {args.teacher}", "params_M": sum(p.numel() for p in teacher.parameters()) / 1e6,
@@ -176,6 +182,8 @@ def main(argv=None):
         (out / "results.json").write_text(json.dumps(results, indent=2))
 
     if main_rank:
+        now = {r["model"] for r in results["rows"]}
+        results["rows"] += [r for name, r in earlier.items() if name not in now]
         lines = ["| model | params | test ERP mIoU |", "|---|---:|---:|"]
         lines += [f"| {r['model']} | {r['params_M']:.2f}M | {100 * r['test_miou']:.1f} |" for r in results["rows"]]
         if "pseudo_label_train_miou" in results:

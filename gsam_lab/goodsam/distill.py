@@ -295,6 +295,7 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
 
     ckpt_path = Path(work_dir) / CHECKPOINT_NAME if work_dir is not None else None
     start, history, evals, elapsed, resumed_from = 0, [], [], 0.0, None
+    torch.manual_seed(cfg.seed * 1000 + info.rank)     # dropout / stochastic depth (a resume restores the state)
     if ckpt_path is not None and ckpt_path.exists():
         if not resume:
             raise FileExistsError(f"{ckpt_path} exists and resume=False; pass resume=True to continue it "
@@ -306,6 +307,8 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
         if ck.get("scaler") and scaler.is_enabled():
             scaler.load_state_dict(ck["scaler"])
         torch.set_rng_state(ck["rng"])
+        if ck.get("cuda_rng") is not None and dev.type == "cuda":
+            torch.cuda.set_rng_state(ck["cuda_rng"], dev)
         start, history, evals, elapsed = ck["step"], list(ck["history"]), list(ck["evals"]), ck.get("elapsed", 0.0)
         resumed_from = start
         if D.is_main(info):
@@ -328,6 +331,7 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
             atomic_save({"kind": _KIND, "student": student.state_dict(), "adapters": loss_fn.state_dict(),
                          "opt": opt.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else None,
                          "rng": torch.get_rng_state(), "step": step, "config": asdict(cfg),
+                         "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                          "student_spec": _spec(student), "teacher_channels": t_ch, "history": history,
                          "evals": evals, "elapsed": elapsed + time.time() - t0, "world_size": info.world_size},
                         ckpt_path)
