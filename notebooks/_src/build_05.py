@@ -92,7 +92,7 @@ rows = [{"model": f"TA {cfg.teacher}", "params (M)": sum(p.numel() for p in ta.p
          "stage widths": ta.feature_channels}]
 for name in ("tiny", "b0", "b1", "b2", "b5"):
     rows.append({"model": f"SegFormer {name}" + (" (GoodSAM's TA)" if name == "b5" else ""),
-                 "params (M)": count_parameters(name, K), "stage widths": goodsam.STUDENT_CONFIGS[name]["hidden_sizes"]})
+                 "params (M)": count_parameters(name, K) / 1e6, "stage widths": goodsam.STUDENT_CONFIGS[name]["hidden_sizes"]})
 capacity = pd.DataFrame(rows).set_index("model")
 capacity["params (M)"] = capacity["params (M)"].round(2)
 capacity
