@@ -22,7 +22,7 @@ PROFILE_TABLE = {
            "full": dict(n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024), erp_hw=(1024, 2048), draws=20,
                         max_objects=20)},
     # 03 (Stable-SAM plugins)
-    "03": {"quick": dict(n_train=4, steps=12, images_per_step=2, n_pinhole=3, n_erp=1, pinhole_hw=(256, 256),
+    "03": {"quick": dict(n_train=4, steps=8, images_per_step=2, n_pinhole=3, n_erp=1, pinhole_hw=(256, 256),
                          erp_hw=(256, 512), draws=3, max_objects=6),
            "full": dict(n_train=2000, steps=500, images_per_step=4, n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024),
                         erp_hw=(1024, 2048), draws=20, max_objects=20)},

@@ -45,7 +45,7 @@ plugins: str = ""               # trained plugins to evaluate; "" = the shipped 
 data_root: str = ""             # optional folder of real labelled images for the evaluation (FolderDataset)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
 out_dir: str = "outputs/03_stable_sam_plugins"   # figures, tables and the plugins trained here
-steps = None                    # RTS steps of the training run; None: 12 quick, 500 full
+steps = None                    # RTS steps of the training run; None: 8 quick, 500 full
 n_train = None                  # train-split renders for RTS; None: 4 quick, 2000 full
 images_per_step = None          # images per RTS step; None: 2 quick, 4 full
 n_pinhole = None                # held-out pinhole images; None: 3 quick, 50 full
