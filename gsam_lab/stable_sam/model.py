@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import nn
@@ -34,6 +34,9 @@ class StableSam(nn.Module):
             (default) or ``("layer2", "final")``.
         drp_hidden: hidden width of the routing MLP.
         kernel_size: depth-wise kernel of the offset branch.
+        seed: seed of the plugins' random initial weights (the depth-wise conv and the routing
+            MLP's first layer; the rest starts at the no-op values), so that training runs are
+            reproducible; the global torch RNG is left untouched. ``None`` uses the global RNG.
 
     Attributes:
         sam: the wrapped model; ``dsp`` / ``drp``: the plugins or None; ``config``: the choices above.
@@ -44,7 +47,8 @@ class StableSam(nn.Module):
     """
 
     def __init__(self, model: nn.Module, dsp: bool = True, drp: bool = True, routing: str = "soft",
-                 deform_attn: Sequence[str] = ("layer2",), drp_hidden: int = 16, kernel_size: int = 5):
+                 deform_attn: Sequence[str] = ("layer2",), drp_hidden: int = 16, kernel_size: int = 5,
+                 seed: Optional[int] = 0):
         super().__init__()
         if not hasattr(model, "mask_decoder") or not hasattr(model, "prompt_encoder"):
             raise TypeError(f"StableSam wraps a segment_anything Sam (with .mask_decoder and .prompt_encoder), "
@@ -66,8 +70,11 @@ class StableSam(nn.Module):
             p.requires_grad_(False)
         self.sam.eval()
         ref = next(dec.parameters())
-        self.dsp = DeformableSamplingPlugin(dim, kernel_size).to(ref.device, ref.dtype) if dsp else None
-        self.drp = DynamicRoutingPlugin(dim, drp_hidden, routing).to(ref.device, ref.dtype) if drp else None
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self.dsp = DeformableSamplingPlugin(dim, kernel_size).to(ref.device, ref.dtype) if dsp else None
+            self.drp = DynamicRoutingPlugin(dim, drp_hidden, routing).to(ref.device, ref.dtype) if drp else None
         self.config = dict(dsp=bool(dsp), drp=bool(drp), routing=routing, deform_attn=list(deform_attn),
                            drp_hidden=int(drp_hidden), kernel_size=int(kernel_size), transformer_dim=dim)
 
