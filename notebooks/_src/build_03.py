@@ -28,7 +28,7 @@ figure, with every choice a constructor argument.
    SAM and Stable-SAM on held-out pinhole images and panoramas: mIoU, boundary IoU, stability;
 6. look at the learned offset field over an image and at the routing weights against prompt quality.
 
-**Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) ≈ 2 minutes on 2 CPU cores;
+**Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) ≈ 1 minute on 2 CPU cores;
 full profile (Meta's ViT-B/L/H, a real data root, 500 RTS steps, GPU) tens of minutes on a GPU.
 """),
 colab(),
