@@ -329,7 +329,9 @@ and under `torchrun` each rank labels its share. Notebook 05 reads the folder ba
 `goodsam.PseudoLabelDataset`.
 """),
     code('''
-pl_dir = out / f"pseudo_{cfg.teacher}_{windows}_ctcf".replace("/", "_")
+# one folder per setting: the same settings resume, other settings never touch it (a mismatch is refused)
+pl_dir = out / (f"pseudo_{cfg.teacher}_{windows}_ctcf_{sam_method}{cfg.points_per_side}_c{conf_thresh}_{cfg.erp_hw[0]}"
+                .replace("/", "_"))
 few = torch.utils.data.Subset(test_set, range(min(2, len(test_set))))
 goodsam.pseudo_label_dataset(ta, sam_model, few, pl_dir, windows=windows, boundary=True, fusion="ctcf",
                              conf_thresh=conf_thresh, sam_kwargs=sam_kw)
