@@ -48,6 +48,7 @@ n_test = None                   # held-out test panoramas with labels (scoring o
 dar_fusion = None               # DAR's fusion step: "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows only); None: profile
 '''),
     code('''
+import hashlib
 import time
 from pathlib import Path
 
@@ -247,12 +248,14 @@ VARIANTS = {"CE only": dict(kd_weight=0.0, feat_weight=0.0),
             "CE + KD + features (MKA)": dict(kd_weight=1.0, feat_weight=1.0)}
 mka_cfg = goodsam.MKAConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=1e-3, warmup=max(1, cfg.steps // 20),
                             temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4), log_every=max(1, cfg.steps // 5))
+# checkpoints per data setting: a re-run with the same settings resumes (a finished run is reused)
+run_tag = hashlib.sha1(repr((cfg.teacher, cfg.erp_hw, cfg.n_train, cfg.dar_fusion, data_root, seed)).encode()).hexdigest()[:8]
 runs = {}
 for name, w in VARIANTS.items():
     tag = {"CE only": "ce", "CE + KD": "kd"}.get(name, "full")
     s = goodsam.Student(cfg.student, K, classes=data.CLASSES, seed=seed)
-    runs[name] = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{cfg.student}_{tag}",
-                                   log=lambda line: None, **w)
+    runs[name] = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{run_tag}_{cfg.student}_{tag}",
+                                   log=lambda line: print("  " + line) if "resumed" in line else None, **w)
     print(f"{name:<26} {runs[name].seconds:6.1f} s  final loss {runs[name].history[-1]['total']:.3f}")
 '''),
     code('''
@@ -331,7 +334,7 @@ students. In the quick profile the list is empty and this cell only prints a not
 sweep = []
 for name in cfg.sweep_students:
     s = goodsam.Student(name, K, classes=data.CLASSES, seed=seed)
-    r = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{name}_full", log=print)
+    r = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{run_tag}_{name}_full", log=print)
     e = goodsam.evaluate_miou(r.student, test, K, device=dev)
     sweep.append({"student": name, "params (M)": round(r.student.num_parameters() / 1e6, 2),
                   "test mIoU (%)": round(100 * e["miou"], 1), "ms/image": round(ms_per_image(r.student, x), 1),
