@@ -229,6 +229,9 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
     with pytest.raises(ValueError, match=r"another config.*config: checkpoint 'tiny' vs now 'b0'"):
         goodsam.train_mka(goodsam.Student("b0", K, dropout=False), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu",
                           progress=False, log=lambda s: None, work_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"dataset_size: checkpoint 2 vs now 3"):
+        goodsam.train_mka(tiny_student(), FakeTeacher(), make_dataset(n=3), MKAConfig(**FAST), device="cpu",
+                          progress=False, log=lambda s: None, work_dir=tmp_path)
     with pytest.raises(FileExistsError, match="resume=False"):
         goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", resume=False,
                           progress=False, log=lambda s: None, work_dir=tmp_path)

@@ -216,7 +216,7 @@ def _differences(saved: dict, now: dict) -> List[str]:
     return [f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k)]
 
 
-def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels):
+def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels, dataset_size: int):
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001
@@ -228,6 +228,7 @@ def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels):
     now_cfg = {k: v for k, v in asdict(cfg).items() if k not in _RESUMABLE}
     diffs += _differences(saved_cfg, now_cfg)
     diffs += _differences({"teacher_channels": ck.get("teacher_channels")}, {"teacher_channels": teacher_channels})
+    diffs += _differences({"dataset_size": ck.get("dataset_size", dataset_size)}, {"dataset_size": dataset_size})
     if diffs:
         raise ValueError(f"the checkpoint {path} was written by a run with another config; "
                          f"differences: {'; '.join(diffs)}. Use the same settings, another work_dir, or resume=False "
@@ -300,7 +301,7 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
         if not resume:
             raise FileExistsError(f"{ckpt_path} exists and resume=False; pass resume=True to continue it "
                                   "or choose another work_dir (nothing is overwritten)")
-        ck = _load_checkpoint(ckpt_path, student, cfg, t_ch)
+        ck = _load_checkpoint(ckpt_path, student, cfg, t_ch, len(dataset))
         student.load_state_dict(ck["student"])
         loss_fn.load_state_dict(ck["adapters"])
         opt.load_state_dict(ck["opt"])
@@ -333,7 +334,8 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
                          "rng": torch.get_rng_state(), "step": step, "config": asdict(cfg),
                          "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                          "student_spec": _spec(student), "teacher_channels": t_ch, "history": history,
-                         "evals": evals, "elapsed": elapsed + time.time() - t0, "world_size": info.world_size},
+                         "evals": evals, "elapsed": elapsed + time.time() - t0, "world_size": info.world_size,
+                         "dataset_size": len(dataset)},
                         ckpt_path)
         D.barrier(info)
 
