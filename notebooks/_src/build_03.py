@@ -314,13 +314,14 @@ assert mag.max() > 0, "the trained DSP moves its samples"
 '''),
 md("""
 ## 8 · Routing weights against prompt quality
-For every object of the first held-out images, draw boxes with growing noise and clicks, and record
+For every object of the first held-out image(s), draw boxes with growing noise and clicks, and record
 the DRP's weight on the deformed features, `α_deformed`. If routing does what the paper intends, the
 weight should depend on how good the prompt is.
 """),
 code('''
 rows = []
-for i in range(min(2, len(domains[name0]))):
+n_route = 1 if cfg.profile == "quick" else 8                   # images for this section
+for i in range(min(n_route, len(domains[name0]))):
     s = domains[name0][i]
     img, inst = sam.as_rgb_uint8(s["image"]), np.asarray(s["instance"])
     st_pred.set_image(img)
