@@ -1,5 +1,5 @@
 """Build notebooks/02_sam_prompt_stability.ipynb (run: python notebooks/_src/build_02.py)."""
-from nbtools import code, colab, md, params, write
+from nbtools import code, colab, md, parameters_heading, params, write
 
 cells = [
 md(r"""
@@ -27,10 +27,7 @@ objects. 1.0 means the mask never changes.
 (Meta's ViT-B/H, GPU, 20 draws) a few minutes on a GPU.
 """),
 colab(),
-md("""
-## Parameters
-Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
-"""),
+parameters_heading(),
 params('''
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps

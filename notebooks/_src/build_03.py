@@ -1,5 +1,5 @@
 """Build notebooks/03_stable_sam_plugins.ipynb (run: python notebooks/_src/build_03.py)."""
-from nbtools import code, colab, md, params, write
+from nbtools import code, colab, md, parameters_heading, params, write
 
 cells = [
 md(r"""
@@ -32,10 +32,7 @@ figure, with every choice a constructor argument.
 full profile (Meta's ViT-B/L/H, a real data root, 500 RTS steps, GPU) tens of minutes on a GPU.
 """),
 colab(),
-md("""
-## Parameters
-Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
-"""),
+parameters_heading(),
 params('''
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps

@@ -1,5 +1,5 @@
 """Build notebooks/06_results_report.ipynb (run: python notebooks/_src/build_06.py)."""
-from nbtools import code, colab, md, params, write
+from nbtools import code, colab, md, parameters_heading, params, write
 
 cells = [
 md(r"""
@@ -22,10 +22,7 @@ real data.
 **Run time:** quick profile ≈ 3 minutes on 2 CPU cores; full profile: a GPU and the real checkpoints.
 """),
 colab(),
-md("""
-## Parameters
-Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
-"""),
+parameters_heading(),
 params('''
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps

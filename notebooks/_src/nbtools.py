@@ -36,6 +36,12 @@ def params(text: str):
     return code(text, tags=("parameters",))
 
 
+def parameters_heading():
+    """The markdown cell that introduces a notebook's ``parameters`` cell."""
+    return md("## Parameters\nPapermill and `gsam-lab run -p key=value` override this cell. "
+              "Sizes left at `None` come from the profile.")
+
+
 def colab():
     return code(COLAB_SOURCE)
 
