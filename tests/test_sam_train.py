@@ -40,3 +40,60 @@ def test_training_prompts_are_valid():
             assert m[pos[:, 1], pos[:, 0]].all()
             kinds.add("points")
     assert kinds == {"box", "points"}
+
+
+def test_conv_stem_starts_as_the_linear_patch_embedding():
+    from segment_anything.modeling.image_encoder import PatchEmbed
+
+    from gsam_lab.sam.tiny import StemPatchEmbed
+    torch.manual_seed(0)
+    emb = StemPatchEmbed(patch_size=8, embed_dim=16, channels=(4, 8))
+    plain = PatchEmbed(kernel_size=(8, 8), stride=(8, 8), embed_dim=16)
+    plain.proj.load_state_dict(emb.proj.state_dict())
+    x = torch.randn(2, 3, 32, 48)
+    assert emb(x).shape == (2, 4, 6, 16)
+    assert torch.equal(emb(x), plain(x))            # zero-initialised last stem layer: nothing added yet
+    with torch.no_grad():
+        emb.stem[-1].bias.fill_(1.0)
+    assert torch.allclose(emb(x), plain(x) + 1.0)   # the stem's output is added per token
+    for bad in (6, 1):
+        try:
+            StemPatchEmbed(patch_size=bad)
+        except ValueError as e:
+            assert "power of two" in str(e)
+        else:
+            raise AssertionError(f"patch_size={bad} accepted")
+
+
+def test_boundary_map_marks_both_sides_of_a_label_change():
+    from gsam_lab.sam.train import _boundary
+    lab = torch.zeros(1, 6, 6, dtype=torch.long)
+    lab[0, :, 3:] = 1
+    b = _boundary(lab)[0]
+    assert b[:, 2:4].all() and not b[:, :2].any() and not b[:, 4:].any()
+
+
+def test_dense_aux_loss_learns_and_ignores_padding():
+    from gsam_lab.sam.train import DenseAuxHead, dense_aux_loss
+    torch.manual_seed(0)
+    sem = np.zeros((64, 32), np.int64)
+    sem[:, 16:] = 2
+    inst = np.zeros((64, 32), np.int64)
+    inst[10:20, 4:10] = 1
+    view = {"semantic": sem, "instance": inst}
+    head = DenseAuxHead(in_dim=8, num_classes=3)
+    emb = torch.randn(1, 8, 8, 8, requires_grad=True)
+    sizes = [(64, 32)]                                 # a 64 x 32 image in a 64 x 64 input: right half is padding
+    loss, parts = dense_aux_loss(head(emb), [view], sizes, img_size=64, num_classes=3, res=32)
+    assert torch.isfinite(loss) and set(parts) == {"aux_ce", "aux_edge"}
+    loss.backward()
+    g = emb.grad.abs().sum((0, 1))
+    assert g[:, :4].sum() > 0
+    opt = torch.optim.Adam([emb, *head.parameters()], lr=0.05)
+    first = loss.item()
+    for _ in range(60):
+        opt.zero_grad()
+        loss, _ = dense_aux_loss(head(emb), [view], sizes, img_size=64, num_classes=3, res=32)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first

@@ -20,6 +20,7 @@ import torch
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from .decoding import shared_predict_masks
 from .images import as_rgb_uint8
 
 __all__ = ["PromptPredictor", "Prediction"]
@@ -81,6 +82,7 @@ class PromptPredictor:
         self.max_batch = max_batch
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+        self._pe: Optional[torch.Tensor] = None
         self.reset_image()
 
     # -- image --------------------------------------------------------------------------------
@@ -229,13 +231,15 @@ class PromptPredictor:
         """
         sparse, dense = self.model.prompt_encoder(
             points=(points, labels) if points is not None else None, boxes=boxes, masks=mask_input)
-        return self.model.mask_decoder(
-            image_embeddings=self.features,
-            image_pe=self.model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-        )
+        low, iou = shared_predict_masks(self.model.mask_decoder, self.features, self._dense_pe(), sparse, dense)
+        keep = slice(1, None) if multimask else slice(0, 1)    # as MaskDecoder.forward
+        return low[:, keep], iou[:, keep]
+
+    def _dense_pe(self) -> torch.Tensor:
+        """``prompt_encoder.get_dense_pe()``, computed once per predictor (it depends on no input)."""
+        if self._pe is None or self._pe.device != self.device:
+            self._pe = self.model.prompt_encoder.get_dense_pe()
+        return self._pe
 
     def _chunk(self) -> int:
         if self.max_batch is not None:

@@ -9,6 +9,12 @@ Image path: a ``H x W x 3`` image is resized so its long side is ``img_size`` (2
 ``256 x 256``, cut into 8 x 8 patches -> a ``32 x 32`` grid of ``embed_dim`` tokens, then the neck
 maps it to the ``256 x 32 x 32`` image embedding the decoder reads. Low-resolution mask logits are
 ``128 x 128`` (4x the embedding, as in SAM).
+
+Patch embedding: SAM's linear 8 x 8 patch projection (``patch_embed.proj``, kept so checkpoints are
+recognised by their shapes) **plus** a small convolutional stem (three 3 x 3 convolutions of stride
+2, ``patch_embed.stem``) whose output is added to it. Early convolutions make small ViTs train
+faster and see edges inside a patch (Xiao et al., "Early Convolutions Help Transformers See
+Better", 2021); the stem's last layer starts at zero, so an untrained stem leaves the plain ViT.
 """
 from __future__ import annotations
 
@@ -17,8 +23,10 @@ from typing import Optional
 
 import torch
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+from segment_anything.modeling.common import LayerNorm2d
+from torch import nn
 
-__all__ = ["TINY_SAM_CONFIG", "build_tiny_sam"]
+__all__ = ["TINY_SAM_CONFIG", "build_tiny_sam", "StemPatchEmbed", "has_conv_stem"]
 
 #: Encoder settings of ``tiny-synth`` (the decoder settings are SAM's and not configurable).
 TINY_SAM_CONFIG = dict(
@@ -30,27 +38,65 @@ TINY_SAM_CONFIG = dict(
     window_size=8,
     global_attn_indexes=(2, 5),
     mlp_ratio=4.0,
+    stem_channels=(32, 64),
 )
 
 PROMPT_EMBED_DIM = 256  # SAM's transformer_dim: the same on every SAM
+STEM_PREFIX = "image_encoder.patch_embed.stem."
 
 
-def build_tiny_sam(seed: Optional[int] = 0) -> Sam:
+class StemPatchEmbed(nn.Module):
+    """Linear patch projection + convolutional stem, summed; ``B x 3 x H x W -> B x H/p x W/p x dim``.
+
+    Drop-in for segment_anything's ``PatchEmbed`` (same output layout, same ``proj`` weights), with
+    ``patch_size`` a power of two (the stem halves the resolution ``log2(patch_size)`` times).
+    """
+
+    def __init__(self, patch_size: int = 8, embed_dim: int = 128, channels=(32, 64)):
+        super().__init__()
+        n = patch_size.bit_length() - 1
+        if patch_size != 1 << n or n < 1:
+            raise ValueError(f"patch_size must be a power of two >= 2 for the conv stem, got {patch_size}")
+        widths = list(channels)[: n - 1]
+        widths += [widths[-1] if widths else embed_dim] * (n - 1 - len(widths))
+        self.proj = nn.Conv2d(3, embed_dim, kernel_size=patch_size, stride=patch_size)
+        layers, c_in = [], 3
+        for c in widths:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), LayerNorm2d(c), nn.GELU()]
+            c_in = c
+        last = nn.Conv2d(c_in, embed_dim, 3, stride=2, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.stem = nn.Sequential(*layers, last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.proj(x) + self.stem(x)).permute(0, 2, 3, 1)
+
+
+def has_conv_stem(state_dict) -> bool:
+    """Whether a tiny-synth state dict holds the convolutional stem (weights trained since it was added)."""
+    return any(k.startswith(STEM_PREFIX) for k in state_dict)
+
+
+def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = True) -> Sam:
     """Build the ``tiny-synth`` SAM with random weights (``seed`` makes them reproducible).
 
     Args:
         seed: seed of the initial weights; ``None`` uses (and advances) torch's global RNG.
             With an int the global RNG state is left untouched.
+        conv_stem: add the convolutional stem to the patch embedding (:class:`StemPatchEmbed`);
+            ``False`` builds the plain ViT of tiny-synth weights trained before the stem existed
+            (:func:`gsam_lab.sam.load_sam` picks this from the file's tensors).
 
     Returns:
         a ``segment_anything.modeling.Sam`` in eval mode on the CPU, about 6.1M parameters
-        (image encoder ~2.0M, prompt encoder ~6K, mask decoder ~4.1M as in real SAM).
+        (image encoder ~2.1M with the stem, prompt encoder ~6K, mask decoder ~4.1M as in real SAM).
     """
     c = TINY_SAM_CONFIG
     grid = c["img_size"] // c["patch_size"]
 
     def make() -> Sam:
-        return Sam(
+        sam = Sam(
             image_encoder=ImageEncoderViT(
                 img_size=c["img_size"],
                 patch_size=c["patch_size"],
@@ -81,6 +127,9 @@ def build_tiny_sam(seed: Optional[int] = 0) -> Sam:
             pixel_mean=[123.675, 116.28, 103.53],
             pixel_std=[58.395, 57.12, 57.375],
         )
+        if conv_stem:
+            sam.image_encoder.patch_embed = StemPatchEmbed(c["patch_size"], c["embed_dim"], c["stem_channels"])
+        return sam
 
     if seed is None:
         model = make()

@@ -17,6 +17,11 @@ Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`tra
 * **loss**: 20 x focal + 1 x dice on the masks (min over SAM's 3 candidates for single-point prompts;
   the single-mask output is trained on every prompt), + MSE of the IoU head; AdamW, warm-up then
   cosine decay, gradient clipping.
+* **dense auxiliary loss** (``aux_weight``; not part of SAM's recipe, and not shipped): a 1 x 1
+  convolution on the image embedding predicts every pixel's semantic class and whether it lies on
+  an object/region boundary (cross-entropy + weighted BCE at 128 x 128). Eight prompts per image
+  supervise few pixels; this head gives the small encoder a gradient at every pixel, which SAM gets
+  from its billion masks. Only the ``Sam`` weights are written to the asset.
 * seeded; ``tqdm`` progress; atomic checkpoints every ``ckpt_every`` steps (model, optimiser,
   pool RNG state) and resume; stops with an error on a NaN loss.
 """
@@ -35,6 +40,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from gsam_lab.utils import atomic_save, resolve_device
 
+from .decoding import shared_predict_masks
 from .losses import sam_loss
 from .loading import save_tiny_checkpoint
 from .prompts import PromptSampler
@@ -65,6 +71,11 @@ class TrainConfig:
     box_warmup_steps: int = 400    # boxes of objects only at first: from scratch, the decoder needs them to leave
                                    # the all-background solution (seen stuck at IoU 0 for 250+ mixed steps)
     max_minutes: float = 0.0       # stop this run (checkpoint + weights) after so many minutes; 0 = no limit
+    aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
+    aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
+                                   # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
+    amp: int = 1                   # 1: bfloat16 autocast for the model's forward (CPU: ~2x faster where the CPU has
+                                   # bf16 units; CUDA: fp16 is not used, bf16 too); losses in fp32. 0: fp32 throughout
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,11 +192,71 @@ def _target_in_input_frame(masks: np.ndarray, input_size, img_size: int, device)
     return out, weight
 
 
-def _step_loss(model, views, rng, sampler, cfg, transform, device):
+class DenseAuxHead(torch.nn.Module):
+    """1 x 1 convolution: image embedding -> ``num_classes`` semantic logits + 1 boundary logit."""
+
+    def __init__(self, in_dim: int = 256, num_classes: int = 9):
+        super().__init__()
+        self.num_classes = num_classes
+        self.conv = torch.nn.Conv2d(in_dim, num_classes + 1, 1)
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        return self.conv(emb)
+
+
+def _boundary(label: torch.Tensor) -> torch.Tensor:
+    """``B x H x W`` bool: pixels whose 4-neighbourhood holds another label."""
+    b = torch.zeros_like(label, dtype=torch.bool)
+    dx = label[:, :, 1:] != label[:, :, :-1]
+    dy = label[:, 1:, :] != label[:, :-1, :]
+    b[:, :, 1:] |= dx
+    b[:, :, :-1] |= dx
+    b[:, 1:, :] |= dy
+    b[:, :-1, :] |= dy
+    return b
+
+
+def dense_aux_loss(logits: torch.Tensor, views, sizes, img_size: int, num_classes: int, res: int = 128,
+                   semantic_weight: float = 1.0):
+    """Semantic cross-entropy + boundary BCE of a :class:`DenseAuxHead`'s ``B x (num_classes + 1) x h x w``
+    ``logits`` at ``res x res`` against each view's ``semantic`` / ``instance`` maps (padding ignored);
+    the cross-entropy is scaled by ``semantic_weight``."""
+    sem_t, edge_t, valid = [], [], []
+    scale = res / img_size
+    for v, (h, w) in zip(views, sizes):
+        hh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+        sem = torch.as_tensor(v["semantic"], dtype=torch.long, device=logits.device)
+        inst = torch.as_tensor(v["instance"], dtype=torch.long, device=logits.device)
+        key = (sem.clamp(min=0) * 100003 + inst)[None, None].float()
+        key = F.interpolate(key, size=(hh, ww), mode="nearest")[0, 0].long()
+        s_ = F.interpolate(sem[None, None].float(), size=(hh, ww), mode="nearest")[0, 0].long()
+        s_ = torch.where((s_ >= 0) & (s_ < num_classes), s_, torch.full_like(s_, -100))
+        pad = (0, res - ww, 0, res - hh)
+        sem_t.append(F.pad(s_, pad, value=-100))
+        edge_t.append(F.pad(_boundary(key[None])[0].float(), pad))
+        valid.append(F.pad(torch.ones(hh, ww, device=logits.device), pad))
+    sem_t, edge_t, valid = torch.stack(sem_t), torch.stack(edge_t), torch.stack(valid)
+    out = F.interpolate(logits, size=(res, res), mode="bilinear", align_corners=False)
+    ce = F.cross_entropy(out[:, :-1], sem_t, ignore_index=-100)
+    pos = (edge_t * valid).sum().clamp_min(1)
+    neg = ((1 - edge_t) * valid).sum().clamp_min(1)
+    wts = valid * torch.where(edge_t > 0, 0.5 / pos, 0.5 / neg)
+    bce = (F.binary_cross_entropy_with_logits(out[:, -1], edge_t, reduction="none") * wts).sum()
+    return semantic_weight * ce + bce, {"aux_ce": ce.item(), "aux_edge": bce.item()}
+
+
+def _autocast(device, enabled: bool):
+    dev = torch.device(device)
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bool(enabled) and dev.type in ("cpu", "cuda"))
+
+
+def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None):
     img_size = model.image_encoder.img_size
     xs, sizes = zip(*(_prepare_image(model, transform, v["image"], device) for v in views))
-    emb = model.image_encoder(torch.stack(xs))
-    pe = model.prompt_encoder.get_dense_pe()
+    amp = _autocast(device, cfg.amp)
+    with amp:
+        emb = model.image_encoder(torch.stack(xs))
+        pe = model.prompt_encoder.get_dense_pe()
     losses, parts_all = [], []
     for b, v in enumerate(views):
         masks = _targets(rng, v, cfg.prompts_per_image, cfg)
@@ -199,9 +270,10 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device):
         else:
             points = (torch.as_tensor(transform.apply_coords(pr["points"], orig), dtype=torch.float, device=device),
                       torch.as_tensor(pr["labels"], dtype=torch.int, device=device))
-        sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
-        low, iou = model.mask_decoder.predict_masks(image_embeddings=emb[b:b + 1], image_pe=pe,
-                                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense)
+        with amp:
+            sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
+            low, iou = shared_predict_masks(model.mask_decoder, emb[b:b + 1], pe, sparse, dense)
+        low, iou = low.float(), iou.float()
         up = F.interpolate(low, (img_size, img_size), mode="bilinear", align_corners=False)  # N x 4 x S x S
         tgt, weight = _target_in_input_frame(np.stack(masks), sizes[b], img_size, device)
         single_point = points is not None and points[0].shape[1] == 1
@@ -214,6 +286,13 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device):
         parts_all.append(p0)
     loss = torch.stack(losses).mean()
     parts = {k: float(np.mean([p[k] for p in parts_all])) for k in parts_all[0]}
+    if aux_head is not None and cfg.aux_weight > 0:
+        with amp:
+            aux_logits = aux_head(emb)
+        aux, aux_parts = dense_aux_loss(aux_logits.float(), views, sizes, img_size, aux_head.num_classes,
+                                        semantic_weight=cfg.aux_semantic)
+        loss = loss + cfg.aux_weight * aux
+        parts.update(aux_parts)
     return loss, parts
 
 
@@ -246,14 +325,20 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     model = build_tiny_sam(cfg.seed).to(dev).train()
     if init is not None and not (resume and (work_dir / "last.pt").exists()):
         from gsam_lab.sam.loading import read_state_dict
-        model.load_state_dict(read_state_dict(init))
-        log(f"initialised from {init}")
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
+        log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
+            + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
+    from gsam_lab.data import NUM_CLASSES
+    aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
+    params = list(model.parameters()) + (list(aux_head.parameters()) if aux_head is not None else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     transform = ResizeLongestSide(model.image_encoder.img_size)
     start, rng_state, next_index, elapsed = 0, None, 0, 0.0
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
+        if aux_head is not None and "aux_head" in ck:
+            aux_head.load_state_dict(ck["aux_head"])
         opt.load_state_dict(ck["opt"])
         start, rng_state, next_index, elapsed = ck["step"], ck["rng"], ck["next_index"], ck.get("elapsed", 0.0)
         log(f"resumed from {ckpt_path} at step {start}")
@@ -272,7 +357,8 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     hist: List[Dict[str, float]] = []
 
     def save(step):
-        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.bit_generator.state,
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(),
+                     **({"aux_head": aux_head.state_dict()} if aux_head is not None else {}), "step": step, "rng": rng.bit_generator.state,
                      "next_index": pool.next_index, "config": asdict(cfg), "elapsed": elapsed + time.time() - t0},
                     ckpt_path)
 
@@ -281,12 +367,13 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
             g["lr"] = _lr_at(step, cfg)
         pool.refresh()
         step_cfg = replace(cfg, box_fraction=1.0, stuff_fraction=0.0) if step < cfg.box_warmup_steps else cfg
-        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, step_cfg, transform, dev)
+        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, step_cfg, transform, dev,
+                                 aux_head)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}; last checkpoint: {ckpt_path}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         parts["loss"] = loss.item()
         hist.append(parts)
