@@ -2,11 +2,14 @@
 """Batched prompting vs Meta's per-prompt loop: 100 box prompts on one image.
 
     python benchmarks/bench_prompts.py [--model tiny-synth] [--n 100] [--hw 256 256] [--threads 2]
+    python benchmarks/bench_prompts.py --sweep-batch 4 8 16 32 100     # ms/prompt against max_batch
 
-Baseline: ``segment_anything.SamPredictor.predict(box=b, multimask_output=False)`` once per box
-(the pattern of Meta's example notebooks). Ours: one ``gsam_lab.sam.PromptPredictor.predict(boxes=...)``.
-The image embedding is computed once for both and not timed. Checks the masks are the same and
-prints the speed ratio. Uses random weights if the tiny-synth asset is not there.
+Baseline (the peer): ``segment_anything.SamPredictor.predict(box=b, multimask_output=False)`` once per
+box (the pattern of Meta's example notebooks). Ours: one ``gsam_lab.sam.PromptPredictor.predict(boxes=...)``.
+A third row batches SAM's own ``MaskDecoder`` (``repeat_interleave`` of the image per prompt) in the
+same chunks, to show what :func:`gsam_lab.sam.decoding.shared_predict_masks` adds over plain batching.
+The image embedding is computed once for all and not timed. Checks the masks are the same and
+prints the speed ratios. Uses random weights if the tiny-synth asset is not there.
 """
 from __future__ import annotations
 
@@ -20,6 +23,17 @@ from segment_anything import SamPredictor
 from gsam_lab import sam
 
 
+class _PlainBatched(sam.PromptPredictor):
+    """PromptPredictor decoding through SAM's own ``MaskDecoder.forward`` (image repeated per prompt)."""
+
+    def decode(self, points, labels, boxes, mask_input, multimask):
+        sparse, dense = self.model.prompt_encoder(
+            points=(points, labels) if points is not None else None, boxes=boxes, masks=mask_input)
+        return self.model.mask_decoder(image_embeddings=self.features, image_pe=self.model.prompt_encoder.get_dense_pe(),
+                                       sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                       multimask_output=multimask)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="tiny-synth")
@@ -29,6 +43,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hw", type=int, nargs=2, default=(256, 256))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--sweep-batch", type=int, nargs="*", default=None, metavar="B",
+                    help="also time PromptPredictor with these max_batch values")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -45,28 +61,36 @@ def main(argv=None) -> int:
     boxes = np.concatenate([xy, np.minimum(xy + rng.uniform(8, 0.5 * min(H, W), (args.n, 2)), [W - 1, H - 1])], 1)
 
     ours = sam.PromptPredictor(model).set_image(img)
+    plain = _PlainBatched(model, max_batch=ours._chunk()).set_image(img)
     ref = SamPredictor(model)
     ref.set_image(img)
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
 
-    def run_ours():
-        return ours.predict(boxes=boxes).masks.cpu().numpy()
-
     def run_loop():
         return np.stack([ref.predict(box=b, multimask_output=False)[0][0] for b in boxes])
 
-    m1, m2 = run_ours(), run_loop()  # warm-up and equality
-    diff = int((m1 != m2).sum())
-    t_ours, t_loop = [], []
-    for _ in range(args.repeats):
-        sync(); t = time.perf_counter(); run_ours(); sync(); t_ours.append(time.perf_counter() - t)
-        sync(); t = time.perf_counter(); run_loop(); sync(); t_loop.append(time.perf_counter() - t)
-    a, b = min(t_ours), min(t_loop)
+    def best(fn):
+        out = fn()  # warm-up
+        ts = []
+        for _ in range(args.repeats):
+            sync(); t = time.perf_counter(); fn(); sync(); ts.append(time.perf_counter() - t)
+        return min(ts), out
+
+    t_loop, want = best(run_loop)
+    t_ours, m1 = best(lambda: ours.predict(boxes=boxes).masks.cpu().numpy())
+    t_plain, m3 = best(lambda: plain.predict(boxes=boxes).masks.cpu().numpy())
     print(f"model {args.model} ({weights}) on {model.device}, torch threads {torch.get_num_threads()}, "
-          f"image {H}x{W}, {args.n} boxes, best of {args.repeats}")
-    print(f"  PromptPredictor.predict (batched): {a * 1e3:8.1f} ms  ({a / args.n * 1e3:.2f} ms/prompt)")
-    print(f"  SamPredictor.predict loop        : {b * 1e3:8.1f} ms  ({b / args.n * 1e3:.2f} ms/prompt)")
-    print(f"  speed-up: {b / a:.2f}x   masks differing: {diff} of {m1.size} pixels")
+          f"image {H}x{W}, {args.n} boxes, best of {args.repeats}, max_batch {ours._chunk()}")
+    rows = [("SamPredictor.predict loop (peer)", t_loop, want), ("PromptPredictor.predict (ours)", t_ours, m1),
+            ("SAM's MaskDecoder, batched", t_plain, m3)]
+    for name, t, m in rows:
+        print(f"  {name:34s}: {t * 1e3:8.1f} ms  ({t / args.n * 1e3:6.2f} ms/prompt)  {t_loop / t:5.2f}x the loop  "
+              f"masks differing from the loop: {int((m != want).sum())} of {want.size} pixels")
+    print(f"  speed-up over the loop: {t_loop / t_ours:.2f}x (target 5x)")
+    for mb in args.sweep_batch or ():
+        p = sam.PromptPredictor(model, max_batch=mb).set_image(img)
+        t, _ = best(lambda: p.predict(boxes=boxes).masks.cpu().numpy())
+        print(f"  max_batch {mb:4d}: {t / args.n * 1e3:6.2f} ms/prompt  ({t_loop / t:.2f}x the loop)")
     return 0
 
 

@@ -4,6 +4,8 @@ Meta's ``SamPredictor.predict`` decodes one prompt per call; sweeping 20 noisy b
 objects is then 300 decoder calls. ``PromptPredictor.predict`` takes ``N`` prompts at once and
 runs the prompt encoder and mask decoder on a batch of ``N`` (in chunks of ``max_batch`` to bound
 memory), with the same pre- and post-processing as ``SamPredictor`` so that the masks are the same.
+The decoder is :func:`gsam_lab.sam.decoding.shared_predict_masks`: SAM's ``predict_masks`` without
+its per-prompt copies of the image embedding.
 
 Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
 place that calls the prompt encoder and the mask decoder.
@@ -63,8 +65,10 @@ class PromptPredictor:
         model: a ``segment_anything`` ``Sam`` (e.g. from :func:`gsam_lab.sam.load_sam`); it is put
             in eval mode. Runs on the model's device.
         max_batch: most prompts per decoder call; ``None`` picks a size that keeps one decoder
-            activation (``batch x 256 x h x w`` floats) near 256 MB: 64 prompts for Meta's SAM,
-            256 for ``tiny-synth``.
+            activation (``batch x 256 x h x w`` floats) near 256 MB on CUDA (64 prompts for Meta's
+            SAM, 256 for ``tiny-synth``) and near 16 MB elsewhere (4 and 16 prompts): on a CPU,
+            larger batches are slower per prompt (memory traffic and page faults; measured in
+            ``benchmarks/bench_prompts.py --sweep-batch``).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
             the same image again is free (0 disables the cache).
 
@@ -245,7 +249,8 @@ class PromptPredictor:
         if self.max_batch is not None:
             return max(1, int(self.max_batch))
         c, h, w = self.features.shape[-3:]
-        return max(1, (1 << 26) // (c * h * w))
+        budget = 1 << (26 if self.device.type == "cuda" else 22)   # floats in one activation: 256 MB / 16 MB
+        return max(1, budget // (c * h * w))
 
     @torch.no_grad()
     def predict(self, boxes: Optional[ArrayLike] = None, points: Optional[ArrayLike] = None,

@@ -74,8 +74,12 @@ class TrainConfig:
     aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
                                    # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
-    amp: int = 1                   # 1: bfloat16 autocast for the model's forward (CPU: ~2x faster where the CPU has
-                                   # bf16 units; CUDA: fp16 is not used, bf16 too); losses in fp32. 0: fp32 throughout
+    freeze_encoder: int = 0        # 1: train the prompt encoder and mask decoder only, on embeddings of the frozen
+                                   # image encoder (computed once per render: a step costs the decoder alone)
+    conv_stem: int = 1             # build tiny-synth with the convolutional stem (0: the plain ViT of older weights)
+    amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder (CPU: ~2x faster where
+                                   # the CPU has bf16 units; CUDA: bf16 too); the prompt encoder's positional encodings
+                                   # (bf16 moved them by up to 0.16 and box-prompt quality fell) and the losses in fp32
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,13 +254,25 @@ def _autocast(device, enabled: bool):
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bool(enabled) and dev.type in ("cpu", "cuda"))
 
 
+@torch.no_grad()
+def _frozen_embedding(model, view, x, amp) -> torch.Tensor:
+    """``1 x C x h x w`` embedding of ``view`` by the frozen encoder, cached in the view (pool entry)."""
+    if "_embedding" not in view:
+        with amp:
+            view["_embedding"] = model.image_encoder(x[None]).float()
+    return view["_embedding"]
+
+
 def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None):
     img_size = model.image_encoder.img_size
     xs, sizes = zip(*(_prepare_image(model, transform, v["image"], device) for v in views))
     amp = _autocast(device, cfg.amp)
-    with amp:
-        emb = model.image_encoder(torch.stack(xs))
-        pe = model.prompt_encoder.get_dense_pe()
+    if cfg.freeze_encoder:
+        emb = torch.cat([_frozen_embedding(model, v, x, amp) for v, x in zip(views, xs)])
+    else:
+        with amp:
+            emb = model.image_encoder(torch.stack(xs))
+    pe = model.prompt_encoder.get_dense_pe()     # fp32: the sin/cos of positions lose their precision in bf16
     losses, parts_all = [], []
     for b, v in enumerate(views):
         masks = _targets(rng, v, cfg.prompts_per_image, cfg)
@@ -270,8 +286,8 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None
         else:
             points = (torch.as_tensor(transform.apply_coords(pr["points"], orig), dtype=torch.float, device=device),
                       torch.as_tensor(pr["labels"], dtype=torch.int, device=device))
+        sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)   # fp32 (see pe above)
         with amp:
-            sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)
             low, iou = shared_predict_masks(model.mask_decoder, emb[b:b + 1], pe, sparse, dense)
         low, iou = low.float(), iou.float()
         up = F.interpolate(low, (img_size, img_size), mode="bilinear", align_corners=False)  # N x 4 x S x S
@@ -322,15 +338,18 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     work_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = work_dir / "last.pt"
     torch.manual_seed(cfg.seed)
-    model = build_tiny_sam(cfg.seed).to(dev).train()
+    model = build_tiny_sam(cfg.seed, conv_stem=bool(cfg.conv_stem)).to(dev).train()
     if init is not None and not (resume and (work_dir / "last.pt").exists()):
         from gsam_lab.sam.loading import read_state_dict
         missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
     from gsam_lab.data import NUM_CLASSES
-    aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
-    params = list(model.parameters()) + (list(aux_head.parameters()) if aux_head is not None else [])
+    if cfg.freeze_encoder:
+        model.image_encoder.requires_grad_(False).eval()
+    use_aux = cfg.aux_weight > 0 and not cfg.freeze_encoder      # the head only shapes a trained encoder
+    aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if use_aux else None
+    params = [p for p in model.parameters() if p.requires_grad] + (list(aux_head.parameters()) if aux_head else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     transform = ResizeLongestSide(model.image_encoder.img_size)
     start, rng_state, next_index, elapsed = 0, None, 0, 0.0
