@@ -131,17 +131,18 @@ def test_save_and_load_roundtrip_fp16(tmp_path, tiny):
         sam.load_sam(str(p), checkpoint=p)
 
 
-def test_weights_from_before_the_conv_stem_still_load(tmp_path, tiny):
+def test_plain_and_conv_stem_weights_both_load(tmp_path, tiny):
     from gsam_lab.sam.tiny import STEM_PREFIX, StemPatchEmbed
-    assert isinstance(tiny.image_encoder.patch_embed, StemPatchEmbed)
-    plain = sam.build_tiny_sam(0, conv_stem=False)
+    plain = tiny                                                         # the default: the shipped architecture
     assert not any(k.startswith(STEM_PREFIX) for k in plain.state_dict())
+    stem = sam.build_tiny_sam(0, conv_stem=True)
+    assert isinstance(stem.image_encoder.patch_embed, StemPatchEmbed)
     p = loading.save_tiny_checkpoint(plain, tmp_path / "old.pt")
     for m in (sam.load_sam("tiny-synth", device="cpu", checkpoint=p), sam.load_sam(str(p), device="cpu")):
         assert not isinstance(m.image_encoder.patch_embed, StemPatchEmbed)
-    with_stem = sam.load_sam("tiny-synth", device="cpu", checkpoint=loading.save_tiny_checkpoint(tiny, tmp_path / "new.pt"))
+    with_stem = sam.load_sam("tiny-synth", device="cpu", checkpoint=loading.save_tiny_checkpoint(stem, tmp_path / "new.pt"))
     assert isinstance(with_stem.image_encoder.patch_embed, StemPatchEmbed)
-    broken = {k: v for k, v in tiny.state_dict().items() if not k.startswith(STEM_PREFIX + "0.")}
+    broken = {k: v for k, v in stem.state_dict().items() if not k.startswith(STEM_PREFIX + "0.")}
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(sam.CheckpointError, match="do not fit"):
         sam.load_sam(str(tmp_path / "broken.pth"), device="cpu")

@@ -10,11 +10,13 @@ Image path: a ``H x W x 3`` image is resized so its long side is ``img_size`` (2
 maps it to the ``256 x 32 x 32`` image embedding the decoder reads. Low-resolution mask logits are
 ``128 x 128`` (4x the embedding, as in SAM).
 
-Patch embedding: SAM's linear 8 x 8 patch projection (``patch_embed.proj``, kept so checkpoints are
-recognised by their shapes) **plus** a small convolutional stem (three 3 x 3 convolutions of stride
-2, ``patch_embed.stem``) whose output is added to it. Early convolutions make small ViTs train
-faster and see edges inside a patch (Xiao et al., "Early Convolutions Help Transformers See
-Better", 2021); the stem's last layer starts at zero, so an untrained stem leaves the plain ViT.
+Patch embedding: SAM's linear 8 x 8 patch projection. Optional (``build_tiny_sam(conv_stem=True)``,
+``TrainConfig.conv_stem``; not in the shipped weights): a small convolutional stem (three 3 x 3
+convolutions of stride 2, ``patch_embed.stem``) whose output is added to the projection, since early
+convolutions make small ViTs train faster and see edges inside a patch (Xiao et al., "Early
+Convolutions Help Transformers See Better", 2021). Its last layer starts at zero, so an untrained
+stem leaves the plain ViT; the linear ``patch_embed.proj`` is kept so checkpoints are recognised by
+their shapes.
 """
 from __future__ import annotations
 
@@ -78,19 +80,19 @@ def has_conv_stem(state_dict) -> bool:
     return any(k.startswith(STEM_PREFIX) for k in state_dict)
 
 
-def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = True) -> Sam:
+def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = False) -> Sam:
     """Build the ``tiny-synth`` SAM with random weights (``seed`` makes them reproducible).
 
     Args:
         seed: seed of the initial weights; ``None`` uses (and advances) torch's global RNG.
             With an int the global RNG state is left untouched.
-        conv_stem: add the convolutional stem to the patch embedding (:class:`StemPatchEmbed`);
-            ``False`` builds the plain ViT of tiny-synth weights trained before the stem existed
-            (:func:`gsam_lab.sam.load_sam` picks this from the file's tensors).
+        conv_stem: add the convolutional stem to the patch embedding (:class:`StemPatchEmbed`), an
+            experimental option of the training recipe; the shipped weights are the plain ViT
+            (``False``). :func:`gsam_lab.sam.load_sam` picks the variant from the file's tensors.
 
     Returns:
         a ``segment_anything.modeling.Sam`` in eval mode on the CPU, about 6.1M parameters
-        (image encoder ~2.1M with the stem, prompt encoder ~6K, mask decoder ~4.1M as in real SAM).
+        (image encoder ~2.0M, ~2.1M with the stem; prompt encoder ~6K; mask decoder ~4.1M as in real SAM).
     """
     c = TINY_SAM_CONFIG
     grid = c["img_size"] // c["patch_size"]

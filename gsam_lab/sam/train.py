@@ -17,11 +17,18 @@ Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`tra
 * **loss**: 20 x focal + 1 x dice on the masks (min over SAM's 3 candidates for single-point prompts;
   the single-mask output is trained on every prompt), + MSE of the IoU head; AdamW, warm-up then
   cosine decay, gradient clipping.
-* **dense auxiliary loss** (``aux_weight``; not part of SAM's recipe, and not shipped): a 1 x 1
-  convolution on the image embedding predicts every pixel's semantic class and whether it lies on
-  an object/region boundary (cross-entropy + weighted BCE at 128 x 128). Eight prompts per image
-  supervise few pixels; this head gives the small encoder a gradient at every pixel, which SAM gets
-  from its billion masks. Only the ``Sam`` weights are written to the asset.
+* **speed**: ``amp=1`` (default) runs the image encoder and mask decoder under bfloat16 autocast
+  (about 2x on a CPU with bf16 units); the prompt encoder and the dense positional encoding stay in
+  fp32 (in bf16 their sin/cos of pixel positions moved by up to 0.16), and so do the losses. The
+  decoder is :func:`gsam_lab.sam.decoding.shared_predict_masks` (SAM's ``predict_masks`` without
+  per-prompt copies of the image embedding).
+* **options not in the shipped weights** (see ``data_scripts/README.md`` for what they gave):
+  ``freeze_encoder`` (train the prompt encoder and decoder on cached embeddings of a frozen image
+  encoder), ``conv_stem`` (a convolutional stem beside the patch projection,
+  :class:`gsam_lab.sam.tiny.StemPatchEmbed`) and ``aux_weight`` (a 1 x 1 convolution on the image
+  embedding predicts every pixel's semantic class and whether it lies on an object/region boundary,
+  cross-entropy x ``aux_semantic`` + balanced BCE at 128 x 128: a gradient at every pixel for the
+  small encoder, where eight prompts per image supervise few; only the ``Sam`` weights are written).
 * seeded; ``tqdm`` progress; atomic checkpoints every ``ckpt_every`` steps (model, optimiser,
   pool RNG state) and resume; stops with an error on a NaN loss.
 """
@@ -71,15 +78,15 @@ class TrainConfig:
     box_warmup_steps: int = 400    # boxes of objects only at first: from scratch, the decoder needs them to leave
                                    # the all-background solution (seen stuck at IoU 0 for 250+ mixed steps)
     max_minutes: float = 0.0       # stop this run (checkpoint + weights) after so many minutes; 0 = no limit
-    aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
+    aux_weight: float = 0.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
                                    # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
     freeze_encoder: int = 0        # 1: train the prompt encoder and mask decoder only, on embeddings of the frozen
                                    # image encoder (computed once per render: a step costs the decoder alone)
-    conv_stem: int = 1             # build tiny-synth with the convolutional stem (0: the plain ViT of older weights)
+    conv_stem: int = 0             # 1: build tiny-synth with the convolutional stem (experimental; shipped: 0)
     amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder (CPU: ~2x faster where
                                    # the CPU has bf16 units; CUDA: bf16 too); the prompt encoder's positional encodings
-                                   # (bf16 moved them by up to 0.16 and box-prompt quality fell) and the losses in fp32
+                                   # (bf16 moves them by up to 0.16) and the losses stay in fp32
 
 
 # ----------------------------------------------------------------------------------------------
