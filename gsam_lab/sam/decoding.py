@@ -22,10 +22,10 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-__all__ = ["shared_predict_masks"]
+__all__ = ["shared_predict_masks", "same_for_every_prompt"]
 
 
-def _same_for_every_prompt(dense: torch.Tensor) -> bool:
+def same_for_every_prompt(dense: torch.Tensor) -> bool:
     """True if ``dense`` (``B x C x h x w``) is one tensor broadcast over the batch (stride 0)."""
     return dense.shape[0] == 1 or dense.stride(0) == 0
 
@@ -56,7 +56,7 @@ def shared_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
     output_tokens = output_tokens.unsqueeze(0).expand(bsz, -1, -1)
     tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
-    dense = dense_prompt_embeddings[:1] if _same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
+    dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
     src = image_embeddings + dense                     # 1 (or B) x C x h x w
     _, c, h, w = src.shape
 

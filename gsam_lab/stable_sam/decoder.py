@@ -21,8 +21,10 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from .dsp import DeformableSamplingPlugin, sample_at_offsets
+from gsam_lab.sam.decoding import same_for_every_prompt
+
 from .drp import DynamicRoutingPlugin
+from .dsp import DeformableSamplingPlugin, sample_at_offsets
 
 __all__ = ["plugin_predict_masks", "DEFORM_ATTNS"]
 
@@ -77,7 +79,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
 
     Args:
         decoder: SAM's ``MaskDecoder`` (a ``TwoWayTransformer`` of depth >= 2); not modified.
-        image_embeddings: ``1 x C x h x w`` (one image, repeated for every prompt, as in SAM) or
+        image_embeddings: ``1 x C x h x w`` (one image, broadcast to every prompt) or
             ``B x C x h x w`` (one embedding per prompt, e.g. prompts of several images in one batch).
         image_pe: ``1 x C x h x w`` dense positional encoding (``prompt_encoder.get_dense_pe()``).
         sparse_prompt_embeddings: ``B x N_prompt_tokens x C``; dense_prompt_embeddings: ``B x C x h x w``.
@@ -106,16 +108,21 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
     output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
     tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+    b = tokens.shape[0]
     if image_embeddings.shape[0] == 1:
-        src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0)
-    elif image_embeddings.shape[0] == tokens.shape[0]:
-        src = image_embeddings
+        # one image: keep it (and the positional encoding) at batch 1 and let block 1 broadcast it
+        # against the prompts, exactly as gsam_lab.sam.shared_predict_masks does for plain SAM, so that
+        # untrained plugins reproduce PromptPredictor's logits bit for bit on any device
+        dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
+        src = image_embeddings + dense
+        pos_src = image_pe
+    elif image_embeddings.shape[0] == b:
+        src = image_embeddings + dense_prompt_embeddings
+        pos_src = torch.repeat_interleave(image_pe, b, dim=0)
     else:
-        raise ValueError(f"image_embeddings must be 1 x C x h x w or one per prompt ({tokens.shape[0]}), "
+        raise ValueError(f"image_embeddings must be 1 x C x h x w or one per prompt ({b}), "
                          f"got {tuple(image_embeddings.shape)}")
-    src = src + dense_prompt_embeddings
-    pos_src = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
-    b, c, h, w = src.shape
+    _, c, h, w = src.shape
 
     # TwoWayTransformer.forward, layer by layer
     image_embedding = src.flatten(2).permute(0, 2, 1)
@@ -163,7 +170,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     # back in MaskDecoder.predict_masks
     iou_token_out = hs[:, 0, :]
     mask_tokens_out = hs[:, 1:(1 + decoder.num_mask_tokens), :]
-    src = src.transpose(1, 2).view(b, c, h, w)
+    src = src.transpose(1, 2).reshape(b, c, h, w)
     upscaled_embedding = decoder.output_upscaling(src)
     hyper_in_list: List[torch.Tensor] = []
     for i in range(decoder.num_mask_tokens):
