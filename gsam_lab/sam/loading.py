@@ -15,7 +15,6 @@ from segment_anything.modeling import Sam
 
 from gsam_lab.utils import resolve_device
 
-from .tiny import build_tiny_sam, has_conv_stem
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
 
 __all__ = ["CheckpointError", "load_sam", "read_state_dict", "infer_sam_type", "encoder_signature",
@@ -195,7 +194,7 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
             raise ValueError("pass either a model name with checkpoint=..., or a bare path, not both")
         state = read_state_dict(path)
         spec = get_spec(infer_sam_type(state))
-    model = build_tiny_sam(conv_stem=has_conv_stem(state)) if spec.name == "tiny-synth" else spec.build()
+    model = spec.build_for(state)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional
 from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
-from .tiny import TINY_SAM_CONFIG, build_tiny_sam
+from .tiny import TINY_SAM_CONFIG, build_tiny_sam, has_conv_stem
 
 __all__ = ["SamSpec", "SAM_MODELS", "register_sam", "list_sams", "get_spec", "ASSETS_DIR",
            "DOWNLOAD_SCRIPT", "TRAIN_SCRIPT"]
@@ -46,6 +46,8 @@ class SamSpec:
         sha256: the official file's SHA-256 (``None`` if not fixed).
         bundled: ``True`` if the weights ship inside the package (``gsam_lab/assets``).
         description: one line for listings.
+        extra: optional hooks; ``extra["build_for_state"](state_dict) -> Sam`` builds the variant a
+            state dict needs (tiny-synth: with or without the convolutional stem).
     """
 
     name: str
@@ -58,6 +60,11 @@ class SamSpec:
     bundled: bool = False
     description: str = ""
     extra: Dict[str, object] = field(default_factory=dict)
+
+    def build_for(self, state_dict) -> Sam:
+        """A network with random weights whose architecture fits ``state_dict`` (see ``extra``)."""
+        hook = self.extra.get("build_for_state")
+        return hook(state_dict) if hook is not None else self.build()
 
     def default_path(self) -> Path:
         """Where the weights are looked up when ``checkpoint=`` is not given (see module doc)."""
@@ -97,7 +104,7 @@ def get_spec(name: str) -> SamSpec:
 for _row in (
     SamSpec("tiny-synth", build_tiny_sam, "tiny_sam_synth.pt",
             encoder={k: TINY_SAM_CONFIG[k] for k in ("embed_dim", "depth", "patch_size", "img_size")},
-            bundled=True,
+            bundled=True, extra={"build_for_state": lambda sd: build_tiny_sam(conv_stem=has_conv_stem(sd))},
             description="small ViT encoder + SAM's real prompt encoder / mask decoder, trained on "
                         f"synthetic renders by {TRAIN_SCRIPT}"),
     SamSpec("vit_b", sam_model_registry["vit_b"], "sam_vit_b_01ec64.pth",
