@@ -14,6 +14,7 @@ a batched prompt predictor, automatic ("everything") masks and prompt-stability 
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
 from .automatic import automatic_masks
 from .decoding import shared_predict_masks
+from .folded import folded_predict_masks
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
 from .images import as_rgb_uint8
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict
@@ -25,7 +26,7 @@ from .tiny import TINY_SAM_CONFIG, build_tiny_sam
 
 __all__ = [
     "load_sam", "build_tiny_sam", "CheckpointError", "PromptSampler", "PromptPredictor", "Prediction",
-    "shared_predict_masks",
+    "shared_predict_masks", "folded_predict_masks",
     "automatic_masks", "stability_sweep", "SweepResult", "PROMPT_KINDS",
     "SAM_MODELS", "SamSpec", "register_sam", "list_sams", "get_spec", "TINY_SAM_CONFIG",
     "prompt_outcomes", "casual_prompts", "PromptOutcome",

@@ -4,8 +4,12 @@ Meta's ``SamPredictor.predict`` decodes one prompt per call; sweeping 20 noisy b
 objects is then 300 decoder calls. ``PromptPredictor.predict`` takes ``N`` prompts at once and
 runs the prompt encoder and mask decoder on a batch of ``N`` (in chunks of ``max_batch`` to bound
 memory), with the same pre- and post-processing as ``SamPredictor`` so that the masks are the same.
-The decoder is :func:`gsam_lab.sam.decoding.shared_predict_masks`: SAM's ``predict_masks`` without
-its per-prompt copies of the image embedding.
+The decoder is :func:`gsam_lab.sam.folded.folded_predict_masks` (``folded=True``, the default): SAM's
+``predict_masks`` with the image-side projections folded onto the prompt tokens, SAM's result up to
+float rounding; while forward hooks are registered on the decoder (e.g.
+:func:`gsam_lab.sam.attention.capture_attention`) or with ``folded=False`` it is
+:func:`gsam_lab.sam.decoding.shared_predict_masks`, which runs SAM's own modules without their
+per-prompt copies of the image embedding.
 
 Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
 place that calls the prompt encoder and the mask decoder.
@@ -23,6 +27,7 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from .decoding import shared_predict_masks
+from .folded import folded_predict_masks, has_hooks, supports_folding
 from .images import as_rgb_uint8
 
 __all__ = ["PromptPredictor", "Prediction"]
@@ -71,6 +76,9 @@ class PromptPredictor:
             ``benchmarks/bench_prompts.py --sweep-batch``).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
             the same image again is free (0 disables the cache).
+        folded: decode with :func:`~gsam_lab.sam.folded.folded_predict_masks` (faster on CPU, same
+            masks up to float rounding) when the decoder has SAM's layout and no forward hooks;
+            ``False`` always runs SAM's modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
 
     Example::
 
@@ -80,8 +88,9 @@ class PromptPredictor:
         out.masks.shape                                           # 2 x H x W
     """
 
-    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4):
+    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, folded: bool = True):
         self.model = model.eval()
+        self.folded = bool(folded)
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
         self.max_batch = max_batch
         self.cache_size = int(cache_size)
@@ -235,9 +244,18 @@ class PromptPredictor:
         """
         sparse, dense = self.model.prompt_encoder(
             points=(points, labels) if points is not None else None, boxes=boxes, masks=mask_input)
-        low, iou = shared_predict_masks(self.model.mask_decoder, self.features, self._dense_pe(), sparse, dense)
+        dec = self.model.mask_decoder
+        if self.uses_folding():
+            slots = range(1, dec.num_mask_tokens) if multimask else [0]   # as MaskDecoder.forward
+            return folded_predict_masks(dec, self.features, self._dense_pe(), sparse, dense, slots=slots)
+        low, iou = shared_predict_masks(dec, self.features, self._dense_pe(), sparse, dense)
         keep = slice(1, None) if multimask else slice(0, 1)    # as MaskDecoder.forward
         return low[:, keep], iou[:, keep]
+
+    def uses_folding(self) -> bool:
+        """Whether :meth:`decode` takes the folded path now (``folded`` set, SAM's decoder layout, no hooks)."""
+        dec = self.model.mask_decoder
+        return self.folded and supports_folding(dec) and not has_hooks(dec)
 
     def _dense_pe(self) -> torch.Tensor:
         """``prompt_encoder.get_dense_pe()``, computed once per predictor (it depends on no input)."""

@@ -1,0 +1,177 @@
+"""SAM's mask decoder for many prompts on one image, with the image-side projections folded away.
+
+Why SAM's decoder is cheap per prompt, and how to make it cheaper: in every attention between the
+``T`` prompt tokens (7 for a box) and the ``N`` image tokens (1024 for tiny-synth, 4096 for Meta's
+SAM), SAM projects the ``N`` image tokens (``N x 256 -> N x 128``) once per prompt. Matrix products
+can be re-associated so that the projection lands on the ``T`` tokens instead:
+
+* token-to-image: scores ``(q Wq)(x Wk)^T = (q Wq Wk^T) x^T`` and values ``P (x Wv) = (P x) Wv``;
+* image-to-token: scores ``(x Wq)(k Wk)^T = x (Wq (k Wk)^T)`` (``Wq`` folded into the prompt tokens)
+  and output ``(P (v Wv)) Wo = P (v Wv Wo)``;
+
+(biases handled exactly: a bias on the keys adds one constant per query row; the softmax rows of
+``P`` sum to 1 so a bias on the values passes through). Each per-prompt ``N x 256 x 128``
+projection becomes an ``N x 256 x (heads x T)`` product, ``heads x T = 56 < 128``.
+The softmax over the 7 prompt tokens is taken across a non-contiguous axis (``B x heads x T x N``),
+which vectorises along ``N``; SAM's layout puts the 7 on the innermost axis.
+The output upscaling (two stride-2, 2 x 2 transposed convolutions, ``LayerNorm2d``, GELU) is the same
+arithmetic written as two matrix products in channels-last, sub-pixel order, with one fused
+``layer_norm``; the sub-pixels are put in raster order only for the final ``B x M x 4h x 4w`` logits,
+and only the mask slots asked for are formed.
+
+:func:`folded_predict_masks` gives SAM's ``MaskDecoder.predict_masks`` result up to floating-point
+summation order (tests: logits within 1e-4 on random and trained weights, masks the same as
+``SamPredictor``'s). It reads SAM's parameters and never calls the image-side modules, so **forward
+hooks on the decoder do not fire**: :class:`~gsam_lab.sam.PromptPredictor` uses it only when no hook
+is registered (``has_hooks``), and falls back to :func:`gsam_lab.sam.decoding.shared_predict_masks`,
+which calls SAM's modules, otherwise. ``benchmarks/bench_prompts.py`` times both.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from segment_anything.modeling.common import LayerNorm2d
+from segment_anything.modeling.transformer import Attention, TwoWayTransformer
+from torch import nn
+
+__all__ = ["folded_predict_masks", "supports_folding", "has_hooks"]
+
+
+def supports_folding(decoder: nn.Module) -> bool:
+    """True if ``decoder`` is laid out like segment_anything's ``MaskDecoder`` (two-way transformer,
+    ``ConvTranspose2d(k=2, s=2) -> LayerNorm2d -> act -> ConvTranspose2d(k=2, s=2) -> act`` upscaling)."""
+    tr = getattr(decoder, "transformer", None)
+    up = getattr(decoder, "output_upscaling", None)
+    if not isinstance(tr, TwoWayTransformer) or not isinstance(up, nn.Sequential) or len(up) != 5:
+        return False
+    convs_ok = all(isinstance(up[i], nn.ConvTranspose2d) and tuple(up[i].kernel_size) == (2, 2)
+                   and tuple(up[i].stride) == (2, 2) and tuple(up[i].padding) == (0, 0) and up[i].bias is not None
+                   for i in (0, 3))
+    return convs_ok and isinstance(up[1], LayerNorm2d) and isinstance(tr.final_attn_token_to_image, Attention)
+
+
+def has_hooks(module: nn.Module) -> bool:
+    """True if ``module`` or a sub-module has forward (pre-)hooks, or global module hooks are set."""
+    glob = nn.modules.module
+    if glob._global_forward_hooks or glob._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    b, t, d = x.shape
+    return x.view(b, t, heads, d // heads).transpose(1, 2)           # B x heads x T x dh
+
+
+def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
+    """``attn(q=q_in, k=k_in, v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens, folded."""
+    heads, d = attn.num_heads, attn.internal_dim
+    dh = d // heads
+    b, t, c = q_in.shape
+    q = _heads(attn.q_proj(q_in), heads)                                # B x heads x T x dh
+    qk = torch.einsum("bhte,hec->bhtc", q, attn.k_proj.weight.view(heads, dh, c))
+    qb = (q * attn.k_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)
+    s = torch.matmul(qk.reshape(b, heads * t, c), k_in.transpose(1, 2)).view(b, heads, t, -1)
+    p = torch.softmax((s + qb) / math.sqrt(dh), dim=-1)
+    z = torch.matmul(p.view(b, heads * t, -1), v_in).view(b, heads, t, c)     # P x, per head
+    out = torch.einsum("bhtc,hec->bthe", z, attn.v_proj.weight.view(heads, dh, c)) + attn.v_proj.bias.view(heads, dh)
+    return attn.out_proj(out.reshape(b, t, d))
+
+
+def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
+                    q_shared: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``attn(q=q_in, k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared = q_proj(q_in)``
+    of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``."""
+    heads, d = attn.num_heads, attn.internal_dim
+    dh = d // heads
+    b, t, c = k_in.shape
+    k = _heads(attn.k_proj(k_in), heads)                                # B x heads x T x dh
+    v = _heads(attn.v_proj(v_in), heads)
+    if q_shared is not None:
+        qh = q_shared.view(-1, heads, dh).transpose(0, 1)               # heads x N x dh
+        s = torch.einsum("bhte,hne->bhtn", k, qh)
+    else:
+        kq = torch.einsum("bhte,hec->bhtc", k, attn.q_proj.weight.view(heads, dh, c))
+        kb = (k * attn.q_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)
+        s = torch.matmul(kq.reshape(b, heads * t, c), q_in.transpose(1, 2)).view(b, heads, t, -1) + kb
+    p = torch.softmax(s / math.sqrt(dh), dim=2)                          # over the T tokens, vectorised along N
+    u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
+    return torch.baddbmm(attn.out_proj.bias, p.reshape(b, heads * t, -1).transpose(1, 2), u.reshape(b, heads * t, c))
+
+
+def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.Tensor, h: int, w: int,
+                    slots: Sequence[int]) -> torch.Tensor:
+    """``output_upscaling`` + hypernetwork product for ``B x N x C`` image tokens: ``B x len(slots) x 4h x 4w``."""
+    ct1, ln, act1, ct2, act2 = decoder.output_upscaling
+    b, n, c = keys.shape
+    o1, o2 = ct1.weight.shape[1], ct2.weight.shape[1]
+    y = torch.addmm(ct1.bias.repeat(4), keys.reshape(b * n, c), ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * o1))
+    y = act1(F.layer_norm(y.view(b * n * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
+    y = act2(torch.addmm(ct2.bias.repeat(4), y, ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2)))
+    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](mask_tokens[:, i]) for i in slots], dim=1)
+    m = torch.bmm(y.view(b, n * 16, o2), hyper.transpose(1, 2))          # B x (i, j, di1, dj1, di2, dj2) x M
+    k = len(slots)
+    m = m.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)   # rows 4i + 2di1 + di2, cols alike
+    return m.reshape(b, k, 4 * h, 4 * w)
+
+
+def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                         sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
+                         slots: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``MaskDecoder.predict_masks`` for ``B`` prompts on one image, folded (see the module docstring).
+
+    Args:
+        decoder: segment_anything's ``MaskDecoder`` (:func:`supports_folding`); not modified.
+        image_embeddings, image_pe: ``1 x C x h x w``.
+        sparse_prompt_embeddings: ``B x T x C``; dense_prompt_embeddings: ``B x C x h x w`` or
+            ``1 x C x h x w`` (a stride-0 expansion, SAM's "no mask", is kept at batch 1).
+        slots: output slots to form masks for (0 = single mask, 1-3 = multimask); default all.
+
+    Returns:
+        ``(masks, iou_pred)``: ``B x len(slots) x 4h x 4w`` low-res logits and ``B x len(slots)``.
+    """
+    from .decoding import same_for_every_prompt
+    if not supports_folding(decoder):
+        raise TypeError(f"folded_predict_masks needs segment_anything's MaskDecoder layout, got {type(decoder).__name__}")
+    if image_embeddings.shape[0] != 1 or image_pe.shape[0] != 1:
+        raise ValueError(f"folded_predict_masks decodes prompts of one image: image_embeddings and image_pe must be "
+                         f"1 x C x h x w, got {tuple(image_embeddings.shape)} and {tuple(image_pe.shape)}")
+    bsz = sparse_prompt_embeddings.shape[0]
+    if dense_prompt_embeddings.shape[0] not in (1, bsz):
+        raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, got {tuple(dense_prompt_embeddings.shape)}")
+    slots = list(range(decoder.num_mask_tokens)) if slots is None else [int(s) for s in slots]
+    out_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    tokens = torch.cat((out_tokens.unsqueeze(0).expand(bsz, -1, -1), sparse_prompt_embeddings), dim=1)
+    dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
+    src = image_embeddings + dense
+    _, c, h, w = src.shape
+    keys = src.flatten(2).transpose(1, 2)                                # 1 (or B) x N x C
+    pe = image_pe.flatten(2).transpose(1, 2)
+    tr = decoder.transformer
+    queries = tokens
+    for blk in tr.layers:
+        if blk.skip_first_layer_pe:
+            queries = blk.self_attn(q=queries, k=queries, v=queries)
+        else:
+            q = queries + tokens
+            queries = queries + blk.self_attn(q=q, k=q, v=queries)
+        queries = blk.norm1(queries)
+        k_in = keys + pe
+        if keys.shape[0] == 1:      # one image for all prompts: SAM's module broadcasts it (projected once)
+            a = blk.cross_attn_token_to_image(q=queries + tokens, k=k_in, v=keys)
+        else:
+            a = _token_to_image(blk.cross_attn_token_to_image, queries + tokens, k_in, keys)
+        queries = blk.norm2(queries + a)
+        queries = blk.norm3(queries + blk.mlp(queries))
+        attn = blk.cross_attn_image_to_token
+        q_shared = attn.q_proj(k_in) if keys.shape[0] == 1 else None
+        a = _image_to_token(attn, k_in, queries + tokens, queries, q_shared)
+        keys = blk.norm4(keys + a)
+    a = _token_to_image(tr.final_attn_token_to_image, queries + tokens, keys + pe, keys)
+    hs = tr.norm_final_attn(queries + a)
+    masks = _upscaled_masks(decoder, keys, hs[:, 1:1 + decoder.num_mask_tokens], h, w, slots)
+    iou = decoder.iou_prediction_head(hs[:, 0])[:, slots]
+    return masks, iou

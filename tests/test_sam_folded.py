@@ -1,0 +1,127 @@
+"""folded_predict_masks (image-side projections folded onto the prompt tokens) computes SAM's predict_masks."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gsam_lab import sam
+from gsam_lab.sam.folded import folded_predict_masks, has_hooks, supports_folding
+
+
+def _perturbed(model, seed=0):
+    """A copy whose LayerNorm / bias parameters are not at their init values (1 and 0)."""
+    m = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in m.mask_decoder.named_parameters():
+            if p.ndim == 1:
+                p.add_(0.3 * torch.randn(p.shape, generator=g))
+    return m
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _perturbed(sam.build_tiny_sam(0))
+
+
+def _prompts(model, kind, n=5, seed=1, size=(256, 256)):
+    g = torch.Generator().manual_seed(seed)
+    kw = dict(points=None, boxes=None, masks=None)
+    H, W = size
+    if kind == "boxes":
+        xy = torch.rand(n, 2, generator=g) * torch.tensor([W * 0.6, H * 0.6])
+        kw["boxes"] = torch.cat([xy, xy + 10 + torch.rand(n, 2, generator=g) * 60], 1)
+    elif kind == "points":
+        kw["points"] = (torch.rand(n, 3, 2, generator=g) * torch.tensor([W - 1.0, H - 1.0]),
+                        torch.tensor([[1, 1, 0]] * n, dtype=torch.int))
+    else:
+        kw["boxes"] = torch.tensor([[10.0, 20.0, 90.0, 120.0]] * n)
+        kw["masks"] = torch.randn(n, 1, 128, 128, generator=g)
+    return model.prompt_encoder(**kw)
+
+
+def _reference(model, emb, pe, sparse, dense):
+    return model.mask_decoder.predict_masks(image_embeddings=emb, image_pe=pe, sparse_prompt_embeddings=sparse,
+                                            dense_prompt_embeddings=dense)
+
+
+@pytest.mark.parametrize("kind", ["boxes", "points", "mask_input"])
+@torch.no_grad()
+def test_matches_predict_masks(model, kind):
+    emb = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(0))
+    pe = model.prompt_encoder.get_dense_pe()
+    sparse, dense = _prompts(model, kind)
+    want_m, want_i = _reference(model, emb, pe, sparse, dense)
+    got_m, got_i = folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)
+    assert got_m.shape == want_m.shape == (5, 4, 128, 128) and got_i.shape == want_i.shape == (5, 4)
+    torch.testing.assert_close(got_m, want_m, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(got_i, want_i, atol=1e-5, rtol=1e-5)
+    assert (got_m > 0).ne(want_m > 0).float().mean() < 1e-4
+
+
+@torch.no_grad()
+def test_slots_and_a_non_square_embedding(model):
+    """h != w catches a transposed sub-pixel order in the upscaling; slots pick SAM's output slots."""
+    h, w = 16, 24
+    emb = torch.randn(1, 256, h, w, generator=torch.Generator().manual_seed(2))
+    pe = model.prompt_encoder.pe_layer((h, w)).unsqueeze(0)
+    sparse, _ = _prompts(model, "boxes", n=3)
+    dense = model.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(3, -1, h, w)
+    want_m, want_i = _reference(model, emb, pe, sparse, dense)
+    for slots in ([0], [1, 2, 3], [2]):
+        got_m, got_i = folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense, slots=slots)
+        assert got_m.shape == (3, len(slots), 4 * h, 4 * w)
+        torch.testing.assert_close(got_m, want_m[:, slots], atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(got_i, want_i[:, slots], atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_shipped_weights_give_sampredictors_masks():
+    from segment_anything import SamPredictor
+    tiny = sam.load_sam("tiny-synth", device="cpu")
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    xy = rng.uniform(0, [90, 60], (8, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(6, 36, (8, 2))], 1)
+    pred = sam.PromptPredictor(tiny).set_image(img)
+    assert pred.uses_folding()
+    got = pred.predict(boxes=boxes)
+    ref = SamPredictor(tiny)
+    ref.set_image(img)
+    want = np.stack([ref.predict(box=b, multimask_output=False)[0][0] for b in boxes])
+    assert (got.masks.numpy() != want).sum() <= 5
+    exact = sam.PromptPredictor(tiny, folded=False).set_image(img).predict(boxes=boxes)
+    torch.testing.assert_close(got.low_res_logits, exact.low_res_logits, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(got.iou_predictions, exact.iou_predictions, atol=1e-5, rtol=1e-5)
+
+
+def test_hooks_switch_the_predictor_to_sams_modules(model):
+    img = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    pred = sam.PromptPredictor(model).set_image(img)
+    assert pred.uses_folding() and not has_hooks(model.mask_decoder)
+    seen = []
+    handle = model.mask_decoder.transformer.final_attn_token_to_image.register_forward_hook(
+        lambda mod, args, out: seen.append(out.shape))
+    try:
+        assert has_hooks(model.mask_decoder) and not pred.uses_folding()
+        pred.predict(boxes=[[5, 5, 40, 40], [10, 12, 50, 60]])
+        assert seen == [torch.Size([2, 7, 256])]          # the hook saw the call: SAM's modules ran
+    finally:
+        handle.remove()
+    assert pred.uses_folding()
+    assert not sam.PromptPredictor(model, folded=False).uses_folding()
+
+
+def test_other_decoder_layouts_fall_back_or_are_refused(model):
+    odd = copy.deepcopy(model)
+    odd.mask_decoder.output_upscaling = nn.Sequential(*list(odd.mask_decoder.output_upscaling)[:4], nn.ReLU(), nn.Identity())
+    assert supports_folding(model.mask_decoder) and not supports_folding(odd.mask_decoder)
+    sparse, dense = _prompts(odd, "boxes", n=2)
+    emb, pe = torch.zeros(1, 256, 32, 32), odd.prompt_encoder.get_dense_pe()
+    with pytest.raises(TypeError, match="MaskDecoder layout"):
+        folded_predict_masks(odd.mask_decoder, emb, pe, sparse, dense)
+    with pytest.raises(ValueError, match="one image"):
+        folded_predict_masks(model.mask_decoder, emb.expand(2, -1, -1, -1), pe, sparse, dense)
+    assert not sam.PromptPredictor(odd).uses_folding()
