@@ -125,3 +125,18 @@ def test_other_decoder_layouts_fall_back_or_are_refused(model):
     with pytest.raises(ValueError, match="one image"):
         folded_predict_masks(model.mask_decoder, emb.expand(2, -1, -1, -1), pe, sparse, dense)
     assert not sam.PromptPredictor(odd).uses_folding()
+
+
+def test_gradients_flow_like_sams(model):
+    """Outside no_grad the folded decoder is differentiable and agrees with SAM's gradients."""
+    emb = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(4))
+    pe = model.prompt_encoder.get_dense_pe().detach()
+    with torch.no_grad():
+        sparse, dense = _prompts(model, "boxes", n=2)
+    grads = []
+    for fn in (lambda: _reference(model, emb, pe, sparse, dense), lambda: folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)):
+        model.zero_grad()
+        m, iou = fn()
+        (m.sigmoid().mean() + iou.sum()).backward()
+        grads.append(model.mask_decoder.output_upscaling[0].weight.grad.clone())
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-6, rtol=1e-4)

@@ -82,9 +82,10 @@ def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
 
 
 def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
-                    q_shared: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``attn(q=q_in, k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared = q_proj(q_in)``
-    of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``."""
+                    residual: torch.Tensor, q_shared: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``residual + attn(q=q_in, k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared =
+    q_proj(q_in)`` of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``.
+    The sum is formed in place in the product's buffer (one ``B x N x C`` allocation, not three)."""
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = k_in.shape
@@ -99,7 +100,16 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
         s = torch.matmul(kq.reshape(b, heads * t, c), q_in.transpose(1, 2)).view(b, heads, t, -1) + kb
     p = torch.softmax(s / math.sqrt(dh), dim=2)                          # over the T tokens, vectorised along N
     u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
-    return torch.baddbmm(attn.out_proj.bias, p.reshape(b, heads * t, -1).transpose(1, 2), u.reshape(b, heads * t, c))
+    out = torch.bmm(p.reshape(b, heads * t, -1).transpose(1, 2), u.reshape(b, heads * t, c))
+    return out.add_(attn.out_proj.bias).add_(residual)
+
+
+def _act_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``act(x)``, in place for GELU outside autograd (on a CPU a fresh 30 MB output costs ~4x the arithmetic,
+    in page faults)."""
+    if type(act) is nn.GELU and not (x.requires_grad and torch.is_grad_enabled()):
+        return torch.ops.aten.gelu_(x, approximate=act.approximate)
+    return act(x)
 
 
 def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.Tensor, h: int, w: int,
@@ -109,8 +119,8 @@ def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.T
     b, n, c = keys.shape
     o1, o2 = ct1.weight.shape[1], ct2.weight.shape[1]
     y = torch.addmm(ct1.bias.repeat(4), keys.reshape(b * n, c), ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * o1))
-    y = act1(F.layer_norm(y.view(b * n * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
-    y = act2(torch.addmm(ct2.bias.repeat(4), y, ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2)))
+    y = _act_(act1, F.layer_norm(y.view(b * n * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
+    y = _act_(act2, torch.addmm(ct2.bias.repeat(4), y, ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2)))
     hyper = torch.stack([decoder.output_hypernetworks_mlps[i](mask_tokens[:, i]) for i in slots], dim=1)
     m = torch.bmm(y.view(b, n * 16, o2), hyper.transpose(1, 2))          # B x (i, j, di1, dj1, di2, dj2) x M
     k = len(slots)
@@ -168,8 +178,7 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         queries = blk.norm3(queries + blk.mlp(queries))
         attn = blk.cross_attn_image_to_token
         q_shared = attn.q_proj(k_in) if keys.shape[0] == 1 else None
-        a = _image_to_token(attn, k_in, queries + tokens, queries, q_shared)
-        keys = blk.norm4(keys + a)
+        keys = blk.norm4(_image_to_token(attn, k_in, queries + tokens, queries, keys, q_shared))
     a = _token_to_image(tr.final_attn_token_to_image, queries + tokens, keys + pe, keys)
     hs = tr.norm_final_attn(queries + a)
     masks = _upscaled_masks(decoder, keys, hs[:, 1:1 + decoder.num_mask_tokens], h, w, slots)
