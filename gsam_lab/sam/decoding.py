@@ -23,12 +23,30 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-__all__ = ["shared_predict_masks", "same_for_every_prompt"]
+__all__ = ["shared_predict_masks", "same_for_every_prompt", "decoder_inputs"]
 
 
 def same_for_every_prompt(dense: torch.Tensor) -> bool:
     """True if ``dense`` (``B x C x h x w``) is one tensor broadcast over the batch (stride 0)."""
     return dense.shape[0] == 1 or dense.stride(0) == 0
+
+
+def decoder_inputs(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                   sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
+                   caller: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Checked start of ``predict_masks`` for ``B`` prompts on one image: the ``B x T x C`` tokens
+    (output tokens + prompt tokens) and ``src`` = image embedding + dense prompt embedding, kept at
+    batch 1 when the dense embedding is the same for every prompt (``1`` or ``B x C x h x w``)."""
+    if image_embeddings.shape[0] != 1 or image_pe.shape[0] != 1:
+        raise ValueError(f"{caller} decodes prompts of one image: image_embeddings and image_pe must be "
+                         f"1 x C x h x w, got {tuple(image_embeddings.shape)} and {tuple(image_pe.shape)}")
+    bsz = sparse_prompt_embeddings.shape[0]
+    if dense_prompt_embeddings.shape[0] not in (1, bsz):
+        raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, got {tuple(dense_prompt_embeddings.shape)}")
+    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    tokens = torch.cat((output_tokens.unsqueeze(0).expand(bsz, -1, -1), sparse_prompt_embeddings), dim=1)
+    dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
+    return tokens, image_embeddings + dense
 
 
 def shared_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
@@ -48,17 +66,9 @@ def shared_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         ``(masks, iou_pred)``: ``B x (1 + num_multimask_outputs) x 4h x 4w`` low-res logits and
         ``B x (1 + num_multimask_outputs)``, as ``predict_masks``.
     """
-    if image_embeddings.shape[0] != 1 or image_pe.shape[0] != 1:
-        raise ValueError(f"shared_predict_masks decodes prompts of one image: image_embeddings and image_pe must be "
-                         f"1 x C x h x w, got {tuple(image_embeddings.shape)} and {tuple(image_pe.shape)}")
-    bsz = sparse_prompt_embeddings.shape[0]
-    if dense_prompt_embeddings.shape[0] not in (1, bsz):
-        raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, got {tuple(dense_prompt_embeddings.shape)}")
-    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
-    output_tokens = output_tokens.unsqueeze(0).expand(bsz, -1, -1)
-    tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
-    dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
-    src = image_embeddings + dense                     # 1 (or B) x C x h x w
+    tokens, src = decoder_inputs(decoder, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
+                                 "shared_predict_masks")
+    bsz = tokens.shape[0]
     _, c, h, w = src.shape
 
     # SAM's TwoWayTransformer.forward broadcasts: batch-1 image tokens meet B prompt token sets in

@@ -37,6 +37,8 @@ from segment_anything.modeling.common import LayerNorm2d
 from segment_anything.modeling.transformer import Attention, TwoWayTransformer
 from torch import nn
 
+from .decoding import decoder_inputs
+
 __all__ = ["folded_predict_masks", "supports_folding", "has_hooks"]
 
 
@@ -143,20 +145,11 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     Returns:
         ``(masks, iou_pred)``: ``B x len(slots) x 4h x 4w`` low-res logits and ``B x len(slots)``.
     """
-    from .decoding import same_for_every_prompt
     if not supports_folding(decoder):
         raise TypeError(f"folded_predict_masks needs segment_anything's MaskDecoder layout, got {type(decoder).__name__}")
-    if image_embeddings.shape[0] != 1 or image_pe.shape[0] != 1:
-        raise ValueError(f"folded_predict_masks decodes prompts of one image: image_embeddings and image_pe must be "
-                         f"1 x C x h x w, got {tuple(image_embeddings.shape)} and {tuple(image_pe.shape)}")
-    bsz = sparse_prompt_embeddings.shape[0]
-    if dense_prompt_embeddings.shape[0] not in (1, bsz):
-        raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, got {tuple(dense_prompt_embeddings.shape)}")
+    tokens, src = decoder_inputs(decoder, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
+                                 "folded_predict_masks")
     slots = list(range(decoder.num_mask_tokens)) if slots is None else [int(s) for s in slots]
-    out_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
-    tokens = torch.cat((out_tokens.unsqueeze(0).expand(bsz, -1, -1), sparse_prompt_embeddings), dim=1)
-    dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
-    src = image_embeddings + dense
     _, c, h, w = src.shape
     keys = src.flatten(2).transpose(1, 2)                                # 1 (or B) x N x C
     pe = image_pe.flatten(2).transpose(1, 2)
