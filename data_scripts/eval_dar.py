@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from gsam_lab import data, goodsam, sam  # noqa: E402
 from gsam_lab.goodsam.ablation import run_ablation  # noqa: E402
 from gsam_lab.goodsam.fusion import sam_masks  # noqa: E402
-from gsam_lab.utils import atomic_save  # noqa: E402
+from gsam_lab.utils import atomic_save, weights_fingerprint  # noqa: E402
 
 
 def markdown(df) -> str:
@@ -54,7 +54,9 @@ def main(argv=None):
     ds = data.SyntheticPanoramas("test", n=args.n, hw=tuple(args.hw))
     skw = dict(points_per_side=args.points_per_side, method=args.sam_method)
     tag = "" if args.sam_method == "grid" else f"_{args.sam_method}"
-    cache = Path(args.mask_cache) / f"{args.sam}_{args.hw[0]}x{args.hw[1]}_pps{args.points_per_side}{tag}"
+    # keyed by the weights too: new tiny-synth weights must not reuse masks of the old ones
+    cache = (Path(args.mask_cache) / f"{Path(args.sam).name}_{weights_fingerprint(model)}_{args.hw[0]}x{args.hw[1]}"
+             f"_pps{args.points_per_side}{tag}")
     masks, t0 = [], time.time()
     for i in range(len(ds)):
         f = cache / f"{ds.world_seed(i)}.pt"

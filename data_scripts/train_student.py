@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from gsam_lab import data, goodsam  # noqa: E402
 from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou  # noqa: E402
-from gsam_lab.utils import atomic_save, resolve_device  # noqa: E402
+from gsam_lab.utils import atomic_save, resolve_device, weights_fingerprint  # noqa: E402
 
 VARIANTS = {"ce": dict(kd_weight=0.0, feat_weight=0.0), "kd": dict(feat_weight=0.0), "full": dict()}
 
@@ -98,17 +98,19 @@ def pseudo_dataset(args, teacher, main: bool, dev):
     (``--out-dir/pseudo_<settings>/<i>.pt``, so a larger ``--n-train`` reuses the panoramas done before)."""
     if args.pseudo_root:
         return goodsam.PseudoLabelDataset(args.pseudo_root), None
+    from gsam_lab import sam
+    sam_model = sam.load_sam(args.sam, device=dev) if args.fusion != "none" else None
+    # keyed by the weights as well as the names: new tiny-synth weights must not reuse old pseudo-labels
+    weights = [weights_fingerprint(teacher), weights_fingerprint(sam_model) if sam_model is not None else None]
     key = hashlib.sha256(json.dumps([args.teacher, args.sam, args.windows, args.fusion, list(args.hw), args.seed,
-                                     data.RENDERER_VERSION]).encode()).hexdigest()[:12]
+                                     data.RENDERER_VERSION, weights]).encode()).hexdigest()[:12]
     folder = Path(args.out_dir) / f"pseudo_{key}"
     files = [folder / f"{i:06d}.pt" for i in range(args.n_train)]
     todo = [i for i, f in enumerate(files) if not f.exists()]
     if todo and main:
         from tqdm.auto import tqdm
-        from gsam_lab import sam
         t0 = time.time()
-        # fusion "none" without SAM: DAR keeps the TA windows and their border down-weighting only
-        sam_model = sam.load_sam(args.sam, device=dev) if args.fusion != "none" else None
+        # fusion "none" without SAM (sam_model None): DAR keeps the TA windows and their border down-weighting only
         panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
         for i in tqdm(todo, desc="DAR pseudo-labels", disable=args.no_progress):
             atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion), files[i])

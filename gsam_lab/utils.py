@@ -1,6 +1,7 @@
 """Small helpers shared by every layer: device choice, cache folder, seeding, atomic writes."""
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import tempfile
@@ -10,7 +11,7 @@ from typing import Union
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "cache_dir", "seed_everything", "atomic_write_bytes", "atomic_save"]
+__all__ = ["resolve_device", "cache_dir", "seed_everything", "atomic_write_bytes", "atomic_save", "weights_fingerprint"]
 
 
 def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:
@@ -69,3 +70,14 @@ def atomic_save(obj, path: Union[str, Path]) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+@torch.no_grad()
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """16-hex-digit hash of ``module``'s state dict (sorted names, fp32 bytes): a cache key that changes
+    when the weights do (e.g. new shipped ``tiny-synth`` weights), not only when a model's name does."""
+    h = hashlib.blake2b(digest_size=8)
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()

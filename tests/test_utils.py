@@ -27,3 +27,14 @@ def test_resolve_device():
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(ValueError, match="device must be"):
         resolve_device("gpu0")
+
+
+def test_weights_fingerprint_follows_the_weights_not_the_object():
+    import copy
+    from gsam_lab.utils import weights_fingerprint
+    a = torch.nn.Linear(3, 2)
+    b = copy.deepcopy(a)
+    assert weights_fingerprint(a) == weights_fingerprint(b) and len(weights_fingerprint(a)) == 16
+    with torch.no_grad():
+        b.bias[0] += 1e-3
+    assert weights_fingerprint(a) != weights_fingerprint(b)

@@ -14,7 +14,6 @@ refused by another (tiny-synth vs ViT-B, or two tiny-synth trainings) unless ``s
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Optional, Union
@@ -22,7 +21,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from gsam_lab.utils import atomic_save
+from gsam_lab.utils import atomic_save, weights_fingerprint
 
 from .model import StableSam
 
@@ -36,14 +35,9 @@ class PluginCheckpointError(ValueError):
     """A plugin file is missing, unreadable, or belongs to another model / transformer_dim."""
 
 
-@torch.no_grad()
 def sam_fingerprint(model: nn.Module) -> str:
     """Short hash of a SAM's mask-decoder weights (fp32 bytes, sorted names)."""
-    h = hashlib.blake2b(digest_size=8)
-    for k, v in sorted(model.mask_decoder.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()
+    return weights_fingerprint(model.mask_decoder)
 
 
 def save(stable: StableSam, path: PathLike, sam_name: Optional[str] = None, meta: Optional[dict] = None,
