@@ -23,7 +23,7 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-__all__ = ["shared_predict_masks", "same_for_every_prompt", "decoder_inputs"]
+__all__ = ["shared_predict_masks", "same_for_every_prompt", "decoder_inputs", "decoder_tokens"]
 
 
 def same_for_every_prompt(dense: torch.Tensor) -> bool:
@@ -43,10 +43,16 @@ def decoder_inputs(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe:
     bsz = sparse_prompt_embeddings.shape[0]
     if dense_prompt_embeddings.shape[0] not in (1, bsz):
         raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, got {tuple(dense_prompt_embeddings.shape)}")
-    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
-    tokens = torch.cat((output_tokens.unsqueeze(0).expand(bsz, -1, -1), sparse_prompt_embeddings), dim=1)
     dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
-    return tokens, image_embeddings + dense
+    return decoder_tokens(decoder, sparse_prompt_embeddings), image_embeddings + dense
+
+
+def decoder_tokens(decoder: nn.Module, sparse_prompt_embeddings: torch.Tensor) -> torch.Tensor:
+    """``B x T x C`` decoder queries, as ``predict_masks`` builds them: the IoU and mask output tokens
+    followed by each prompt's sparse embeddings."""
+    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    bsz = sparse_prompt_embeddings.shape[0]
+    return torch.cat((output_tokens.unsqueeze(0).expand(bsz, -1, -1), sparse_prompt_embeddings), dim=1)
 
 
 def shared_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,

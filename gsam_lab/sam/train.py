@@ -282,6 +282,7 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None
         with amp:
             emb = model.image_encoder(torch.stack(xs))
     pe = model.prompt_encoder.get_dense_pe()     # fp32: the sin/cos of positions lose their precision in bf16
+    decode = folded_predict_masks if supports_folding(model.mask_decoder) else shared_predict_masks
     losses, parts_all = [], []
     for b, v in enumerate(views):
         masks = _targets(rng, v, cfg.prompts_per_image, cfg)
@@ -296,7 +297,6 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None
             points = (torch.as_tensor(transform.apply_coords(pr["points"], orig), dtype=torch.float, device=device),
                       torch.as_tensor(pr["labels"], dtype=torch.int, device=device))
         sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=None)   # fp32 (see pe above)
-        decode = folded_predict_masks if supports_folding(model.mask_decoder) else shared_predict_masks
         with amp:
             low, iou = decode(model.mask_decoder, emb[b:b + 1], pe, sparse, dense)
         low, iou = low.float(), iou.float()

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from gsam_lab.sam.decoding import same_for_every_prompt
+from gsam_lab.sam.decoding import decoder_tokens, same_for_every_prompt
 
 from .drp import DynamicRoutingPlugin
 from .dsp import DeformableSamplingPlugin, sample_at_offsets
@@ -105,9 +105,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     use_plugins = dsp is not None or drp is not None
 
     # MaskDecoder.predict_masks: tokens, per-prompt image embedding
-    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
-    output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
-    tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+    tokens = decoder_tokens(decoder, sparse_prompt_embeddings)
     b = tokens.shape[0]
     if image_embeddings.shape[0] == 1:
         # one image: keep it (and the positional encoding) at batch 1 and let block 1 broadcast it
