@@ -108,11 +108,11 @@ def pseudo_dataset(args, teacher, main: bool, dev):
     files = [folder / f"{i:06d}.pt" for i in range(args.n_train)]
     todo = [i for i, f in enumerate(files) if not f.exists()]
     if todo and main:
-        from tqdm.auto import tqdm
+        from gsam_lab.utils import progress_bar
         t0 = time.time()
         # fusion "none" without SAM (sam_model None): DAR keeps the TA windows and their border down-weighting only
         panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
-        for i in tqdm(todo, desc="DAR pseudo-labels", disable=args.no_progress):
+        for i in progress_bar(todo, desc="DAR pseudo-labels", disable=args.no_progress):
             atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion), files[i])
         print(f"DAR on {len(todo)} train panoramas: {time.time() - t0:.0f} s -> {folder}", flush=True)
     while not all(f.exists() for f in files):   # other ranks (before the process group exists): wait for rank 0

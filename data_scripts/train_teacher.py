@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from gsam_lab.utils import progress_bar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -107,14 +107,14 @@ def main(argv=None):
 
     ds = data.SyntheticPinholes("train", n=args.n_train, hw=tuple(args.hw), seed=args.seed)
     t0 = time.time()
-    items = [ds[i] for i in tqdm(range(len(ds)), desc="render/load pinholes", disable=args.no_progress)]
+    items = [ds[i] for i in progress_bar(range(len(ds)), desc="render/load pinholes", disable=args.no_progress)]
     images = torch.stack([it["image"] for it in items])
     labels = torch.stack([it["semantic"] for it in items])
     print(f"{len(ds)} train pinholes {tuple(args.hw)} ready in {time.time() - t0:.0f} s", flush=True)
 
     model.train()
     start = time.time() - elapsed
-    bar = tqdm(total=args.steps, initial=step, desc="train TA", disable=args.no_progress)
+    bar = progress_bar(total=args.steps, initial=step, desc="train TA", disable=args.no_progress)
     while step < args.steps:
         if (time.time() - start) / 60 > args.max_minutes:
             print(f"time budget of {args.max_minutes} min reached at step {step}", flush=True)

@@ -81,3 +81,22 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
         h.update(k.encode())
         h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+#: seconds between two redraws of a progress bar. tqdm's default (0.1 s) redraws on nearly every step of a
+#: training loop; in Jupyter each redraw is 2-3 widget messages, and a few thousand of them queued behind one
+#: long cell can make a headless runner (nbval waits only 5 s for a cell's trailing output) miss the end of it.
+PROGRESS_INTERVAL_S = 1.0
+
+
+def progress_bar(iterable=None, **kwargs):
+    """A ``tqdm.auto`` bar (a widget in Jupyter, text in a terminal) that redraws at most once a second.
+
+    Takes tqdm's arguments (``desc``, ``total``, ``initial``, ``disable``, ``leave`` ...); ``mininterval``
+    defaults to :data:`PROGRESS_INTERVAL_S`. Use ``bar.set_postfix(..., refresh=False)`` in loops so a postfix
+    does not force a redraw either.
+    """
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("mininterval", PROGRESS_INTERVAL_S)
+    return tqdm(iterable, **kwargs)

@@ -68,7 +68,7 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
         ``seconds`` (per panorama, SAM excluded), plus the settings.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from ..utils import progress_bar
 
     from .fusion import sam_masks
     from .rectification import dar
@@ -83,7 +83,7 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
     secs = {v: 0.0 for v in variants}
     gts, examples, sam_s = [], {}, 0.0
     n = len(panoramas)
-    for i in tqdm(range(n), desc="DAR ablation", disable=not progress):
+    for i in progress_bar(range(n), desc="DAR ablation", disable=not progress):
         item = panoramas[i]
         gt = item["semantic"]
         gts.append(gt)

@@ -351,8 +351,8 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
     it = range(start, cfg.steps)
     bar = None
     if progress and D.is_main(info):
-        from tqdm.auto import tqdm
-        bar = tqdm(it, initial=start, total=cfg.steps, desc=f"MKA {_spec(student).get('config', '')}".strip())
+        from ..utils import progress_bar
+        bar = progress_bar(it, initial=start, total=cfg.steps, desc=f"MKA {_spec(student).get('config', '')}".strip())
         it = bar
     t0 = time.time()
     window: List[Dict[str, float]] = []
@@ -389,7 +389,7 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
         history.append(rec)
         window.append(rec)
         if bar is not None:
-            bar.set_postfix(loss=f"{rec['total']:.3f}")
+            bar.set_postfix(loss=f"{rec['total']:.3f}", refresh=False)
         if (step + 1) % cfg.log_every == 0 and D.is_main(info):
             avg = {k: float(np.mean([h[k] for h in window])) for k in ("total", "ce", "kd", "feat")}
             log(f"step {step + 1}/{cfg.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())

@@ -169,7 +169,7 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
         PseudoLabelFolderError: ``out_dir`` holds other pseudo-labels or unrelated files (nothing written).
         ValueError: bad ``topk`` / rank, or an ERP that is not 2:1 (from ``dar``).
     """
-    from tqdm.auto import tqdm
+    from ..utils import progress_bar
 
     from .rectification import dar
 
@@ -191,7 +191,7 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     items_dir.mkdir(parents=True, exist_ok=True)
     todo = [i for i in (range(len(ds)) if indices is None else indices) if i % world_size == rank]
     todo = [i for i in todo if not (items_dir / f"{i:06d}.pt").is_file()]
-    for i in tqdm(todo, desc=f"pseudo-labels (rank {rank}/{world_size})", disable=not progress):
+    for i in progress_bar(todo, desc=f"pseudo-labels (rank {rank}/{world_size})", disable=not progress):
         item = ds[i]
         res = dar(teacher, model, item["image"], windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs)
         idx, lp = topk_from_logits(res.ensemble_logits, int(topk))

@@ -269,14 +269,14 @@ def evaluate_teacher(teacher: Teacher, dataset, batch_size: int = 8, progress: b
     Every item is run whole (an ERP at once: the "TA alone" baseline of DAR). Returns a dict with
     ``miou`` (float), ``per_class`` ({class: IoU}), ``confusion`` (K x K list) and ``n`` (items).
     """
-    from tqdm.auto import tqdm
+    from ..utils import progress_bar
 
     from ..metrics import ConfusionMeter
 
     dev = next(teacher.parameters()).device
     meter = ConfusionMeter(teacher.num_classes)
     n = len(dataset)
-    for s in tqdm(range(0, n, batch_size), desc="evaluate TA", disable=not progress):
+    for s in progress_bar(range(0, n, batch_size), desc="evaluate TA", disable=not progress):
         items = [dataset[i] for i in range(s, min(n, s + batch_size))]
         x = torch.stack([it["image"] for it in items]).to(dev)
         gt = torch.stack([it["semantic"] for it in items])

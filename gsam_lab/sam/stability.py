@@ -186,8 +186,8 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
     obj_rows: List[dict] = []
     it: Iterable = samples
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(samples, desc="stability sweep", total=_len_or_none(samples, max_images))
+        from ..utils import progress_bar
+        it = progress_bar(samples, desc="stability sweep", total=_len_or_none(samples, max_images))
     for i, sample in enumerate(it):
         if max_images is not None and i >= max_images:
             break

@@ -168,8 +168,8 @@ class _Pool:
         self.cfg, self.rng, self.next_index = cfg, rng, next_index
         it = range(cfg.pool_size)
         if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(it, desc="rendering pool", leave=False)
+            from ..utils import progress_bar
+            it = progress_bar(it, desc="rendering pool", leave=False)
         self.items = [self._new() for _ in it]
 
     def _new(self):
@@ -379,8 +379,8 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     sampler = PromptSampler([cfg.seed, 3, start])
     it = range(start, cfg.steps)
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, initial=start, total=cfg.steps, desc="train tiny SAM")
+        from ..utils import progress_bar
+        it = progress_bar(it, initial=start, total=cfg.steps, desc="train tiny SAM")
     t0 = time.time()
     parts: Dict[str, float] = {}
     hist: List[Dict[str, float]] = []

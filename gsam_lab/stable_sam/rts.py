@@ -136,8 +136,8 @@ def embed_dataset(stable: StableSam, dataset, min_area: int = 64, progress: bool
     out: List[EmbeddedImage] = []
     it = range(n)
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="embedding images", leave=False)
+        from ..utils import progress_bar
+        it = progress_bar(it, desc="embedding images", leave=False)
     for i in it:
         item = dataset[i]
         if not isinstance(item, dict) or "image" not in item or "instance" not in item:
@@ -338,8 +338,8 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
     stable.train()
     it = range(start, total)
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, initial=start, total=total, desc="RTS")
+        from ..utils import progress_bar
+        it = progress_bar(it, initial=start, total=total, desc="RTS")
     t0 = time.time()
 
     def save_ckpt(step):
