@@ -38,3 +38,14 @@ def test_weights_fingerprint_follows_the_weights_not_the_object():
     with torch.no_grad():
         b.bias[0] += 1e-3
     assert weights_fingerprint(a) != weights_fingerprint(b)
+
+
+def test_progress_bar_redraws_at_most_once_a_second_by_default():
+    from gsam_lab.utils import PROGRESS_INTERVAL_S, progress_bar
+
+    import io
+
+    bar = progress_bar(range(3), desc="x", file=io.StringIO())
+    assert bar.mininterval == PROGRESS_INTERVAL_S == 1.0
+    assert list(bar) == [0, 1, 2]
+    assert progress_bar(total=5, mininterval=0.2, file=io.StringIO()).mininterval == 0.2
