@@ -140,3 +140,19 @@ def test_gradients_flow_like_sams(model):
         (m.sigmoid().mean() + iou.sum()).backward()
         grads.append(model.mask_decoder.output_upscaling[0].weight.grad.clone())
     torch.testing.assert_close(grads[1], grads[0], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+@torch.no_grad()
+def test_upscaling_blocks_do_not_change_the_logits(model, monkeypatch, block):
+    """Without gradients the upscaling runs in blocks of prompts through reused buffers; any block size
+    (1, one that leaves a remainder, more than the batch) gives predict_masks' logits."""
+    from gsam_lab.sam import folded
+
+    emb = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(5))
+    pe = model.prompt_encoder.get_dense_pe()
+    sparse, dense = _prompts(model, "boxes", n=7, seed=3)
+    want_m, _ = _reference(model, emb, pe, sparse, dense)
+    monkeypatch.setattr(folded, "UPSCALE_BLOCK", block)
+    got_m, _ = folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)
+    torch.testing.assert_close(got_m, want_m, atol=1e-4, rtol=1e-5)

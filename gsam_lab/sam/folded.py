@@ -73,11 +73,11 @@ def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = q_in.shape
-    q = _heads(attn.q_proj(q_in), heads)                                # B x heads x T x dh
+    q = _heads(attn.q_proj(q_in), heads) / math.sqrt(dh)                # B x heads x T x dh, scaled
     qk = torch.einsum("bhte,hec->bhtc", q, attn.k_proj.weight.view(heads, dh, c))
-    qb = (q * attn.k_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)
+    # the key bias adds q . bk to a whole row of scores; the softmax runs along that row, so it cancels
     s = torch.matmul(qk.reshape(b, heads * t, c), k_in.transpose(1, 2)).view(b, heads, t, -1)
-    p = torch.softmax((s + qb) / math.sqrt(dh), dim=-1)
+    p = torch.softmax(s, dim=-1)
     z = torch.matmul(p.view(b, heads * t, -1), v_in).view(b, heads, t, c)     # P x, per head
     out = torch.einsum("bhtc,hec->bthe", z, attn.v_proj.weight.view(heads, dh, c)) + attn.v_proj.bias.view(heads, dh)
     return attn.out_proj(out.reshape(b, t, d))
@@ -91,16 +91,17 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = k_in.shape
-    k = _heads(attn.k_proj(k_in), heads)                                # B x heads x T x dh
+    k = _heads(attn.k_proj(k_in), heads) / math.sqrt(dh)                # B x heads x T x dh, scaled
     v = _heads(attn.v_proj(v_in), heads)
     if q_shared is not None:
         qh = q_shared.view(-1, heads, dh).transpose(0, 1)               # heads x N x dh
         s = torch.einsum("bhte,hne->bhtn", k, qh)
     else:
         kq = torch.einsum("bhte,hec->bhtc", k, attn.q_proj.weight.view(heads, dh, c))
-        kb = (k * attn.q_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)
-        s = torch.matmul(kq.reshape(b, heads * t, c), q_in.transpose(1, 2)).view(b, heads, t, -1) + kb
-    p = torch.softmax(s / math.sqrt(dh), dim=2)                          # over the T tokens, vectorised along N
+        kb = (k * attn.q_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)   # varies along T: kept
+        s = torch.matmul(kq.reshape(b, heads * t, c), q_in.transpose(1, 2)).view(b, heads, t, -1)
+        s = s.add_(kb) if not s.requires_grad else s + kb
+    p = torch.softmax(s, dim=2)                                          # over the T tokens, vectorised along N
     u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
     out = torch.bmm(p.reshape(b, heads * t, -1).transpose(1, 2), u.reshape(b, heads * t, c))
     return out.add_(attn.out_proj.bias).add_(residual)
@@ -114,18 +115,40 @@ def _act_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return act(x)
 
 
+#: prompts per block of the upscaling when no gradient is needed: the block's buffers (2 x 1 MB after the
+#: first transposed convolution, 2 x 2 MB after the second, for tiny-synth) stay in cache and are reused
+#: from block to block; one chunk-sized buffer of 16 prompts after the second is 33.5 MB, which glibc
+#: serves with a fresh ``mmap`` each call (above its 32 MB ceiling), so every page of it faults.
+UPSCALE_BLOCK = 2
+
+
 def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.Tensor, h: int, w: int,
                     slots: Sequence[int]) -> torch.Tensor:
     """``output_upscaling`` + hypernetwork product for ``B x N x C`` image tokens: ``B x len(slots) x 4h x 4w``."""
     ct1, ln, act1, ct2, act2 = decoder.output_upscaling
     b, n, c = keys.shape
     o1, o2 = ct1.weight.shape[1], ct2.weight.shape[1]
-    y = torch.addmm(ct1.bias.repeat(4), keys.reshape(b * n, c), ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * o1))
-    y = _act_(act1, F.layer_norm(y.view(b * n * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
-    y = _act_(act2, torch.addmm(ct2.bias.repeat(4), y, ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2)))
+    w1, b1 = ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * o1), ct1.bias.repeat(4)
+    w2, b2 = ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2), ct2.bias.repeat(4)
     hyper = torch.stack([decoder.output_hypernetworks_mlps[i](mask_tokens[:, i]) for i in slots], dim=1)
-    m = torch.bmm(y.view(b, n * 16, o2), hyper.transpose(1, 2))          # B x (i, j, di1, dj1, di2, dj2) x M
     k = len(slots)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (keys, hyper, w1, b1, w2, b2, ln.weight))
+    if needs_grad or torch.is_autocast_enabled(keys.device.type) or keys.dtype != w1.dtype:
+        y = torch.addmm(b1, keys.reshape(b * n, c), w1)
+        y = act1(F.layer_norm(y.view(b * n * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
+        y = act2(torch.addmm(b2, y, w2))
+        m = torch.bmm(y.view(b, n * 16, o2), hyper.transpose(1, 2))      # B x (i, j, di1, dj1, di2, dj2) x M
+    else:                           # the same products, in blocks of prompts through reused buffers
+        pb = min(b, UPSCALE_BLOCK)
+        y1, y2 = keys.new_empty(pb * n, 4 * o1), keys.new_empty(pb * n * 4, 4 * o2)
+        m = keys.new_empty(b, n * 16, k)
+        for s in range(0, b, pb):
+            e = min(b, s + pb)
+            r = (e - s) * n
+            y = torch.mm(keys[s:e].reshape(r, c), w1, out=y1[:r]).add_(b1)
+            y = _act_(act1, F.layer_norm(y.view(r * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
+            y = _act_(act2, torch.mm(y, w2, out=y2[:r * 4]).add_(b2))
+            torch.bmm(y.view(e - s, n * 16, o2), hyper[s:e].transpose(1, 2), out=m[s:e])
     m = m.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)   # rows 4i + 2di1 + di2, cols alike
     return m.reshape(b, k, 4 * h, 4 * w)
 
