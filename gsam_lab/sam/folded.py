@@ -87,7 +87,8 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
                     residual: torch.Tensor, q_shared: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``residual + attn(q=q_in, k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared =
     q_proj(q_in)`` of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``.
-    The sum is formed in place in the product's buffer (one ``B x N x C`` allocation, not three)."""
+    Without gradients the sum is formed in place: in ``residual`` itself when it is per prompt (``B x N x C``;
+    the caller must not need it afterwards), else in the product's buffer."""
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = k_in.shape
@@ -103,8 +104,14 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
         s = s.add_(kb) if not s.requires_grad else s + kb
     p = torch.softmax(s, dim=2)                                          # over the T tokens, vectorised along N
     u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
-    out = torch.bmm(p.reshape(b, heads * t, -1).transpose(1, 2), u.reshape(b, heads * t, c))
-    return out.add_(attn.out_proj.bias).add_(residual)
+    # each head's softmax row sums to 1 over the T tokens, so bo / heads on every row of u adds bo once
+    u = (u + attn.out_proj.bias / heads).reshape(b, heads * t, c)
+    pt = p.reshape(b, heads * t, -1).transpose(1, 2)                     # B x N x (heads T)
+    grad = torch.is_grad_enabled() and any(x.requires_grad for x in (pt, u, residual))
+    if residual.shape[0] == b and not grad:
+        return residual.baddbmm_(pt, u)         # the caller's per-prompt tokens, updated in place
+    out = torch.bmm(pt, u)
+    return out + residual if grad else out.add_(residual)
 
 
 def _act_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
