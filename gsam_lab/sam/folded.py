@@ -110,8 +110,9 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     grad = torch.is_grad_enabled() and any(x.requires_grad for x in (pt, u, residual))
     if residual.shape[0] == b and not grad:
         return residual.baddbmm_(pt, u)         # the caller's per-prompt tokens, updated in place
-    out = torch.bmm(pt, u)
-    return out + residual if grad else out.add_(residual)
+    if grad:
+        return torch.bmm(pt, u) + residual
+    return torch.baddbmm(residual.expand(b, -1, -1), pt, u)      # one image's tokens: copied, then accumulated
 
 
 def _act_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
