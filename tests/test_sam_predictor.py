@@ -146,3 +146,15 @@ def test_clip_warns_and_clips(pred):
     with pytest.warns(UserWarning, match="clipped"):
         out = pred.predict(boxes=[[-10, 5, W + 20, 30]], clip=True)
     assert torch.equal(out.masks, pred.predict(boxes=[[0, 5, W, 30]]).masks)
+
+
+@pytest.mark.parametrize("hw", [(256, 256), (120, 200)])
+def test_postprocessing_equals_sams_bit_for_bit(model, hw):
+    """At the model's own input size the last resize is skipped (bilinear at scale 1): same logits as Sam's."""
+    img = np.random.default_rng(1).integers(0, 256, (*hw, 3), dtype=np.uint8)
+    p = sam.PromptPredictor(model).set_image(img)
+    low = torch.randn(3, 1, 128, 128, generator=torch.Generator().manual_seed(0))
+    want = model.postprocess_masks(low, p.input_size, p.original_size)
+    got = p._postprocess(low)
+    assert got.shape == want.shape == (3, 1, *hw)
+    assert torch.equal(got, want)

@@ -23,6 +23,7 @@ from typing import NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
@@ -257,6 +258,15 @@ class PromptPredictor:
         dec = self.model.mask_decoder
         return self.folded and supports_folding(dec) and not has_hooks(dec)
 
+    def _postprocess(self, low: torch.Tensor) -> torch.Tensor:
+        """``Sam.postprocess_masks``: low-res logits -> the padded input frame -> crop -> the original size.
+        The last resize is skipped when it is to the same size (bilinear at scale 1 returns its input)."""
+        if tuple(self.input_size) != tuple(self.original_size):
+            return self.model.postprocess_masks(low, self.input_size, self.original_size)
+        size = self.model.image_encoder.img_size
+        up = F.interpolate(low, (size, size), mode="bilinear", align_corners=False)
+        return up[..., : self.input_size[0], : self.input_size[1]]
+
     def _dense_pe(self) -> torch.Tensor:
         """``prompt_encoder.get_dense_pe()``, computed once per predictor (it depends on no input)."""
         if self._pe is None or self._pe.device != self.device:
@@ -303,7 +313,7 @@ class PromptPredictor:
             low, iou = self.decode(pts[sl] if pts is not None else None, lab[sl] if lab is not None else None,
                                    box[sl] if box is not None else None, mask[sl] if mask is not None else None,
                                    multimask)
-            up = self.model.postprocess_masks(low, self.input_size, self.original_size)
+            up = self._postprocess(low)
             masks.append(up if return_logits else up > self.model.mask_threshold)
             ious.append(iou)
             lows.append(low)
