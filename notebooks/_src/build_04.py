@@ -230,7 +230,7 @@ for m, r in rb.items():
 ctx = rb["none"].parts["context"]
 assert float(ctx[:, W // 2].min()) == 1.0, "the ERP centre is far from every border"
 assert float(ctx[:, 0].max()) < 0.2, "the seam columns are border pixels of the whole-ERP pass"
-assert len(paired.masks) <= len(masks_one), "joining seam halves never adds masks"
+assert len(paired.masks) <= len(masks_one.masks), "joining seam halves never adds masks"
 '''),
     md(r"""
 ## 4. Cross-task complementary fusion
