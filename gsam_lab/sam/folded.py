@@ -108,10 +108,10 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     u = (u + attn.out_proj.bias / heads).reshape(b, heads * t, c)
     pt = p.reshape(b, heads * t, -1).transpose(1, 2)                     # B x N x (heads T)
     grad = torch.is_grad_enabled() and any(x.requires_grad for x in (pt, u, residual))
-    if residual.shape[0] == b and not grad:
+    if grad or torch.is_autocast_enabled(residual.device.type) or not residual.dtype == pt.dtype == u.dtype:
+        return torch.bmm(pt, u) + residual      # autograd / mixed precision: out of place, types promoted
+    if residual.shape[0] == b:
         return residual.baddbmm_(pt, u)         # the caller's per-prompt tokens, updated in place
-    if grad:
-        return torch.bmm(pt, u) + residual
     return torch.baddbmm(residual.expand(b, -1, -1), pt, u)      # one image's tokens: copied, then accumulated
 
 
