@@ -17,7 +17,12 @@ which vectorises along ``N``; SAM's layout puts the 7 on the innermost axis.
 The output upscaling (two stride-2, 2 x 2 transposed convolutions, ``LayerNorm2d``, GELU) is the same
 arithmetic written as two matrix products in channels-last, sub-pixel order, with one fused
 ``layer_norm``; the sub-pixels are put in raster order only for the final ``B x M x 4h x 4w`` logits,
-and only the mask slots asked for are formed.
+and only the mask slots asked for are formed; without gradients it runs in blocks of
+``UPSCALE_BLOCK`` prompts through reused buffers. Constants are folded where the algebra allows:
+``1/sqrt(d_head)`` into the small query / key matrices, the key bias of token-to-image attention dropped
+(one constant on a whole softmax row), the image-to-token output bias spread over the value rows (each
+head's softmax over the prompt tokens sums to 1), and that attention's residual sum formed by one
+``baddbmm`` (in place when the tokens are already per prompt).
 
 :func:`folded_predict_masks` gives SAM's ``MaskDecoder.predict_masks`` result up to floating-point
 summation order (tests: logits within 1e-4 on random and trained weights, masks the same as
