@@ -74,7 +74,9 @@ class PromptPredictor:
             activation (``batch x 256 x h x w`` floats) near 256 MB on CUDA (64 prompts for Meta's
             SAM, 256 for ``tiny-synth``) and near 16 MB elsewhere (4 and 16 prompts): on a CPU,
             larger batches are slower per prompt (memory traffic and page faults; measured in
-            ``benchmarks/bench_prompts.py --sweep-batch``).
+            ``benchmarks/bench_prompts.py --sweep-batch``). On Linux, calling
+            :func:`gsam_lab.heap.retain_cpu_heap` once (process-wide, opt-in) removes most of those
+            page faults (``bench_prompts.py --heap both``).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
             the same image again is free (0 disables the cache).
         folded: decode with :func:`~gsam_lab.sam.folded.folded_predict_masks` (faster on CPU, same
