@@ -7,7 +7,7 @@ than 128 KB (a threshold that glibc raises as it sees large frees, up to 32 MB /
 The next call then gets fresh pages, and the kernel zero-fills each one on first touch. For SAM's
 decoder on many prompts (``sam.PromptPredictor``: tens of MB per activation, dozens of activations per
 call) that page-fault traffic costs as much as a third of the call on a small VM
-(``benchmarks/bench_prompts.py --retain-heap``).
+(``benchmarks/bench_prompts.py --heap both``).
 
 :func:`retain_cpu_heap` sets three ``mallopt`` parameters for the whole process: serve buffers up to
 ``mmap_threshold_mb`` from the heap, never trim the heap's free top, and grow it ``top_pad_mb`` at a

@@ -73,6 +73,14 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(b, t, heads, d // heads).transpose(1, 2)           # B x heads x T x dh
 
 
+def _plain_fp(*tensors: torch.Tensor) -> bool:
+    """True when ``tensors`` may be written in place / into reused buffers: no gradient needed through
+    them, no autocast on their device, one dtype for all."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return not torch.is_autocast_enabled(tensors[0].device.type) and len({t.dtype for t in tensors}) == 1
+
+
 def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
     """``attn(q=q_in, k=k_in, v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens, folded."""
     heads, d = attn.num_heads, attn.internal_dim
@@ -112,8 +120,7 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     # each head's softmax row sums to 1 over the T tokens, so bo / heads on every row of u adds bo once
     u = (u + attn.out_proj.bias / heads).reshape(b, heads * t, c)
     pt = p.reshape(b, heads * t, -1).transpose(1, 2)                     # B x N x (heads T)
-    grad = torch.is_grad_enabled() and any(x.requires_grad for x in (pt, u, residual))
-    if grad or torch.is_autocast_enabled(residual.device.type) or not residual.dtype == pt.dtype == u.dtype:
+    if not _plain_fp(residual, pt, u):
         return torch.bmm(pt, u) + residual      # autograd / mixed precision: out of place, types promoted
     if residual.shape[0] == b:
         return residual.baddbmm_(pt, u)         # the caller's per-prompt tokens, updated in place
@@ -145,8 +152,7 @@ def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.T
     w2, b2 = ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2), ct2.bias.repeat(4)
     hyper = torch.stack([decoder.output_hypernetworks_mlps[i](mask_tokens[:, i]) for i in slots], dim=1)
     k = len(slots)
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (keys, hyper, w1, b1, w2, b2, ln.weight))
-    if needs_grad or torch.is_autocast_enabled(keys.device.type) or keys.dtype != w1.dtype:
+    if not _plain_fp(keys, hyper, w1, b1, w2, b2, ln.weight):
         y = torch.addmm(b1, keys.reshape(b * n, c), w1)
         y = act1(F.layer_norm(y.view(b * n * 4, o1), (o1,), ln.weight, ln.bias, ln.eps))
         y = act2(torch.addmm(b2, y, w2))
