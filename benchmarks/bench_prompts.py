@@ -7,7 +7,9 @@
 
 Baseline (the peer): ``segment_anything.SamPredictor.predict(box=b, multimask_output=False)`` once per
 box (the pattern of Meta's example notebooks). Ours: one ``gsam_lab.sam.PromptPredictor.predict(boxes=...)``
-(the folded decoder, :mod:`gsam_lab.sam.folded`). Two more rows separate the ideas: ``folded=False``
+(the folded decoder, :mod:`gsam_lab.sam.folded`, with the prompts split over ``torch.get_num_threads()``
+worker threads of one torch thread each, :mod:`gsam_lab.sam.threads`). Three more rows separate the ideas:
+``workers=1`` (the folded decoder on one thread, torch's intra-op threads inside each operation), ``folded=False``
 (:func:`gsam_lab.sam.decoding.shared_predict_masks`, SAM's own modules with the image kept at batch 1)
 and SAM's ``MaskDecoder`` batched in the same chunks (``repeat_interleave`` of the image per prompt).
 The image embedding is computed once for all and not timed. Checks the masks are the same and
@@ -74,8 +76,9 @@ def main(argv=None) -> int:
     boxes = np.concatenate([xy, np.minimum(xy + rng.uniform(8, 0.5 * min(H, W), (args.n, 2)), [W - 1, H - 1])], 1)
 
     ours = sam.PromptPredictor(model).set_image(img)
+    one = sam.PromptPredictor(model, workers=1).set_image(img)
     modules = sam.PromptPredictor(model, folded=False).set_image(img)
-    plain = _PlainBatched(model, max_batch=ours._chunk()).set_image(img)
+    plain = _PlainBatched(model, max_batch=ours._chunk(), workers=1).set_image(img)
     ref = SamPredictor(model)
     ref.set_image(img)
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
@@ -92,11 +95,14 @@ def main(argv=None) -> int:
 
     t_loop, want = best(run_loop)
     t_ours, m1 = best(lambda: ours.predict(boxes=boxes).masks.cpu().numpy())
+    t_one, m4 = best(lambda: one.predict(boxes=boxes).masks.cpu().numpy())
     t_mod, m2 = best(lambda: modules.predict(boxes=boxes).masks.cpu().numpy())
     t_plain, m3 = best(lambda: plain.predict(boxes=boxes).masks.cpu().numpy())
     print(f"model {args.model} ({weights}) on {model.device}, torch threads {torch.get_num_threads()}, "
-          f"image {H}x{W}, {args.n} boxes, best of {args.repeats}, max_batch {ours._chunk()}, heap: {heap}")
+          f"image {H}x{W}, {args.n} boxes, best of {args.repeats}, max_batch {ours._chunk()}, "
+          f"decode threads {ours._threads(args.n)}, heap: {heap}")
     rows = [("SamPredictor.predict loop (peer)", t_loop, want), ("PromptPredictor.predict (ours)", t_ours, m1),
+            ("PromptPredictor(workers=1)", t_one, m4),
             ("PromptPredictor(folded=False)", t_mod, m2), ("SAM's MaskDecoder, batched", t_plain, m3)]
     for name, t, m in rows:
         print(f"  {name:34s}: {t * 1e3:8.1f} ms  ({t / args.n * 1e3:6.2f} ms/prompt)  {t_loop / t:5.2f}x the loop  "

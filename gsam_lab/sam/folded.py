@@ -81,27 +81,40 @@ def _plain_fp(*tensors: torch.Tensor) -> bool:
     return not torch.is_autocast_enabled(tensors[0].device.type) and len({t.dtype for t in tensors}) == 1
 
 
-def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
-    """``attn(q=q_in, k=k_in, v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens, folded."""
+def _with_pe(x: torch.Tensor, keys: torch.Tensor, pe: Optional[torch.Tensor]) -> torch.Tensor:
+    """``x @ (keys + pe)^T`` for ``B x R x C`` rows ``x``, ``B x N x C`` keys and one image's ``1 x N x C``
+    positional encoding (or none): ``x @ pe^T`` as one product over all ``B R`` rows, then ``x @ keys^T``
+    added by ``baddbmm``, so ``keys + pe`` (a ``B x N x C`` pass) is never formed."""
+    if pe is None:
+        return torch.matmul(x, keys.transpose(1, 2))
+    b, r, c = x.shape
+    xpe = torch.matmul(x.reshape(b * r, c), pe[0].t()).view(b, r, -1)
+    return torch.baddbmm(xpe, x, keys.transpose(1, 2))
+
+
+def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
+                    pe: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``attn(q=q_in, k=k_in (+ pe), v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens,
+    folded; ``pe`` (``1 x N x C``, optional) is added to the keys without forming their sum."""
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = q_in.shape
     q = _heads(attn.q_proj(q_in), heads) / math.sqrt(dh)                # B x heads x T x dh, scaled
     qk = torch.einsum("bhte,hec->bhtc", q, attn.k_proj.weight.view(heads, dh, c))
     # the key bias adds q . bk to a whole row of scores; the softmax runs along that row, so it cancels
-    s = torch.matmul(qk.reshape(b, heads * t, c), k_in.transpose(1, 2)).view(b, heads, t, -1)
+    s = _with_pe(qk.reshape(b, heads * t, c), k_in, pe).view(b, heads, t, -1)
     p = torch.softmax(s, dim=-1)
     z = torch.matmul(p.view(b, heads * t, -1), v_in).view(b, heads, t, c)     # P x, per head
     out = torch.einsum("bhtc,hec->bthe", z, attn.v_proj.weight.view(heads, dh, c)) + attn.v_proj.bias.view(heads, dh)
     return attn.out_proj(out.reshape(b, t, d))
 
 
-def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
-                    residual: torch.Tensor, q_shared: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``residual + attn(q=q_in, k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared =
-    q_proj(q_in)`` of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``.
-    Without gradients the sum is formed in place: in ``residual`` itself when it is per prompt (``B x N x C``;
-    the caller must not need it afterwards), else in the product's buffer."""
+def _image_to_token_factors(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
+                            q_shared: Optional[torch.Tensor] = None,
+                            q_pe: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``attn(q=q_in (+ q_pe), k=k_in, v=v_in) = pt @ u`` for ``B x N x C`` image queries against ``B x T x C``
+    tokens, as its two factors: ``pt`` ``B x N x (heads T)`` (the softmax weights, a transposed view) and
+    ``u`` ``B x (heads T) x C`` (each head's values through its slice of the output projection, bias included)."""
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = k_in.shape
@@ -113,15 +126,27 @@ def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     else:
         kq = torch.einsum("bhte,hec->bhtc", k, attn.q_proj.weight.view(heads, dh, c))
         kb = (k * attn.q_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)   # varies along T: kept
-        s = torch.matmul(kq.reshape(b, heads * t, c), q_in.transpose(1, 2)).view(b, heads, t, -1)
+        s = _with_pe(kq.reshape(b, heads * t, c), q_in, q_pe).view(b, heads, t, -1)
         s = s.add_(kb) if not s.requires_grad else s + kb
     p = torch.softmax(s, dim=2)                                          # over the T tokens, vectorised along N
     u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
     # each head's softmax row sums to 1 over the T tokens, so bo / heads on every row of u adds bo once
     u = (u + attn.out_proj.bias / heads).reshape(b, heads * t, c)
-    pt = p.reshape(b, heads * t, -1).transpose(1, 2)                     # B x N x (heads T)
+    return p.reshape(b, heads * t, -1).transpose(1, 2), u                # B x N x (heads T), B x (heads T) x C
+
+
+def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
+                    residual: torch.Tensor, q_shared: Optional[torch.Tensor] = None,
+                    q_pe: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``residual + attn(q=q_in (+ q_pe), k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared =
+    q_proj(q_in)`` of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``.
+    ``q_pe`` (``1 x N x C``, optional) is added to the queries without forming their sum.
+    Without gradients the sum is formed in place: in ``residual`` itself when it is per prompt (``B x N x C``;
+    the caller must not need it afterwards), else in the product's buffer."""
+    pt, u = _image_to_token_factors(attn, q_in, k_in, v_in, q_shared, q_pe)
     if not _plain_fp(residual, pt, u):
         return torch.bmm(pt, u) + residual      # autograd / mixed precision: out of place, types promoted
+    b = u.shape[0]
     if residual.shape[0] == b:
         return residual.baddbmm_(pt, u)         # the caller's per-prompt tokens, updated in place
     return torch.baddbmm(residual.expand(b, -1, -1), pt, u)      # one image's tokens: copied, then accumulated
@@ -144,13 +169,14 @@ UPSCALE_BLOCK = 2
 
 def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.Tensor, h: int, w: int,
                     slots: Sequence[int]) -> torch.Tensor:
-    """``output_upscaling`` + hypernetwork product for ``B x N x C`` image tokens: ``B x len(slots) x 4h x 4w``."""
+    """``output_upscaling`` + hypernetwork product for ``B x N x C`` image tokens and the ``B x len(slots) x C``
+    output tokens of ``slots`` (in that order): ``B x len(slots) x 4h x 4w``."""
     ct1, ln, act1, ct2, act2 = decoder.output_upscaling
     b, n, c = keys.shape
     o1, o2 = ct1.weight.shape[1], ct2.weight.shape[1]
     w1, b1 = ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * o1), ct1.bias.repeat(4)
     w2, b2 = ct2.weight.permute(0, 2, 3, 1).reshape(o1, 4 * o2), ct2.bias.repeat(4)
-    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](mask_tokens[:, i]) for i in slots], dim=1)
+    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](mask_tokens[:, j]) for j, i in enumerate(slots)], dim=1)
     k = len(slots)
     if not _plain_fp(keys, hyper, w1, b1, w2, b2, ln.weight):
         y = torch.addmm(b1, keys.reshape(b * n, c), w1)
@@ -204,18 +230,25 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
             q = queries + tokens
             queries = queries + blk.self_attn(q=q, k=q, v=queries)
         queries = blk.norm1(queries)
-        k_in = keys + pe
-        if keys.shape[0] == 1:      # one image for all prompts: SAM's module broadcasts it (projected once)
+        shared = keys.shape[0] == 1     # one image for all prompts (the first block, unless a mask was given)
+        if shared:                      # SAM's module broadcasts it (the image side projected once)
+            k_in = keys + pe
             a = blk.cross_attn_token_to_image(q=queries + tokens, k=k_in, v=keys)
-        else:
-            a = _token_to_image(blk.cross_attn_token_to_image, queries + tokens, k_in, keys)
+        else:                           # per prompt: keys + pe is never formed
+            a = _token_to_image(blk.cross_attn_token_to_image, queries + tokens, keys, keys, pe=pe)
         queries = blk.norm2(queries + a)
         queries = blk.norm3(queries + blk.mlp(queries))
         attn = blk.cross_attn_image_to_token
-        q_shared = attn.q_proj(k_in) if keys.shape[0] == 1 else None
-        keys = blk.norm4(_image_to_token(attn, k_in, queries + tokens, queries, keys, q_shared))
-    a = _token_to_image(tr.final_attn_token_to_image, queries + tokens, keys + pe, keys)
-    hs = tr.norm_final_attn(queries + a)
-    masks = _upscaled_masks(decoder, keys, hs[:, 1:1 + decoder.num_mask_tokens], h, w, slots)
+        if shared:
+            out = _image_to_token(attn, k_in, queries + tokens, queries, keys, q_shared=attn.q_proj(k_in))
+        else:
+            out = _image_to_token(attn, keys, queries + tokens, queries, keys, q_pe=pe)
+        keys = blk.norm4(out)
+    # the final attention treats each token on its own: only the IoU token and the mask slots asked for
+    used = [0] + [1 + s for s in slots]
+    q_used = queries[:, used]
+    a = _token_to_image(tr.final_attn_token_to_image, q_used + tokens[:, used], keys, keys, pe=pe)
+    hs = tr.norm_final_attn(q_used + a)
+    masks = _upscaled_masks(decoder, keys, hs[:, 1:], h, w, slots)
     iou = decoder.iou_prediction_head(hs[:, 0])[:, slots]
     return masks, iou

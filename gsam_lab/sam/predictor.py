@@ -30,6 +30,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from .decoding import shared_predict_masks
 from .folded import folded_predict_masks, has_hooks, supports_folding
 from .images import as_rgb_uint8
+from .threads import resolve_workers, run_split, split_evenly
 
 __all__ = ["PromptPredictor", "Prediction"]
 
@@ -82,6 +83,9 @@ class PromptPredictor:
         folded: decode with :func:`~gsam_lab.sam.folded.folded_predict_masks` (faster on CPU, same
             masks up to float rounding) when the decoder has SAM's layout and no forward hooks;
             ``False`` always runs SAM's modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
+        workers: threads that decode parts of the prompts side by side, each with one torch thread
+            (:mod:`gsam_lab.sam.threads`); ``"auto"``: ``torch.get_num_threads()`` on a CPU, 1 on CUDA.
+            Used on the folded path only; results equal those of one thread up to float rounding (test).
 
     Example::
 
@@ -91,7 +95,13 @@ class PromptPredictor:
         out.masks.shape                                           # 2 x H x W
     """
 
-    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, folded: bool = True):
+    #: whether :meth:`decode` may run on several threads at once (subclasses that collect state in it say False)
+    decode_in_threads = True
+
+    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, folded: bool = True,
+                 workers: Union[int, str] = "auto"):
+        resolve_workers(workers, torch.device("cpu"), 0)          # a bad value fails here, not at predict
+        self.workers = workers
         self.model = model.eval()
         self.folded = bool(folded)
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
@@ -269,6 +279,14 @@ class PromptPredictor:
         up = F.interpolate(low, (size, size), mode="bilinear", align_corners=False)
         return up[..., : self.input_size[0], : self.input_size[1]]
 
+    def _threads(self, n: int) -> int:
+        """Worker threads for ``n`` prompts (:mod:`gsam_lab.sam.threads`): only on the folded path, whose
+        decoding is free of shared state (hooks, e.g. attention capture, see the prompts in order), and only
+        for classes whose :meth:`decode` allows it (``decode_in_threads``)."""
+        if not self.decode_in_threads or not self.uses_folding():
+            return 1
+        return resolve_workers(self.workers, self.device, n)
+
     def _dense_pe(self) -> torch.Tensor:
         """``prompt_encoder.get_dense_pe()``, computed once per predictor (it depends on no input)."""
         if self._pe is None or self._pe.device != self.device:
@@ -309,17 +327,24 @@ class PromptPredictor:
         self._require_image()
         n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
         step = self._chunk()
-        masks, ious, lows = [], [], []
-        for s in range(0, n, step):
-            sl = slice(s, s + step)
-            low, iou = self.decode(pts[sl] if pts is not None else None, lab[sl] if lab is not None else None,
-                                   box[sl] if box is not None else None, mask[sl] if mask is not None else None,
-                                   multimask)
-            up = self._postprocess(low)
-            masks.append(up if return_logits else up > self.model.mask_threshold)
-            ious.append(iou)
-            lows.append(low)
-        masks, ious, lows = torch.cat(masks), torch.cat(ious), torch.cat(lows)
+        self._dense_pe()                                  # cached before any worker thread reads it
+
+        def part(rng: slice):                             # the prompts rng.start:rng.stop, in chunks of step
+            masks, ious, lows = [], [], []
+            for s in range(rng.start, rng.stop, step):
+                sl = slice(s, min(s + step, rng.stop))
+                low, iou = self.decode(pts[sl] if pts is not None else None, lab[sl] if lab is not None else None,
+                                       box[sl] if box is not None else None, mask[sl] if mask is not None else None,
+                                       multimask)
+                up = self._postprocess(low)
+                masks.append(up if return_logits else up > self.model.mask_threshold)
+                ious.append(iou)
+                lows.append(low)
+            return masks, ious, lows
+
+        threads = self._threads(n)
+        done = run_split(part, split_evenly(n, threads)) if threads > 1 else [part(slice(0, n))]
+        masks, ious, lows = (torch.cat([c for d in done for c in d[i]]) for i in range(3))
         if not multimask:
             masks, ious = masks[:, 0], ious[:, 0]
         return Prediction(masks, ious, lows)
