@@ -1,4 +1,6 @@
 """gsam_lab.sam.threads: prompts split over worker threads give the same masks; torch's state is restored."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -94,3 +96,18 @@ def test_hooks_and_collecting_subclasses_stay_on_one_thread(setup):
 def test_bad_workers_fail_at_construction(setup):
     with pytest.raises(ValueError, match="workers"):
         sam.PromptPredictor(setup[0], workers=0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_new_pool():
+    threads.run_split(lambda s: s.start, threads.split_evenly(4, 2))      # the parent's pool exists
+    assert threads._POOL is not None
+    pid = os.fork()
+    if pid == 0:                                                           # child: would hang on the dead pool
+        ok = False
+        try:
+            ok = threads._POOL is None and threads.run_split(lambda s: s.start, threads.split_evenly(4, 2)) == [0, 2]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

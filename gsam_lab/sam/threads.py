@@ -13,6 +13,7 @@ start with; :func:`run_split` restores the caller's value when the parts are don
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, TypeVar, Union
 
@@ -78,6 +79,16 @@ def run_split(fn: Callable[[slice], T], parts: List[slice]) -> List[T]:
 
 
 _POOL: "ThreadPoolExecutor | None" = None
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: drop the pool so that a new one is made."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _one_torch_thread() -> None:
