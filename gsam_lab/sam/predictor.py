@@ -9,10 +9,12 @@ The decoder is :func:`gsam_lab.sam.folded.folded_predict_masks` (``folded=True``
 float rounding; while forward hooks are registered on the decoder (e.g.
 :func:`gsam_lab.sam.attention.capture_attention`) or with ``folded=False`` it is
 :func:`gsam_lab.sam.decoding.shared_predict_masks`, which runs SAM's own modules without their
-per-prompt copies of the image embedding.
+per-prompt copies of the image embedding. On a CPU the folded path splits the prompts over worker
+threads, one torch thread each (``workers``, :mod:`gsam_lab.sam.threads`).
 
 Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
-place that calls the prompt encoder and the mask decoder.
+place that calls the prompt encoder and the mask decoder; one that keeps state across calls sets
+``decode_in_threads = False``.
 """
 from __future__ import annotations
 
