@@ -10,7 +10,10 @@ can be re-associated so that the projection lands on the ``T`` tokens instead:
   and output ``(P (v Wv)) Wo = P (v Wv Wo)``;
 
 (biases handled exactly: a bias on the keys adds one constant per query row; the softmax rows of
-``P`` sum to 1 so a bias on the values passes through). Each per-prompt ``N x 256 x 128``
+``P`` sum to 1 so a bias on the values passes through). The positional encoding added to the image
+tokens is the same for every prompt, so its projection ``pe W^T`` is computed once per call and read by
+the small per-head queries; ``keys + pe`` is never formed per prompt. The final token-to-image
+attention runs only for the IoU token and the mask slots asked for (each token attends on its own). Each per-prompt ``N x 256 x 128``
 projection becomes an ``N x 256 x (heads x T)`` product, ``heads x T = 56 < 128``.
 The softmax over the 7 prompt tokens is taken across a non-contiguous axis (``B x heads x T x N``),
 which vectorises along ``N``; SAM's layout puts the 7 on the innermost axis.
@@ -81,15 +84,22 @@ def _plain_fp(*tensors: torch.Tensor) -> bool:
     return not torch.is_autocast_enabled(tensors[0].device.type) and len({t.dtype for t in tensors}) == 1
 
 
-def _with_pe(x: torch.Tensor, keys: torch.Tensor, pe: Optional[torch.Tensor]) -> torch.Tensor:
-    """``x @ (keys + pe)^T`` for ``B x R x C`` rows ``x``, ``B x N x C`` keys and one image's ``1 x N x C``
-    positional encoding (or none): ``x @ pe^T`` as one product over all ``B R`` rows, then ``x @ keys^T``
-    added by ``baddbmm``, so ``keys + pe`` (a ``B x N x C`` pass) is never formed."""
+def _with_pe(x: torch.Tensor, keys: torch.Tensor, qh: torch.Tensor, weight: torch.Tensor,
+             pe: Optional[torch.Tensor]) -> torch.Tensor:
+    """``B x (heads T) x N`` scores ``q_h . (W_h (keys_n + pe_n))`` for one attention side, folded.
+
+    ``x`` (``B x (heads T) x C``) holds the rows ``q_h W_h`` (each head's scaled query through its slice of the
+    other side's projection ``weight``, ``d x C``); ``qh`` (``B x heads x T x dh``) the queries themselves.
+    The per-prompt ``keys`` are read folded (``x @ keys^T``); one image's positional encoding ``pe``
+    (``1 x N x C``, or None) is projected once, ``pe W^T`` (``N x d``), and read per head by the small
+    queries (``heads x T x dh`` per prompt instead of ``heads T x C``), so ``keys + pe`` is never formed."""
     if pe is None:
         return torch.matmul(x, keys.transpose(1, 2))
-    b, r, c = x.shape
-    xpe = torch.matmul(x.reshape(b * r, c), pe[0].t()).view(b, r, -1)
-    return torch.baddbmm(xpe, x, keys.transpose(1, 2))
+    b, heads, t, dh = qh.shape
+    pe_w = F.linear(pe[0], weight).view(-1, heads, dh).permute(1, 2, 0)          # heads x dh x N
+    spe = torch.matmul(qh.transpose(0, 1).reshape(heads, b * t, dh), pe_w)       # heads x (B T) x N
+    spe = spe.view(heads, b, t, -1).transpose(0, 1).reshape(b, heads * t, -1)
+    return torch.baddbmm(spe, x, keys.transpose(1, 2))
 
 
 def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
@@ -102,7 +112,7 @@ def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     q = _heads(attn.q_proj(q_in), heads) / math.sqrt(dh)                # B x heads x T x dh, scaled
     qk = torch.einsum("bhte,hec->bhtc", q, attn.k_proj.weight.view(heads, dh, c))
     # the key bias adds q . bk to a whole row of scores; the softmax runs along that row, so it cancels
-    s = _with_pe(qk.reshape(b, heads * t, c), k_in, pe).view(b, heads, t, -1)
+    s = _with_pe(qk.reshape(b, heads * t, c), k_in, q, attn.k_proj.weight, pe).view(b, heads, t, -1)
     p = torch.softmax(s, dim=-1)
     z = torch.matmul(p.view(b, heads * t, -1), v_in).view(b, heads, t, c)     # P x, per head
     out = torch.einsum("bhtc,hec->bthe", z, attn.v_proj.weight.view(heads, dh, c)) + attn.v_proj.bias.view(heads, dh)
@@ -126,7 +136,7 @@ def _image_to_token_factors(attn: Attention, q_in: torch.Tensor, k_in: torch.Ten
     else:
         kq = torch.einsum("bhte,hec->bhtc", k, attn.q_proj.weight.view(heads, dh, c))
         kb = (k * attn.q_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)   # varies along T: kept
-        s = _with_pe(kq.reshape(b, heads * t, c), q_in, q_pe).view(b, heads, t, -1)
+        s = _with_pe(kq.reshape(b, heads * t, c), q_in, k, attn.q_proj.weight, q_pe).view(b, heads, t, -1)
         s = s.add_(kb) if not s.requires_grad else s + kb
     p = torch.softmax(s, dim=2)                                          # over the T tokens, vectorised along N
     u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
