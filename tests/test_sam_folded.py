@@ -156,3 +156,30 @@ def test_upscaling_blocks_do_not_change_the_logits(model, monkeypatch, block):
     monkeypatch.setattr(folded, "UPSCALE_BLOCK", block)
     got_m, _ = folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)
     torch.testing.assert_close(got_m, want_m, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["boxes", "mask_input"])
+def test_a_memo_reused_across_chunks_changes_nothing(model, kind):
+    torch.manual_seed(0)
+    emb = torch.randn(1, 256, 32, 32)
+    pe = model.prompt_encoder.get_dense_pe()
+    with torch.no_grad():
+        sparse, dense = _prompts(model, kind, n=6)
+        memo = {}
+        parts = [folded_predict_masks(model.mask_decoder, emb, pe, sparse[s:s + 3], dense[s:s + 3], memo=memo)
+                 for s in (0, 3)]
+        assert memo                                       # the image-only terms were stored ...
+        again = folded_predict_masks(model.mask_decoder, emb, pe, sparse[3:], dense[3:], memo=memo)
+        plain = [folded_predict_masks(model.mask_decoder, emb, pe, sparse[s:s + 3], dense[s:s + 3]) for s in (0, 3)]
+        ref, _ = _reference(model, emb, pe, sparse, dense)
+    for with_memo, without in zip(parts, plain):          # ... and give the same logits, bit for bit
+        assert torch.equal(with_memo[0], without[0]) and torch.equal(with_memo[1], without[1])
+    assert torch.equal(again[0], parts[1][0])
+    assert (torch.cat([p[0] for p in parts]) - ref).abs().max() < 1e-4
+
+
+def test_a_memo_needs_no_grad(model):
+    sparse, dense = _prompts(model, "boxes", n=2)
+    with pytest.raises(ValueError, match="without gradients"):
+        folded_predict_masks(model.mask_decoder, torch.randn(1, 256, 32, 32), model.prompt_encoder.get_dense_pe(),
+                             sparse, dense, memo={})

@@ -84,8 +84,18 @@ def _plain_fp(*tensors: torch.Tensor) -> bool:
     return not torch.is_autocast_enabled(tensors[0].device.type) and len({t.dtype for t in tensors}) == 1
 
 
+def _memo(memo: Optional[dict], key, make):
+    """``make()``, stored in / taken from ``memo`` (a caller's dict for one image) when one is given."""
+    if memo is None:
+        return make()
+    out = memo.get(key)
+    if out is None:
+        out = memo[key] = make()
+    return out
+
+
 def _with_pe(x: torch.Tensor, keys: torch.Tensor, qh: torch.Tensor, weight: torch.Tensor,
-             pe: Optional[torch.Tensor]) -> torch.Tensor:
+             pe: Optional[torch.Tensor], memo: Optional[dict] = None) -> torch.Tensor:
     """``B x (heads T) x N`` scores ``q_h . (W_h (keys_n + pe_n))`` for one attention side, folded.
 
     ``x`` (``B x (heads T) x C``) holds the rows ``q_h W_h`` (each head's scaled query through its slice of the
@@ -96,14 +106,15 @@ def _with_pe(x: torch.Tensor, keys: torch.Tensor, qh: torch.Tensor, weight: torc
     if pe is None:
         return torch.matmul(x, keys.transpose(1, 2))
     b, heads, t, dh = qh.shape
-    pe_w = F.linear(pe[0], weight).view(-1, heads, dh).permute(1, 2, 0)          # heads x dh x N
+    pe_w = _memo(memo, ("pe", id(weight), pe.data_ptr()),
+                 lambda: F.linear(pe[0], weight).view(-1, heads, dh).permute(1, 2, 0))   # heads x dh x N
     spe = torch.matmul(qh.transpose(0, 1).reshape(heads, b * t, dh), pe_w)       # heads x (B T) x N
     spe = spe.view(heads, b, t, -1).transpose(0, 1).reshape(b, heads * t, -1)
     return torch.baddbmm(spe, x, keys.transpose(1, 2))
 
 
 def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
-                    pe: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    pe: Optional[torch.Tensor] = None, memo: Optional[dict] = None) -> torch.Tensor:
     """``attn(q=q_in, k=k_in (+ pe), v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens,
     folded; ``pe`` (``1 x N x C``, optional) is added to the keys without forming their sum."""
     heads, d = attn.num_heads, attn.internal_dim
@@ -112,16 +123,28 @@ def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_i
     q = _heads(attn.q_proj(q_in), heads) / math.sqrt(dh)                # B x heads x T x dh, scaled
     qk = torch.einsum("bhte,hec->bhtc", q, attn.k_proj.weight.view(heads, dh, c))
     # the key bias adds q . bk to a whole row of scores; the softmax runs along that row, so it cancels
-    s = _with_pe(qk.reshape(b, heads * t, c), k_in, q, attn.k_proj.weight, pe).view(b, heads, t, -1)
+    s = _with_pe(qk.reshape(b, heads * t, c), k_in, q, attn.k_proj.weight, pe, memo).view(b, heads, t, -1)
     p = torch.softmax(s, dim=-1)
     z = torch.matmul(p.view(b, heads * t, -1), v_in).view(b, heads, t, c)     # P x, per head
     out = torch.einsum("bhtc,hec->bthe", z, attn.v_proj.weight.view(heads, dh, c)) + attn.v_proj.bias.view(heads, dh)
     return attn.out_proj(out.reshape(b, t, d))
 
 
+def _token_to_image_shared(attn: Attention, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``attn(q=q_in, k=., v=.)`` for ``B x T x C`` tokens against one image whose keys and values are already
+    projected (``k``, ``v``: ``1 x N x d``), as segment_anything's ``Attention`` computes it."""
+    heads, d = attn.num_heads, attn.internal_dim
+    dh = d // heads
+    q = _heads(attn.q_proj(q_in), heads) / math.sqrt(dh)                # B x heads x T x dh
+    kh, vh = (x.view(-1, heads, dh).transpose(0, 1) for x in (k, v))    # heads x N x dh
+    p = torch.softmax(torch.einsum("bhte,hne->bhtn", q, kh), dim=-1)
+    out = torch.einsum("bhtn,hne->bthe", p, vh)
+    return attn.out_proj(out.reshape(q_in.shape[0], q_in.shape[1], d))
+
+
 def _image_to_token_factors(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
-                            q_shared: Optional[torch.Tensor] = None,
-                            q_pe: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                            q_shared: Optional[torch.Tensor] = None, q_pe: Optional[torch.Tensor] = None,
+                            memo: Optional[dict] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """``attn(q=q_in (+ q_pe), k=k_in, v=v_in) = pt @ u`` for ``B x N x C`` image queries against ``B x T x C``
     tokens, as its two factors: ``pt`` ``B x N x (heads T)`` (the softmax weights, a transposed view) and
     ``u`` ``B x (heads T) x C`` (each head's values through its slice of the output projection, bias included)."""
@@ -136,7 +159,7 @@ def _image_to_token_factors(attn: Attention, q_in: torch.Tensor, k_in: torch.Ten
     else:
         kq = torch.einsum("bhte,hec->bhtc", k, attn.q_proj.weight.view(heads, dh, c))
         kb = (k * attn.q_proj.bias.view(1, heads, 1, dh)).sum(-1, keepdim=True)   # varies along T: kept
-        s = _with_pe(kq.reshape(b, heads * t, c), q_in, k, attn.q_proj.weight, q_pe).view(b, heads, t, -1)
+        s = _with_pe(kq.reshape(b, heads * t, c), q_in, k, attn.q_proj.weight, q_pe, memo).view(b, heads, t, -1)
         s = s.add_(kb) if not s.requires_grad else s + kb
     p = torch.softmax(s, dim=2)                                          # over the T tokens, vectorised along N
     u = torch.einsum("bhte,che->bhtc", v, attn.out_proj.weight.view(c, heads, dh))   # v Wv Wo per head
@@ -147,13 +170,13 @@ def _image_to_token_factors(attn: Attention, q_in: torch.Tensor, k_in: torch.Ten
 
 def _image_to_token(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
                     residual: torch.Tensor, q_shared: Optional[torch.Tensor] = None,
-                    q_pe: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    q_pe: Optional[torch.Tensor] = None, memo: Optional[dict] = None) -> torch.Tensor:
     """``residual + attn(q=q_in (+ q_pe), k=k_in, v=v_in)`` for ``B x N x C`` image queries (or ``q_shared =
     q_proj(q_in)`` of one image, ``1 x N x d``) against ``B x T x C`` tokens, folded; ``B x N x C``.
     ``q_pe`` (``1 x N x C``, optional) is added to the queries without forming their sum.
     Without gradients the sum is formed in place: in ``residual`` itself when it is per prompt (``B x N x C``;
     the caller must not need it afterwards), else in the product's buffer."""
-    pt, u = _image_to_token_factors(attn, q_in, k_in, v_in, q_shared, q_pe)
+    pt, u = _image_to_token_factors(attn, q_in, k_in, v_in, q_shared, q_pe, memo)
     if not _plain_fp(residual, pt, u):
         return torch.bmm(pt, u) + residual      # autograd / mixed precision: out of place, types promoted
     b = u.shape[0]
@@ -210,7 +233,7 @@ def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.T
 
 def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
                          sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
-                         slots: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                         slots: Optional[Sequence[int]] = None, memo: Optional[dict] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """``MaskDecoder.predict_masks`` for ``B`` prompts on one image, folded (see the module docstring).
 
     Args:
@@ -219,6 +242,9 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         sparse_prompt_embeddings: ``B x T x C``; dense_prompt_embeddings: ``B x C x h x w`` or
             ``1 x C x h x w`` (a stride-0 expansion, SAM's "no mask", is kept at batch 1).
         slots: output slots to form masks for (0 = single mask, 1-3 = multimask); default all.
+        memo: a dict the caller keeps across calls for the same image, decoder weights and positional
+            encoding (e.g. the chunks of one ``PromptPredictor.predict``): the image-only projections are
+            computed once and stored in it. Only without gradients; ``None`` computes them each call.
 
     Returns:
         ``(masks, iou_pred)``: ``B x len(slots) x 4h x 4w`` low-res logits and ``B x len(slots)``.
@@ -231,9 +257,14 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     _, c, h, w = src.shape
     keys = src.flatten(2).transpose(1, 2)                                # 1 (or B) x N x C
     pe = image_pe.flatten(2).transpose(1, 2)
+    if memo is not None and torch.is_grad_enabled():
+        raise ValueError("folded_predict_masks: memo is for calls without gradients (torch.no_grad())")
     tr = decoder.transformer
     queries = tokens
-    for blk in tr.layers:
+    # image-only terms (the first block's projections of one image for all prompts, the pe projections) go to
+    # ``memo`` when the caller keeps one, keyed by the inputs they depend on
+    src_id = (image_embeddings.data_ptr(), dense_prompt_embeddings.data_ptr(), pe.data_ptr())
+    for i, blk in enumerate(tr.layers):
         if blk.skip_first_layer_pe:
             queries = blk.self_attn(q=queries, k=queries, v=queries)
         else:
@@ -241,23 +272,27 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
             queries = queries + blk.self_attn(q=q, k=q, v=queries)
         queries = blk.norm1(queries)
         shared = keys.shape[0] == 1     # one image for all prompts (the first block, unless a mask was given)
-        if shared:                      # SAM's module broadcasts it (the image side projected once)
-            k_in = keys + pe
-            a = blk.cross_attn_token_to_image(q=queries + tokens, k=k_in, v=keys)
+        m = memo if i == 0 else None    # later blocks' image tokens depend on the prompts (even at batch 1)
+        if shared:                      # the image side projected once
+            t2i, i2t = blk.cross_attn_token_to_image, blk.cross_attn_image_to_token
+            k_in = _memo(m, ("k_in",) + src_id, lambda: keys + pe)
+            a = _token_to_image_shared(t2i, queries + tokens, _memo(m, ("k", id(t2i)) + src_id, lambda: t2i.k_proj(k_in)),
+                                       _memo(m, ("v", id(t2i)) + src_id, lambda: t2i.v_proj(keys)))
         else:                           # per prompt: keys + pe is never formed
-            a = _token_to_image(blk.cross_attn_token_to_image, queries + tokens, keys, keys, pe=pe)
+            a = _token_to_image(blk.cross_attn_token_to_image, queries + tokens, keys, keys, pe=pe, memo=memo)
         queries = blk.norm2(queries + a)
         queries = blk.norm3(queries + blk.mlp(queries))
         attn = blk.cross_attn_image_to_token
         if shared:
-            out = _image_to_token(attn, k_in, queries + tokens, queries, keys, q_shared=attn.q_proj(k_in))
+            q_shared = _memo(m, ("q", id(attn)) + src_id, lambda: attn.q_proj(k_in))
+            out = _image_to_token(attn, k_in, queries + tokens, queries, keys, q_shared=q_shared)
         else:
-            out = _image_to_token(attn, keys, queries + tokens, queries, keys, q_pe=pe)
+            out = _image_to_token(attn, keys, queries + tokens, queries, keys, q_pe=pe, memo=memo)
         keys = blk.norm4(out)
     # the final attention treats each token on its own: only the IoU token and the mask slots asked for
     used = [0] + [1 + s for s in slots]
     q_used = queries[:, used]
-    a = _token_to_image(tr.final_attn_token_to_image, q_used + tokens[:, used], keys, keys, pe=pe)
+    a = _token_to_image(tr.final_attn_token_to_image, q_used + tokens[:, used], keys, keys, pe=pe, memo=memo)
     hs = tr.norm_final_attn(q_used + a)
     masks = _upscaled_masks(decoder, keys, hs[:, 1:], h, w, slots)
     iou = decoder.iou_prediction_head(hs[:, 0])[:, slots]

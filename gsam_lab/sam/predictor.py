@@ -111,6 +111,7 @@ class PromptPredictor:
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self._pe: Optional[torch.Tensor] = None
+        self._memo: Optional[dict] = None
         self.reset_image()
 
     # -- image --------------------------------------------------------------------------------
@@ -262,7 +263,8 @@ class PromptPredictor:
         dec = self.model.mask_decoder
         if self.uses_folding():
             slots = range(1, dec.num_mask_tokens) if multimask else [0]   # as MaskDecoder.forward
-            return folded_predict_masks(dec, self.features, self._dense_pe(), sparse, dense, slots=slots)
+            return folded_predict_masks(dec, self.features, self._dense_pe(), sparse, dense, slots=slots,
+                                        memo=self._memo if not torch.is_grad_enabled() else None)
         low, iou = shared_predict_masks(dec, self.features, self._dense_pe(), sparse, dense)
         keep = slice(1, None) if multimask else slice(0, 1)    # as MaskDecoder.forward
         return low[:, keep], iou[:, keep]
@@ -330,6 +332,7 @@ class PromptPredictor:
         n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
         step = self._chunk()
         self._dense_pe()                                  # cached before any worker thread reads it
+        self._memo = {}                                   # the image-only decoder terms, shared by all chunks
 
         def part(rng: slice):                             # the prompts rng.start:rng.stop, in chunks of step
             masks, ious, lows = [], [], []
@@ -345,7 +348,10 @@ class PromptPredictor:
             return masks, ious, lows
 
         threads = self._threads(n)
-        done = run_split(part, split_evenly(n, threads)) if threads > 1 else [part(slice(0, n))]
+        try:
+            done = run_split(part, split_evenly(n, threads)) if threads > 1 else [part(slice(0, n))]
+        finally:
+            self._memo = None
         masks, ious, lows = (torch.cat([c for d in done for c in d[i]]) for i in range(3))
         if not multimask:
             masks, ious = masks[:, 0], ious[:, 0]
