@@ -88,6 +88,7 @@ class PromptPredictor:
         workers: threads that decode parts of the prompts side by side, each with one torch thread
             (:mod:`gsam_lab.sam.threads`); ``"auto"``: ``torch.get_num_threads()`` on a CPU, 1 on CUDA.
             Used on the folded path only; results equal those of one thread up to float rounding (test).
+            Each worker holds one chunk's activations at a time, so peak memory grows with ``workers``.
 
     Example::
 
