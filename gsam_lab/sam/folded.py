@@ -10,11 +10,12 @@ can be re-associated so that the projection lands on the ``T`` tokens instead:
   and output ``(P (v Wv)) Wo = P (v Wv Wo)``;
 
 (biases handled exactly: a bias on the keys adds one constant per query row; the softmax rows of
-``P`` sum to 1 so a bias on the values passes through). The positional encoding added to the image
-tokens is the same for every prompt, so its projection ``pe W^T`` is computed once per call and read by
-the small per-head queries; ``keys + pe`` is never formed per prompt. The final token-to-image
-attention runs only for the IoU token and the mask slots asked for (each token attends on its own). Each per-prompt ``N x 256 x 128``
-projection becomes an ``N x 256 x (heads x T)`` product, ``heads x T = 56 < 128``.
+``P`` sum to 1 so a bias on the values passes through). Each per-prompt ``N x 256 x 128``
+projection becomes an ``N x 256 x (heads x T)`` product, ``heads x T = 56 < 128``. The positional
+encoding added to the image tokens is the same for every prompt, so its projection ``pe W^T`` is
+computed once (per call, or per ``memo``) and read by the small per-head queries; ``keys + pe`` is
+never formed per prompt. The final token-to-image attention runs only for the IoU token and the mask
+slots asked for (each token attends on its own).
 The softmax over the 7 prompt tokens is taken across a non-contiguous axis (``B x heads x T x N``),
 which vectorises along ``N``; SAM's layout puts the 7 on the innermost axis.
 The output upscaling (two stride-2, 2 x 2 transposed convolutions, ``LayerNorm2d``, GELU) is the same
@@ -274,7 +275,7 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         shared = keys.shape[0] == 1     # one image for all prompts (the first block, unless a mask was given)
         m = memo if i == 0 else None    # later blocks' image tokens depend on the prompts (even at batch 1)
         if shared:                      # the image side projected once
-            t2i, i2t = blk.cross_attn_token_to_image, blk.cross_attn_image_to_token
+            t2i = blk.cross_attn_token_to_image
             k_in = _memo(m, ("k_in",) + src_id, lambda: keys + pe)
             a = _token_to_image_shared(t2i, queries + tokens, _memo(m, ("k", id(t2i)) + src_id, lambda: t2i.k_proj(k_in)),
                                        _memo(m, ("v", id(t2i)) + src_id, lambda: t2i.v_proj(keys)))
