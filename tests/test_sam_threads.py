@@ -111,3 +111,9 @@ def test_a_forked_child_gets_a_new_pool():
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_the_pool_grows_and_a_smaller_request_reuses_it():
+    big = threads._pool(3)
+    assert threads._pool(2) is big and threads._POOL_SIZE >= 3
+    assert threads.run_split(lambda s: s.stop - s.start, threads.split_evenly(9, 3)) == [3, 3, 3]

@@ -14,6 +14,7 @@ start with; :func:`run_split` restores the caller's value when the parts are don
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, TypeVar, Union
 
@@ -79,12 +80,14 @@ def run_split(fn: Callable[[slice], T], parts: List[slice]) -> List[T]:
 
 
 _POOL: "ThreadPoolExecutor | None" = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
 
 
 def _forget_pool() -> None:
     """In a forked child the pool's threads do not exist: drop the pool so that a new one is made."""
-    global _POOL
-    _POOL = None
+    global _POOL, _POOL_SIZE, _POOL_LOCK
+    _POOL, _POOL_SIZE, _POOL_LOCK = None, 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -97,10 +100,12 @@ def _one_torch_thread() -> None:
 
 def _pool(n: int) -> ThreadPoolExecutor:
     """A process-wide pool of worker threads (kept: a thread's first torch operation costs set-up),
-    each with one torch intra-op thread; grown when more workers are asked for."""
-    global _POOL
-    if _POOL is None or _POOL._max_workers < n:
-        if _POOL is not None:
-            _POOL.shutdown(wait=True)
-        _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gsam_lab-decode", initializer=_one_torch_thread)
-    return _POOL
+    each with one torch intra-op thread. When more workers are asked for, a larger pool replaces it
+    (the old one is not shut down, so a caller still holding it finishes; its idle threads end with it)."""
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE < n:
+            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gsam_lab-decode",
+                                       initializer=_one_torch_thread)
+            _POOL_SIZE = n
+        return _POOL
