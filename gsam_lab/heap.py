@@ -6,8 +6,9 @@ system when freed) or carved from the top of the heap, which is trimmed back to 
 than 128 KB (a threshold that glibc raises as it sees large frees, up to 32 MB / 64 MB) is free there.
 The next call then gets fresh pages, and the kernel zero-fills each one on first touch. For SAM's
 decoder on many prompts (``sam.PromptPredictor``: tens of MB per activation, dozens of activations per
-call) that page-fault traffic costs as much as a third of the call on a small VM
-(``benchmarks/bench_prompts.py --heap both``).
+call) that page-fault traffic cost as much as a third of the call on a small VM when it decoded on one
+thread (``benchmarks/bench_prompts.py --heap both``); with its worker threads (each allocating from its
+own glibc arena) the retained heap no longer made it faster there.
 
 :func:`retain_cpu_heap` sets three ``mallopt`` parameters for the whole process: serve buffers up to
 ``mmap_threshold_mb`` from the heap, never trim the heap's free top, and grow it ``top_pad_mb`` at a

@@ -96,16 +96,14 @@ def _memo(memo: Optional[dict], key, make):
 
 
 def _with_pe(x: torch.Tensor, keys: torch.Tensor, qh: torch.Tensor, weight: torch.Tensor,
-             pe: Optional[torch.Tensor], memo: Optional[dict] = None) -> torch.Tensor:
+             pe: torch.Tensor, memo: Optional[dict] = None) -> torch.Tensor:
     """``B x (heads T) x N`` scores ``q_h . (W_h (keys_n + pe_n))`` for one attention side, folded.
 
     ``x`` (``B x (heads T) x C``) holds the rows ``q_h W_h`` (each head's scaled query through its slice of the
     other side's projection ``weight``, ``d x C``); ``qh`` (``B x heads x T x dh``) the queries themselves.
     The per-prompt ``keys`` are read folded (``x @ keys^T``); one image's positional encoding ``pe``
-    (``1 x N x C``, or None) is projected once, ``pe W^T`` (``N x d``), and read per head by the small
+    (``1 x N x C``) is projected once, ``pe W^T`` (``N x d``), and read per head by the small
     queries (``heads x T x dh`` per prompt instead of ``heads T x C``), so ``keys + pe`` is never formed."""
-    if pe is None:
-        return torch.matmul(x, keys.transpose(1, 2))
     b, heads, t, dh = qh.shape
     pe_w = _memo(memo, ("pe", id(weight), pe.data_ptr()),
                  lambda: F.linear(pe[0], weight).view(-1, heads, dh).permute(1, 2, 0))   # heads x dh x N
@@ -115,9 +113,9 @@ def _with_pe(x: torch.Tensor, keys: torch.Tensor, qh: torch.Tensor, weight: torc
 
 
 def _token_to_image(attn: Attention, q_in: torch.Tensor, k_in: torch.Tensor, v_in: torch.Tensor,
-                    pe: Optional[torch.Tensor] = None, memo: Optional[dict] = None) -> torch.Tensor:
-    """``attn(q=q_in, k=k_in (+ pe), v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens,
-    folded; ``pe`` (``1 x N x C``, optional) is added to the keys without forming their sum."""
+                    pe: torch.Tensor, memo: Optional[dict] = None) -> torch.Tensor:
+    """``attn(q=q_in, k=k_in + pe, v=v_in)`` for ``B x T x C`` tokens and ``B x N x C`` image tokens,
+    folded; ``pe`` (``1 x N x C``) is added to the keys without forming their sum."""
     heads, d = attn.num_heads, attn.internal_dim
     dh = d // heads
     b, t, c = q_in.shape

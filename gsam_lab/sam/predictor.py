@@ -79,7 +79,8 @@ class PromptPredictor:
             larger batches are slower per prompt (memory traffic and page faults; measured in
             ``benchmarks/bench_prompts.py --sweep-batch``). On Linux, calling
             :func:`gsam_lab.heap.retain_cpu_heap` once (process-wide, opt-in) removes most of those
-            page faults (``bench_prompts.py --heap both``).
+            page faults (``bench_prompts.py --heap both``); with the worker threads (``workers``) it
+            no longer made ``predict`` faster on the 2-core sandbox (``benchmarks/README.md``).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
             the same image again is free (0 disables the cache).
         folded: decode with :func:`~gsam_lab.sam.folded.folded_predict_masks` (faster on CPU, same
@@ -350,7 +351,7 @@ class PromptPredictor:
 
         threads = self._threads(n)
         try:
-            done = run_split(part, split_evenly(n, threads)) if threads > 1 else [part(slice(0, n))]
+            done = run_split(part, split_evenly(n, threads))     # one part: run here, as is
         finally:
             self._memo = None
         masks, ious, lows = (torch.cat([c for d in done for c in d[i]]) for i in range(3))
