@@ -4,8 +4,8 @@ Why: SAM's mask decoder on a CPU is a chain of mid-sized operations (a few MB ea
 ``tiny-synth``). Torch splits every one of them over its intra-op threads, which on two cores
 gains only ~1.4x over one thread (each split and join waits for the slower core). Giving each
 core its own part of the prompts, run with one intra-op thread, keeps both busy for the whole
-part: on the 2-core sandbox ``PromptPredictor.predict`` of 100 boxes ran ~1.2-1.3x faster than
-with torch's 2 intra-op threads (``benchmarks/bench_prompts.py`` prints both).
+part: on the 2-core sandbox ``PromptPredictor.predict`` of 100 boxes ran 1.05-1.4x faster than
+with torch's 2 intra-op threads, depending on the hour (``benchmarks/bench_prompts.py`` prints both).
 
 Torch operations release the GIL, so plain Python threads run in parallel. ``torch.set_num_threads``
 is per thread for OpenMP (each worker sets 1 for itself) but also sets the default that new threads
@@ -24,7 +24,7 @@ __all__ = ["resolve_workers", "split_evenly", "run_split"]
 
 T = TypeVar("T")
 
-#: fewest prompts per worker thread: below this one thread does it all (a thread costs ~0.1 ms to start)
+#: fewest prompts per worker thread: with fewer prompts than this per worker, one thread does it all
 MIN_PER_WORKER = 2
 
 
@@ -61,8 +61,9 @@ def _autocast_on() -> bool:
 def run_split(fn: Callable[[slice], T], parts: List[slice]) -> List[T]:
     """``[fn(p) for p in parts]``, each part on its own thread with one torch intra-op thread.
 
-    A single part, or any part under autocast (a per-thread state), runs in the calling thread. Results come back in the order of ``parts``;
-    an exception in any part is raised here. The caller's ``torch.get_num_threads()`` is restored.
+    A single part, or any part under autocast (a per-thread state), runs in the calling thread. Results
+    come back in the order of ``parts``; an exception in any part is raised here. The caller's
+    ``torch.get_num_threads()`` is restored.
     """
     if len(parts) <= 1 or _autocast_on():
         return [fn(p) for p in parts]
