@@ -37,6 +37,8 @@ def main(argv=None) -> int:
         if f.type in ("int", "float", int, float):
             typ = int if f.type in ("int", int) else float
             ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=getattr(d, f.name))
+        elif f.type in ("str", str):
+            ap.add_argument("--" + f.name.replace("_", "-"), default=getattr(d, f.name))
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

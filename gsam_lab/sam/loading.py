@@ -15,6 +15,7 @@ from segment_anything.modeling import Sam
 
 from gsam_lab.utils import resolve_device
 
+from .cnn_encoder import is_conv_encoder_state
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
 
 __all__ = ["CheckpointError", "load_sam", "read_state_dict", "infer_sam_type", "encoder_signature",
@@ -120,6 +121,8 @@ def infer_sam_type(state_dict: Mapping[str, torch.Tensor]) -> str:
         CheckpointError: no registered model has these shapes (the message lists what was found
             and what each known model has).
     """
+    if is_conv_encoder_state(state_dict):
+        return "tiny-synth"          # the convolutional encoder exists only in the bundled tiny SAM
     sig = encoder_signature(state_dict)
     for name, spec in SAM_MODELS.items():
         if all(sig.get(k) == v for k, v in spec.encoder.items()):

@@ -54,12 +54,15 @@ def mask_iou_from_logits(logits: torch.Tensor, target: torch.Tensor, weight: tor
 
 
 def sam_loss(logits: torch.Tensor, iou_pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor = None,
-             focal_weight: float = 20.0, dice_weight: float = 1.0, iou_weight: float = 1.0):
+             focal_weight: float = 20.0, dice_weight: float = 1.0, iou_weight: float = 1.0, bce_weight: float = 0.0):
     """SAM's loss for ``N`` prompts with ``C`` candidate masks each.
 
     Args:
         logits: ``N x C x H x W`` mask logits; iou_pred: ``N x C``; target: ``N x H x W``;
             weight: ``H x W`` or ``N x H x W`` valid-pixel weights, or None.
+
+    The mask loss per candidate is ``focal_weight * focal + bce_weight * BCE + dice_weight * dice``
+    (SAM: 20 : 0 : 1; the bundled tiny SAM trains with 0 : 1 : 1, plain BCE learning faster from scratch).
 
     Returns:
         ``(loss, parts)``: the scalar loss (only the best of the ``C`` candidates per prompt is
@@ -74,7 +77,14 @@ def sam_loss(logits: torch.Tensor, iou_pred: torch.Tensor, target: torch.Tensor,
     flat = logits.reshape(n * c, *logits.shape[-2:])
     focal = sigmoid_focal_loss(flat, tgt, w).view(n, c)
     dice = dice_loss(flat, tgt, w).view(n, c)
-    mask_l = focal_weight * focal + dice_weight * dice
+    mask_l = dice_weight * dice
+    if focal_weight:
+        mask_l = mask_l + focal_weight * focal
+    if bce_weight:
+        bce = F.binary_cross_entropy_with_logits(flat, tgt, reduction="none")
+        bce = (bce.flatten(1).mean(1) if w is None else
+               (bce * w.expand_as(bce)).flatten(1).sum(1) / w.expand_as(bce).flatten(1).sum(1).clamp_min(1))
+        mask_l = mask_l + bce_weight * bce.view(n, c)
     best = mask_l.argmin(1)
     idx = torch.arange(n, device=logits.device)
     true_iou = mask_iou_from_logits(flat, tgt, w).view(n, c)

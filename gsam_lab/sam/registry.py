@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional
 from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
+from .cnn_encoder import is_conv_encoder_state
 from .tiny import TINY_SAM_CONFIG, build_tiny_sam, has_conv_stem
 
 __all__ = ["SamSpec", "SAM_MODELS", "register_sam", "list_sams", "get_spec", "ASSETS_DIR",
@@ -104,7 +105,8 @@ def get_spec(name: str) -> SamSpec:
 for _row in (
     SamSpec("tiny-synth", build_tiny_sam, "tiny_sam_synth.pt",
             encoder={k: TINY_SAM_CONFIG[k] for k in ("embed_dim", "depth", "patch_size", "img_size")},
-            bundled=True, extra={"build_for_state": lambda sd: build_tiny_sam(conv_stem=has_conv_stem(sd))},
+            bundled=True, extra={"build_for_state": lambda sd: build_tiny_sam(
+                conv_stem=has_conv_stem(sd), encoder="cnn" if is_conv_encoder_state(sd) else "vit")},
             description="small ViT encoder + SAM's real prompt encoder / mask decoder, trained on "
                         f"synthetic renders by {TRAIN_SCRIPT}"),
     SamSpec("vit_b", sam_model_registry["vit_b"], "sam_vit_b_01ec64.pth",

@@ -28,6 +28,8 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 from segment_anything.modeling.common import LayerNorm2d
 from torch import nn
 
+from .cnn_encoder import ConvImageEncoder
+
 __all__ = ["TINY_SAM_CONFIG", "build_tiny_sam", "StemPatchEmbed", "has_conv_stem"]
 
 #: Encoder settings of ``tiny-synth`` (the decoder settings are SAM's and not configurable).
@@ -80,7 +82,7 @@ def has_conv_stem(state_dict) -> bool:
     return any(k.startswith(STEM_PREFIX) for k in state_dict)
 
 
-def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = False) -> Sam:
+def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = False, encoder: str = "vit") -> Sam:
     """Build the ``tiny-synth`` SAM with random weights (``seed`` makes them reproducible).
 
     Args:
@@ -89,17 +91,23 @@ def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = False) -> Sam:
         conv_stem: add the convolutional stem to the patch embedding (:class:`StemPatchEmbed`), an
             experimental option of the training recipe; the shipped weights are the plain ViT
             (``False``). :func:`gsam_lab.sam.load_sam` picks the variant from the file's tensors.
+        encoder: ``"vit"`` (the small ViT above) or ``"cnn"``
+            (:class:`gsam_lab.sam.cnn_encoder.ConvImageEncoder`, a ResNet-style network with a
+            feature pyramid and the same ``256 x 32 x 32`` embedding).
 
     Returns:
         a ``segment_anything.modeling.Sam`` in eval mode on the CPU, about 6.1M parameters
         (image encoder ~2.0M, ~2.1M with the stem; prompt encoder ~6K; mask decoder ~4.1M as in real SAM).
     """
+    if encoder not in ("vit", "cnn"):
+        raise ValueError(f"encoder must be 'vit' or 'cnn', got {encoder!r}")
     c = TINY_SAM_CONFIG
     grid = c["img_size"] // c["patch_size"]
 
-    def make() -> Sam:
-        sam = Sam(
-            image_encoder=ImageEncoderViT(
+    def image_encoder():
+        if encoder == "cnn":
+            return ConvImageEncoder(img_size=c["img_size"], out_chans=PROMPT_EMBED_DIM)
+        return ImageEncoderViT(
                 img_size=c["img_size"],
                 patch_size=c["patch_size"],
                 embed_dim=c["embed_dim"],
@@ -112,7 +120,11 @@ def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = False) -> Sam:
                 use_rel_pos=True,
                 window_size=c["window_size"],
                 global_attn_indexes=tuple(c["global_attn_indexes"]),
-            ),
+            )
+
+    def make() -> Sam:
+        sam = Sam(
+            image_encoder=image_encoder(),
             prompt_encoder=PromptEncoder(
                 embed_dim=PROMPT_EMBED_DIM,
                 image_embedding_size=(grid, grid),
@@ -129,7 +141,7 @@ def build_tiny_sam(seed: Optional[int] = 0, conv_stem: bool = False) -> Sam:
             pixel_mean=[123.675, 116.28, 103.53],
             pixel_std=[58.395, 57.12, 57.375],
         )
-        if conv_stem:
+        if conv_stem and encoder == "vit":
             sam.image_encoder.patch_embed = StemPatchEmbed(c["patch_size"], c["embed_dim"], c["stem_channels"])
         return sam
 

@@ -60,12 +60,12 @@ __all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_traini
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000
-    images_per_step: int = 4
+    steps: int = 6000
+    images_per_step: int = 8
     prompts_per_image: int = 8
-    lr: float = 4e-4
+    lr: float = 1e-3
     weight_decay: float = 0.01
-    warmup: int = 150
+    warmup: int = 100
     grad_clip: float = 1.0
     pool_size: int = 192
     fov_range: Tuple[float, float] = (50.0, 110.0)
@@ -77,10 +77,13 @@ class TrainConfig:
     seed: int = 0
     ckpt_every: int = 200
     log_every: int = 25
-    box_warmup_steps: int = 400    # boxes of objects only at first: from scratch, the decoder needs them to leave
+    encoder: str = "cnn"           # "cnn" (ConvImageEncoder) or "vit" (the small ViT of the first weights)
+    focal_weight: float = 0.0      # mask loss = focal_weight * focal + bce_weight * BCE + dice (SAM: 20, 0)
+    bce_weight: float = 1.0
+    box_warmup_steps: int = 100    # boxes of objects only at first: from scratch, the decoder needs them to leave
                                    # the all-background solution (seen stuck at IoU 0 for 250+ mixed steps)
     max_minutes: float = 0.0       # stop this run (checkpoint + weights) after so many minutes; 0 = no limit
-    aux_weight: float = 0.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
+    aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
                                    # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
     freeze_encoder: int = 0        # 1: train the prompt encoder and mask decoder only, on embeddings of the frozen
@@ -303,10 +306,11 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None
         up = F.interpolate(low, (img_size, img_size), mode="bilinear", align_corners=False)  # N x 4 x S x S
         tgt, weight = _target_in_input_frame(np.stack(masks), sizes[b], img_size, device)
         single_point = points is not None and points[0].shape[1] == 1
-        l0, p0 = sam_loss(up[:, :1], iou[:, :1], tgt, weight)
+        lw = dict(focal_weight=cfg.focal_weight, bce_weight=cfg.bce_weight)
+        l0, p0 = sam_loss(up[:, :1], iou[:, :1], tgt, weight, **lw)
         loss = l0
         if single_point:
-            l1, _ = sam_loss(up[:, 1:], iou[:, 1:], tgt, weight)
+            l1, _ = sam_loss(up[:, 1:], iou[:, 1:], tgt, weight, **lw)
             loss = loss + l1
         losses.append(loss)
         parts_all.append(p0)
@@ -348,7 +352,7 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     work_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = work_dir / "last.pt"
     torch.manual_seed(cfg.seed)
-    model = build_tiny_sam(cfg.seed, conv_stem=bool(cfg.conv_stem)).to(dev).train()
+    model = build_tiny_sam(cfg.seed, conv_stem=bool(cfg.conv_stem), encoder=cfg.encoder).to(dev).train()
     if init is not None and not (resume and (work_dir / "last.pt").exists()):
         from gsam_lab.sam.loading import read_state_dict
         missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
