@@ -1,24 +1,36 @@
 #!/usr/bin/env python
-"""Measure a SAM's prompt quality on held-out synthetic test-split images (pinhole and ERP).
+"""Measure a SAM's prompt quality on held-out test-split renders, beside filling the prompt box.
 
-    python data_scripts/eval_tiny_sam.py                          # the bundled tiny-synth
-    python data_scripts/eval_tiny_sam.py --model path/to/weights.pt --n-pinhole 16 --n-erp 8
-    python data_scripts/eval_tiny_sam.py --model runs/tiny_sam/last.pt --n-erp 0 --draws 2 --noise   # a training checkpoint, quickly
+    python data_scripts/eval_tiny_sam.py                                   # the bundled tiny-synth
+    python data_scripts/eval_tiny_sam.py --model path/to/weights.pt        # a file (a training checkpoint too)
+    python data_scripts/eval_tiny_sam.py --n-pinhole 4 --n-erp 2 --draws 2 # a quick look
 
-Prints mIoU, boundary IoU and stability for the ground-truth box, 3 positive points and noisy boxes
-(s = 0.1, 0.2, 0.4) and checks issue 3's targets (GT box >= 0.80, 3 points >= 0.70, noisy lower).
-Exit status 1 if a target is missed.
+Scores every object of at least 64 px on ``--n-pinhole`` pinholes and ``--n-erp`` panoramas
+(defaults 16 and 8) with the ground-truth box, noisy boxes (s = 0.1, 0.2, 0.4), 3 clicks and 1 click
+with multimask output, and "fill the box" on the same boxes. Prints mIoU and boundary IoU with 95 %
+bootstrap intervals over objects, the paired difference SAM - fill box, mIoU per class and per
+object size, and the targets of ``tiny-synth`` (``gsam_lab.sam.evaluate.TARGETS``).
+Exit status 1 if a target is missed. ``--csv`` writes the per-object table.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 import torch
 
-from gsam_lab import sam
-from gsam_lab.sam.evaluate import check_targets, evaluate_prompts
+from gsam_lab import data, sam
+from gsam_lab.bootstrap import format_ci
+from gsam_lab.sam.evaluate import FILL_NAME, SAM_NAME, check_targets, evaluate_prompts
+
+
+def _fmt(df: pd.DataFrame, cols=("miou",)) -> pd.DataFrame:
+    out = df.drop(columns=[c for col in cols for c in (f"{col}_lo", f"{col}_hi")]).copy()
+    for col in cols:
+        out[col] = [format_ci(m, lo, hi) for m, lo, hi in zip(df[col], df[f"{col}_lo"], df[f"{col}_hi"])]
+    return out
 
 
 def main(argv=None) -> int:
@@ -26,22 +38,36 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="tiny-synth", help="registry name or checkpoint path")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--n-pinhole", type=int, default=8)
-    ap.add_argument("--n-erp", type=int, default=4)
+    ap.add_argument("--n-pinhole", type=int, default=16)
+    ap.add_argument("--n-erp", type=int, default=8)
     ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument("--split", default="test", choices=["test", "val"])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--noise", type=float, nargs="*", default=[0.1, 0.2, 0.4],
-                    help="noisy-box scales to sweep (none: GT box and 3 points only, a quicker check)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--csv", type=Path, default=None, help="write the per-object table here")
+    ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     model = sam.load_sam(args.model, device=args.device, checkpoint=args.checkpoint)
-    summary = evaluate_prompts(model, n_pinhole=args.n_pinhole, n_erp=args.n_erp, draws=args.draws, seed=args.seed,
-                               noise=tuple(args.noise))
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(summary[["domain", "setting", "miou", "mbiou", "stability", "n_objects"]].round(3).to_string(index=False))
-    ok = check_targets(summary)
+    ev = evaluate_prompts(model, n_pinhole=args.n_pinhole, n_erp=args.n_erp, draws=args.draws, seed=args.seed,
+                          split=args.split, progress=not args.no_progress)
+    if args.csv:
+        ev.objects.to_csv(args.csv, index=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
+        print(f"# {args.model} on {args.split}-split renders; 95 % bootstrap intervals over objects\n")
+        print(_fmt(ev.summary(), ("miou", "mbiou")).round(3).to_string(index=False))
+        print("\n# SAM - fill box on the same objects and boxes (paired bootstrap)")
+        for dom in ev.objects["domain"].unique():
+            for setting in ("gt_box", "noisy_box s=0.4"):
+                d = ev.paired(dom, (SAM_NAME, setting), (FILL_NAME, setting))
+                print(f"  {dom:8s} {setting:16s} mIoU {format_ci(*d)}")
+        print("\n# GT box, per object size")
+        print(_fmt(ev.by_size()).to_string(index=False))
+        print("\n# GT box, per class")
+        print(_fmt(ev.by_class(class_names=data.CLASSES)).to_string(index=False))
+    ok = check_targets(ev)
+    print("\n# targets")
     for k, v in ok.items():
         print(f"  [{'ok' if v else 'MISS'}] {k}")
     return 0 if all(ok.values()) else 1

@@ -91,8 +91,20 @@ def test_automatic_masks_sorted_by_area(model, samples):
 def test_evaluate_on_test_split_renders(model, tmp_path, monkeypatch):
     monkeypatch.setenv("GSAM_LAB_CACHE", str(tmp_path))
     from gsam_lab.sam.evaluate import check_targets, evaluate_prompts
-    s = evaluate_prompts(model, n_pinhole=1, n_erp=1, pinhole_hw=(64, 64), erp_hw=(64, 128), noise=(0.4,),
-                         draws=2, min_area=30, max_objects=2, progress=False)
+    ev = evaluate_prompts(model, n_pinhole=1, n_erp=1, pinhole_hw=(64, 64), erp_hw=(64, 128), noise=(0.4,),
+                          draws=2, min_area=30, max_objects=2, progress=False)
+    s = ev.summary()
     assert set(s["domain"]) <= {"pinhole", "erp"} and len(s) >= 3
-    assert {"gt_box", "points k=3", "noisy_box s=0.4"} <= set(s["setting"])
-    assert all(isinstance(v, bool) for v in check_targets(s).values())
+    sam_rows = s[s["method"] == "SAM"]
+    fill = s[s["method"] == "fill box"]
+    assert {"gt_box", "points k=3", "noisy_box s=0.4", "points k=1 multimask"} <= set(sam_rows["setting"])
+    assert set(fill["setting"]) == {"gt_box", "noisy_box s=0.4"}          # the baseline needs boxes
+    assert ((s["miou_lo"] <= s["miou"]) & (s["miou"] <= s["miou_hi"])).all()
+    # SAM and the baseline are scored on the same objects
+    for dom in s["domain"].unique():
+        n = s[(s["domain"] == dom) & (s["setting"] == "gt_box")]["n"]
+        assert n.nunique() == 1
+        d, lo, hi = ev.paired(dom, ("SAM", "gt_box"), ("fill box", "gt_box"))
+        assert lo <= d <= hi
+    assert not ev.by_size().empty and not ev.by_class().empty
+    assert all(isinstance(v, bool) for v in check_targets(ev).values())

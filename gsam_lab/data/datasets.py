@@ -39,7 +39,7 @@ from .render import RENDERER_VERSION, render_panorama, render_pinhole
 from .world import make_world
 
 __all__ = ["SyntheticPanoramas", "SyntheticPinholes", "world_seed", "split_of_world_seed", "SPLITS",
-           "load_or_render"]
+           "load_or_render", "heldout_domains"]
 
 SPLITS: Dict[str, int] = {"train": 0, "val": 1, "test": 2}
 _RANGE = 1 << 48
@@ -239,3 +239,20 @@ class SyntheticPinholes(_Synthetic):
     def __getitem__(self, index: int) -> dict:
         ws, cam = self.camera(index)
         return self._get(ws, cam, self._index(index))
+
+
+def heldout_domains(n_pinhole: int = 16, n_erp: int = 8, pinhole_hw: Tuple[int, int] = (256, 256),
+                    erp_hw: Tuple[int, int] = (256, 512), split: str = "test", seed: int = 0,
+                    fov_deg: Tuple[float, float] = (50.0, 110.0)) -> Dict[str, "_Synthetic"]:
+    """Held-out evaluation images: ``{"pinhole": SyntheticPinholes(split, ...), "erp": SyntheticPanoramas(split, ...)}``.
+
+    The one place where SAM, Stable-SAM and the notebooks get the images they are scored on:
+    worlds of the ``test`` (or ``val``) split, which no training recipe renders. A domain with
+    ``n = 0`` is left out.
+    """
+    out: Dict[str, _Synthetic] = {}
+    if n_pinhole:
+        out["pinhole"] = SyntheticPinholes(split, n_pinhole, pinhole_hw, seed=seed, fov_deg=fov_deg)
+    if n_erp:
+        out["erp"] = SyntheticPanoramas(split, n_erp, erp_hw, seed=seed)
+    return out

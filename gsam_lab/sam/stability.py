@@ -74,7 +74,8 @@ class SweepResult:
             ``image, object, area, kind, noise, k, setting, draw, iou, boundary_iou, predicted_iou``
             (``noise`` is 0 except for noisy boxes, ``k`` is 0 except for points).
         objects: one row per (image, object, setting): ``iou`` and ``boundary_iou`` averaged over
-            the draws, and ``stability`` (mean pairwise IoU of the draws' masks).
+            the draws, ``stability`` (mean pairwise IoU of the draws' masks) and ``cls``, the
+            object's semantic class (-1 when the samples carry no ``semantic`` map).
         params: the sweep's arguments, for the record.
     """
 
@@ -204,6 +205,7 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
             ids, areas = ids[np.sort(order)], areas[np.sort(order)]
         if len(ids) == 0:
             continue
+        classes = _object_classes(sample.get("semantic"), inst, ids)
         pred.set_image(img)
         device = _device_of(pred)
         gts = torch.as_tensor(np.stack([inst == o for o in ids]), device=device)  # O x H x W
@@ -242,14 +244,29 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
                     rows.append(dict(image=i, object=int(o), area=int(area), kind=kind, noise=s, k=k, setting=name,
                                      draw=d, iou=iou[a, d], boundary_iou=biou[a, d], predicted_iou=piou[a, d]))
                 obj_rows.append(dict(image=i, object=int(o), area=int(area), kind=kind, noise=s, k=k, setting=name,
-                                     iou=iou[a].mean(), boundary_iou=biou[a].mean(), stability=stab[a]))
+                                     iou=iou[a].mean(), boundary_iou=biou[a].mean(), stability=stab[a],
+                                     cls=classes[a]))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     objects = pd.DataFrame(obj_rows, columns=["image", "object", "area", "kind", "noise", "k", "setting",
-                                              "iou", "boundary_iou", "stability"])
+                                              "iou", "boundary_iou", "stability", "cls"])
     params = dict(prompt_kinds=tuple(prompt_kinds), noise=tuple(noise), points=tuple(points), draws=int(draws),
                   seed=seed, max_objects=max_objects, min_area=min_area, multimask=multimask,
                   dilation_ratio=dilation_ratio)
     return SweepResult(table, objects, params)
+
+
+def _object_classes(semantic, inst: np.ndarray, ids: np.ndarray) -> List[int]:
+    """Each object's semantic class (the most frequent label under it), or -1 without a semantic map."""
+    if semantic is None:
+        return [-1] * len(ids)
+    if isinstance(semantic, torch.Tensor):
+        semantic = semantic.detach().cpu().numpy()
+    semantic = np.asarray(semantic).reshape(inst.shape)
+    out = []
+    for o in ids:
+        labels, counts = np.unique(semantic[inst == o], return_counts=True)
+        out.append(int(labels[counts.argmax()]))
+    return out
 
 
 def _len_or_none(samples, max_images):

@@ -24,14 +24,9 @@ TARGETS = {"noisy_box": 0.08, "points k=1": 0.05, "gt_box": -0.01}
 
 def heldout_sets(n_pinhole: int = 8, n_erp: int = 4, pinhole_hw: Tuple[int, int] = (256, 256),
               erp_hw: Tuple[int, int] = (256, 512), seed: int = 0) -> Dict[str, object]:
-    """Held-out renders: ``{"pinhole": SyntheticPinholes("test", ...), "erp": SyntheticPanoramas("test", ...)}``."""
+    """Held-out renders of the test split (:func:`gsam_lab.data.heldout_domains`)."""
     from gsam_lab import data
-    out = {}
-    if n_pinhole:
-        out["pinhole"] = data.SyntheticPinholes("test", n_pinhole, pinhole_hw, seed=seed, fov_deg=(50.0, 110.0))
-    if n_erp:
-        out["erp"] = data.SyntheticPanoramas("test", n_erp, erp_hw, seed=seed)
-    return out
+    return data.heldout_domains(n_pinhole, n_erp, pinhole_hw, erp_hw, seed=seed)
 
 
 def _predictor(m):

@@ -1,0 +1,54 @@
+"""Bootstrap intervals: coverage, pairing, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from gsam_lab.bootstrap import bootstrap_ci, format_ci, paired_bootstrap_ci, summarize_ci
+
+
+def test_interval_holds_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small = rng.uniform(size=20)
+    big = rng.uniform(size=2000)
+    m, lo, hi = bootstrap_ci(small)
+    assert lo < m < hi and m == pytest.approx(small.mean())
+    _, lo2, hi2 = bootstrap_ci(big)
+    assert (hi2 - lo2) < (hi - lo) / 5               # width ~ 1/sqrt(n): 10x more samples -> ~1/10
+
+
+def test_interval_covers_the_true_mean_about_95_percent_of_the_time():
+    rng = np.random.default_rng(1)
+    hits = 0
+    for i in range(200):
+        _, lo, hi = bootstrap_ci(rng.normal(0.5, 0.2, size=40), n_boot=500, seed=i)
+        hits += lo <= 0.5 <= hi
+    assert 0.88 <= hits / 200 <= 0.99
+
+
+def test_paired_interval_is_tighter_than_separate_ones():
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.2, 0.9, size=60)            # objects differ a lot ...
+    a, b = base + 0.03, base                          # ... one method is 0.03 better on each
+    d, lo, hi = paired_bootstrap_ci(a, b)
+    assert d == pytest.approx(0.03) and lo > 0        # the paired difference is clearly positive
+    _, alo, _ = bootstrap_ci(a)
+    _, _, bhi = bootstrap_ci(b)
+    assert alo < bhi                                  # while the two separate intervals overlap
+
+
+def test_degenerate_and_bad_input():
+    assert all(np.isnan(bootstrap_ci([])))
+    assert bootstrap_ci([0.4]) == (0.4, 0.4, 0.4)
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_ci([0.1, float("nan")])
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ci([0.1, 0.2], level=95)
+    with pytest.raises(ValueError, match="same length"):
+        paired_bootstrap_ci([0.1, 0.2], [0.1])
+
+
+def test_summarize_and_format():
+    df = pd.DataFrame({"m": ["a"] * 10 + ["b"] * 5, "v": np.r_[np.full(10, 0.5), np.full(5, 0.2)]})
+    s = summarize_ci(df, ["m"], "v")
+    assert list(s["n"]) == [10, 5] and list(s["v"]) == [0.5, 0.2] and (s["v_lo"] == s["v"]).all()
+    assert format_ci(0.81234, 0.78, 0.84, n=60) == "0.812 [0.780, 0.840] (n=60)"
