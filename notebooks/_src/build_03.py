@@ -175,6 +175,12 @@ the final attention). SAM's parameters get `requires_grad=False`. An untrained `
 give SAM's logits bit for bit: compared with `PromptPredictor(model, folded=False)`, which runs SAM's
 own decoder modules (the default, folded decoder computes the same products in another order, so
 it agrees only up to float rounding, ~1e-5).
+
+Which untrained variants are exact? With DRP, the untrained routing weights are exactly (0, 1): every
+block reads SAM's own tokens, so the logits are SAM's **bit for bit**, by construction. With DSP alone
+(`drp=False`) the deformed tokens replace SAM's: bilinear samples at zero offsets equal the tokens in
+value, but the attention that reads them runs another kernel path, so the logits agree only **up to
+float rounding** (about 2e-7 on some CPUs, 0 on others); the tests check that bound.
 """),
 code('''
 stable0 = stable_sam.StableSam(model, dsp=True, drp=True)
