@@ -13,24 +13,41 @@ def test_loop_checkpoints_resumes_and_stops_on_budget(tmp_path):
     logs = []
     out = tmp_path / "tiny.pt"
     train_tiny_sam(cfg, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
-    ck = torch.load(tmp_path / "work" / "last.pt", weights_only=False)
-    assert ck["step"] == 2 and any(line.startswith("step 2/2") for line in logs)
+    ck = torch.load(tmp_path / "work" / "last.pt", weights_only=True)
+    assert ck["step"] == 2 and any(line.startswith("train tiny SAM step 2/2") for line in logs)
     model = sam.load_sam(str(out), device="cpu")                       # the written weights load as a bare path
     assert sum(p.numel() for p in model.parameters()) > 1e6
 
     logs.clear()
-    more = TrainConfig(**{**cfg.__dict__, "steps": 4, "max_minutes": 1e-9})   # resume, then stop after one step
+    more = TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9})     # the same job: nothing left to do
     train_tiny_sam(more, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
     assert any("resumed" in line and "step 2" in line for line in logs)
+    assert torch.load(tmp_path / "work" / "last.pt", weights_only=True)["step"] == 2
+
+
+@pytest.mark.slow
+def test_resume_refuses_another_job_and_budget_stops_cleanly(tmp_path):
+    from gsam_lab.training import ResumeMismatch
+    cfg = TrainConfig(steps=3, images_per_step=1, prompts_per_image=2, pool_size=1, warmup=1, log_every=1,
+                      view_mix=(0.0, 1.0, 0.0), max_minutes=1e-9)       # stops after its first step
+    logs = []
+    train_tiny_sam(cfg, tmp_path / "a.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append)
     assert any("max_minutes" in line for line in logs)
-    assert torch.load(tmp_path / "work" / "last.pt", weights_only=False)["step"] == 3
+    assert torch.load(tmp_path / "work" / "last.pt", weights_only=True)["step"] == 1
+    other = TrainConfig(**{**cfg.__dict__, "lr": 1e-5})                 # another job in the same folder
+    with pytest.raises(ResumeMismatch, match="config"):
+        train_tiny_sam(other, tmp_path / "b.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append)
+    assert not (tmp_path / "b.pt").exists()
+    train_tiny_sam(other, tmp_path / "b.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append,
+                   resume=False)                                        # starting over is explicit
+    assert (tmp_path / "b.pt").exists()
 
 
 @pytest.mark.slow
 def test_loop_can_start_from_shipped_style_weights(tmp_path):
     src = tmp_path / "start.pt"
     from gsam_lab.sam.loading import save_tiny_checkpoint
-    start = sam.build_tiny_sam(seed=5)
+    start = sam.build_tiny_sam(seed=5, encoder="cnn")
     save_tiny_checkpoint(start, src)
     cfg = TrainConfig(steps=1, images_per_step=1, prompts_per_image=1, pool_size=1, warmup=1, log_every=1,
                       view_mix=(0.0, 1.0, 0.0), lr=1e-12)
@@ -46,16 +63,14 @@ def test_loop_can_start_from_shipped_style_weights(tmp_path):
 @pytest.mark.slow
 def test_frozen_encoder_trains_only_the_decoder(tmp_path):
     from gsam_lab.sam.loading import save_tiny_checkpoint
-    from gsam_lab.sam.tiny import StemPatchEmbed
     src = tmp_path / "start.pt"
-    start = sam.build_tiny_sam(seed=5, conv_stem=False)                  # weights from before the stem
+    start = sam.build_tiny_sam(seed=5, encoder="cnn")
     save_tiny_checkpoint(start, src)
     cfg = TrainConfig(steps=2, images_per_step=1, prompts_per_image=2, pool_size=1, warmup=1, log_every=1, lr=1e-3,
-                      view_mix=(0.0, 1.0, 0.0), box_warmup_steps=0, freeze_encoder=1, conv_stem=0)
+                      view_mix=(0.0, 1.0, 0.0), box_warmup_steps=0, freeze_encoder=1)
     train_tiny_sam(cfg, tmp_path / "out.pt", tmp_path / "work", device="cpu", progress=False, log=lambda s: None,
                    init=src)
     trained = sam.load_sam(str(tmp_path / "out.pt"), device="cpu")
-    assert not isinstance(trained.image_encoder.patch_embed, StemPatchEmbed)
     before = {k: v.half().float() for k, v in start.state_dict().items()}
     after = trained.state_dict()
     enc = [k for k in before if k.startswith("image_encoder.")]

@@ -34,7 +34,7 @@ from torch import nn
 __all__ = ["ConvImageEncoder", "is_conv_encoder_state"]
 
 #: a key that only the convolutional encoder's state dicts hold
-CONV_ENCODER_KEY = "image_encoder.stem.0.weight"
+CONV_ENCODER_KEY = "image_encoder.stem.0.0.weight"
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:

@@ -35,9 +35,8 @@ Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`tra
 """
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -46,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from gsam_lab.utils import atomic_save, resolve_device
+from gsam_lab.utils import resolve_device
 
 from .decoding import shared_predict_masks
 from .folded import folded_predict_masks, supports_folding
@@ -330,35 +329,42 @@ def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None
 # the loop
 # ----------------------------------------------------------------------------------------------
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+#: TrainConfig fields that may change between a run and its resume (they do not change the job).
+RESUMABLE = ("max_minutes", "ckpt_every", "log_every")
+
+
+def job_fingerprint(cfg: TrainConfig, model) -> Dict[str, str]:
+    """What identifies a tiny-SAM training job: its config, its data and its starting weights."""
+    from gsam_lab.data import RENDERER_VERSION
+    from gsam_lab.training import fingerprint
+    config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
+    return fingerprint(config=config, data={"split": "train", "seed": cfg.seed, "renderer": RENDERER_VERSION},
+                       model=model)
 
 
 def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", resume: bool = True,
                    progress: bool = True, log=print, init: Optional[Path] = None) -> Dict[str, float]:
     """Train ``tiny-synth`` from scratch (or resume from ``work_dir/last.pt``) and write ``out`` (fp16).
 
-    ``init``: a tiny-synth weights file (e.g. the shipped asset) to start from instead of random
-    weights, with a fresh optimizer and schedule; ignored when resuming from ``work_dir/last.pt``.
+    ``init``: a tiny-synth weights file to start from instead of random weights (a fresh optimizer
+    and schedule). A resume continues only the same job (config, data, starting weights; see
+    :class:`gsam_lab.training.Checkpoint`), otherwise it stops and says what differs.
 
     Returns:
         the last logged loss parts and the wall time.
     """
+    from gsam_lab.data import NUM_CLASSES
+    from gsam_lab.training import Checkpoint, run_steps, warmup_cosine
     dev = resolve_device(device)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = work_dir / "last.pt"
     torch.manual_seed(cfg.seed)
     model = build_tiny_sam(cfg.seed, conv_stem=bool(cfg.conv_stem), encoder=cfg.encoder).to(dev).train()
-    if init is not None and not (resume and (work_dir / "last.pt").exists()):
+    if init is not None:
         from gsam_lab.sam.loading import read_state_dict
         missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
-    from gsam_lab.data import NUM_CLASSES
     if cfg.freeze_encoder:
         model.image_encoder.requires_grad_(False).eval()
     use_aux = cfg.aux_weight > 0 and not cfg.freeze_encoder      # the head only shapes a trained encoder
@@ -366,63 +372,48 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     params = [p for p in model.parameters() if p.requires_grad] + (list(aux_head.parameters()) if aux_head else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     transform = ResizeLongestSide(model.image_encoder.img_size)
-    start, rng_state, next_index, elapsed = 0, None, 0, 0.0
-    if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        if aux_head is not None and "aux_head" in ck:
-            aux_head.load_state_dict(ck["aux_head"])
-        opt.load_state_dict(ck["opt"])
-        start, rng_state, next_index, elapsed = ck["step"], ck["rng"], ck["next_index"], ck.get("elapsed", 0.0)
-        log(f"resumed from {ckpt_path} at step {start}")
+    ckpt = Checkpoint(work_dir / "last.pt", job_fingerprint(cfg, model))
+    if not resume and ckpt.exists():
+        ckpt.path.unlink()
+    state = ckpt.load()
+    start, next_index, elapsed = 0, 0, 0.0
     rng = np.random.default_rng([cfg.seed, 1])
-    if rng_state is not None:
-        rng.bit_generator.state = rng_state
-    pool_rng = np.random.default_rng([cfg.seed, 2, start])
-    pool = _Pool(cfg, pool_rng, next_index=next_index, progress=progress)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        if aux_head is not None and "aux_head" in state:
+            aux_head.load_state_dict(state["aux_head"])
+        opt.load_state_dict(state["opt"])
+        rng.bit_generator.state = state["rng"]
+        start, next_index, elapsed = state["step"], state["next_index"], state["elapsed"]
+        log(f"resumed from {ckpt.path} at step {start}")
+    pool = _Pool(cfg, np.random.default_rng([cfg.seed, 2, start]), next_index=next_index, progress=progress)
     sampler = PromptSampler([cfg.seed, 3, start])
-    it = range(start, cfg.steps)
-    if progress:
-        from ..utils import progress_bar
-        it = progress_bar(it, initial=start, total=cfg.steps, desc="train tiny SAM")
     t0 = time.time()
-    parts: Dict[str, float] = {}
-    hist: List[Dict[str, float]] = []
 
-    def save(step):
-        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(),
-                     **({"aux_head": aux_head.state_dict()} if aux_head is not None else {}), "step": step, "rng": rng.bit_generator.state,
-                     "next_index": pool.next_index, "config": asdict(cfg), "elapsed": elapsed + time.time() - t0},
-                    ckpt_path)
-
-    for step in it:
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, cfg)
+    def step(i: int) -> Dict[str, float]:
         pool.refresh()
-        step_cfg = replace(cfg, box_fraction=1.0, stuff_fraction=0.0) if step < cfg.box_warmup_steps else cfg
+        step_cfg = replace(cfg, box_fraction=1.0, stuff_fraction=0.0) if i < cfg.box_warmup_steps else cfg
         loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, step_cfg, transform, dev,
                                  aux_head)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}; last checkpoint: {ckpt_path}")
+            return {"loss": loss.item()}          # run_steps stops with the step number
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
-        parts["loss"] = loss.item()
-        hist.append(parts)
-        if (step + 1) % cfg.log_every == 0:
-            avg = {k: float(np.mean([h[k] for h in hist])) for k in hist[0]}
-            hist = []
-            log(f"step {step + 1}/{cfg.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
-                + f" lr={_lr_at(step, cfg):.2e} t={elapsed + time.time() - t0:.0f}s")
-        out_of_time = cfg.max_minutes > 0 and (time.time() - t0) > 60 * cfg.max_minutes   # this run only
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or out_of_time:
-            save(step + 1)
-        if out_of_time:
-            log(f"stopping at step {step + 1}: max_minutes={cfg.max_minutes} reached (re-run to resume)")
-            break
+        return {**parts, "loss": loss.item()}
+
+    def save(next_step: int):
+        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                   **({"aux_head": aux_head.state_dict()} if aux_head is not None else {}),
+                   "step": next_step, "rng": rng.bit_generator.state, "next_index": pool.next_index,
+                   "config": asdict(cfg), "elapsed": elapsed + time.time() - t0})
+
+    res = run_steps(step, start, cfg.steps, optimizer=opt, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
+                    save=save, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes,
+                    progress=progress, desc="train tiny SAM", log=log)
     model.eval()
     total = elapsed + time.time() - t0
-    save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": total,
+    save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": total, "steps": res.step,
                                            "recipe": "gsam_lab.sam.train.train_tiny_sam"})
-    return {**parts, "seconds": total}
+    return {**res.last, "seconds": total}

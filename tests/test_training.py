@@ -1,0 +1,77 @@
+"""The training scaffold: schedule, checkpoints that verify the job, the loop's budget and NaN stop."""
+import math
+import os
+
+import pytest
+import torch
+
+from gsam_lab.training import Checkpoint, ResumeMismatch, fingerprint, run_steps, warmup_cosine
+
+
+def test_warmup_then_cosine_to_the_floor():
+    lrs = [warmup_cosine(i, 100, 1.0, 10) for i in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))            # decays monotonically after warm-up
+    assert lrs[-1] == pytest.approx(0.05, abs=1e-3)
+    assert warmup_cosine(500, 100, 1.0, 10) == pytest.approx(0.05)   # past the end: the floor
+
+
+def test_fingerprint_changes_with_config_data_and_weights():
+    m = torch.nn.Linear(2, 2)
+    a = fingerprint(config={"lr": 1e-3}, data={"split": "train"}, model=m)
+    assert a == fingerprint(config={"lr": 1e-3}, data={"split": "train"}, model=m)
+    assert a["config"] != fingerprint(config={"lr": 2e-3})["config"]
+    with torch.no_grad():
+        m.weight.add_(1)
+    assert a["model"] != fingerprint(model=m)["model"]
+
+
+def test_checkpoint_round_trip_and_refusal_of_another_job(tmp_path):
+    ck = Checkpoint(tmp_path / "last.pt", {"config": "aaa", "data": "bbb"})
+    assert ck.load() is None
+    ck.save({"step": 3, "w": torch.ones(2)})
+    state = ck.load()
+    assert state["step"] == 3 and torch.equal(state["w"], torch.ones(2))
+    with pytest.raises(ResumeMismatch, match="data"):
+        Checkpoint(tmp_path / "last.pt", {"config": "aaa", "data": "ccc"}).load()
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['GSAM_TEST_MARKER']}",))
+
+
+def test_a_checkpoint_with_a_pickled_callable_is_refused_without_running_it(tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("GSAM_TEST_MARKER", str(marker))
+    torch.save({"step": 1, "evil": _Payload()}, tmp_path / "last.pt")
+    with pytest.raises(RuntimeError, match="cannot read the checkpoint"):
+        Checkpoint(tmp_path / "last.pt", {}).load()
+    assert not marker.exists()
+
+
+def test_run_steps_logs_saves_and_stops_on_budget():
+    saved, logs = [], []
+    res = run_steps(lambda i: {"loss": 1.0 / (i + 1)}, 0, 10, save=saved.append, ckpt_every=4, log_every=5,
+                    progress=False, log=logs.append)
+    assert res.finished and res.step == 10 and saved == [4, 8, 10]
+    assert len(res.history) == 2 and res.history[0]["loss"] == pytest.approx(sum(1 / (i + 1) for i in range(5)) / 5)
+    saved.clear()
+    res = run_steps(lambda i: {"loss": 1.0}, 0, 10, save=saved.append, max_minutes=1e-9, progress=False,
+                    log=logs.append)
+    assert not res.finished and res.step == 1 and saved == [1]
+    assert "max_minutes" in logs[-1]
+
+
+def test_run_steps_sets_the_learning_rate_and_stops_on_nan():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.0)
+    seen = []
+    run_steps(lambda i: seen.append(opt.param_groups[0]["lr"]) or {"loss": 0.0}, 0, 3, optimizer=opt,
+              lr=lambda i: 0.1 * (i + 1), progress=False, log=lambda s: None)
+    assert seen == pytest.approx([0.1, 0.2, 0.3])
+    saved = []
+    with pytest.raises(FloatingPointError, match="step 2"):
+        run_steps(lambda i: {"loss": math.nan if i == 2 else 1.0}, 0, 5, save=saved.append, ckpt_every=1,
+                  progress=False, log=lambda s: None)
+    assert saved == [1, 2]                                            # the NaN step wrote nothing
