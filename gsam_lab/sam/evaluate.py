@@ -14,7 +14,7 @@ and setting, so every summary carries ``n`` and a 95 % bootstrap interval over o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from gsam_lab.bootstrap import bootstrap_ci, paired_bootstrap_ci
 from .baselines import BoxFillPredictor
 from .stability import stability_sweep
 
-__all__ = ["evaluate_prompts", "PromptEvaluation", "TARGETS", "check_targets", "SIZE_BINS"]
+__all__ = ["evaluate_prompts", "score_models", "PromptEvaluation", "TARGETS", "check_targets", "SIZE_BINS"]
 
 #: Quality targets of the bundled ``tiny-synth`` SAM (see :func:`check_targets`).
 TARGETS = {
@@ -105,12 +105,56 @@ def _ci_table(df: pd.DataFrame, by) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _predictor_of(model):
+    """A predictor for ``model``: itself when it has the interface, else ``model.predictor()`` when it
+    offers one (e.g. a Stable-SAM), else a :class:`gsam_lab.sam.PromptPredictor`."""
+    if hasattr(model, "set_image") and hasattr(model, "predict"):
+        return model
+    if hasattr(model, "predictor"):
+        return model.predictor()
+    from .predictor import PromptPredictor
+    return PromptPredictor(model)
+
+
 def _sweep_rows(predictor, ds, method: str, domain: str, **kw) -> pd.DataFrame:
     res = stability_sweep(predictor, ds, **kw)
     obj = res.objects.copy()
     obj.insert(0, "method", method)
     obj.insert(0, "domain", domain)
     return obj
+
+
+def score_models(models: Mapping[str, object], domains: Mapping[str, object], noise: Sequence[float] = (0.1, 0.2, 0.4),
+                 points: Sequence[int] = (3,), one_click_multimask: bool = True, fill_box: bool = True,
+                 draws: int = 5, seed: int = 0, min_area: int = 64, max_objects: Optional[int] = None,
+                 progress: bool = True) -> PromptEvaluation:
+    """Score several models on the same objects with the same prompts, beside filling the box.
+
+    Args:
+        models: ``{"SAM": sam_model, "Stable-SAM": stable, ...}``: ``Sam`` models or predictors.
+        domains: ``{"pinhole": dataset, "erp": dataset}`` (e.g. :func:`gsam_lab.data.heldout_domains`).
+        noise, points: noisy-box scales and numbers of clicks (single-mask output).
+        one_click_multimask: also score 1 click with SAM's 3 candidates, the best by predicted IoU.
+        fill_box: also score "fill the box" on the same boxes (method ``"fill box"``).
+        draws, seed, min_area, max_objects: as :func:`gsam_lab.sam.stability_sweep`.
+    """
+    common = dict(noise=tuple(noise), draws=draws, seed=seed, min_area=min_area, max_objects=max_objects,
+                  progress=progress)
+    frames = []
+    for dom, ds in domains.items():
+        for name, model in models.items():
+            pred = _predictor_of(model)
+            # one settings list for every model and the baseline: prompt seeds depend on a setting's position
+            frames.append(_sweep_rows(pred, ds, name, dom, prompt_kinds=("gt_box", "noisy_box", "points"),
+                                      points=tuple(points), **common))
+            if one_click_multimask:
+                one = _sweep_rows(pred, ds, name, dom, prompt_kinds=("points",), points=(1,), multimask=True, **common)
+                one["setting"] = "points k=1 multimask"
+                frames.append(one)
+        if fill_box:
+            frames.append(_sweep_rows(BoxFillPredictor(), ds, FILL_NAME, dom, prompt_kinds=("gt_box", "noisy_box"),
+                                      points=tuple(points), **common))
+    return PromptEvaluation(pd.concat(frames, ignore_index=True), dict(points=tuple(points), **common))
 
 
 def evaluate_prompts(model, n_pinhole: int = 16, n_erp: int = 8, pinhole_hw: Tuple[int, int] = (256, 256),
@@ -130,20 +174,11 @@ def evaluate_prompts(model, n_pinhole: int = 16, n_erp: int = 8, pinhole_hw: Tup
         :class:`PromptEvaluation`; ``.summary()`` gives the table with intervals.
     """
     from gsam_lab.data import heldout_domains
-    common = dict(noise=tuple(noise), draws=draws, seed=seed, min_area=min_area, max_objects=max_objects,
-                  progress=progress)
-    frames = []
-    for dom, ds in heldout_domains(n_pinhole, n_erp, pinhole_hw, erp_hw, split=split, seed=seed).items():
-        # one settings list for SAM and the baseline: the prompt seeds depend on a setting's position
-        frames.append(_sweep_rows(model, ds, SAM_NAME, dom, prompt_kinds=("gt_box", "noisy_box", "points"),
-                                  points=(3,), **common))
-        frames.append(_sweep_rows(BoxFillPredictor(), ds, FILL_NAME, dom, prompt_kinds=("gt_box", "noisy_box"),
-                                  points=(3,), **common))
-        one = _sweep_rows(model, ds, SAM_NAME, dom, prompt_kinds=("points",), points=(1,), multimask=True, **common)
-        one["setting"] = "points k=1 multimask"
-        frames.append(one)
-    params = dict(n_pinhole=n_pinhole, n_erp=n_erp, pinhole_hw=pinhole_hw, erp_hw=erp_hw, split=split, **common)
-    return PromptEvaluation(pd.concat(frames, ignore_index=True), params)
+    domains = heldout_domains(n_pinhole, n_erp, pinhole_hw, erp_hw, split=split, seed=seed)
+    ev = score_models({SAM_NAME: model}, domains, noise=noise, points=(3,), draws=draws, seed=seed,
+                      min_area=min_area, max_objects=max_objects, progress=progress)
+    ev.params.update(n_pinhole=n_pinhole, n_erp=n_erp, pinhole_hw=pinhole_hw, erp_hw=erp_hw, split=split)
+    return ev
 
 
 def check_targets(ev: PromptEvaluation, targets: Dict = TARGETS) -> Dict[str, bool]:
