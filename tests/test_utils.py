@@ -19,7 +19,7 @@ def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
 
 def test_atomic_save_round_trip(tmp_path):
     atomic_save({"x": torch.arange(3)}, tmp_path / "t.pt")
-    assert torch.equal(torch.load(tmp_path / "t.pt")["x"], torch.arange(3))
+    assert torch.equal(torch.load(tmp_path / "t.pt", weights_only=True)["x"], torch.arange(3))
 
 
 def test_resolve_device():
