@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import math
 import os
 import signal
@@ -141,6 +142,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return handler(args)
     except KeyboardInterrupt:
+        # the kernel's pending cell task ends with "Kernel died"; asyncio would log it as a traceback at exit
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print(f"gsam-lab {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - one line for the user; the traceback on request

@@ -1,5 +1,6 @@
 """The gsam-lab command: parameter parsing, notebook resolution, headless runs and their summary."""
 import csv
+import os
 import json
 from pathlib import Path
 
@@ -302,3 +303,39 @@ def test_doctor_prints_versions(capsys):
     assert cli.main(["doctor"]) == 0
     text = capsys.readouterr().out
     assert "torch" in text and "device (auto)" in text and "bundled weights" in text
+
+
+@pytest.mark.slow
+def test_a_kill_of_the_command_is_recorded_as_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    d = tmp_path / "nbs"
+    d.mkdir()
+    _write_notebook(d / "01_slow.ipynb", "import time\ntime.sleep(60)")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "gsam_lab.cli", "run", "--notebooks-dir", str(d), "--out", str(out),
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])})
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and "time.sleep" not in _started_source(out / "01_slow.ipynb"):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "gsam-lab run: interrupted" in err
+    assert _summary(out) == [("01_slow", "interrupted")]
+
+
+def _started_source(copy):
+    """The source of the last cell papermill has started in ``copy`` ("" while there is none)."""
+    try:
+        nb = nbformat.read(str(copy), as_version=4)
+    except Exception:  # noqa: BLE001 - not written yet, or being written
+        return ""
+    started = [c.source for c in nb.cells if c.metadata.get("papermill", {}).get("start_time")]
+    return started[-1] if started else ""
