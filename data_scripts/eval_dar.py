@@ -61,7 +61,7 @@ def main(argv=None):
     for i in range(len(ds)):
         f = cache / f"{ds.world_seed(i)}.pt"
         if f.is_file():
-            masks.append(goodsam.MaskSet(*load_torch_file(f, SystemExit, "mask cache file")))
+            masks.append(goodsam.MaskSet(*load_torch_file(f, SystemExit)))
         else:
             ms = sam_masks(model, ds[i]["image"].to(args.device), **skw)
             atomic_save(tuple(t.cpu() for t in ms), f)

@@ -117,7 +117,7 @@ def pseudo_dataset(args, teacher, main: bool, dev):
         print(f"DAR on {len(todo)} train panoramas: {time.time() - t0:.0f} s -> {folder}", flush=True)
     while not all(f.exists() for f in files):   # other ranks (before the process group exists): wait for rank 0
         time.sleep(2)
-    return ItemList([load_torch_file(f, SystemExit, "pseudo-label file") for f in files]), folder
+    return ItemList([load_torch_file(f, SystemExit) for f in files]), folder
 
 
 def main(argv=None):

@@ -94,7 +94,7 @@ def main(argv=None):
     step, elapsed, history = 0, 0.0, []
     ckpt = Path(args.ckpt)
     if ckpt.is_file():
-        state = load_torch_file(ckpt, SystemExit, "training checkpoint")
+        state = load_torch_file(ckpt, SystemExit)
         if state.get("args_key") != [args.n_train, list(args.hw), args.seed]:
             raise SystemExit(f"{ckpt} belongs to another run ({state.get('args_key')}); move it away or pass --ckpt")
         model.load_state_dict(state["model"])

@@ -116,7 +116,7 @@ def load_torch_file(path: Union[str, Path], error: Type[Exception] = ValueError,
     so anything else is refused before it runs.
 
     Raises:
-        error: naming ``path``, when the file holds other objects, or is not a readable torch file
+        error: naming ``path``, when the file holds other objects, or is not a readable ``what``
             (truncated, corrupt, something else).
     """
     try:
@@ -125,12 +125,11 @@ def load_torch_file(path: Union[str, Path], error: Type[Exception] = ValueError,
         found = re.search(r"GLOBAL (\S+) was not an allowed global", str(e))
         if isinstance(e, pickle.UnpicklingError) and found:
             raise error(f"{path} holds a Python object ({found.group(1)}) besides tensors and plain containers; "
-                        f"refusing to load it (nothing in it was run). A {what} written by gsam_lab holds only "
-                        "tensors, numbers, strings, lists and dicts") from e
+                        "refusing to load it (nothing in it was run): gsam_lab reads only files of tensors, "
+                        "numbers, strings, lists and dicts") from e
         reason = "not a torch file" if isinstance(e, pickle.UnpicklingError) else \
             f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
-        raise error(f"{path} is not a readable torch file ({reason}); is it truncated or corrupt? "
-                    f"(expected a {what} written by gsam_lab)") from e
+        raise error(f"{path} is not a readable {what} (corrupt or truncated?): {reason}") from e
 
 
 def check_finite(state: Mapping[str, torch.Tensor], source: Union[str, Path], error: Type[Exception] = ValueError) -> None:

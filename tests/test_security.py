@@ -118,5 +118,5 @@ def test_train_rts_resume_refuses(tmp_path):
 def test_load_torch_file_names_unreadable_files(tmp_path):
     for name, payload in (("junk.pt", b"not a torch file"), ("empty.pt", b"")):
         (tmp_path / name).write_bytes(payload)
-        with pytest.raises(ValueError, match=f"{name} is not a readable torch file"):
+        with pytest.raises(ValueError, match=f"{name} is not a readable torch file \\(corrupt or truncated"):
             load_torch_file(tmp_path / name)

@@ -217,7 +217,7 @@ def _differences(saved: dict, now: dict) -> List[str]:
 
 
 def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels, dataset_size: int):
-    ck = load_torch_file(path, ValueError, "train_mka checkpoint")
+    ck = load_torch_file(path)
     if not isinstance(ck, dict) or ck.get("kind") != _KIND:
         raise ValueError(f"{path} is not a train_mka checkpoint (kind {ck.get('kind') if isinstance(ck, dict) else None!r})")
     diffs = _differences(ck["student_spec"], _spec(student))

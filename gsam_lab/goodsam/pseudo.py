@@ -113,7 +113,7 @@ def read_item(path: Union[str, os.PathLike]) -> dict:
     """
     how = "; re-make it with pseudo_label_dataset(..., resume=True), which redoes damaged items"
     try:
-        rec = load_torch_file(path, ValueError, "pseudo-label item")
+        rec = load_torch_file(path)
     except ValueError as e:
         raise ValueError(f"damaged pseudo-label item: {e}{how}") from e
     if not isinstance(rec, dict) or any(k not in rec for k in _ITEM_KEYS):

@@ -152,7 +152,7 @@ def load_student(path: Union[str, Path], device="cpu") -> Student:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no student weights at {path}")
-    ck = load_torch_file(path, ValueError, "student file")
+    ck = load_torch_file(path)
     if not isinstance(ck, dict) or ck.get("kind") != "gsam_lab.goodsam.Student":
         raise ValueError(f"{path} is not a gsam_lab student file (expected kind 'gsam_lab.goodsam.Student'); "
                          "a training checkpoint is read by train_mka(resume=...)")

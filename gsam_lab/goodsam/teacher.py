@@ -27,7 +27,7 @@ from torch import nn
 
 from ..data.classes import CLASSES
 from ..bundled import ASSETS_DIR, check_bundled
-from ..utils import atomic_save, check_finite, resolve_device
+from ..utils import atomic_save, check_finite, load_torch_file, resolve_device
 from .classmap import class_groups, map_logits
 from .segformer_config import TINY_SYNTH_CONFIG, segformer_config
 
@@ -170,11 +170,9 @@ def _from_file(path: Path, classes, aliases, pretrained: bool, name: str) -> Tea
 
     check_bundled(path, TeacherLoadError)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - corrupt / truncated / not a torch file
-        raise TeacherLoadError(f"cannot read teacher weights {path}: {type(e).__name__}: {e}. "
-                               f"Expected a file written by gsam_lab.goodsam.save_teacher "
-                               f"(re-create it with {TRAIN_SCRIPT}).") from None
+        payload = load_torch_file(path, TeacherLoadError)
+    except TeacherLoadError as e:    # unreadable, or pickled objects refused (nothing in them ran)
+        raise TeacherLoadError(f"cannot read teacher weights: {e}; re-create them with {TRAIN_SCRIPT}") from None
     if not isinstance(payload, dict) or payload.get("format") != TEACHER_FORMAT:
         raise TeacherLoadError(f"{path} is not a gsam_lab teacher file (expected format {TEACHER_FORMAT!r}); "
                                f"for a Hugging Face model pass its folder or id")

@@ -14,7 +14,7 @@ import torch
 from segment_anything.modeling import Sam
 
 from gsam_lab.bundled import check_bundled
-from gsam_lab.utils import check_finite, resolve_device
+from gsam_lab.utils import check_finite, load_torch_file, resolve_device
 
 from .cnn_encoder import is_conv_encoder_state
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
@@ -68,16 +68,13 @@ def read_state_dict(path: PathLike, spec: Optional[SamSpec] = None) -> Dict[str,
         raise CheckpointError(f"SAM checkpoint {path} {what}.\n{_how_to_get(spec, path)}")
     check_bundled(path, CheckpointError)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # zip/pickle errors vary by torch version: report them all the same way
+        obj = load_torch_file(path, CheckpointError, "torch checkpoint")
+    except CheckpointError as e:     # unreadable, or pickled objects refused (nothing in them ran)
         size = path.stat().st_size
         hint = ""
         if spec is not None and spec.size_bytes and size != spec.size_bytes:
             hint = f" The file has {size:,} bytes, the official file {spec.size_bytes:,} (truncated download?)."
-        raise CheckpointError(
-            f"{path} is not a readable torch checkpoint (corrupt or truncated?).{hint}\n"
-            f"  reader said: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n"
-            f"{_how_to_get(spec, path)}") from e
+        raise CheckpointError(f"{e}.{hint}\n{_how_to_get(spec, path)}") from e
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):
             if key in obj and isinstance(obj[key], Mapping):

@@ -64,7 +64,7 @@ def _read(path: Path) -> dict:
         raise PluginCheckpointError(f"no Stable-SAM plugin file at {path} (the shipped one is "
                                     f"gsam_lab/assets/stable_sam_tiny_synth.pt, made by data_scripts/train_stable_sam.py)")
     check_bundled(path, PluginCheckpointError)
-    obj = load_torch_file(path, PluginCheckpointError, "plugin file")
+    obj = load_torch_file(path, PluginCheckpointError)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise PluginCheckpointError(f"{path} is not a Stable-SAM plugin file: expected format {FORMAT!r}, got {got!r}"

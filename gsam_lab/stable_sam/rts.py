@@ -326,7 +326,7 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
     start, elapsed, history = 0, 0.0, []
     order: List[int] = []
     if ckpt is not None and ckpt.exists() and resume:
-        ck = load_torch_file(ckpt, ValueError, "RTS training checkpoint")
+        ck = load_torch_file(ckpt)
         if not isinstance(ck, dict) or "state" not in ck:
             raise ValueError(f"{ckpt} is not an RTS training checkpoint (written by train_rts); move it away to start over")
         if ck.get("config", {}).get("trainable") != cfg.trainable:
