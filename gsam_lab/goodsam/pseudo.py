@@ -27,8 +27,9 @@ remaining probability mass equally (``log((1 - sum_k p) / (K - k))``, floored at
 ``k = K`` the reconstruction is exact up to float16.
 
 Resuming: a folder whose manifest matches (same classes, teacher, source, n, k and DAR settings) is
-continued - complete items are kept, missing or damaged ones (:func:`read_item` fails) computed again. A folder with a different manifest, or
-other files and no manifest, is refused with an error and left untouched.
+continued - complete items are kept, missing or damaged ones (:func:`read_item` fails) computed again.
+A folder with a different manifest, or other files and no manifest, is refused with an error and left
+untouched.
 
 Several processes: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) or with
 ``rank=`` / ``world_size=``, process ``r`` labels the indices ``i`` with ``i % world_size == r``.
