@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from gsam_lab import data, goodsam, sam  # noqa: E402
 from gsam_lab.goodsam.ablation import run_ablation  # noqa: E402
 from gsam_lab.goodsam.fusion import sam_masks  # noqa: E402
-from gsam_lab.utils import atomic_save, weights_fingerprint  # noqa: E402
+from gsam_lab.utils import atomic_save, load_torch_file, weights_fingerprint  # noqa: E402
 
 
 def markdown(df) -> str:
@@ -61,7 +61,7 @@ def main(argv=None):
     for i in range(len(ds)):
         f = cache / f"{ds.world_seed(i)}.pt"
         if f.is_file():
-            masks.append(goodsam.MaskSet(*torch.load(f, weights_only=False)))
+            masks.append(goodsam.MaskSet(*load_torch_file(f, SystemExit)))
         else:
             ms = sam_masks(model, ds[i]["image"].to(args.device), **skw)
             atomic_save(tuple(t.cpu() for t in ms), f)

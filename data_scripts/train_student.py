@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from gsam_lab import data, goodsam  # noqa: E402
 from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou  # noqa: E402
-from gsam_lab.utils import atomic_save, resolve_device, weights_fingerprint  # noqa: E402
+from gsam_lab.utils import atomic_save, load_torch_file, resolve_device, weights_fingerprint  # noqa: E402
 
 VARIANTS = {"ce": dict(kd_weight=0.0, feat_weight=0.0), "kd": dict(feat_weight=0.0), "full": dict()}
 
@@ -117,7 +117,7 @@ def pseudo_dataset(args, teacher, main: bool, dev):
         print(f"DAR on {len(todo)} train panoramas: {time.time() - t0:.0f} s -> {folder}", flush=True)
     while not all(f.exists() for f in files):   # other ranks (before the process group exists): wait for rank 0
         time.sleep(2)
-    return ItemList([torch.load(f, weights_only=False) for f in files]), folder
+    return ItemList([load_torch_file(f, SystemExit) for f in files]), folder
 
 
 def main(argv=None):

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 from gsam_lab.utils import progress_bar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from gsam_lab import data  # noqa: E402
 from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher  # noqa: E402
 from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config  # noqa: E402
-from gsam_lab.utils import atomic_save, seed_everything  # noqa: E402
+from gsam_lab.utils import atomic_save, load_torch_file, seed_everything  # noqa: E402
 
 
 def parse(argv=None):
@@ -96,7 +94,7 @@ def main(argv=None):
     step, elapsed, history = 0, 0.0, []
     ckpt = Path(args.ckpt)
     if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = load_torch_file(ckpt, SystemExit)
         if state.get("args_key") != [args.n_train, list(args.hw), args.seed]:
             raise SystemExit(f"{ckpt} belongs to another run ({state.get('args_key')}); move it away or pass --ckpt")
         model.load_state_dict(state["model"])

@@ -11,21 +11,30 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
+import math
+import os
+import signal
 import sys
-from pathlib import Path
 from typing import List, Optional, Sequence
 
 __all__ = ["main", "build_parser"]
 
 
-def _parse_value(text: str):
-    """``-p key=value`` values: Python literals (ints, floats, bools, None, lists) or plain strings."""
+def _parse_value(key: str, text: str):
+    """``-p key=value`` values: Python literals (ints, floats, bools, None, tuples, lists) or plain strings.
+
+    Text that starts like a tuple, list or dict but does not parse is an error, not a string.
+    """
     lowered = {"true": True, "false": False, "none": None, "null": None}
     if text.lower() in lowered:
         return lowered[text.lower()]
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        if text[:1] in "([{":
+            raise SystemExit(f"gsam-lab run: -p {key}={text} does not parse as a Python literal "
+                             "(e.g. -p erp_hw=(512,1024) or -p noise=[0.1,0.2])") from None
         return text
 
 
@@ -36,8 +45,21 @@ def parse_params(pairs: Sequence[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
             raise SystemExit(f"gsam-lab run: -p expects key=value with a Python identifier as key, got {pair!r}")
-        params[key.strip()] = _parse_value(value.strip())
+        params[key.strip()] = _parse_value(key.strip(), value.strip())
     return params
+
+
+def _seconds(text: str) -> Optional[float]:
+    """``--timeout`` values: a number of seconds > 0, or ``none`` for no limit."""
+    if text.strip().lower() in ("none", "no", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 or 'none', got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a notebook parameter (repeatable)")
     run.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     run.add_argument("--notebooks-dir", default=None, help="where the notebooks live (default ./notebooks)")
-    run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default none)")
+    run.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                     help="seconds allowed per cell, e.g. 600 or 2.5 (default: none, no limit)")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
     run.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
 
@@ -66,19 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--hw", type=int, nargs=2, default=(256, 512), metavar=("H", "W"))
     render.add_argument("--seed", type=int, default=0)
     render.add_argument("--out", required=True)
+    render.add_argument("--overwrite", action="store_true", help="replace PNG files that already exist")
     return parser
 
 
-def _cmd_run(args) -> int:
-    from gsam_lab.runner import run_notebooks, RunError
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
+
+def _cmd_run(args) -> int:
+    from gsam_lab.runner import run_notebooks
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)     # a kill is recorded like Ctrl-C
     try:
         results = run_notebooks(args.notebooks, profile=args.profile, params=parse_params(args.param),
                                 out_dir=args.out, notebooks_dir=args.notebooks_dir, timeout=args.timeout,
                                 fail_fast=args.fail_fast, progress=not args.quiet)
-    except RunError as e:
-        print(f"gsam-lab run: {e}", file=sys.stderr)
-        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
         print(f"FAILED {r.notebook}: {r.error}", file=sys.stderr)
@@ -98,15 +126,34 @@ def _cmd_render(args) -> int:
     if args.n <= 0:
         print("gsam-lab render: --n must be a positive number of panoramas", file=sys.stderr)
         return 2
-    paths = export_panoramas(args.out, split=args.split, n=args.n, hw=tuple(args.hw), seed=args.seed)
+    paths = export_panoramas(args.out, split=args.split, n=args.n, hw=tuple(args.hw), seed=args.seed,
+                             overwrite=args.overwrite)
     print(f"wrote {len(paths)} files under {args.out}")
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command; its faults end in one line on stderr (exit 2; 130 when interrupted), not a traceback.
+
+    ``GSAM_LAB_TRACEBACK=1`` shows the traceback of unexpected errors.
+    """
     args = build_parser().parse_args(argv)
     handler = {"run": _cmd_run, "doctor": _cmd_doctor, "render": _cmd_render}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        # the kernel's pending cell task ends with "Kernel died"; asyncio would log it as a traceback at exit
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print(f"gsam-lab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one line for the user; the traceback on request
+        if os.environ.get("GSAM_LAB_TRACEBACK"):
+            raise
+        from gsam_lab.runner import RunError
+
+        what = "" if isinstance(e, (RunError, OSError, ValueError)) else f"{type(e).__name__}: "
+        print(f"gsam-lab {args.command}: {what}{(str(e).strip().splitlines() or [''])[0]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
 from pathlib import Path
@@ -27,15 +28,19 @@ def versions() -> Dict[str, str]:
 
 def bundled_weights() -> List[Path]:
     """Files shipped in ``gsam_lab/assets`` (tiny SAM, teacher assistant, plugins)."""
-    assets = Path(__file__).resolve().parent / "assets"
-    return sorted(p for p in assets.glob("*") if p.is_file() and not p.name.startswith("."))
+    from gsam_lab.bundled import ASSETS_DIR
+
+    return sorted(p for p in ASSETS_DIR.glob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def cache_usage() -> Dict[str, object]:
-    """Where the render cache lives and how much it holds."""
+    """Where the render cache lives and how much it holds (``error`` set when it cannot be used)."""
     from gsam_lab.utils import cache_dir
 
-    root = cache_dir()
+    try:
+        root = cache_dir()
+    except OSError as e:
+        return {"path": os.environ.get("GSAM_LAB_CACHE", ""), "files": 0, "mb": 0.0, "error": str(e)}
     files = [p for p in root.rglob("*") if p.is_file()]
     return {"path": str(root), "files": len(files), "mb": sum(p.stat().st_size for p in files) / 2 ** 20}
 
@@ -50,9 +55,17 @@ def report() -> str:
               f"  cuda available    {torch.cuda.is_available()}"
               + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""),
               f"  torch threads     {torch.get_num_threads()}", f"  executable        {sys.executable}", ""]
-    weights = bundled_weights()
-    lines.append(f"  bundled weights   {len(weights)} file(s)")
-    lines += [f"    {p.name:<30} {p.stat().st_size / 2 ** 20:6.2f} MB" for p in weights]
+    from gsam_lab.bundled import ASSETS_DIR, asset_status
+
+    status = asset_status()                      # SHA-256 of each file against gsam_lab/bundled.py
+    lines.append(f"  bundled weights   {len(status)} file(s), SHA-256 checked")
+    for name, state in status.items():
+        path = ASSETS_DIR / name
+        size = f"{path.stat().st_size / 2 ** 20:6.2f} MB" if path.is_file() else "     - MB"
+        lines.append(f"    {name:<30} {size}  {state}")
     cache = cache_usage()
-    lines += ["", f"  cache             {cache['path']}  ({cache['files']} files, {cache['mb']:.1f} MB)"]
+    if "error" in cache:
+        lines += ["", f"  cache             unusable: {cache['error']}"]
+    else:
+        lines += ["", f"  cache             {cache['path']}  ({cache['files']} files, {cache['mb']:.1f} MB)"]
     return "\n".join(lines)

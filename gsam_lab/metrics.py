@@ -24,6 +24,7 @@ Reference for boundary IoU: B. Cheng, R. Girshick, P. Dollar, A. C. Berg, A. Kir
 from __future__ import annotations
 
 import math
+import numbers
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
@@ -278,7 +279,12 @@ def mask_iou(a: ArrayLike, b: ArrayLike) -> Union[float, torch.Tensor]:
 
 
 def _dilation_pixels(h: int, w: int, dilation_ratio: float) -> int:
-    return max(1, int(round(dilation_ratio * math.sqrt(h * h + w * w))))
+    ok = isinstance(dilation_ratio, numbers.Real) and not isinstance(dilation_ratio, bool)
+    ratio = float(dilation_ratio) if ok else math.nan
+    if not (math.isfinite(ratio) and ratio >= 0):
+        raise ValueError(f"dilation_ratio must be a number >= 0 (the boundary width as a fraction of the image "
+                         f"diagonal, e.g. 0.02), got {dilation_ratio!r}")
+    return max(1, int(round(ratio * math.sqrt(h * h + w * w))))
 
 
 def _box_sum(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:

@@ -50,3 +50,51 @@ def test_export_writes_a_generic_folder_and_never_overwrites(tmp_path):
 def test_render_command(tmp_path, capsys):
     assert cli.main(["render", "--n", "1", "--hw", "32", "64", "--out", str(tmp_path)]) == 0
     assert "wrote 3 files" in capsys.readouterr().out
+
+
+def test_render_offers_the_overwrite_it_asks_for(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GSAM_LAB_CACHE", str(tmp_path / "cache"))
+    args = ["render", "--n", "1", "--hw", "32", "64", "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--overwrite" in err and "Traceback" not in err
+    assert cli.main(args + ["--overwrite"]) == 0
+
+
+def test_a_kill_while_writing_leaves_no_torn_png(tmp_path, monkeypatch):
+    """PNGs go through a temporary file: a write cut short leaves the old file or none, never half a file."""
+    real_save, calls = Image.Image.save, []
+
+    def save_then_die(self, fp, format=None, **kw):
+        calls.append(fp)
+        if len(calls) == 2:
+            half = b"\x89PNG\r\n\x1a\n half a file"
+            if hasattr(fp, "write"):
+                fp.write(half)
+            else:
+                open(fp, "wb").write(half)
+            raise KeyboardInterrupt
+        return real_save(self, fp, format, **kw)
+
+    monkeypatch.setattr(Image.Image, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        export_panoramas(tmp_path, split="test", n=1, hw=(32, 64))
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [p.parent.name for p in files] == ["images"]                 # the first file, whole; nothing else
+    monkeypatch.setattr(Image.Image, "save", real_save)
+    assert np.asarray(Image.open(files[0])).shape == (32, 64, 3)
+
+
+def test_render_faults_end_in_one_line(tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    monkeypatch.setenv("GSAM_LAB_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["render", "--n", "1", "--hw", "32", "64", "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a folder" in err
+    monkeypatch.setenv("GSAM_LAB_CACHE", str(a_file))
+    assert cli.main(["render", "--n", "1", "--hw", "32", "64", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GSAM_LAB_CACHE" in err and a_file.read_text() == "x"

@@ -90,3 +90,36 @@ def test_clear_errors(tmp_path):
     _lab(tmp_path / "labels/lonely.png", np.zeros((8, 16)))
     with pytest.raises(ValueError, match="label_map"):
         FolderDataset(tmp_path, layout="generic", label_map="cityscapes")
+
+
+def _generic(tmp_path, label):
+    _img(tmp_path / "images/a.png")
+    (tmp_path / "labels").mkdir(parents=True, exist_ok=True)
+    if isinstance(label, bytes):
+        (tmp_path / "labels/a.png").write_bytes(label)
+    else:
+        label.save(tmp_path / "labels/a.png")
+    return FolderDataset(tmp_path, layout="generic")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_colour_labels_are_refused_not_read_as_their_first_channel(tmp_path, mode):
+    colour = Image.fromarray(np.full((8, 16, len(mode)), 7, np.uint8), mode)
+    with pytest.raises(ValueError, match=f"labels/a.png is a {mode} colour image; expected single-channel class ids"):
+        _generic(tmp_path, colour)[0]
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "I"])
+def test_single_channel_labels_are_read(tmp_path, mode):
+    ids = np.tile(np.arange(16), (8, 1))
+    img = Image.fromarray(ids.astype(np.uint8)).convert(mode) if mode != "I" else Image.fromarray(ids.astype(np.uint16))
+    assert np.array_equal(_generic(tmp_path, img)[0]["semantic"].numpy(), ids)
+
+
+def test_damaged_label_files_are_named(tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 9, (8, 16), dtype=np.uint8)).save(good)
+    for name, payload in (("truncated", good.read_bytes()[:60]), ("corrupt", b"\x89PNG\r\n\x1a\n garbage")):
+        ds = _generic(tmp_path / name, payload)
+        with pytest.raises(ValueError, match=rf"cannot read label .*{name}/labels/a.png \(corrupt or truncated\?\)"):
+            ds[0]

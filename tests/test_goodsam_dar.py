@@ -98,6 +98,24 @@ def test_dar_bad_input():
         goodsam.dar(t, None, erp(), windows="vertical", fusion="none")
 
 
+def test_dar_refuses_images_it_would_misread():
+    """0..255 floats would saturate to one class everywhere and NaN pixels spread NaN: both are refused."""
+    t = PointwiseTeacher()
+    with pytest.raises(ValueError, match=r"values in \[0, 1\], got \[0.*255\].*uint8"):
+        goodsam.dar(t, None, erp() * 255, fusion="none")
+    nan = erp()
+    nan[0, 3, 5] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        goodsam.dar(t, None, nan, fusion="none")
+    with pytest.raises(TypeError, match="uint8 .* or float"):
+        goodsam.dar(t, None, (erp() * 255).long(), fusion="none")
+    res = goodsam.dar(t, None, (erp() * 255).round().byte(), fusion="none")      # uint8 stays fine
+    assert res.pseudo_label.shape == (64, 128)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="conf_thresh"):
+            goodsam.dar(t, None, erp(), fusion="none", conf_thresh=bad)
+
+
 def test_pair_seam_masks_joins_halves():
     m = torch.zeros(3, 16, 32, dtype=torch.bool)
     m[0, 4:10, :3] = True            # left half of an object on the seam

@@ -46,7 +46,7 @@ def test_two_gloo_processes_train_the_same_model(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)]
     p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stderr[-3000:]
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert r0["world"] == r1["world"] == 2
     for k, v in r0["state"].items():                              # DDP kept both replicas identical ...
         assert torch.equal(v, r1["state"][k]), k
@@ -59,7 +59,7 @@ def test_two_gloo_processes_train_the_same_model(tmp_path):
     assert r0["seen"] != r1["seen"]                                 # each rank read its own half of the batch
     assert sorted(r0["seen"][:2] + r1["seen"][:2]) == sorted(set(r0["seen"][:2] + r1["seen"][:2]))
     assert r0["history"] == r1["history"]                           # logged losses are the all-reduced means
-    ck = torch.load(tmp_path / "work" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "work" / "last.pt", weights_only=True)
     assert ck["step"] == 3 and ck["world_size"] == 2
 
 
@@ -100,7 +100,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
         while time.time() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"worker ended early: {proc.stderr.read().decode()[-2000:]}")
-            if ckpt.exists() and torch.load(ckpt, weights_only=False)["step"] >= 6:
+            if ckpt.exists() and torch.load(ckpt, weights_only=True)["step"] >= 6:
                 break
             time.sleep(0.2)
         else:
@@ -110,7 +110,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     done = [int(s) for s in prog.read_text().split()]
-    saved = torch.load(ckpt, weights_only=False)["step"]
+    saved = torch.load(ckpt, weights_only=True)["step"]
     assert saved % 3 == 0 and saved >= 6 and saved < 40
     assert max(done) - saved < 3 + 1                                  # lost at most the steps since that checkpoint
     from test_goodsam_mka import FakeTeacher, make_dataset, tiny_student, _flat

@@ -215,7 +215,7 @@ def test_same_seed_same_model_and_resume_matches_uninterrupted_run(tmp_path):
     assert len(res.history) == 4
     assert torch.equal(_flat(full.student), _flat(res.student))
     assert torch.equal(_flat(full.loss), _flat(res.loss))
-    ck = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
     assert ck["step"] == 4
 
 

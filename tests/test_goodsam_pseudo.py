@@ -86,6 +86,24 @@ def test_resume_skips_done_items_and_refuses_other_runs(tmp_path):
     assert (other / "notes.txt").read_text() == "mine" and not (other / "manifest.json").exists()
 
 
+def test_a_torn_item_names_its_file_and_a_resume_makes_it_again(tmp_path):
+    t = PointwiseTeacher()
+    out = pseudo_label_dataset(t, None, panos(), tmp_path / "pl", **KW)
+    torn = out / "items" / "000001.pt"
+    whole = torn.read_bytes()
+    torn.write_bytes(whole[: len(whole) // 2])                           # what a kill mid-write leaves
+    (out / "items" / "000002.pt").write_bytes(b"")
+    ds = goodsam.PseudoLabelDataset(out)
+    with pytest.raises(ValueError, match=r"damaged pseudo-label item: .*000001\.pt .*resume=True"):
+        ds[1]
+    with pytest.raises(ValueError, match=r"000002\.pt"):
+        ds[2]
+    kept = (out / "items" / "000000.pt").stat().st_mtime_ns
+    pseudo_label_dataset(t, None, panos(), out, **KW)                   # the resume redoes the damaged items
+    assert torn.read_bytes() == whole and (out / "items" / "000000.pt").stat().st_mtime_ns == kept
+    assert goodsam.PseudoLabelDataset(out)[2]["index"] == 2
+
+
 def test_bad_input(tmp_path):
     t = PointwiseTeacher()
     with pytest.raises(ValueError, match="topk"):

@@ -228,6 +228,14 @@ def test_boundary_iou_identical_and_shifted():
     assert M.boundary_iou(a, empty) == 0.0
 
 
+def test_negative_or_nan_dilation_ratio_is_refused():
+    a = _square(10, 10, 2, 7, 2, 7)
+    assert M.boundary_iou(a, a, dilation_ratio=0) == 1.0                 # 0: the thinnest boundary, 1 px
+    for bad in (-0.02, float("nan"), "0.02", True):
+        with pytest.raises(ValueError, match="dilation_ratio must be a number >= 0"):
+            M.boundary_iou(a, a, dilation_ratio=bad)
+
+
 def test_boundary_iou_batched_equals_loop():
     g = torch.Generator().manual_seed(3)
     a = torch.rand(4, 40, 50, generator=g) > 0.4

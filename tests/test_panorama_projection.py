@@ -198,6 +198,15 @@ def test_perspective_to_erp_view_weight_and_numpy():
     assert erp_np.shape == (32, 64, 1) and isinstance(w_np, np.ndarray) and w_np.max() == pytest.approx(0.5)
 
 
+def test_perspective_to_erp_refuses_negative_or_nan_view_weight():
+    views = torch.ones(2, 1, 8, 8)
+    for bad in (-1.0, float("nan")):
+        w = torch.ones(2, 8, 8)
+        w[1, 2, 2] = bad
+        with pytest.raises(ValueError, match="view_weight must hold finite weights >= 0"):
+            P.perspective_to_erp(views, 90.0, [0.0, 10.0], 0.0, (32, 64), view_weight=w)
+
+
 def test_perspective_to_erp_labels_take_the_heaviest_view():
     views = torch.stack([torch.full((1, 8, 8), 4), torch.full((1, 8, 8), 9)])
     erp, weight = P.perspective_to_erp(views, 90.0, [0.0, 10.0], 0.0, (32, 64), mode="nearest",

@@ -142,6 +142,16 @@ def test_bad_prompts(pred, kw, match):
         pred.predict(**kw)
 
 
+def test_nan_mask_input_and_bad_max_batch_are_refused(model, pred):
+    low = pred.predict(boxes=[5, 5, 30, 30]).low_res_logits.clone()
+    low[0, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="mask_input has NaN"):
+        pred.predict(boxes=[5, 5, 30, 30], mask_input=low)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="max_batch must be None or a positive int"):
+            sam.PromptPredictor(model, max_batch=bad)
+
+
 def test_clip_warns_and_clips(pred):
     with pytest.warns(UserWarning, match="clipped"):
         out = pred.predict(boxes=[[-10, 5, W + 20, 30]], clip=True)

@@ -74,7 +74,7 @@ def test_loading_for_another_model_or_width_is_a_clear_error(trained, tmp_path):
     with pytest.raises(PluginCheckpointError, match="trained on another SAM"):
         stable_sam.load(out, model=sam.build_tiny_sam(1))
     assert stable_sam.load(out, model=sam.build_tiny_sam(1), strict=False).dsp is not None
-    obj = torch.load(out, weights_only=False)
+    obj = torch.load(out, weights_only=True)
     obj["config"]["transformer_dim"] = 128
     torch.save(obj, tmp_path / "w128.pt")
     with pytest.raises(PluginCheckpointError, match="transformer_dim 128.*transformer_dim 256"):
@@ -103,7 +103,7 @@ def test_existing_output_is_not_overwritten_and_checkpoints_resume(model, traine
     res = stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**{**FAST, "steps": 3}), checkpoint=ck,
                                device="cpu", progress=False, log=logs.append)
     assert any("resumed" in line and "step 2" in line for line in logs) and res["steps"] == 3
-    assert torch.load(ck, weights_only=False)["step"] == 3
+    assert torch.load(ck, weights_only=True)["step"] == 3
 
 
 def test_nan_stops_training_with_a_clear_error(model):

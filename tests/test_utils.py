@@ -19,7 +19,7 @@ def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
 
 def test_atomic_save_round_trip(tmp_path):
     atomic_save({"x": torch.arange(3)}, tmp_path / "t.pt")
-    assert torch.equal(torch.load(tmp_path / "t.pt")["x"], torch.arange(3))
+    assert torch.equal(torch.load(tmp_path / "t.pt", weights_only=True)["x"], torch.arange(3))
 
 
 def test_resolve_device():
@@ -49,3 +49,28 @@ def test_progress_bar_redraws_at_most_once_a_second_by_default():
     assert bar.mininterval == PROGRESS_INTERVAL_S == 1.0
     assert list(bar) == [0, 1, 2]
     assert progress_bar(total=5, mininterval=0.2, file=io.StringIO()).mininterval == 0.2
+
+
+def test_a_stray_temporary_of_a_killed_write_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()                       # a pid that no longer runs
+    strays = [tmp_path / f".f.bin.{dead}.x1y2.tmp", tmp_path / ".f.bin.k3j4l5.tmp"]   # the second: older naming
+    live = tmp_path / f".f.bin.{os.getpid()}.busy.tmp"                    # a write in progress elsewhere
+    other = tmp_path / f".g.bin.{dead}.x.tmp"                             # another file's: not ours to judge now
+    for p in strays + [live, other]:
+        p.write_bytes(b"partial")
+    atomic_write_bytes(tmp_path / "f.bin", b"whole")
+    assert (tmp_path / "f.bin").read_bytes() == b"whole"
+    assert not any(p.exists() for p in strays) and live.exists() and other.exists()
+
+
+def test_cache_dir_pointing_at_a_file_is_a_clear_error(tmp_path, monkeypatch):
+    from gsam_lab.utils import cache_dir
+
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("GSAM_LAB_CACHE", str(tmp_path / "f"))
+    with pytest.raises(NotADirectoryError, match=r"point \$GSAM_LAB_CACHE at a folder"):
+        cache_dir("renders")

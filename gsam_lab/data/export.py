@@ -1,12 +1,14 @@
 """Write synthetic panoramas to a folder of PNG files (the ``gsam-lab render`` command)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import List, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
+from ..utils import atomic_write_bytes
 from .classes import colorize
 from .datasets import SyntheticPanoramas
 
@@ -19,16 +21,19 @@ def export_panoramas(out_dir: Union[str, Path], split: str = "test", n: int = 4,
 
     Writes ``images/<name>.png``, ``labels/<name>.png`` (class ids, readable by
     ``FolderDataset(out_dir, layout="generic")``) and ``preview/<name>.png`` (colourised labels).
-    Existing files are never overwritten unless ``overwrite=True``.
+    Each file is written atomically (a killed run leaves whole files or none). Existing files are never
+    overwritten unless ``overwrite=True`` (``gsam-lab render --overwrite``).
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file, not a folder; choose a folder for the PNG files")
     ds = SyntheticPanoramas(split, n=n, hw=tuple(hw), seed=seed)
     names = [f"{split}_{seed}_{i:04d}" for i in range(n)]
     targets = [out / sub / f"{name}.png" for name in names for sub in ("images", "labels", "preview")]
     clash = [p for p in targets if p.exists()]
     if clash and not overwrite:
         raise FileExistsError(f"{clash[0]} already exists (and {len(clash) - 1} more); pass overwrite=True "
-                              "or choose another folder")
+                              "(gsam-lab render --overwrite) or choose another folder")
     for sub in ("images", "labels", "preview"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     written = []
@@ -37,7 +42,7 @@ def export_panoramas(out_dir: Union[str, Path], split: str = "test", n: int = 4,
         image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         semantic = item["semantic"].numpy().astype(np.uint8)
         for sub, arr in (("images", image), ("labels", semantic), ("preview", colorize(semantic))):
-            path = out / sub / f"{name}.png"
-            Image.fromarray(arr).save(path)
-            written.append(path)
+            buf = io.BytesIO()
+            Image.fromarray(arr).save(buf, format="PNG")
+            written.append(atomic_write_bytes(out / sub / f"{name}.png", buf.getvalue()))
     return written

@@ -21,7 +21,8 @@ Layouts (``root`` is the dataset folder):
     names -> 255. ``split``: ``"all"``, ``"fold<k>_train"`` / ``"fold<k>_val"`` (the standard 3 folds,
     e.g. fold 1 validates on area 5) or a list of area folder names.
 ``"generic"``
-    ``images/*.png|jpg|jpeg`` with ``labels/<same stem>.png`` (single-channel class ids); if
+    ``images/*.png|jpg|jpeg`` with ``labels/<same stem>.png`` (single-channel class ids: grayscale or
+    palette PNGs; colour labels are refused, as their first channel is not a class id); if
     ``images/<split>`` exists, ``images/<split>`` and ``labels/<split>`` are used. Default: ids as stored.
 
 ``label_map``: ``None`` (the layout's default above), ``"identity"``, a dict ``{stored id: our id}``
@@ -53,6 +54,7 @@ S2D3D_FOLDS = {
 }
 _IMG_EXT = (".png", ".jpg", ".jpeg")
 _LAYOUTS = ("densepass", "stanford2d3d", "generic")
+_ID_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N")    # single-channel PIL modes: class ids
 
 
 def _lut(label_map, default: Optional[np.ndarray]) -> Optional[np.ndarray]:
@@ -80,7 +82,8 @@ class FolderDataset(Dataset):
     """Labelled images under ``root`` in one of the layouts of the module doc.
 
     Raises ``FileNotFoundError`` for a missing root / split folder / label, ``ValueError`` for an
-    unknown layout, an empty folder or a bad ``label_map``/``hw``.
+    unknown layout, an empty folder or a bad ``label_map``/``hw``, and, on reading an item, for a
+    damaged image or label file or a colour (RGB / RGBA) label outside Stanford2D3D (naming the file).
     """
 
     def __init__(self, root: Union[str, Path], layout: str = "generic", split: Union[str, Sequence[str], None] = None,
@@ -200,7 +203,14 @@ class FolderDataset(Dataset):
         return len(self.pairs)
 
     def _read_label(self, path: Path) -> np.ndarray:
-        lab = Image.open(path)
+        try:
+            lab = Image.open(path)
+            lab.load()                             # decode now: a truncated file fails here, not later
+        except Exception as e:  # noqa: BLE001 - PIL raises several kinds for damaged files
+            raise ValueError(f"cannot read label {path} (corrupt or truncated?): {type(e).__name__}: {e}") from e
+        if self.layout != "stanford2d3d" and lab.mode not in _ID_MODES:
+            raise ValueError(f"label {path} is a {lab.mode} colour image; expected single-channel class ids "
+                             f"(a grayscale or palette PNG, mode L, P or I), not a colourised label")
         if self.hw is not None:
             lab = lab.resize((self.hw[1], self.hw[0]), Image.NEAREST)
         arr = np.asarray(lab)
@@ -211,8 +221,6 @@ class FolderDataset(Dataset):
             names = self._s2d3d_names
             ids = np.where(idx < len(names), names[np.minimum(idx, len(names) - 1)], IGNORE_INDEX)
         else:
-            if arr.ndim == 3:
-                arr = arr[..., 0]
             ids = arr.astype(np.int64)
         if self.lut is not None:
             ids = self.lut[np.clip(ids, 0, 255)]

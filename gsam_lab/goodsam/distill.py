@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gsam_lab.utils import atomic_save, resolve_device
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
 
 from . import distributed as D
 from .mka import MKALoss
@@ -217,10 +217,7 @@ def _differences(saved: dict, now: dict) -> List[str]:
 
 
 def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels, dataset_size: int):
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f"cannot read the checkpoint {path} ({type(e).__name__}: {e}); move it away to start over") from e
+    ck = load_torch_file(path)
     if not isinstance(ck, dict) or ck.get("kind") != _KIND:
         raise ValueError(f"{path} is not a train_mka checkpoint (kind {ck.get('kind') if isinstance(ck, dict) else None!r})")
     diffs = _differences(ck["student_spec"], _spec(student))
@@ -233,6 +230,8 @@ def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels, data
         raise ValueError(f"the checkpoint {path} was written by a run with another config; "
                          f"differences: {'; '.join(diffs)}. Use the same settings, another work_dir, or resume=False "
                          "with a fresh work_dir")
+    check_finite(ck["student"], path)
+    check_finite(ck["adapters"], path)
     return ck
 
 

@@ -27,8 +27,9 @@ remaining probability mass equally (``log((1 - sum_k p) / (K - k))``, floored at
 ``k = K`` the reconstruction is exact up to float16.
 
 Resuming: a folder whose manifest matches (same classes, teacher, source, n, k and DAR settings) is
-continued - existing items are kept, missing ones computed. A folder with a different manifest, or
-other files and no manifest, is refused with an error and left untouched.
+continued - complete items are kept, missing or damaged ones (:func:`read_item` fails) computed again.
+A folder with a different manifest, or other files and no manifest, is refused with an error and left
+untouched.
 
 Several processes: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) or with
 ``rank=`` / ``world_size=``, process ``r`` labels the indices ``i`` with ``i % world_size == r``.
@@ -45,11 +46,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..data.classes import IGNORE_INDEX
-from ..utils import atomic_save, atomic_write_bytes
+from ..utils import atomic_save, atomic_write_bytes, load_torch_file
 
 __all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError",
-           "ImageFolder", "dense_from_topk", "topk_from_logits"]
+           "ImageFolder", "dense_from_topk", "topk_from_logits", "read_item"]
 
 PSEUDO_FORMAT = "gsam_lab.pseudo/1"
 _IMG_EXT = (".png", ".jpg", ".jpeg")
@@ -100,6 +100,35 @@ def dense_from_topk(topk_index: torch.Tensor, topk_logp: torch.Tensor, num_class
         out = torch.full((num_classes,) + tuple(lp.shape[1:]), math.log(1e-6))
     out.scatter_(0, topk_index.long(), lp)
     return out
+
+
+_ITEM_KEYS = ("index", "image", "pseudo_label", "topk_index", "topk_logp")
+
+
+def read_item(path: Union[str, os.PathLike]) -> dict:
+    """One ``items/<index>.pt`` record (format in the module doc).
+
+    Raises:
+        ValueError: naming ``path``, for a damaged file (torn by a kill, truncated, corrupt, or holding
+            something else); ``pseudo_label_dataset(..., resume=True)`` makes such items again.
+    """
+    how = "; re-make it with pseudo_label_dataset(..., resume=True), which redoes damaged items"
+    try:
+        rec = load_torch_file(path)
+    except ValueError as e:
+        raise ValueError(f"damaged pseudo-label item: {e}{how}") from e
+    if not isinstance(rec, dict) or any(k not in rec for k in _ITEM_KEYS):
+        raise ValueError(f"damaged pseudo-label item: {path} lacks some of {list(_ITEM_KEYS)}{how}")
+    return rec
+
+
+def _item_ok(path: Path) -> bool:
+    """Whether ``path`` is a complete, readable item (a resume redoes the others)."""
+    try:
+        read_item(path)
+    except ValueError:
+        return False
+    return True
 
 
 def _source_description(dataset) -> str:
@@ -190,7 +219,7 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     items_dir = out / "items"
     items_dir.mkdir(parents=True, exist_ok=True)
     todo = [i for i in (range(len(ds)) if indices is None else indices) if i % world_size == rank]
-    todo = [i for i in todo if not (items_dir / f"{i:06d}.pt").is_file()]
+    todo = [i for i in todo if not _item_ok(items_dir / f"{i:06d}.pt")]      # missing or damaged (e.g. by a kill)
     for i in progress_bar(todo, desc=f"pseudo-labels (rank {rank}/{world_size})", disable=not progress):
         item = ds[i]
         res = dar(teacher, model, item["image"], windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs)
@@ -214,7 +243,7 @@ class PseudoLabelDataset(Dataset):
 
     Raises:
         FileNotFoundError: no manifest (names the expected file) or no item.
-        ValueError: a manifest of another format.
+        ValueError: a manifest of another format; on reading, a damaged item (:func:`read_item`).
     """
 
     def __init__(self, root: Union[str, os.PathLike], require_complete: bool = False):
@@ -239,7 +268,7 @@ class PseudoLabelDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict:
-        rec = torch.load(self.paths[i], map_location="cpu", weights_only=False)
+        rec = read_item(self.paths[i])
         return {"image": rec["image"].float() / 255.0,
                 "pseudo_label": rec["pseudo_label"].long(),
                 "ensemble_logits": dense_from_topk(rec["topk_index"], rec["topk_logp"], self.num_classes),

@@ -54,12 +54,21 @@ class DarResult(NamedTuple):
     parts: Dict[str, Any]
 
 
+#: float ERPs may leave [0, 1] by this much (float rounding of resampled images); they are clamped back.
+_RANGE_TOLERANCE = 1e-3
+
+
 def as_erp_tensor(erp, device=None) -> torch.Tensor:
     """An ERP as ``3 x H x W`` float in [0, 1] on ``device``; accepts ``3 x H x W`` / ``1 x 3 x H x W``
     tensors (float in [0, 1] or uint8) and ``H x W x 3`` numpy arrays (uint8 or float in [0, 1]).
 
+    The checks follow :func:`gsam_lab.sam.as_rgb_uint8`: a float image of 0..255 values would otherwise
+    saturate every pixel (one class everywhere), and NaN pixels would spread NaN through the teacher.
+
     Raises:
-        ValueError: not an RGB image, or not 2:1 (``W == 2 H``).
+        TypeError: another dtype than uint8 or float.
+        ValueError: not an RGB image, NaN or infinite pixels, float values outside [0, 1], or not 2:1
+            (``W == 2 H``).
     """
     if isinstance(erp, np.ndarray):
         if erp.ndim != 3 or erp.shape[2] != 3:
@@ -71,7 +80,19 @@ def as_erp_tensor(erp, device=None) -> torch.Tensor:
             raise ValueError(f"an ERP tensor must be 3 x H x W (or 1 x 3 x H x W), got shape {tuple(erp.shape)}")
     else:
         raise ValueError(f"erp must be a torch tensor 3 x H x W or a numpy H x W x 3 array, got {type(erp).__name__}")
-    x = x.float() / 255.0 if not x.is_floating_point() else x.float()
+    if x.dtype == torch.uint8:
+        x = x.float() / 255.0
+    elif x.is_floating_point():
+        x = x.float()
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("the ERP has NaN or infinite pixels")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
+            raise ValueError(f"a float ERP must hold values in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
+                             "for 0..255 values pass a uint8 image (or divide by 255)")
+        x = x.clamp(0, 1)
+    else:
+        raise TypeError(f"the ERP must be uint8 (0..255) or float in [0, 1], got dtype {x.dtype}")
     h, w = x.shape[-2:]
     if w != 2 * h:
         raise ValueError(f"an equirectangular panorama must be 2:1 (W == 2 H); got H x W = {h} x {w}")
@@ -114,11 +135,14 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
         conf_thresh: pseudo-label pixels whose fused probability is below this get ``ignore_index``.
 
     Raises:
-        ValueError: an ERP that is not 2:1, a window larger than the ERP, unknown options, or SAM
-            needed but neither ``model`` nor ``masks`` given.
+        ValueError: an ERP that is not 2:1, has NaN pixels or float values outside [0, 1]
+            (:func:`as_erp_tensor`), a window larger than the ERP, unknown options, ``conf_thresh``
+            outside [0, 1], or SAM needed but neither ``model`` nor ``masks`` given.
     """
     _check_choice(windows, WINDOW_MODES, "windows")
     _check_choice(fusion, FUSION_MODES, "fusion")
+    if not 0.0 <= float(conf_thresh) <= 1.0:
+        raise ValueError(f"conf_thresh is a probability in [0, 1], got {conf_thresh!r}")
     dev = next(teacher.parameters()).device
     x = as_erp_tensor(erp, dev)
     h, w = x.shape[-2:]

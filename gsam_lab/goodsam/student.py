@@ -148,17 +148,15 @@ def count_parameters(config: str, num_classes: int = 19) -> int:
 
 def load_student(path: Union[str, Path], device="cpu") -> Student:
     """A :class:`Student` from a file written by :meth:`Student.save` (clear error for anything else)."""
-    from gsam_lab.utils import resolve_device
+    from gsam_lab.utils import check_finite, load_torch_file, resolve_device
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no student weights at {path}")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ValueError(f"{path} is not a readable torch file ({type(e).__name__}: {e})") from e
+    ck = load_torch_file(path)
     if not isinstance(ck, dict) or ck.get("kind") != "gsam_lab.goodsam.Student":
         raise ValueError(f"{path} is not a gsam_lab student file (expected kind 'gsam_lab.goodsam.Student'); "
                          "a training checkpoint is read by train_mka(resume=...)")
+    check_finite(ck["state_dict"], path)
     spec = ck["spec"]
     model = Student(spec["config"], spec["num_classes"], classes=ck.get("classes"), dropout=spec.get("dropout"))
     model.load_state_dict(ck["state_dict"])

@@ -26,14 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.classes import CLASSES
-from ..utils import atomic_save, resolve_device
+from ..bundled import ASSETS_DIR, check_bundled
+from ..utils import atomic_save, check_finite, load_torch_file, resolve_device
 from .classmap import class_groups, map_logits
 from .segformer_config import TINY_SYNTH_CONFIG, segformer_config
 
 __all__ = ["Teacher", "TeacherOutput", "TeacherSpec", "TEACHERS", "load_teacher", "save_teacher", "evaluate_teacher",
            "TeacherLoadError", "IMAGENET_MEAN", "IMAGENET_STD"]
 
-ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 TRAIN_SCRIPT = "data_scripts/train_teacher.py"
 #: ``format`` tag of files written by :func:`save_teacher`.
 TEACHER_FORMAT = "gsam_lab.teacher/1"
@@ -168,18 +168,18 @@ def save_teacher(teacher: Teacher, path: Union[str, os.PathLike], meta: Optional
 def _from_file(path: Path, classes, aliases, pretrained: bool, name: str) -> Teacher:
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
+    check_bundled(path, TeacherLoadError)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - corrupt / truncated / not a torch file
-        raise TeacherLoadError(f"cannot read teacher weights {path}: {type(e).__name__}: {e}. "
-                               f"Expected a file written by gsam_lab.goodsam.save_teacher "
-                               f"(re-create it with {TRAIN_SCRIPT}).") from None
+        payload = load_torch_file(path, TeacherLoadError)
+    except TeacherLoadError as e:    # unreadable, or pickled objects refused (nothing in them ran)
+        raise TeacherLoadError(f"cannot read teacher weights: {e}; re-create them with {TRAIN_SCRIPT}") from None
     if not isinstance(payload, dict) or payload.get("format") != TEACHER_FORMAT:
         raise TeacherLoadError(f"{path} is not a gsam_lab teacher file (expected format {TEACHER_FORMAT!r}); "
                                f"for a Hugging Face model pass its folder or id")
     cfg = SegformerConfig.from_dict(payload["config"])
     model = SegformerForSemanticSegmentation(cfg)
     if pretrained:
+        check_finite(payload["state_dict"], path, TeacherLoadError)
         try:
             model.load_state_dict(payload["state_dict"], strict=True)
         except RuntimeError as e:
@@ -200,6 +200,7 @@ def _from_hf(source: str, classes, aliases, local_files_only: Optional[bool], na
             f"{str(e).splitlines()[0]}. Expected a Hugging Face model id reachable online or in the HF cache, "
             f"or a folder written by save_pretrained (config.json + weights). Offline, the bundled "
             f"load_teacher('tiny-synth') always works.") from None
+    check_finite(model.state_dict(), source, TeacherLoadError)
     return Teacher(model, classes=classes, aliases=aliases, name=name)
 
 

@@ -201,6 +201,9 @@ def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int]
         if tuple(vw.shape) != (nv, h, w):
             raise ValueError(f"view_weight must be h x w = {(h, w)} or V x h x w = {(nv, h, w)}, "
                              f"got shape {tuple(vw.shape)}")
+        if not bool(torch.isfinite(vw).all()) or bool((vw < 0).any()):
+            raise ValueError("view_weight must hold finite weights >= 0 (a negative weight would flip a view's "
+                             "contribution and can make the weighted mean divide by zero)")
     rays = _erp_rays(eh, ew, x.device, wdt)
     acc = torch.zeros(c, eh, ew, dtype=x.dtype, device=x.device)
     wsum = torch.zeros(eh, ew, dtype=wdt, device=x.device)

@@ -13,7 +13,8 @@ from typing import Dict, Mapping, Optional, Union
 import torch
 from segment_anything.modeling import Sam
 
-from gsam_lab.utils import resolve_device
+from gsam_lab.bundled import check_bundled
+from gsam_lab.utils import check_finite, load_torch_file, resolve_device
 
 from .cnn_encoder import is_conv_encoder_state
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
@@ -58,24 +59,22 @@ def read_state_dict(path: PathLike, spec: Optional[SamSpec] = None) -> Dict[str,
     Floating tensors stored in fp16 (the bundled tiny model) come back as fp32.
 
     Raises:
-        CheckpointError: the file does not exist, is not a torch checkpoint, is truncated, or holds
-            no SAM weights.
+        CheckpointError: the file does not exist, is not a torch checkpoint, is truncated, holds
+            no SAM weights or non-finite ones, or is a bundled file whose SHA-256 is not the listed one.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise CheckpointError(f"SAM checkpoint {path} {what}.\n{_how_to_get(spec, path)}")
+    check_bundled(path, CheckpointError)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # zip/pickle errors vary by torch version: report them all the same way
+        obj = load_torch_file(path, CheckpointError, "torch checkpoint")
+    except CheckpointError as e:     # unreadable, or pickled objects refused (nothing in them ran)
         size = path.stat().st_size
         hint = ""
         if spec is not None and spec.size_bytes and size != spec.size_bytes:
             hint = f" The file has {size:,} bytes, the official file {spec.size_bytes:,} (truncated download?)."
-        raise CheckpointError(
-            f"{path} is not a readable torch checkpoint (corrupt or truncated?).{hint}\n"
-            f"  reader said: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n"
-            f"{_how_to_get(spec, path)}") from e
+        raise CheckpointError(f"{e}.{hint}\n{_how_to_get(spec, path)}") from e
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):
             if key in obj and isinstance(obj[key], Mapping):
@@ -84,6 +83,7 @@ def read_state_dict(path: PathLike, spec: Optional[SamSpec] = None) -> Dict[str,
     if not isinstance(obj, Mapping) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path} holds no model weights (a {type(obj).__name__}, not a state dict).\n"
                               f"{_how_to_get(spec, path)}")
+    check_finite(obj, path, CheckpointError)
     return {k: (v.float() if v.is_floating_point() else v) for k, v in obj.items() if isinstance(v, torch.Tensor)}
 
 

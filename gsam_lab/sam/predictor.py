@@ -105,6 +105,9 @@ class PromptPredictor:
     def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, folded: bool = True,
                  workers: Union[int, str] = "auto"):
         resolve_workers(workers, torch.device("cpu"), 0)          # a bad value fails here, not at predict
+        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer))
+                                      or max_batch < 1):
+            raise ValueError(f"max_batch must be None or a positive int (prompts per decoder call), got {max_batch!r}")
         self.workers = workers
         self.model = model.eval()
         self.folded = bool(folded)
@@ -235,6 +238,8 @@ class PromptPredictor:
         if mask_input is not None:
             m = mask_input if isinstance(mask_input, torch.Tensor) else torch.as_tensor(np.asarray(mask_input))
             m = m.to(self.device, torch.float)
+            if not bool(torch.isfinite(m).all()):
+                raise ValueError("mask_input has NaN or infinite values")
             want = tuple(4 * s for s in self.features.shape[-2:])
             if m.ndim == 3:
                 m = m[:, None]

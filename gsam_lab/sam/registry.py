@@ -20,13 +20,14 @@ from typing import Callable, Dict, List, Optional
 from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
+from gsam_lab.bundled import ASSETS_DIR, BUNDLED_SHA256
+
 from .cnn_encoder import is_conv_encoder_state
 from .tiny import TINY_SAM_CONFIG, build_tiny_sam, has_conv_stem
 
 __all__ = ["SamSpec", "SAM_MODELS", "register_sam", "list_sams", "get_spec", "ASSETS_DIR",
            "DOWNLOAD_SCRIPT", "TRAIN_SCRIPT"]
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 DOWNLOAD_SCRIPT = "data_scripts/download_checkpoints.py"
 TRAIN_SCRIPT = "data_scripts/train_tiny_sam.py"
 
@@ -44,7 +45,8 @@ class SamSpec:
             ``image_encoder.blocks.*``), ``patch_size`` and ``img_size``.
         url: the official download URL (``None`` for bundled models).
         size_bytes: the official file size in bytes (``None`` if not fixed).
-        sha256: the official file's SHA-256 (``None`` if not fixed).
+        sha256: the official file's SHA-256 (``None`` if not fixed); for bundled files, their line of
+            :data:`gsam_lab.bundled.BUNDLED_SHA256`, checked at every load.
         bundled: ``True`` if the weights ship inside the package (``gsam_lab/assets``).
         description: one line for listings.
         extra: optional hooks; ``extra["build_for_state"](state_dict) -> Sam`` builds the variant a
@@ -105,7 +107,7 @@ def get_spec(name: str) -> SamSpec:
 for _row in (
     SamSpec("tiny-synth", build_tiny_sam, "tiny_sam_synth.pt",
             encoder={k: TINY_SAM_CONFIG[k] for k in ("embed_dim", "depth", "patch_size", "img_size")},
-            bundled=True, extra={"build_for_state": lambda sd: build_tiny_sam(
+            sha256=BUNDLED_SHA256["tiny_sam_synth.pt"], bundled=True, extra={"build_for_state": lambda sd: build_tiny_sam(
                 conv_stem=has_conv_stem(sd), encoder="cnn" if is_conv_encoder_state(sd) else "vit")},
             description="small ViT encoder + SAM's real prompt encoder / mask decoder, trained on "
                         f"synthetic renders by {TRAIN_SCRIPT}"),

@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
-import torch
 from torch import nn
 
-from gsam_lab.utils import atomic_save, weights_fingerprint
+from gsam_lab.bundled import check_bundled
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, weights_fingerprint
 
 from .model import StableSam
 
@@ -63,15 +63,14 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise PluginCheckpointError(f"no Stable-SAM plugin file at {path} (the shipped one is "
                                     f"gsam_lab/assets/stable_sam_tiny_synth.pt, made by data_scripts/train_stable_sam.py)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unreadable file
-        raise PluginCheckpointError(f"{path} is not a readable torch file ({type(e).__name__}: {e}); "
-                                    "is it truncated or corrupt?") from e
+    check_bundled(path, PluginCheckpointError)
+    obj = load_torch_file(path, PluginCheckpointError)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise PluginCheckpointError(f"{path} is not a Stable-SAM plugin file: expected format {FORMAT!r}, got {got!r}"
                                     " (a SAM checkpoint goes to gsam_lab.sam.load_sam)")
+    check_finite(obj.get("plugins", {}), path, PluginCheckpointError)
+    check_finite(obj.get("mask_decoder", {}), path, PluginCheckpointError)
     return obj
 
 
@@ -87,8 +86,9 @@ def load(path: PathLike, model: Union[nn.Module, str, None] = None, device="auto
         strict: refuse plugins trained on a SAM with other decoder weights (fingerprint mismatch).
 
     Raises:
-        PluginCheckpointError: missing / unreadable file, another format, another transformer_dim,
-            another model (fingerprint), or weights of the wrong shapes.
+        PluginCheckpointError: missing / unreadable / unsafe file (see :func:`gsam_lab.utils.load_torch_file`),
+            another format, another transformer_dim, another model (fingerprint), weights of the wrong shapes
+            or non-finite ones, or a bundled file whose SHA-256 is not the listed one.
     """
     path = Path(path)
     obj = _read(path)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from gsam_lab.sam import PromptPredictor, PromptSampler
 from gsam_lab.sam.images import as_rgb_uint8
 from gsam_lab.sam.losses import dice_loss
-from gsam_lab.utils import atomic_save, resolve_device
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
 
 from .io import sam_fingerprint, save
 from .model import StableSam
@@ -326,9 +326,12 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
     start, elapsed, history = 0, 0.0, []
     order: List[int] = []
     if ckpt is not None and ckpt.exists() and resume:
-        ck = torch.load(ckpt, map_location="cpu", weights_only=False)
+        ck = load_torch_file(ckpt)
+        if not isinstance(ck, dict) or "state" not in ck:
+            raise ValueError(f"{ckpt} is not an RTS training checkpoint (written by train_rts); move it away to start over")
         if ck.get("config", {}).get("trainable") != cfg.trainable:
             raise ValueError(f"checkpoint {ckpt} trained {ck.get('config', {}).get('trainable')!r}, not {cfg.trainable!r}")
+        check_finite(ck["state"], ckpt)
         _load_trainable_state(stable, ck["state"])
         opt.load_state_dict(ck["opt"])
         rng.bit_generator.state = ck["rng"]

@@ -38,19 +38,19 @@ profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the training run and of the prompt draws
 sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (Meta's, cache folder) or a .pth path
-plugins: str = ""               # trained plugins to evaluate; "" = the shipped ones for tiny-synth, else this notebook's RTS run
+plugins: str = ""               # trained plugins to evaluate; empty: the shipped ones for tiny-synth, else this notebook's RTS run
 data_root: str = ""             # optional folder of real labelled images for the evaluation (FolderDataset)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
 out_dir: str = "outputs/03_stable_sam_plugins"   # figures, tables and the plugins trained here
-steps = None                    # RTS steps of the training run; None: 8 quick, 500 full
-n_train = None                  # train-split renders for RTS; None: 4 quick, 2000 full
-images_per_step = None          # images per RTS step; None: 2 quick, 4 full
-n_pinhole = None                # held-out pinhole images; None: 3 quick, 50 full
-n_erp = None                    # held-out panoramas; None: 1 quick, 20 full
-pinhole_hw = None               # None: (256, 256) quick, (768, 1024) full
-erp_hw = None                   # None: (256, 512) quick, (1024, 2048) full
-draws = None                    # prompt draws per object and setting; None: 3 quick, 20 full
-max_objects = None              # largest objects per image; None: 6 quick, 20 full
+steps: "Optional[int]" = None                     # RTS steps of the training run; None: 8 quick, 500 full
+n_train: "Optional[int]" = None                   # train-split renders for RTS; None: 4 quick, 2000 full
+images_per_step: "Optional[int]" = None           # images per RTS step; None: 2 quick, 4 full
+n_pinhole: "Optional[int]" = None                 # held-out pinhole images; None: 3 quick, 50 full
+n_erp: "Optional[int]" = None                     # held-out panoramas; None: 1 quick, 20 full
+pinhole_hw: "Optional[Tuple[int, int]]" = None    # None: (256, 256) quick, (768, 1024) full
+erp_hw: "Optional[Tuple[int, int]]" = None        # None: (256, 512) quick, (1024, 2048) full
+draws: "Optional[int]" = None                     # prompt draws per object and setting; None: 3 quick, 20 full
+max_objects: "Optional[int]" = None               # largest objects per image; None: 6 quick, 20 full
 '''),
 code('''
 import time

@@ -33,6 +33,12 @@ def code(text: str, tags=()):
 
 
 def params(text: str):
+    """The ``parameters`` cell: one ``name: type = value  # help`` per line (``"Optional[int]"`` as a string
+    annotation for ``None`` defaults). papermill skips a line with a second ``=`` (e.g. in the help), so
+    such lines are refused here."""
+    bad = [line for line in text.splitlines() if line.count("=") > 1]
+    if bad:
+        raise ValueError(f"papermill cannot read parameter lines with more than one '=': {bad}")
     return code(text, tags=("parameters",))
 
 

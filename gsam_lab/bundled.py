@@ -1,0 +1,84 @@
+"""The weights shipped in ``gsam_lab/assets`` and their SHA-256, checked whenever one is loaded.
+
+A damaged or half-copied file would otherwise load (or fail) in confusing ways, so each loader calls
+:func:`check_bundled` on the file it reads; a file of ``assets`` with another hash is an error.
+
+**Replacing a bundled file** (new weights from a ``data_scripts/train_*.py`` run): put its new hash in
+:data:`BUNDLED_SHA256`. ``python -m gsam_lab.bundled`` prints the table for the files on disk, ready to
+paste; ``tests/test_bundled_assets.py`` fails until the table matches the files.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Dict, Tuple, Type, Union
+
+__all__ = ["ASSETS_DIR", "BUNDLED_SHA256", "AssetError", "sha256_file", "check_bundled", "asset_status"]
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+
+#: file name in ``gsam_lab/assets`` -> SHA-256 of its bytes (one line per file; see the module doc to update).
+BUNDLED_SHA256: Dict[str, str] = {
+    "tiny_sam_synth.pt": "afefc35039b75dfeeb8fbfec61b917306b75451cd4014d7fa280e5b3b20aae85",         # train_tiny_sam.py
+    "teacher_tiny_synth.pt": "1e0fd956583bd89def09e5827ebee26ff29faac09c13232bdcfeb72254871b00",     # train_teacher.py
+    "stable_sam_tiny_synth.pt": "f0353795aa98948c1bb98b1b4ffe8ec466e62b89d4744b7e93429bf2e0d1742f",  # train_stable_sam.py
+}
+
+_seen: Dict[Tuple[str, int, int], str] = {}      # (path, size, mtime) -> hash: each file is hashed once per process
+
+
+class AssetError(ValueError):
+    """A bundled file does not have the SHA-256 listed in :data:`BUNDLED_SHA256`."""
+
+
+def sha256_file(path: Union[str, Path]) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _seen:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _seen[key] = h.hexdigest()
+    return _seen[key]
+
+
+def check_bundled(path: Union[str, Path], error: Type[Exception] = AssetError) -> None:
+    """If ``path`` is one of the bundled files, raise ``error`` unless its SHA-256 is the listed one.
+
+    Files outside ``gsam_lab/assets`` (your own checkpoints) are not checked.
+    """
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved.parent != ASSETS_DIR or resolved.name not in BUNDLED_SHA256:
+        return
+    expected, actual = BUNDLED_SHA256[resolved.name], sha256_file(resolved)
+    if actual != expected:
+        raise error(f"the bundled file {path} has SHA-256 {actual}, but gsam_lab/bundled.py lists {expected}: "
+                    "it is damaged or was replaced. Reinstall gsam_lab (or restore the file from git); if you replaced "
+                    f"it on purpose, put its new hash in BUNDLED_SHA256 (python -m gsam_lab.bundled prints the table)")
+
+
+def asset_status() -> Dict[str, str]:
+    """``{file name: "ok" | "missing" | "SHA-256 mismatch" | "not in BUNDLED_SHA256"}`` for ``gsam_lab/assets``."""
+    names = sorted(set(BUNDLED_SHA256) | {p.name for p in ASSETS_DIR.glob("*")
+                                          if p.is_file() and not p.name.startswith(".")})
+    out = {}
+    for name in names:
+        path = ASSETS_DIR / name
+        if name not in BUNDLED_SHA256:
+            out[name] = "not in BUNDLED_SHA256"
+        elif not path.is_file():
+            out[name] = "missing"
+        else:
+            out[name] = "ok" if sha256_file(path) == BUNDLED_SHA256[name] else "SHA-256 mismatch"
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the table for the files on disk
+    print("BUNDLED_SHA256: Dict[str, str] = {")
+    for p in sorted(ASSETS_DIR.glob("*.pt")):
+        print(f'    "{p.name}": "{sha256_file(p)}",')
+    print("}")
