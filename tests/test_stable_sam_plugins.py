@@ -45,11 +45,12 @@ def test_untrained_stable_sam_predictor_gives_sams_masks_bit_for_bit_on_tiny_syn
     assert torch.equal(a.masks, b.masks) and torch.equal(a.low_res_logits, b.low_res_logits)
 
 
-# With DRP, the untrained routing weights are exactly (0, 1): every block reads the regular tokens
-# and the logits equal SAM's bit for bit, by construction. Without DRP the deformed tokens (bilinear
-# samples at zero offsets) replace them: equal in value, but the attention that reads them runs
-# another kernel path (another memory layout), so the logits agree only up to float rounding
-# (seen: 2e-7 on some CPUs, 0 on others).
+# With DRP, the routed tokens are a mix of two equal maps (untrained DSP: deformed == regular in value),
+# computed into a fresh tensor in SAM's own layout (0.5 x + 0.5 x == x exactly; hard routing picks one):
+# the attention reads exactly SAM's inputs, so the logits equal SAM's bit for bit, by construction.
+# Without DRP the attention reads the deformed tokens as they come from grid_sample, a transposed view:
+# equal values in another memory layout, so the matrix products take another kernel path and agree
+# only up to float rounding (seen: 2e-7 on some CPUs, 0 on others).
 EXACT = [kw for kw in OPTIONS[1:] if kw.get("drp", True)]
 ROUNDING = [kw for kw in OPTIONS[1:] if not kw.get("drp", True)]
 

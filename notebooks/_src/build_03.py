@@ -176,11 +176,12 @@ give SAM's logits bit for bit: compared with `PromptPredictor(model, folded=Fals
 own decoder modules (the default, folded decoder computes the same products in another order, so
 it agrees only up to float rounding, ~1e-5).
 
-Which untrained variants are exact? With DRP, the untrained routing weights are exactly (0, 1): every
-block reads SAM's own tokens, so the logits are SAM's **bit for bit**, by construction. With DSP alone
-(`drp=False`) the deformed tokens replace SAM's: bilinear samples at zero offsets equal the tokens in
-value, but the attention that reads them runs another kernel path, so the logits agree only **up to
-float rounding** (about 2e-7 on some CPUs, 0 on others); the tests check that bound.
+Which untrained variants are exact? With DRP, the routed tokens are a mix of two equal maps (an
+untrained DSP samples exactly the token centres), computed into a fresh tensor in SAM's own layout
+(0.5 x + 0.5 x == x exactly): every block reads SAM's own inputs, so the logits are SAM's **bit for
+bit**, by construction. With DSP alone (`drp=False`) the attention reads the sampled tokens as
+`grid_sample` returns them, a transposed view: equal values in another memory layout, so the matrix
+products take another kernel path and the logits agree only **up to float rounding** (about 2e-7 on some CPUs, 0 on others); the tests check that bound.
 """),
 code('''
 stable0 = stable_sam.StableSam(model, dsp=True, drp=True)
