@@ -7,8 +7,9 @@ object size. AdamW, linear warm-up then poly decay, cross-entropy (ignore 255), 
 periodic atomic checkpoints, resume, stop on NaN, CPU-time budget.
 
 At the end the weights go to ``--out`` (fp16, default ``gsam_lab/assets/teacher_tiny_synth.pt``) and
-the TA is measured on held-out TEST-split pinholes and ERP panoramas (``data_scripts/eval_teacher.py``
-does the same on its own)::
+the TA is measured on held-out TEST-split pinholes and ERP panoramas with
+``gsam_lab.goodsam.evaluate_teacher`` (notebook 04 makes the same measurement; to score a saved TA on
+test-split ERPs alone, run ``data_scripts/eval_student.py --teacher <name or path>`` with no student)::
 
     nohup python data_scripts/train_teacher.py --threads 1 > /tmp/goodsam/teacher.log 2>&1 &
 """

@@ -26,7 +26,8 @@ from gsam_lab.utils import atomic_write_bytes
 
 __all__ = ["PAPER_CLAIMS", "claims_table", "write_report", "Block"]
 
-#: What the papers report (DESIGN.md, "gsam_lab — design"), keyed by the measurement that answers it.
+#: What the papers report (docs/methods/stable_sam.md and docs/methods/goodsam.md, "What the paper
+#: reports"), keyed by the measurement that answers it.
 #: ``direction``: how our (baseline, ours) pair must compare for the claim's *direction* to hold.
 PAPER_CLAIMS = pd.DataFrame([
     dict(key="stable_sam.noisy_box", paper="Stable-SAM", claim="noisy-box mIoU: SAM -> SAM + plugins",

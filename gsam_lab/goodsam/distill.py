@@ -14,7 +14,7 @@ ignore), ``ensemble_logits`` float K x h x w with (h, w) = (H, W) / f for an int
 DAR output, maybe stored at a lower resolution). No ground truth is read: the student learns from
 unlabelled target-domain panoramas only. TA features are computed on the fly (frozen TA, no grad).
 
-The loop (DESIGN.md, "Conventions"):
+The loop (reading: docs/methods/goodsam.md, MKA):
 
 * **seeded**: the global batch of step ``s`` is a fixed function of ``(seed, s)`` (a seeded
   permutation per epoch over the dataset, optional random yaw roll + horizontal flip of each

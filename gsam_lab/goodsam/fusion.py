@@ -4,7 +4,7 @@ Everything here works on one ERP: ``probs`` is the TA's class distribution ``K x
 the merged window logits), ``masks`` SAM's class-agnostic "everything" masks ``N x H x W`` (bool) with
 their predicted IoU ``N``.
 
-Readings (see ``DESIGN.md``, "Method readings: GoodSAM"):
+Readings (docs/methods/goodsam.md, DAR steps 2 and 3):
 
 - :func:`pair_seam_masks`: SAM sees the ERP as a flat image, so an object on the ±180° seam comes
   back as two masks, one at each edge. Masks touching the left and the right edge whose edge rows

@@ -1,6 +1,6 @@
 """Multi-level Knowledge Adaptation (MKA): the loss that distils the TA and DAR into the student.
 
-Our reading of GoodSAM's MKA (see DESIGN.md, "Method readings")::
+Our reading of GoodSAM's MKA (docs/methods/goodsam.md, MKA)::
 
     L = ce_weight   * CE(student logits, DAR pseudo-labels; ignore 255)
       + kd_weight   * T^2 * KL( softmax(ensemble / T) || softmax(student / T) )

@@ -6,9 +6,9 @@ and ``draws`` random draws of that setting, the mask is predicted and compared w
 ground truth. All draws of all objects of one image for one setting go to the predictor in one
 batched call.
 
-Stability (DESIGN, "Method readings"): the mean pairwise IoU of the ``draws`` masks predicted for
-one object with one setting, then averaged over objects. Identical prompts are decoded once, so
-a deterministic setting (the ground-truth box) has stability exactly 1.0.
+Stability (reading: docs/methods/sam_prompting.md, Stability): the mean pairwise IoU of the
+``draws`` masks predicted for one object with one setting, then averaged over objects. Identical
+prompts are decoded once, so a deterministic setting (the ground-truth box) has stability exactly 1.0.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Dynamic Routing Plugin (DRP): a prompt-conditioned mix of deformed and regular-grid features.
 
-Reading (DESIGN, "Method readings: Stable-SAM"): a small MLP ``LayerNorm -> Linear(C, hidden) ->
+Reading (docs/methods/stable_sam.md, DRP): a small MLP ``LayerNorm -> Linear(C, hidden) ->
 GELU -> Linear(hidden, 2)`` on a prompt-conditioned token (the IoU token after decoder layer 1)
 gives routing weights ``alpha = (a1, a2)`` per prompt and::
 

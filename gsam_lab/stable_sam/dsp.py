@@ -1,6 +1,6 @@
 """Deformable Sampling Plugin (DSP): learnable offsets that move where the decoder reads the image.
 
-Reading (DESIGN, "Method readings: Stable-SAM"). From the image tokens ``x`` (``B x C x H x W``)
+Reading (docs/methods/stable_sam.md, DSP). From the image tokens ``x`` (``B x C x H x W``)
 after the first two-way block of SAM's mask decoder::
 
     x*  = Conv1x1(x)                                            # projection, C -> C

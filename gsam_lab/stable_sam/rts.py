@@ -1,6 +1,6 @@
 """Robust Training Strategy (RTS): train the plugins on a frozen SAM with casual prompts.
 
-Recipe (DESIGN, "Method readings: Stable-SAM"):
+Recipe (reading: docs/methods/stable_sam.md, RTS):
 
 * **SAM frozen**: only the plugins train (``trainable="plugins"``). The image encoder never runs
   in the loop: every image is embedded once, up front, and the embeddings are cached, so a step
