@@ -168,3 +168,16 @@ def test_postprocessing_equals_sams_bit_for_bit(model, hw):
     got = p._postprocess(low)
     assert got.shape == want.shape == (3, 1, *hw)
     assert torch.equal(got, want)
+
+
+def test_the_default_runs_sams_own_modules(model, image):
+    """By default every chunk goes through SAM's decoder modules (hooks fire); the fast path is opt-in."""
+    p = sam.PromptPredictor(model, max_batch=2).set_image(image)
+    assert not p.fast and not p.uses_fast_decoder()
+    seen = []
+    handle = model.mask_decoder.transformer.register_forward_hook(lambda mod, args, out: seen.append(out[0].shape[0]))
+    try:
+        p.predict(boxes=random_boxes(5, 4))
+    finally:
+        handle.remove()
+    assert seen == [2, 2, 1]

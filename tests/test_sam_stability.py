@@ -36,12 +36,12 @@ class CountingPredictor(sam.PromptPredictor):
 def test_table_shape_and_summary(model, samples):
     CountingPredictor.calls = 0
     res = sam.stability_sweep(model, samples, noise=(0.1, 0.4), points=(1, 3), draws=3, min_area=20,
-                              progress=False, predictor_factory=lambda m: CountingPredictor(m, workers=1))
+                              progress=False, predictor_factory=CountingPredictor)
     n_settings = 1 + 2 + 2
     assert len(res.table) == 2 * 2 * n_settings * 3
     assert {"image", "object", "kind", "noise", "k", "draw", "iou", "boundary_iou"} <= set(res.table.columns)
     assert res.table["iou"].between(0, 1).all() and res.table["boundary_iou"].between(0, 1).all()
-    assert CountingPredictor.calls == 2 * n_settings  # one decoder call per image and setting (one thread)
+    assert CountingPredictor.calls == 2 * n_settings  # one decoder call per image and setting
     s = res.summary()
     assert list(s["setting"]) == ["gt_box", "noisy_box s=0.1", "noisy_box s=0.4", "points k=1", "points k=3"]
     assert {"miou", "mbiou", "stability", "n_objects"} <= set(s.columns) and (s["n_objects"] == 4).all()

@@ -33,7 +33,7 @@ def _prompts():
 
 
 def test_untrained_stable_sam_predictor_gives_sams_masks_bit_for_bit_on_tiny_synth(tiny, image):
-    base = sam.PromptPredictor(tiny, folded=False).set_image(image)    # SAM's own modules
+    base = sam.PromptPredictor(tiny).set_image(image)    # SAM's own modules (the default path)
     pred = StableSamPredictor(StableSam(tiny)).set_image(image)
     boxes, pts, labs = _prompts()
     for multimask in (False, True):

@@ -14,7 +14,7 @@ a batched prompt predictor, automatic ("everything") masks and prompt-stability 
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
 from .automatic import automatic_masks
 from .decoding import shared_predict_masks
-from .folded import folded_predict_masks
+from .fast_decoder import folded_predict_masks
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
 from .images import as_rgb_uint8
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict

@@ -4,17 +4,15 @@ Meta's ``SamPredictor.predict`` decodes one prompt per call; sweeping 20 noisy b
 objects is then 300 decoder calls. ``PromptPredictor.predict`` takes ``N`` prompts at once and
 runs the prompt encoder and mask decoder on a batch of ``N`` (in chunks of ``max_batch`` to bound
 memory), with the same pre- and post-processing as ``SamPredictor`` so that the masks are the same.
-The decoder is :func:`gsam_lab.sam.folded.folded_predict_masks` (``folded=True``, the default): SAM's
-``predict_masks`` with the image-side projections folded onto the prompt tokens, SAM's result up to
-float rounding; while forward hooks are registered on the decoder (e.g.
-:func:`gsam_lab.sam.attention.capture_attention`) or with ``folded=False`` it is
-:func:`gsam_lab.sam.decoding.shared_predict_masks`, which runs SAM's own modules without their
-per-prompt copies of the image embedding. On a CPU the folded path splits the prompts over worker
-threads, one torch thread each (``workers``, :mod:`gsam_lab.sam.threads`).
+
+The decoder runs SAM's own modules (:func:`gsam_lab.sam.decoding.shared_predict_masks`: SAM's
+``predict_masks`` without its per-prompt copies of the image embedding), so forward hooks on the
+decoder's modules fire and a debugger steps through SAM's code. ``PromptPredictor(model, fast=True)``
+opts in to :func:`gsam_lab.sam.fast_decoder.folded_predict_masks`, an optional optimisation that
+gives the same masks up to float rounding (see :mod:`gsam_lab.sam.fast_decoder`).
 
 Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
-place that calls the prompt encoder and the mask decoder; one that keeps state across calls sets
-``decode_in_threads = False``.
+place that calls the prompt encoder and the mask decoder.
 """
 from __future__ import annotations
 
@@ -30,9 +28,8 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from .decoding import shared_predict_masks
-from .folded import folded_predict_masks, has_hooks, supports_folding
+from .fast_decoder import folded_predict_masks, has_hooks, supports_folding
 from .images import as_rgb_uint8
-from .threads import resolve_workers, run_split, split_evenly
 
 __all__ = ["PromptPredictor", "Prediction"]
 
@@ -76,20 +73,13 @@ class PromptPredictor:
         max_batch: most prompts per decoder call; ``None`` picks a size that keeps one decoder
             activation (``batch x 256 x h x w`` floats) near 256 MB on CUDA (64 prompts for Meta's
             SAM, 256 for ``tiny-synth``) and near 16 MB elsewhere (4 and 16 prompts): on a CPU,
-            larger batches are slower per prompt (memory traffic and page faults; measured in
-            ``benchmarks/bench_prompts.py --sweep-batch``). On Linux, calling
-            :func:`gsam_lab.heap.retain_cpu_heap` once (process-wide, opt-in) removes most of those
-            page faults (``bench_prompts.py --heap both``); with the worker threads (``workers``) it
-            no longer made ``predict`` faster on the 2-core sandbox (``benchmarks/README.md``).
+            larger batches are slower per prompt (memory traffic; ``benchmarks/bench_prompts.py
+            --sweep-batch`` measures it).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
             the same image again is free (0 disables the cache).
-        folded: decode with :func:`~gsam_lab.sam.folded.folded_predict_masks` (faster on CPU, same
-            masks up to float rounding) when the decoder has SAM's layout and no forward hooks;
-            ``False`` always runs SAM's modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
-        workers: threads that decode parts of the prompts side by side, each with one torch thread
-            (:mod:`gsam_lab.sam.threads`); ``"auto"``: ``torch.get_num_threads()`` on a CPU, 1 on CUDA.
-            Used on the folded path only; results equal those of one thread up to float rounding (test).
-            Each worker holds one chunk's activations at a time, so peak memory grows with ``workers``.
+        fast: decode with the optional fast path, :func:`~gsam_lab.sam.fast_decoder.folded_predict_masks`
+            (same masks up to float rounding), whenever the decoder has SAM's layout and no forward
+            hooks; default ``False``: SAM's own modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
 
     Example::
 
@@ -99,24 +89,18 @@ class PromptPredictor:
         out.masks.shape                                           # 2 x H x W
     """
 
-    #: whether :meth:`decode` may run on several threads at once (subclasses that collect state in it say False)
-    decode_in_threads = True
-
-    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, folded: bool = True,
-                 workers: Union[int, str] = "auto"):
-        resolve_workers(workers, torch.device("cpu"), 0)          # a bad value fails here, not at predict
+    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, fast: bool = False):
         if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer))
                                       or max_batch < 1):
             raise ValueError(f"max_batch must be None or a positive int (prompts per decoder call), got {max_batch!r}")
-        self.workers = workers
         self.model = model.eval()
-        self.folded = bool(folded)
+        self.fast = bool(fast)
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
         self.max_batch = max_batch
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self._pe: Optional[torch.Tensor] = None
-        self._memo: Optional[dict] = None
+        self._memo: Optional[dict] = None        # the fast decoder's image-only terms, during one predict
         self.reset_image()
 
     # -- image --------------------------------------------------------------------------------
@@ -193,65 +177,74 @@ class PromptPredictor:
         return xy
 
     def _prepare(self, boxes, points, labels, mask_input, clip):
-        n = None
-        box_t = pts_t = lab_t = mask_t = None
-        if boxes is not None:
-            b = _as_float_array(boxes, "boxes")
-            if b.ndim == 1:
-                b = b[None]
-            if b.ndim != 2 or b.shape[1] != 4:
-                raise ValueError(f"boxes must be N x 4 (x0, y0, x1, y1), got shape {b.shape}")
-            if b.shape[0] == 0:
-                raise ValueError("boxes is empty (N = 0)")
-            if ((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])).any():
-                i = int(np.argwhere((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1]))[0, 0])
-                raise ValueError(f"box {i} = {b[i].tolist()} has x1 < x0 or y1 < y0; boxes are XYXY")
-            b = self._check_inside(b.reshape(-1, 2, 2), "box", clip).reshape(-1, 4)
-            n = b.shape[0]
-            box_t = torch.as_tensor(self.transform.apply_boxes(b, self.original_size), dtype=torch.float, device=self.device)
+        """Checked prompts in the model's input frame: ``(N, points, labels, boxes, mask_input)``, each
+        a tensor on the model's device or None."""
+        box_t = self._boxes(boxes, clip) if boxes is not None else None
+        pts_t = lab_t = mask_t = None
         if points is not None or labels is not None:
-            if points is None or labels is None:
-                raise ValueError("points and labels go together: pass both (labels 1 = positive, 0 = negative)")
-            p = _as_float_array(points, "points")
-            lab = _as_float_array(labels, "labels")
-            if p.ndim == 2:
-                p = p[None]
-            if lab.ndim == 1:
-                lab = lab[None]
-            if p.ndim != 3 or p.shape[-1] != 2:
-                raise ValueError(f"points must be N x K x 2 (x, y), got shape {p.shape}")
-            if p.shape[0] == 0 or p.shape[1] == 0:
-                raise ValueError(f"empty point list (points shape {p.shape}): give at least one point per prompt")
-            if lab.shape != p.shape[:2]:
-                raise ValueError(f"labels must be N x K matching points {p.shape[:2]}, got shape {lab.shape}")
-            if not np.isin(lab, (-1, 0, 1)).all():
-                raise ValueError("labels must be 1 (positive), 0 (negative) or -1 (padding)")
-            if (lab == -1).all(1).any():
-                raise ValueError("a prompt has only padding points (label -1)")
-            p = self._check_inside(p, "point", clip, valid=lab != -1)
-            if n is not None and p.shape[0] != n:
-                raise ValueError(f"boxes and points must describe the same N prompts, got {n} boxes "
-                                 f"and {p.shape[0]} point sets")
-            n = p.shape[0]
-            pts_t = torch.as_tensor(self.transform.apply_coords(p, self.original_size), dtype=torch.float, device=self.device)
-            lab_t = torch.as_tensor(lab, dtype=torch.int, device=self.device)
+            pts_t, lab_t = self._points(points, labels, clip)
+            if box_t is not None and len(pts_t) != len(box_t):
+                raise ValueError(f"boxes and points must describe the same N prompts, got {len(box_t)} boxes "
+                                 f"and {len(pts_t)} point sets")
         if mask_input is not None:
-            m = mask_input if isinstance(mask_input, torch.Tensor) else torch.as_tensor(np.asarray(mask_input))
-            m = m.to(self.device, torch.float)
-            if not bool(torch.isfinite(m).all()):
-                raise ValueError("mask_input has NaN or infinite values")
-            want = tuple(4 * s for s in self.features.shape[-2:])
-            if m.ndim == 3:
-                m = m[:, None]
-            if m.ndim != 4 or m.shape[1] != 1 or tuple(m.shape[-2:]) != want:
-                raise ValueError(f"mask_input must be N x 1 x {want[0]} x {want[1]} low-res logits, got {tuple(m.shape)}")
-            if n is not None and m.shape[0] != n:
-                raise ValueError(f"mask_input has {m.shape[0]} masks for {n} prompts")
-            n = m.shape[0] if n is None else n
-            mask_t = m
-        if n is None:
+            mask_t = self._mask_input(mask_input)
+            given = box_t if box_t is not None else pts_t
+            if given is not None and len(mask_t) != len(given):
+                raise ValueError(f"mask_input has {len(mask_t)} masks for {len(given)} prompts")
+        given = [t for t in (box_t, pts_t, mask_t) if t is not None]
+        if not given:
             raise ValueError("no prompt given: pass boxes (N x 4) and/or points (N x K x 2) with labels (N x K)")
-        return n, pts_t, lab_t, box_t, mask_t
+        return len(given[0]), pts_t, lab_t, box_t, mask_t
+
+    def _boxes(self, boxes, clip: bool) -> torch.Tensor:
+        b = _as_float_array(boxes, "boxes")
+        if b.ndim == 1:
+            b = b[None]
+        if b.ndim != 2 or b.shape[1] != 4:
+            raise ValueError(f"boxes must be N x 4 (x0, y0, x1, y1), got shape {b.shape}")
+        if b.shape[0] == 0:
+            raise ValueError("boxes is empty (N = 0)")
+        flipped = (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
+        if flipped.any():
+            i = int(np.argwhere(flipped)[0, 0])
+            raise ValueError(f"box {i} = {b[i].tolist()} has x1 < x0 or y1 < y0; boxes are XYXY")
+        b = self._check_inside(b.reshape(-1, 2, 2), "box", clip).reshape(-1, 4)
+        return torch.as_tensor(self.transform.apply_boxes(b, self.original_size), dtype=torch.float, device=self.device)
+
+    def _points(self, points, labels, clip: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+        if points is None or labels is None:
+            raise ValueError("points and labels go together: pass both (labels 1 = positive, 0 = negative)")
+        p = _as_float_array(points, "points")
+        lab = _as_float_array(labels, "labels")
+        if p.ndim == 2:
+            p = p[None]
+        if lab.ndim == 1:
+            lab = lab[None]
+        if p.ndim != 3 or p.shape[-1] != 2:
+            raise ValueError(f"points must be N x K x 2 (x, y), got shape {p.shape}")
+        if p.shape[0] == 0 or p.shape[1] == 0:
+            raise ValueError(f"empty point list (points shape {p.shape}): give at least one point per prompt")
+        if lab.shape != p.shape[:2]:
+            raise ValueError(f"labels must be N x K matching points {p.shape[:2]}, got shape {lab.shape}")
+        if not np.isin(lab, (-1, 0, 1)).all():
+            raise ValueError("labels must be 1 (positive), 0 (negative) or -1 (padding)")
+        if (lab == -1).all(1).any():
+            raise ValueError("a prompt has only padding points (label -1)")
+        p = self._check_inside(p, "point", clip, valid=lab != -1)
+        pts_t = torch.as_tensor(self.transform.apply_coords(p, self.original_size), dtype=torch.float, device=self.device)
+        return pts_t, torch.as_tensor(lab, dtype=torch.int, device=self.device)
+
+    def _mask_input(self, mask_input) -> torch.Tensor:
+        m = mask_input if isinstance(mask_input, torch.Tensor) else torch.as_tensor(np.asarray(mask_input))
+        m = m.to(self.device, torch.float)
+        if not bool(torch.isfinite(m).all()):
+            raise ValueError("mask_input has NaN or infinite values")
+        want = tuple(4 * s for s in self.features.shape[-2:])
+        if m.ndim == 3:
+            m = m[:, None]
+        if m.ndim != 4 or m.shape[1] != 1 or tuple(m.shape[-2:]) != want:
+            raise ValueError(f"mask_input must be N x 1 x {want[0]} x {want[1]} low-res logits, got {tuple(m.shape)}")
+        return m
 
     # -- decoding -----------------------------------------------------------------------------
     def decode(self, points: Optional[torch.Tensor], labels: Optional[torch.Tensor],
@@ -268,7 +261,7 @@ class PromptPredictor:
         sparse, dense = self.model.prompt_encoder(
             points=(points, labels) if points is not None else None, boxes=boxes, masks=mask_input)
         dec = self.model.mask_decoder
-        if self.uses_folding():
+        if self.uses_fast_decoder():
             slots = range(1, dec.num_mask_tokens) if multimask else [0]   # as MaskDecoder.forward
             return folded_predict_masks(dec, self.features, self._dense_pe(), sparse, dense, slots=slots,
                                         memo=self._memo if not torch.is_grad_enabled() else None)
@@ -276,10 +269,10 @@ class PromptPredictor:
         keep = slice(1, None) if multimask else slice(0, 1)    # as MaskDecoder.forward
         return low[:, keep], iou[:, keep]
 
-    def uses_folding(self) -> bool:
-        """Whether :meth:`decode` takes the folded path now (``folded`` set, SAM's decoder layout, no hooks)."""
+    def uses_fast_decoder(self) -> bool:
+        """Whether :meth:`decode` takes the fast path now (``fast=True``, SAM's decoder layout, no hooks)."""
         dec = self.model.mask_decoder
-        return self.folded and supports_folding(dec) and not has_hooks(dec)
+        return self.fast and supports_folding(dec) and not has_hooks(dec)
 
     def _postprocess(self, low: torch.Tensor) -> torch.Tensor:
         """``Sam.postprocess_masks``: low-res logits -> the padded input frame -> crop -> the original size.
@@ -289,14 +282,6 @@ class PromptPredictor:
         size = self.model.image_encoder.img_size
         up = F.interpolate(low, (size, size), mode="bilinear", align_corners=False)
         return up[..., : self.input_size[0], : self.input_size[1]]
-
-    def _threads(self, n: int) -> int:
-        """Worker threads for ``n`` prompts (:mod:`gsam_lab.sam.threads`): only on the folded path, whose
-        decoding is free of shared state (hooks, e.g. attention capture, see the prompts in order), and only
-        for classes whose :meth:`decode` allows it (``decode_in_threads``)."""
-        if not self.decode_in_threads or not self.uses_folding():
-            return 1
-        return resolve_workers(self.workers, self.device, n)
 
     def _dense_pe(self) -> torch.Tensor:
         """``prompt_encoder.get_dense_pe()``, computed once per predictor (it depends on no input)."""
@@ -338,28 +323,24 @@ class PromptPredictor:
         self._require_image()
         n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
         step = self._chunk()
-        self._dense_pe()                                  # cached before any worker thread reads it
-        self._memo = {}                                   # the image-only decoder terms, shared by all chunks
-
-        def part(rng: slice):                             # the prompts rng.start:rng.stop, in chunks of step
-            masks, ious, lows = [], [], []
-            for s in range(rng.start, rng.stop, step):
-                sl = slice(s, min(s + step, rng.stop))
-                low, iou = self.decode(pts[sl] if pts is not None else None, lab[sl] if lab is not None else None,
-                                       box[sl] if box is not None else None, mask[sl] if mask is not None else None,
+        masks, ious, lows = [], [], []
+        self._memo = {} if self.fast else None            # filled by the fast decoder, shared by the chunks
+        try:
+            for start in range(0, n, step):
+                rows = slice(start, start + step)
+                low, iou = self.decode(_rows(pts, rows), _rows(lab, rows), _rows(box, rows), _rows(mask, rows),
                                        multimask)
                 up = self._postprocess(low)
                 masks.append(up if return_logits else up > self.model.mask_threshold)
                 ious.append(iou)
                 lows.append(low)
-            return masks, ious, lows
-
-        threads = self._threads(n)
-        try:
-            done = run_split(part, split_evenly(n, threads))     # one part: run here, as is
         finally:
             self._memo = None
-        masks, ious, lows = (torch.cat([c for d in done for c in d[i]]) for i in range(3))
+        masks, ious, lows = torch.cat(masks), torch.cat(ious), torch.cat(lows)
         if not multimask:
             masks, ious = masks[:, 0], ious[:, 0]
         return Prediction(masks, ious, lows)
+
+
+def _rows(t: Optional[torch.Tensor], rows: slice) -> Optional[torch.Tensor]:
+    return None if t is None else t[rows]

@@ -20,7 +20,7 @@ Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`tra
 * **speed**: ``amp=1`` (default) runs the image encoder and mask decoder under bfloat16 autocast
   (about 2x on a CPU with bf16 units); the prompt encoder and the dense positional encoding stay in
   fp32 (in bf16 their sin/cos of pixel positions moved by up to 0.16), and so do the losses. The
-  decoder is :func:`gsam_lab.sam.folded.folded_predict_masks` (SAM's ``predict_masks`` without
+  decoder is :func:`gsam_lab.sam.fast_decoder.folded_predict_masks` (SAM's ``predict_masks`` without
   per-prompt copies of the image embedding and with the image-side projections folded onto the prompt
   tokens: the same loss and gradients up to rounding, a 4 x 8-prompt step 2.0 s -> 1.5 s on 2 cores).
 * **options not in the shipped weights** (see ``data_scripts/README.md`` for what they gave):
@@ -48,7 +48,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from gsam_lab.utils import resolve_device
 
 from .decoding import shared_predict_masks
-from .folded import folded_predict_masks, supports_folding
+from .fast_decoder import folded_predict_masks, supports_folding
 from .losses import sam_loss
 from .loading import save_tiny_checkpoint
 from .prompts import PromptSampler

@@ -23,12 +23,7 @@ class StableSamPredictor(PromptPredictor):
         keep_aux: remember the offsets and routing weights of the last :meth:`predict` in
             ``last_aux`` (``{"offsets": N x 2 x h x w, "alpha": N x 2}``, concatenated over chunks).
         max_batch, cache_size: as :class:`gsam_lab.sam.PromptPredictor`.
-
-    Prompts are decoded on one thread (``decode_in_threads = False``): :meth:`decode` collects the
-    auxiliary outputs of each chunk in order.
     """
-
-    decode_in_threads = False
 
     def __init__(self, stable: StableSam, max_batch: Optional[int] = None, cache_size: int = 4,
                  keep_aux: bool = False):

@@ -172,9 +172,9 @@ md("""
 layer by layer with SAM's own modules (nothing in `segment_anything` is edited) and swaps the keys
 and values of block 2's token-to-image attention (`deform_attn=("layer2", "final")` also deforms
 the final attention). SAM's parameters get `requires_grad=False`. An untrained `StableSam` must
-give SAM's logits bit for bit: compared with `PromptPredictor(model, folded=False)`, which runs SAM's
-own decoder modules (the default, folded decoder computes the same products in another order, so
-it agrees only up to float rounding, ~1e-5).
+give SAM's logits bit for bit: compared with `PromptPredictor(model)`, which runs SAM's own decoder
+modules (the optional fast path, `PromptPredictor(model, fast=True)`, computes the same products in
+another order, so it agrees only up to float rounding, ~1e-5).
 
 Which untrained variants are exact? With DRP, the routed tokens are a mix of two equal maps (an
 untrained DSP samples exactly the token centres), computed into a fresh tensor in SAM's own layout
@@ -190,7 +190,7 @@ print(f"trainable parameters: {n_train_params:,} (DSP {stable_sam.count_trainabl
       f"DRP {stable_sam.count_trainable(stable0.drp):,}); frozen SAM parameters: "
       f"{sum(p.numel() for p in model.parameters()):,}")
 boxes0 = np.stack([p["boxes"] for p in prompts0.values() if "boxes" in p])
-a = sam.PromptPredictor(model, folded=False).set_image(img0).predict(boxes=boxes0, return_logits=True)
+a = sam.PromptPredictor(model).set_image(img0).predict(boxes=boxes0, return_logits=True)
 b = stable_sam.StableSamPredictor(stable0).set_image(img0).predict(boxes=boxes0, return_logits=True)
 print("untrained StableSam == SAM (logits, bit for bit):", torch.equal(a.low_res_logits, b.low_res_logits))
 assert torch.equal(a.low_res_logits, b.low_res_logits), "the plugins start as an exact no-op"

@@ -1,4 +1,5 @@
-"""folded_predict_masks (image-side projections folded onto the prompt tokens) computes SAM's predict_masks."""
+"""The optional fast decoder (folded_predict_masks: image-side projections folded onto the prompt tokens)
+computes SAM's predict_masks up to float rounding, and PromptPredictor takes it only when asked (fast=True)."""
 import copy
 
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 from torch import nn
 
 from gsam_lab import sam
-from gsam_lab.sam.folded import folded_predict_masks, has_hooks, supports_folding
+from gsam_lab.sam.fast_decoder import folded_predict_masks, has_hooks, supports_folding
 
 
 def _perturbed(model, seed=0):
@@ -85,33 +86,33 @@ def test_shipped_weights_give_sampredictors_masks():
     img = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
     xy = rng.uniform(0, [90, 60], (8, 2))
     boxes = np.concatenate([xy, xy + rng.uniform(6, 36, (8, 2))], 1)
-    pred = sam.PromptPredictor(tiny).set_image(img)
-    assert pred.uses_folding()
+    pred = sam.PromptPredictor(tiny, fast=True).set_image(img)
+    assert pred.uses_fast_decoder()
     got = pred.predict(boxes=boxes)
     ref = SamPredictor(tiny)
     ref.set_image(img)
     want = np.stack([ref.predict(box=b, multimask_output=False)[0][0] for b in boxes])
     assert (got.masks.numpy() != want).sum() <= 5
-    exact = sam.PromptPredictor(tiny, folded=False).set_image(img).predict(boxes=boxes)
+    exact = sam.PromptPredictor(tiny).set_image(img).predict(boxes=boxes)       # SAM's modules
     torch.testing.assert_close(got.low_res_logits, exact.low_res_logits, atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(got.iou_predictions, exact.iou_predictions, atol=1e-5, rtol=1e-5)
 
 
-def test_hooks_switch_the_predictor_to_sams_modules(model):
+def test_hooks_switch_the_fast_predictor_to_sams_modules(model):
     img = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    pred = sam.PromptPredictor(model).set_image(img)
-    assert pred.uses_folding() and not has_hooks(model.mask_decoder)
+    pred = sam.PromptPredictor(model, fast=True).set_image(img)
+    assert pred.uses_fast_decoder() and not has_hooks(model.mask_decoder)
     seen = []
     handle = model.mask_decoder.transformer.final_attn_token_to_image.register_forward_hook(
         lambda mod, args, out: seen.append(out.shape))
     try:
-        assert has_hooks(model.mask_decoder) and not pred.uses_folding()
+        assert has_hooks(model.mask_decoder) and not pred.uses_fast_decoder()
         pred.predict(boxes=[[5, 5, 40, 40], [10, 12, 50, 60]])
         assert seen == [torch.Size([2, 7, 256])]          # the hook saw the call: SAM's modules ran
     finally:
         handle.remove()
-    assert pred.uses_folding()
-    assert not sam.PromptPredictor(model, folded=False).uses_folding()
+    assert pred.uses_fast_decoder()
+    assert not sam.PromptPredictor(model).uses_fast_decoder()         # the default: SAM's modules, always
 
 
 def test_other_decoder_layouts_fall_back_or_are_refused(model):
@@ -124,11 +125,11 @@ def test_other_decoder_layouts_fall_back_or_are_refused(model):
         folded_predict_masks(odd.mask_decoder, emb, pe, sparse, dense)
     with pytest.raises(ValueError, match="one image"):
         folded_predict_masks(model.mask_decoder, emb.expand(2, -1, -1, -1), pe, sparse, dense)
-    assert not sam.PromptPredictor(odd).uses_folding()
+    assert not sam.PromptPredictor(odd, fast=True).uses_fast_decoder()
 
 
 def test_gradients_flow_like_sams(model):
-    """Outside no_grad the folded decoder is differentiable and agrees with SAM's gradients."""
+    """Outside no_grad the fast decoder is differentiable and agrees with SAM's gradients."""
     emb = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(4))
     pe = model.prompt_encoder.get_dense_pe().detach()
     with torch.no_grad():
@@ -147,13 +148,13 @@ def test_gradients_flow_like_sams(model):
 def test_upscaling_blocks_do_not_change_the_logits(model, monkeypatch, block):
     """Without gradients the upscaling runs in blocks of prompts through reused buffers; any block size
     (1, one that leaves a remainder, more than the batch) gives predict_masks' logits."""
-    from gsam_lab.sam import folded
+    from gsam_lab.sam import fast_decoder
 
     emb = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(5))
     pe = model.prompt_encoder.get_dense_pe()
     sparse, dense = _prompts(model, "boxes", n=7, seed=3)
     want_m, _ = _reference(model, emb, pe, sparse, dense)
-    monkeypatch.setattr(folded, "UPSCALE_BLOCK", block)
+    monkeypatch.setattr(fast_decoder, "UPSCALE_BLOCK", block)
     got_m, _ = folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)
     torch.testing.assert_close(got_m, want_m, atol=1e-4, rtol=1e-5)
 

@@ -1,4 +1,14 @@
-"""SAM's mask decoder for many prompts on one image, with the image-side projections folded away.
+"""Optional fast path: SAM's mask decoder for many prompts on one image, image-side projections folded away.
+
+This module is an **optimisation, not part of SAM**. Nothing in the library needs it: by default
+:class:`~gsam_lab.sam.PromptPredictor` runs SAM's own decoder modules
+(:func:`gsam_lab.sam.decoding.shared_predict_masks`), which is the code to read and step through.
+Turn the fast path on with ``PromptPredictor(model, fast=True)``, or call :func:`folded_predict_masks`
+directly (the training step in :mod:`gsam_lab.sam.train` does, for speed). It computes the same
+function as SAM's ``MaskDecoder.predict_masks``, **equal up to float rounding** (the products are
+summed in another order): tests check logits within 1e-4 on random and trained weights and masks
+the same as ``SamPredictor``'s (``tests/test_sam_fast_decoder.py``);
+``benchmarks/bench_prompts.py`` times it against the plain path and against Meta's loop.
 
 Why SAM's decoder is cheap per prompt, and how to make it cheaper: in every attention between the
 ``T`` prompt tokens (7 for a box) and the ``N`` image tokens (1024 for tiny-synth, 4096 for Meta's
@@ -28,12 +38,10 @@ and only the mask slots asked for are formed; without gradients it runs in block
 head's softmax over the prompt tokens sums to 1), and that attention's residual sum formed by one
 ``baddbmm`` (in place when the tokens are already per prompt).
 
-:func:`folded_predict_masks` gives SAM's ``MaskDecoder.predict_masks`` result up to floating-point
-summation order (tests: logits within 1e-4 on random and trained weights, masks the same as
-``SamPredictor``'s). It reads SAM's parameters and never calls the image-side modules, so **forward
-hooks on the decoder do not fire**: :class:`~gsam_lab.sam.PromptPredictor` uses it only when no hook
-is registered (``has_hooks``), and falls back to :func:`gsam_lab.sam.decoding.shared_predict_masks`,
-which calls SAM's modules, otherwise. ``benchmarks/bench_prompts.py`` times both.
+:func:`folded_predict_masks` reads SAM's parameters and never calls the image-side modules, so
+**forward hooks on the decoder do not fire**: ``PromptPredictor(model, fast=True)`` takes this path
+only while no hook is registered (:func:`has_hooks`) and SAM's decoder layout is there
+(:func:`supports_folding`), and runs SAM's modules otherwise.
 """
 from __future__ import annotations
 
