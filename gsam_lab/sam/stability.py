@@ -13,7 +13,7 @@ prompts are decoded once, so a deterministic setting (the ground-truth box) has 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -197,54 +197,21 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
                            f"got {type(sample).__name__} with keys {list(sample) if isinstance(sample, Mapping) else '-'}")
         img = as_rgb_uint8(sample["image"])
         inst = _as_instance(sample["instance"], img.shape[:2])
-        ids, areas = np.unique(inst[inst > 0], return_counts=True)
-        keep = areas >= min_area
-        ids, areas = ids[keep], areas[keep]
-        if max_objects is not None:
-            order = np.argsort(-areas, kind="stable")[:max_objects]
-            ids, areas = ids[np.sort(order)], areas[np.sort(order)]
+        ids, areas = _objects(inst, min_area, max_objects)
         if len(ids) == 0:
             continue
         classes = _object_classes(sample.get("semantic"), inst, ids)
         pred.set_image(img)
-        device = _device_of(pred)
-        gts = torch.as_tensor(np.stack([inst == o for o in ids]), device=device)  # O x H x W
+        gts = torch.as_tensor(np.stack([inst == o for o in ids]), device=_device_of(pred))  # O x H x W
         for j, (kind, s, k) in enumerate(settings):
-            boxes = pts = labs = None
-            if kind == "points":
-                pl = [PromptSampler([seed, i, int(o), j]).points(inst == o, k, n=draws) for o in ids]
-                pts = np.concatenate([p[0] for p in pl])                 # (O*D) x k x 2
-                labs = np.concatenate([p[1] for p in pl])
-                uniq, inv = _unique_rows(np.concatenate([pts, labs[..., None].astype(np.float32)], -1))
-                out = pred.predict(points=uniq[..., :2], labels=uniq[..., 2].astype(np.int64), multimask=multimask)
-            else:
-                if kind == "gt_box":
-                    bl = [np.repeat(PromptSampler(0).gt_box(inst == o)[None], draws, 0) for o in ids]
-                else:
-                    bl = [PromptSampler([seed, i, int(o), j]).noisy_box(inst == o, s, n=draws) for o in ids]
-                boxes = np.concatenate(bl)                                 # (O*D) x 4
-                uniq, inv = _unique_rows(boxes)
-                out = pred.predict(boxes=uniq, multimask=multimask)
-            masks, piou = torch.as_tensor(out[0]), torch.as_tensor(out[1])
-            if multimask:
-                best = piou.argmax(1)
-                masks = masks[torch.arange(len(best)), best]
-                piou = piou.max(1).values
-            inv_t = torch.as_tensor(inv, device=masks.device)
-            masks = masks[inv_t].reshape(len(ids), draws, *masks.shape[-2:]).bool()
-            piou = piou[inv_t].reshape(len(ids), draws)
-            gt = gts.to(masks.device)[:, None]
-            iou = torch.as_tensor(metrics.mask_iou(masks, gt)).reshape(len(ids), draws)
-            biou = torch.as_tensor(metrics.boundary_iou(masks, gt, dilation_ratio=dilation_ratio)).reshape(len(ids), draws)
-            stab = torch.as_tensor(metrics.mean_pairwise_iou(masks)).reshape(len(ids))
-            iou, biou, piou, stab = (t.detach().double().cpu().numpy() for t in (iou, biou, piou.float(), stab))
-            name = _setting_name(kind, s, k)
+            masks, piou = _setting_masks(pred, inst, ids, (kind, s, k), draws, multimask, (seed, i, j))
+            iou, biou, piou, stab = _scores(masks, piou, gts, dilation_ratio)
+            setting = dict(kind=kind, noise=s, k=k, setting=_setting_name(kind, s, k))
             for a, (o, area) in enumerate(zip(ids, areas)):
-                for d in range(draws):
-                    rows.append(dict(image=i, object=int(o), area=int(area), kind=kind, noise=s, k=k, setting=name,
-                                     draw=d, iou=iou[a, d], boundary_iou=biou[a, d], predicted_iou=piou[a, d]))
-                obj_rows.append(dict(image=i, object=int(o), area=int(area), kind=kind, noise=s, k=k, setting=name,
-                                     iou=iou[a].mean(), boundary_iou=biou[a].mean(), stability=stab[a],
+                obj = dict(image=i, object=int(o), area=int(area), **setting)
+                rows += [dict(obj, draw=d, iou=iou[a, d], boundary_iou=biou[a, d], predicted_iou=piou[a, d])
+                         for d in range(draws)]
+                obj_rows.append(dict(obj, iou=iou[a].mean(), boundary_iou=biou[a].mean(), stability=stab[a],
                                      cls=classes[a]))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     objects = pd.DataFrame(obj_rows, columns=["image", "object", "area", "kind", "noise", "k", "setting",
@@ -253,6 +220,60 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
                   seed=seed, max_objects=max_objects, min_area=min_area, multimask=multimask,
                   dilation_ratio=dilation_ratio)
     return SweepResult(table, objects, params)
+
+
+def _objects(inst: np.ndarray, min_area: int, max_objects: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Object ids of ``inst`` with at least ``min_area`` pixels (the ``max_objects`` largest, in id order)
+    and their areas."""
+    ids, areas = np.unique(inst[inst > 0], return_counts=True)
+    keep = areas >= min_area
+    ids, areas = ids[keep], areas[keep]
+    if max_objects is not None:
+        order = np.sort(np.argsort(-areas, kind="stable")[:max_objects])
+        ids, areas = ids[order], areas[order]
+    return ids, areas
+
+
+def _setting_masks(pred, inst: np.ndarray, ids: np.ndarray, setting: Tuple[str, float, int], draws: int,
+                   multimask: bool, where: Tuple[int, int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Masks (``O x D x H x W`` bool) and predicted IoUs (``O x D``) for ``draws`` prompts of one
+    ``setting`` (``kind, noise, k``) per object, in one batched call; identical prompts are decoded once.
+    ``where = (sweep seed, image index, setting index)``: object ``o``'s prompts come from
+    ``PromptSampler([seed, image, o, setting])``."""
+    kind, s, k = setting
+    seed, i, j = where
+    if kind == "points":
+        pl = [PromptSampler([seed, i, int(o), j]).points(inst == o, k, n=draws) for o in ids]
+        pts = np.concatenate([p[0] for p in pl])                 # (O*D) x k x 2
+        labs = np.concatenate([p[1] for p in pl])
+        uniq, inv = _unique_rows(np.concatenate([pts, labs[..., None].astype(np.float32)], -1))
+        out = pred.predict(points=uniq[..., :2], labels=uniq[..., 2].astype(np.int64), multimask=multimask)
+    else:
+        if kind == "gt_box":
+            bl = [np.repeat(PromptSampler(0).gt_box(inst == o)[None], draws, 0) for o in ids]
+        else:
+            bl = [PromptSampler([seed, i, int(o), j]).noisy_box(inst == o, s, n=draws) for o in ids]
+        uniq, inv = _unique_rows(np.concatenate(bl))                 # (O*D) x 4
+        out = pred.predict(boxes=uniq, multimask=multimask)
+    masks, piou = torch.as_tensor(out[0]), torch.as_tensor(out[1])
+    if multimask:                                                  # SAM's recipe: the highest predicted IoU
+        best = piou.argmax(1)
+        masks = masks[torch.arange(len(best)), best]
+        piou = piou.max(1).values
+    inv_t = torch.as_tensor(inv, device=masks.device)
+    masks = masks[inv_t].reshape(len(ids), draws, *masks.shape[-2:]).bool()
+    return masks, piou[inv_t].reshape(len(ids), draws)
+
+
+def _scores(masks: torch.Tensor, piou: torch.Tensor, gts: torch.Tensor, dilation_ratio: float):
+    """``(iou, boundary_iou, predicted_iou)`` per object and draw (``O x D``) and stability per object
+    (``O``), as float64 numpy arrays."""
+    o, d = masks.shape[:2]
+    gt = gts.to(masks.device)[:, None]
+    iou = torch.as_tensor(metrics.mask_iou(masks, gt)).reshape(o, d)
+    biou = torch.as_tensor(metrics.boundary_iou(masks, gt, dilation_ratio=dilation_ratio)).reshape(o, d)
+    stab = torch.as_tensor(metrics.mean_pairwise_iou(masks)).reshape(o)
+    return tuple(t.detach().double().cpu().numpy() for t in (iou, biou, piou.float(), stab))
 
 
 def _object_classes(semantic, inst: np.ndarray, ids: np.ndarray) -> List[int]:
