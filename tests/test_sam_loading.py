@@ -6,6 +6,7 @@ import torch
 
 from gsam_lab import sam
 from gsam_lab.sam import loading, registry
+from gsam_lab.sam.cnn_encoder import ConvImageEncoder
 
 
 @pytest.fixture(scope="module")
@@ -122,27 +123,20 @@ def test_save_and_load_roundtrip_fp16(tmp_path, tiny):
     assert raw["state_dict"]["mask_decoder.iou_token.weight"].dtype == torch.float16
     for src in (p, tmp_path):  # a file, or a folder holding the official file name
         m = sam.load_sam("tiny-synth", device="cpu", checkpoint=src)
-        w = m.state_dict()["image_encoder.patch_embed.proj.weight"]
+        w = m.state_dict()["image_encoder.stem.0.0.weight"]
         assert w.dtype == torch.float32 and not m.training
-        assert torch.equal(w, tiny.state_dict()["image_encoder.patch_embed.proj.weight"].half().float())
+        assert torch.equal(w, tiny.state_dict()["image_encoder.stem.0.0.weight"].half().float())
     bare = sam.load_sam(str(p), device="cpu")
     assert isinstance(bare, type(tiny))
     with pytest.raises(ValueError, match="not both"):
         sam.load_sam(str(p), checkpoint=p)
 
 
-def test_plain_and_conv_stem_weights_both_load(tmp_path, tiny):
-    from gsam_lab.sam.tiny import STEM_PREFIX, StemPatchEmbed
-    plain = tiny                                                         # the default: the shipped architecture
-    assert not any(k.startswith(STEM_PREFIX) for k in plain.state_dict())
-    stem = sam.build_tiny_sam(0, conv_stem=True)
-    assert isinstance(stem.image_encoder.patch_embed, StemPatchEmbed)
-    p = loading.save_tiny_checkpoint(plain, tmp_path / "old.pt")
-    for m in (sam.load_sam("tiny-synth", device="cpu", checkpoint=p), sam.load_sam(str(p), device="cpu")):
-        assert not isinstance(m.image_encoder.patch_embed, StemPatchEmbed)
-    with_stem = sam.load_sam("tiny-synth", device="cpu", checkpoint=loading.save_tiny_checkpoint(stem, tmp_path / "new.pt"))
-    assert isinstance(with_stem.image_encoder.patch_embed, StemPatchEmbed)
-    broken = {k: v for k, v in stem.state_dict().items() if not k.startswith(STEM_PREFIX + "0.")}
+def test_tiny_weights_are_recognised_by_their_encoder_and_must_fit(tmp_path, tiny):
+    p = loading.save_tiny_checkpoint(tiny, tmp_path / "tiny.pt")
+    assert sam.infer_sam_type(loading.read_state_dict(p)) == "tiny-synth"
+    assert isinstance(sam.load_sam(str(p), device="cpu").image_encoder, ConvImageEncoder)
+    broken = {k: v for k, v in tiny.state_dict().items() if not k.startswith("image_encoder.stage16.")}
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(sam.CheckpointError, match="do not fit"):
         sam.load_sam(str(tmp_path / "broken.pth"), device="cpu")

@@ -1,5 +1,6 @@
 """Pieces of the tiny-SAM training recipe: losses and training prompts (the loop itself is a script)."""
 import numpy as np
+import pytest
 import torch
 
 from gsam_lab.sam.losses import dice_loss, sam_loss, sigmoid_focal_loss
@@ -42,27 +43,21 @@ def test_training_prompts_are_valid():
     assert kinds == {"box", "points"}
 
 
-def test_conv_stem_starts_as_the_linear_patch_embedding():
-    from segment_anything.modeling.image_encoder import PatchEmbed
+def test_conv_encoder_gives_sams_embedding_layout_and_checks_its_input():
+    from gsam_lab.sam.cnn_encoder import ConvImageEncoder
+    enc = ConvImageEncoder(img_size=64, widths=(8, 16, 16, 16), depths=(1, 1, 1), pyramid_chans=16, out_chans=32).eval()
+    assert enc(torch.randn(2, 3, 64, 64)).shape == (2, 32, 8, 8)           # stride 8, like SAM's 8-px tokens
+    assert enc(torch.randn(1, 3, 64, 96)).shape == (1, 32, 8, 12)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        enc(torch.randn(1, 3, 60, 64))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        ConvImageEncoder(img_size=100)
+    # a fresh residual block is the identity (its last BatchNorm starts at zero)
+    from gsam_lab.sam.cnn_encoder import ResidualBlock
+    block = ResidualBlock(4).eval()
+    x = torch.rand(1, 4, 5, 5)
+    assert torch.equal(block(x), x)
 
-    from gsam_lab.sam.tiny import StemPatchEmbed
-    torch.manual_seed(0)
-    emb = StemPatchEmbed(patch_size=8, embed_dim=16, channels=(4, 8))
-    plain = PatchEmbed(kernel_size=(8, 8), stride=(8, 8), embed_dim=16)
-    plain.proj.load_state_dict(emb.proj.state_dict())
-    x = torch.randn(2, 3, 32, 48)
-    assert emb(x).shape == (2, 4, 6, 16)
-    assert torch.equal(emb(x), plain(x))            # zero-initialised last stem layer: nothing added yet
-    with torch.no_grad():
-        emb.stem[-1].bias.fill_(1.0)
-    assert torch.allclose(emb(x), plain(x) + 1.0)   # the stem's output is added per token
-    for bad in (6, 1):
-        try:
-            StemPatchEmbed(patch_size=bad)
-        except ValueError as e:
-            assert "power of two" in str(e)
-        else:
-            raise AssertionError(f"patch_size={bad} accepted")
 
 
 def test_boundary_map_marks_both_sides_of_a_label_change():
@@ -120,3 +115,12 @@ def test_bf16_autocast_keeps_the_objective():
     (l32, iou32), (l16, iou16) = run(0), run(1)
     assert abs(l16 - l32) < 0.02 * l32 and abs(iou16 - iou32) < 0.02
     assert iou32 > 0.2                                   # the shipped model does segment these objects
+
+
+def test_a_region_filling_the_view_gets_clicks_without_a_negative():
+    full = np.ones((16, 16), bool)
+    cfg = TrainConfig(box_fraction=0.0, max_points=5)
+    rng = np.random.default_rng(0)
+    for _ in range(60):                              # several draws would ask for a negative click
+        p = draw_training_prompt(rng, PromptSampler(0), [full, full], cfg)
+        assert (p["labels"] == 1).all()

@@ -16,7 +16,6 @@ from segment_anything.modeling import Sam
 from gsam_lab.bundled import check_bundled
 from gsam_lab.utils import check_finite, load_torch_file, resolve_device
 
-from .cnn_encoder import is_conv_encoder_state
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
 
 __all__ = ["CheckpointError", "load_sam", "read_state_dict", "infer_sam_type", "encoder_signature",
@@ -121,13 +120,14 @@ def infer_sam_type(state_dict: Mapping[str, torch.Tensor]) -> str:
         CheckpointError: no registered model has these shapes (the message lists what was found
             and what each known model has).
     """
-    if is_conv_encoder_state(state_dict):
-        return "tiny-synth"          # the convolutional encoder exists only in the bundled tiny SAM
+    for name, spec in SAM_MODELS.items():
+        if spec.matches is not None and spec.matches(state_dict):
+            return name
     sig = encoder_signature(state_dict)
     for name, spec in SAM_MODELS.items():
-        if all(sig.get(k) == v for k, v in spec.encoder.items()):
+        if spec.matches is None and all(sig.get(k) == v for k, v in spec.encoder.items()):
             return name
-    known = "; ".join(f"{n}: {s.encoder}" for n, s in SAM_MODELS.items())
+    known = "; ".join(f"{n}: {s.encoder or 'its own encoder keys'}" for n, s in SAM_MODELS.items())
     raise CheckpointError(f"the checkpoint's image encoder {sig} matches no known SAM model ({known})")
 
 
@@ -197,7 +197,7 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
             raise ValueError("pass either a model name with checkpoint=..., or a bare path, not both")
         state = read_state_dict(path)
         spec = get_spec(infer_sam_type(state))
-    model = spec.build_for(state)
+    model = spec.build()
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -13,7 +13,7 @@ Where the weights are looked up (first match wins):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -23,7 +23,7 @@ from segment_anything.modeling import Sam
 from gsam_lab.bundled import ASSETS_DIR, BUNDLED_SHA256
 
 from .cnn_encoder import is_conv_encoder_state
-from .tiny import TINY_SAM_CONFIG, build_tiny_sam, has_conv_stem
+from .tiny import build_tiny_sam
 
 __all__ = ["SamSpec", "SAM_MODELS", "register_sam", "list_sams", "get_spec", "ASSETS_DIR",
            "DOWNLOAD_SCRIPT", "TRAIN_SCRIPT"]
@@ -49,8 +49,8 @@ class SamSpec:
             :data:`gsam_lab.bundled.BUNDLED_SHA256`, checked at every load.
         bundled: ``True`` if the weights ship inside the package (``gsam_lab/assets``).
         description: one line for listings.
-        extra: optional hooks; ``extra["build_for_state"](state_dict) -> Sam`` builds the variant a
-            state dict needs (tiny-synth: with or without the convolutional stem).
+        matches: ``matches(state_dict) -> bool`` recognises the model in a state dict when its
+            encoder is not a ViT (tiny-synth's convolutional encoder); ``None``: compare ``encoder``.
     """
 
     name: str
@@ -62,12 +62,7 @@ class SamSpec:
     sha256: Optional[str] = None
     bundled: bool = False
     description: str = ""
-    extra: Dict[str, object] = field(default_factory=dict)
-
-    def build_for(self, state_dict) -> Sam:
-        """A network with random weights whose architecture fits ``state_dict`` (see ``extra``)."""
-        hook = self.extra.get("build_for_state")
-        return hook(state_dict) if hook is not None else self.build()
+    matches: Optional[Callable[[Dict], bool]] = None
 
     def default_path(self) -> Path:
         """Where the weights are looked up when ``checkpoint=`` is not given (see module doc)."""
@@ -106,11 +101,10 @@ def get_spec(name: str) -> SamSpec:
 
 for _row in (
     SamSpec("tiny-synth", build_tiny_sam, "tiny_sam_synth.pt",
-            encoder={k: TINY_SAM_CONFIG[k] for k in ("embed_dim", "depth", "patch_size", "img_size")},
-            sha256=BUNDLED_SHA256["tiny_sam_synth.pt"], bundled=True, extra={"build_for_state": lambda sd: build_tiny_sam(
-                conv_stem=has_conv_stem(sd), encoder="cnn" if is_conv_encoder_state(sd) else "vit")},
-            description="small ViT encoder + SAM's real prompt encoder / mask decoder, trained on "
-                        f"synthetic renders by {TRAIN_SCRIPT}"),
+            encoder={}, matches=is_conv_encoder_state,
+            sha256=BUNDLED_SHA256["tiny_sam_synth.pt"], bundled=True,
+            description="small convolutional encoder + SAM's real prompt encoder / mask decoder, trained "
+                        f"on synthetic renders by {TRAIN_SCRIPT}"),
     SamSpec("vit_b", sam_model_registry["vit_b"], "sam_vit_b_01ec64.pth",
             encoder=dict(embed_dim=768, depth=12, patch_size=16, img_size=1024),
             url=_META + "sam_vit_b_01ec64.pth", size_bytes=375_042_383,

@@ -14,24 +14,23 @@ Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`tra
   noise with std 10% of the side, at most 8 px, as in SAM) with probability ``box_fraction``, else
   ``k`` positive points (k uniform in 1..``max_points``; a negative near-miss point with
   probability 0.3).
-* **loss**: 20 x focal + 1 x dice on the masks (min over SAM's 3 candidates for single-point prompts;
-  the single-mask output is trained on every prompt), + MSE of the IoU head; AdamW, warm-up then
-  cosine decay, gradient clipping.
+* **loss**: BCE + dice on the masks (SAM uses 20 x focal + dice; plain BCE learned faster from
+  scratch here; ``focal_weight`` / ``bce_weight`` switch), min over SAM's 3 candidates for
+  single-point prompts (the single-mask output is trained on every prompt), + MSE of the IoU head;
+  + ``aux_weight`` x a dense auxiliary loss: a 1 x 1 convolution on the image embedding predicts every
+  pixel's semantic class and whether it lies on an object/region boundary (cross-entropy x
+  ``aux_semantic`` + balanced BCE at 128 x 128), a gradient at every pixel for the encoder where a
+  few prompts per image supervise few pixels; only the ``Sam`` weights are written.
+* **optimisation**: AdamW, warm-up then cosine decay, gradient clipping; the first
+  ``box_warmup_steps`` steps use boxes of objects only (from scratch the decoder needs them to leave
+  the all-background solution). Built on :mod:`gsam_lab.training` (checkpoints that verify the job,
+  time budget, NaN stop).
 * **speed**: ``amp=1`` (default) runs the image encoder and mask decoder under bfloat16 autocast
   (about 2x on a CPU with bf16 units); the prompt encoder and the dense positional encoding stay in
   fp32 (in bf16 their sin/cos of pixel positions moved by up to 0.16), and so do the losses. The
-  decoder is :func:`gsam_lab.sam.fast_decoder.folded_predict_masks` (SAM's ``predict_masks`` without
-  per-prompt copies of the image embedding and with the image-side projections folded onto the prompt
-  tokens: the same loss and gradients up to rounding, a 4 x 8-prompt step 2.0 s -> 1.5 s on 2 cores).
-* **options not in the shipped weights** (see ``data_scripts/README.md`` for what they gave):
-  ``freeze_encoder`` (train the prompt encoder and decoder on cached embeddings of a frozen image
-  encoder), ``conv_stem`` (a convolutional stem beside the patch projection,
-  :class:`gsam_lab.sam.tiny.StemPatchEmbed`) and ``aux_weight`` (a 1 x 1 convolution on the image
-  embedding predicts every pixel's semantic class and whether it lies on an object/region boundary,
-  cross-entropy x ``aux_semantic`` + balanced BCE at 128 x 128: a gradient at every pixel for the
-  small encoder, where eight prompts per image supervise few; only the ``Sam`` weights are written).
-* seeded; ``tqdm`` progress; atomic checkpoints every ``ckpt_every`` steps (model, optimiser,
-  pool RNG state) and resume; stops with an error on a NaN loss.
+  decoder is the opt-in fast path :func:`gsam_lab.sam.fast_decoder.folded_predict_masks` (SAM's
+  ``predict_masks`` without per-prompt copies of the image embedding: the same loss and gradients up
+  to rounding, about 1.3x faster).
 """
 from __future__ import annotations
 
@@ -76,7 +75,6 @@ class TrainConfig:
     seed: int = 0
     ckpt_every: int = 200
     log_every: int = 25
-    encoder: str = "cnn"           # "cnn" (ConvImageEncoder) or "vit" (the small ViT of the first weights)
     focal_weight: float = 0.0      # mask loss = focal_weight * focal + bce_weight * BCE + dice (SAM: 20, 0)
     bce_weight: float = 1.0
     box_warmup_steps: int = 100    # boxes of objects only at first: from scratch, the decoder needs them to leave
@@ -85,9 +83,6 @@ class TrainConfig:
     aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
                                    # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
-    freeze_encoder: int = 0        # 1: train the prompt encoder and mask decoder only, on embeddings of the frozen
-                                   # image encoder (computed once per render: a step costs the decoder alone)
-    conv_stem: int = 0             # 1: build tiny-synth with the convolutional stem (experimental; shipped: 0)
     amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder (CPU: ~2x faster where
                                    # the CPU has bf16 units; CUDA: bf16 too); the prompt encoder's positional encodings
                                    # (bf16 moves them by up to 0.16) and the losses stay in fp32
@@ -159,6 +154,8 @@ def draw_training_prompt(rng: np.random.Generator, sampler: PromptSampler, masks
         return {"boxes": boxes}
     k = int(rng.integers(1, cfg.max_points + 1))
     neg = int(k > 1 and rng.random() < 0.3)
+    if neg and any(m.all() for m in masks):   # a region that fills the view leaves no place for a negative click
+        neg = 0
     pts, labs = zip(*(sampler.points(m, k, negatives=neg) for m in masks))
     return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
 
@@ -265,24 +262,12 @@ def _autocast(device, enabled: bool):
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bool(enabled) and dev.type in ("cpu", "cuda"))
 
 
-@torch.no_grad()
-def _frozen_embedding(model, view, x, amp) -> torch.Tensor:
-    """``1 x C x h x w`` embedding of ``view`` by the frozen encoder, cached in the view (pool entry)."""
-    if "_embedding" not in view:
-        with amp:
-            view["_embedding"] = model.image_encoder(x[None]).float()
-    return view["_embedding"]
-
-
 def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None):
     img_size = model.image_encoder.img_size
     xs, sizes = zip(*(_prepare_image(model, transform, v["image"], device) for v in views))
     amp = _autocast(device, cfg.amp)
-    if cfg.freeze_encoder:
-        emb = torch.cat([_frozen_embedding(model, v, x, amp) for v, x in zip(views, xs)])
-    else:
-        with amp:
-            emb = model.image_encoder(torch.stack(xs))
+    with amp:
+        emb = model.image_encoder(torch.stack(xs))
     pe = model.prompt_encoder.get_dense_pe()     # fp32: the sin/cos of positions lose their precision in bf16
     decode = folded_predict_masks if supports_folding(model.mask_decoder) else shared_predict_masks
     losses, parts_all = [], []
@@ -359,16 +344,13 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = build_tiny_sam(cfg.seed, conv_stem=bool(cfg.conv_stem), encoder=cfg.encoder).to(dev).train()
+    model = build_tiny_sam(cfg.seed).to(dev).train()
     if init is not None:
         from gsam_lab.sam.loading import read_state_dict
         missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
-    if cfg.freeze_encoder:
-        model.image_encoder.requires_grad_(False).eval()
-    use_aux = cfg.aux_weight > 0 and not cfg.freeze_encoder      # the head only shapes a trained encoder
-    aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if use_aux else None
+    aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
     params = [p for p in model.parameters() if p.requires_grad] + (list(aux_head.parameters()) if aux_head else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     transform = ResizeLongestSide(model.image_encoder.img_size)
