@@ -6,8 +6,9 @@
 
 Prompts (the same for every model): ground-truth box, noisy boxes (HQ-SAM noise, s = 0.2 and 0.4),
 1 / 3 / 5 positive points, ``--draws`` draws each; mIoU, mBIoU (dilation 0.02) and stability (mean
-pairwise IoU of the draws' masks). Prints one markdown table per domain (pinhole, ERP) and the issue's
-targets for the shipped plugins; exit status 1 if a target is missed.
+pairwise IoU of the draws' masks), every object of at least 64 px, with "fill the box" on the same
+boxes. Prints one markdown table per domain (pinhole, ERP) with 95 % bootstrap intervals and the
+plugins' targets (``stable_sam.TARGETS``); exit status 1 if a target is missed.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pandas as pd
 import torch
 
 from gsam_lab import sam, stable_sam
+from gsam_lab.bootstrap import format_ci
 from gsam_lab.sam.registry import ASSETS_DIR
 
 
@@ -57,24 +59,27 @@ def main(argv=None) -> int:
     files = {"DSP": lambda: args.ablations / "stable_sam_dsp.pt", "DSP+DRP": lambda: args.plugins,
              "decoder-tuned": lambda: args.ablations / "stable_sam_decoder.pt"}
     models = {name: model if name == "SAM" else stable_sam.load(files[name](), model=model) for name in wanted}
-    table = stable_sam.compare(models, stable_sam.heldout_sets(args.n_pinhole, args.n_erp), noise=args.noise,
-                               points=args.points, draws=args.draws, progress=not args.no_progress)
+    ev = stable_sam.compare(models, stable_sam.heldout_sets(args.n_pinhole, args.n_erp), noise=args.noise,
+                            points=args.points, draws=args.draws, progress=not args.no_progress)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
-    for dom, g in table.groupby("domain", sort=False):
-        n_obj = int(g["n_objects"].iloc[0])
-        print(f"\n### {dom} ({n_obj} objects, {args.draws} draws)\n")
-        for metric in ("miou", "mbiou", "stability"):
-            wide = g.pivot(index="model", columns="setting", values=metric).loc[list(models), list(dict.fromkeys(g["setting"]))]
-            wide.insert(0, "metric", metric)
-            print(_markdown(wide.reset_index()) + "\n")
+        ev.objects.to_csv(args.csv, index=False)
+    summary = ev.summary()
+    for dom, g in summary.groupby("domain", sort=False):
+        print(f"\n### {dom} ({int(g['n'].iloc[0])} objects, {args.draws} draws; mIoU with 95 % bootstrap interval)\n")
+        cell = g.assign(v=[format_ci(m, lo, hi, 3) for m, lo, hi in zip(g["miou"], g["miou_lo"], g["miou_hi"])])
+        order = [m for m in list(models) + ["fill box"] if m in set(g["method"])]
+        wide = cell.pivot(index="method", columns="setting", values="v").loc[order, list(dict.fromkeys(g["setting"]))]
+        print(_markdown(wide.fillna("-").reset_index()) + "\n")
+        stab = g.pivot(index="method", columns="setting", values="stability").loc[order, list(dict.fromkeys(g["setting"]))]
+        print("stability (mean pairwise IoU of the draws' masks)\n")
+        print(_markdown(stab.reset_index()) + "\n")
     ok = True
     for name in models:
         if name == "SAM" or "SAM" not in models:
             continue
-        chk = stable_sam.check_targets(table, name)
-        print(f"\ntargets, {name} vs SAM:\n" + _markdown(chk, ".3f"))
+        chk = stable_sam.check_targets(ev, name)
+        print(f"\ntargets, {name} vs SAM (differences on the same objects, paired 95 % interval):\n" + _markdown(chk, ".3f"))
         if name == "DSP+DRP":
             ok = bool(chk["ok"].all())
     if "SAM" not in models:

@@ -245,34 +245,44 @@ else:
     stable = stable_nb
 print("evaluating plugins:", getattr(stable, "meta", {}).get("recipe", "this notebook's run"),
       {k: v for k, v in getattr(stable, "meta", {}).items() if k in ("steps", "images", "seconds")})
-table = stable_sam.compare({"SAM": model, "Stable-SAM": stable}, domains, noise=(0.2, 0.4), points=(1, 3, 5),
-                           draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
+ev = stable_sam.compare({"SAM": model, "Stable-SAM": stable}, domains, noise=(0.2, 0.4), points=(1, 3, 5),
+                        draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
+table = ev.summary()                     # one row per domain, method and setting; n and 95 % intervals
 table.to_csv(out / "sam_vs_stable_sam.csv", index=False)
-wide = table.pivot_table(index=["domain", "setting"], columns="model", values=["miou", "mbiou", "stability"], sort=False)
+wide = table.pivot_table(index=["domain", "setting"], columns="method", values=["miou", "stability"], sort=False)
+print("n objects per domain:", table.groupby("domain", sort=False)["n"].max().to_dict())
 wide.round(3)
 '''),
 code('''
-fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
 settings_order = list(dict.fromkeys(table["setting"]))
-for ax, metric in zip(axes, ("miou", "mbiou", "stability")):
-    for j, (name, style) in enumerate((("SAM", "o--"), ("Stable-SAM", "s-"))):
-        for dom, c in zip(dict.fromkeys(table["domain"]), ("tab:blue", "tab:orange", "tab:green")):
-            g = table[(table["model"] == name) & (table["domain"] == dom)].set_index("setting").loc[settings_order]
-            ax.plot(range(len(settings_order)), g[metric], style, color=c, label=f"{name}, {dom}")
+domains_order = list(dict.fromkeys(table["domain"]))
+fig, axes = plt.subplots(1, len(domains_order), figsize=(7 * len(domains_order), 3.8), squeeze=False)
+styles = {"SAM": ("o", -0.2), "Stable-SAM": ("s", 0.0), "fill box": ("_", 0.2)}
+for ax, dom in zip(axes[0], domains_order):
+    for name, (marker, dx) in styles.items():
+        g = table[(table["method"] == name) & (table["domain"] == dom)].set_index("setting")
+        kept = [s for s in settings_order if s in g.index]
+        g = g.loc[kept]
+        xs = [settings_order.index(s) + dx for s in kept]
+        ax.errorbar(xs, g["miou"], yerr=[g["miou"] - g["miou_lo"], g["miou_hi"] - g["miou"]], fmt=marker,
+                    capsize=3, ms=7, label=name)        # prompt kinds are categories: no lines between them
     ax.set_xticks(range(len(settings_order)), settings_order, rotation=30, ha="right")
-    ax.set_title(metric); ax.set_ylim(0, 1.02); ax.grid(alpha=.3)
-axes[0].legend(fontsize=8)
+    ax.set_title(f"{dom}: mIoU, 95 % interval over n={int(table[table.domain == dom]['n'].max())} objects")
+    ax.set_ylim(0, 1.02); ax.grid(alpha=.3, axis="y")
+axes[0][0].legend(fontsize=8)
 viz.savefig(fig, out / "sam_vs_stable_sam.png");
-checks = pd.concat([stable_sam.check_targets(table, "Stable-SAM")])
-checks
+checks = stable_sam.check_targets(ev, "Stable-SAM")
+checks.round(3)
 '''),
 md("""
-`check_targets` reads the issue's targets off the table (noisy-box mIoU +8 points over SAM,
-one click +5, ground-truth box at most 1 point lower, stability higher under noisy boxes). They are
-the paper's kind of claim for Meta's SAM; the bundled `tiny-synth` SAM is a weak model trained for
-90 CPU minutes (GT-box mIoU ≈ 0.56), and its plugins were trained for a few CPU minutes, so read
-the table as what *this* setting gives, not as a reproduction. `data_scripts/README.md` holds the
-full measurement with the ablations (DSP alone, DSP+DRP, a decoder tuned with the same prompts and budget).
+`check_targets` reads the plugins' targets off the per-object table: the robustness gap (GT box
+minus noisy box s=0.4) at least halved, noisy box s=0.4 +4 points, one click +5, GT box at most 1
+point lower, each difference on the same objects with a paired 95 % interval (`low`, `high`). These
+are the paper's kind of claim for Meta's SAM; here a small SAM trained on two CPU cores and plugins
+trained for a few CPU minutes, so read the table as what *this* setting gives, not as a
+reproduction. With a handful of test images the intervals are wide: a difference whose interval
+holds 0 is not a finding. `data_scripts/README.md` holds the full measurement with the ablations
+(DSP alone, DSP+DRP, the decoder tuned with the same prompts and budget).
 
 The same object as in section 1, now with Stable-SAM:
 """),
@@ -284,11 +294,11 @@ fig = viz.show_outcomes([img0] * (2 * len(before)), [o._replace(name="SAM: " + o
 viz.savefig(fig, out / "before_after_one_object.png");
 '''),
 code('''
-gt_rows = table[table["setting"] == "gt_box"].pivot(index="domain", columns="model", values="miou")
+gt_rows = table[table["setting"] == "gt_box"].pivot(index="domain", columns="method", values="miou")
 print("GT-box mIoU, Stable-SAM - SAM:", (gt_rows["Stable-SAM"] - gt_rows["SAM"]).round(3).to_dict())
 assert (table[table["setting"] == "gt_box"]["stability"] == 1.0).all(), "a fixed box gives a fixed mask"
-assert ((gt_rows["Stable-SAM"] - gt_rows["SAM"]).abs() < 0.05).all(), \\
-    "the plugins keep SAM's quality with good prompts (within a few points)"
+assert (gt_rows["Stable-SAM"] >= gt_rows["SAM"] - 0.03).all(), \\
+    "the plugins do not cost SAM's quality with good prompts"
 '''),
 md("""
 ## 7 · The learned offset field
