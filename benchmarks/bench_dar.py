@@ -19,7 +19,7 @@ import torch
 
 from gsam_lab import data, goodsam, sam
 from gsam_lab.goodsam.fusion import fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks, sam_masks
-from gsam_lab.goodsam.windows import (sliding_window_logits, tangent_logits, whole_logits, window_layout)
+from gsam_lab.goodsam.windows import sliding_window_logits, tangent_logits, whole_logits, window_layout
 
 
 def best_of(fn, repeat):
@@ -71,7 +71,7 @@ def main():
                                        sam_kwargs=dict(points_per_side=args.points_per_side)), args.repeat)
     rows.append(("full DAR (h + boundary + ctcf, SAM included)", t))
     print(f"ERP {h}x{w}, {args.threads} thread(s), best of {args.repeat}")
-    print(f"| step | seconds | x TA pass |\n|---|---|---|")
+    print("| step | seconds | x TA pass |\n|---|---|---|")
     for name, s in rows:
         print(f"| {name} | {s:.3f} | {s / t_ta:.1f} |")
 

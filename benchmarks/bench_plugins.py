@@ -97,7 +97,8 @@ def main(argv=None) -> int:
     clock = "wall" if dev.type == "cuda" else "process CPU"
     print(f"device {dev}, threads {torch.get_num_threads()}, {n} box prompts, 64 x 64 embedding, "
           f"median {clock} time of {args.repeats} (interleaved)")
-    print(f"trainable parameters (DSP+DRP): {stable.num_trainable():,}  (DSP {StableSam(host, drp=False).num_trainable():,})")
+    dsp_only = StableSam(host, drp=False).num_trainable()
+    print(f"trainable parameters (DSP+DRP): {stable.num_trainable():,}  (DSP {dsp_only:,})")
     print("\n| decoder | ms | ratio to SAM |\n|---|---|---|")
     for k, v in med.items():
         print(f"| {k} | {1e3 * v:.0f} | {v / med['SAM']:.3f}x |")
@@ -114,14 +115,14 @@ def main(argv=None) -> int:
     y2 = F.gelu(F.layer_norm(y, (256,), dsp.norm.weight, dsp.norm.bias, dsp.norm.eps))
     off = F.linear(y2, dsp.offset.weight[:, :, 0, 0], dsp.offset.bias)
     grid = base_grid(64, 64, dev) + off * (2 / 64)
-    alpha = drp(q)
     deformed = F.grid_sample(xp_map, grid, align_corners=False).flatten(2).transpose(1, 2)
     ops = {
         "projection Conv1x1 (256x256 matmul)": lambda: dsp.project_tokens(tok),
         "depth-wise 5x5 conv": lambda: dsp.dwconv(xp_map),
         "layer norm + GELU": lambda: F.gelu(F.layer_norm(y, (256,), dsp.norm.weight, dsp.norm.bias, dsp.norm.eps)),
         "offset head (256->2)": lambda: F.linear(y2, dsp.offset.weight[:, :, 0, 0], dsp.offset.bias),
-        "grid_sample (bilinear) + to tokens": lambda: F.grid_sample(xp_map, grid, align_corners=False).flatten(2).transpose(1, 2),
+        "grid_sample (bilinear) + to tokens":
+            lambda: F.grid_sample(xp_map, grid, align_corners=False).flatten(2).transpose(1, 2),
         "DRP MLP + routing mix": lambda: DynamicRoutingPlugin.mix(drp(q), deformed, tok),
     }
     for fn in ops.values():

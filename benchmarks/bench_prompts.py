@@ -68,7 +68,8 @@ def main(argv=None) -> int:
     plain = sam.PromptPredictor(model).set_image(img)
     fast = sam.PromptPredictor(model, fast=True).set_image(img)
     methods = {
-        "Meta's SamPredictor loop": lambda: np.stack([meta.predict(box=b, multimask_output=False)[0][0] for b in boxes]),
+        "Meta's SamPredictor loop":
+            lambda: np.stack([meta.predict(box=b, multimask_output=False)[0][0] for b in boxes]),
         "PromptPredictor (plain)": lambda: plain.predict(boxes=boxes).masks.cpu().numpy(),
         "PromptPredictor(fast=True)": lambda: fast.predict(boxes=boxes).masks.cpu().numpy(),
     }

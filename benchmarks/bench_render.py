@@ -5,7 +5,8 @@
 Cases: a 512x1024 ERP and a 256x512 ERP (image + labels + depth), a 512x512 pinhole (FoV 90).
 Each case: one warm-up, then the median of ``--repeats`` runs. The peer is the same render with
 ``cull=False``: every ray tested against every primitive (``gsam_lab.data.raycast.cast_bruteforce``).
-Also reports the labels-only time (``shade=False``) and the process CPU time of the full render. Target: 512x1024 ERP under 1 s on 2 CPU cores.
+Also reports the labels-only time (``shade=False``) and the process CPU time of the full render.
+Target: 512x1024 ERP under 1 s on 2 CPU cores.
 """
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def main() -> None:
         if args.no_baseline:
             print(f"{name:24s} {full:8.3f}s {cpu:8.3f}s {labels:8.3f}s")
             continue
-        brute = _median_seconds(lambda: render_rays(world, rays, device=dev, cull=False), max(1, args.repeats // 2), dev)
+        brute = _median_seconds(lambda: render_rays(world, rays, device=dev, cull=False),
+                                max(1, args.repeats // 2), dev)
         print(f"{name:24s} {full:8.3f}s {cpu:8.3f}s {labels:8.3f}s {brute:8.3f}s {brute / full:6.1f}x")
 
 

@@ -93,7 +93,8 @@ def main(argv=None) -> int:
           f"(median of {args.repeats}) torch {torch.__version__}")
     print(f"{'model':<14} {'params':>8} {'ms/img':>9} {'img/s':>8} {'speed vs TA':>12}  note")
     for name, n, sec, ratio, note in rows:
-        print(f"{name:<14} {n / 1e6:7.2f}M {1000 * sec / args.batch:9.1f} {args.batch / sec:8.2f} {ratio:11.1f}x  {note}")
+        print(f"{name:<14} {n / 1e6:7.2f}M {1000 * sec / args.batch:9.1f} {args.batch / sec:8.2f} "
+              f"{ratio:11.1f}x  {note}")
     return 0
 
 

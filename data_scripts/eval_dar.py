@@ -75,7 +75,8 @@ def main(argv=None):
     cols = ["variant", "miou", "delta_vs_ta", "pixel_acc", "pseudo_coverage", "pseudo_miou", "seconds"]
     text = markdown(res.table[cols]) + "\n\nper-class IoU\n\n" + markdown(res.per_class) + \
         "\n\nlatitude-band mIoU\n\n" + markdown(res.latitude) + \
-        f"\n\nSAM masks: {sam_s:.1f} s per panorama (cached after the first run; {sum(len(m.masks) for m in masks) / len(masks):.1f} masks each)\n"
+        f"\n\nSAM masks: {sam_s:.1f} s per panorama (cached after the first run; " \
+        f"{sum(len(m.masks) for m in masks) / len(masks):.1f} masks each)\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".md").write_text(text)
     Path(args.out + ".json").write_text(json.dumps({"args": vars(args), "table": res.table.to_dict("records"),

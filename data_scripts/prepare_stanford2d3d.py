@@ -26,7 +26,6 @@ import sys
 import tarfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

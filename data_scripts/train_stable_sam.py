@@ -54,7 +54,8 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", nargs="+", default=["dsp_drp"], choices=VARIANTS)
     ap.add_argument("--out", type=Path, default=ASSETS_DIR / "stable_sam_tiny_synth.pt", help="output of dsp_drp")
     ap.add_argument("--ablation-dir", type=Path, default=Path("runs/stable_sam"),
-                    help="outputs of dsp / decoder, and every variant's training checkpoint (stable_sam_<variant>.pt.ckpt)")
+                    help="outputs of dsp / decoder, and every variant's training checkpoint "
+                         "(stable_sam_<variant>.pt.ckpt)")
     ap.add_argument("--n-pinhole", type=int, default=400)
     ap.add_argument("--n-erp", type=int, default=100)
     ap.add_argument("--data-seed", type=int, default=0)
@@ -88,8 +89,9 @@ def main(argv=None) -> int:
         stable = build(v, model)
         c0 = time.process_time()
         ckpt = args.ablation_dir / f"stable_sam_{v}.pt.ckpt"           # never next to the shipped asset
-        res = stable_sam.train_rts(stable, ds, vcfg, out=out, checkpoint=ckpt, device=args.device, overwrite=args.overwrite,
-                                   progress=not args.no_progress, log=log, sam_name="tiny-synth", embedded=embedded)
+        res = stable_sam.train_rts(stable, ds, vcfg, out=out, checkpoint=ckpt, device=args.device,
+                                   overwrite=args.overwrite, progress=not args.no_progress, log=log,
+                                   sam_name="tiny-synth", embedded=embedded)
         log(f"[{v}] {res['steps']} steps, {res['trainable']:,} trainable parameters, wall {res['seconds']:.0f}s, "
             f"cpu {time.process_time() - c0:.0f}s -> {res['out']}")
     log(f"total cpu {time.process_time() - t0:.0f}s")

@@ -145,7 +145,8 @@ def main(argv=None):
             earlier = {}
     if main_rank:
         ta = evaluate_miou(teacher, test, len(classes), device=dev)
-        results["rows"].append({"model": f"TA {args.teacher}", "params_M": sum(p.numel() for p in teacher.parameters()) / 1e6,
+        results["rows"].append({"model": f"TA {args.teacher}",
+                                "params_M": sum(p.numel() for p in teacher.parameters()) / 1e6,
                                 "test_miou": ta["miou"], "per_class": ta["per_class"]})
         if all("semantic" in train_ds[i] for i in range(min(1, len(train_ds)))):
             from gsam_lab.metrics import ConfusionMeter
@@ -190,7 +191,8 @@ def main(argv=None):
         lines += [f"| {r['model']} | {r['params_M']:.2f}M | {100 * r['test_miou']:.1f} |" for r in results["rows"]]
         if "pseudo_label_train_miou" in results:
             lines.append(f"| (DAR pseudo-labels on the train panoramas, labelled pixels: "
-                         f"{100 * results['pseudo_label_coverage']:.0f}%) | - | {100 * results['pseudo_label_train_miou']:.1f} |")
+                         f"{100 * results['pseudo_label_coverage']:.0f}%) | - | "
+                         f"{100 * results['pseudo_label_train_miou']:.1f} |")
         (out / "results.md").write_text("\n".join(lines) + "\n")
         (out / "results.json").write_text(json.dumps(results, indent=2))
         print("\n".join(lines), flush=True)

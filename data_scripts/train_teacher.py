@@ -23,14 +23,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
 from gsam_lab.utils import progress_bar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gsam_lab import data  # noqa: E402
-from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher  # noqa: E402
 from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config  # noqa: E402
+from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher  # noqa: E402
 from gsam_lab.utils import atomic_save, load_torch_file, seed_everything  # noqa: E402
 
 
@@ -152,9 +153,11 @@ def main(argv=None):
     erp = evaluate_teacher(teacher, data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(256, 512)))
     report = {
         "command": " ".join(["python", "data_scripts/train_teacher.py"] + (argv or sys.argv[1:])),
-        "steps": step, "train_wall_s": round(train_s, 1), "final_loss": round(sum(history[-50:]) / max(1, len(history[-50:])), 4),
+        "steps": step, "train_wall_s": round(train_s, 1),
+        "final_loss": round(sum(history[-50:]) / max(1, len(history[-50:])), 4),
         "params": sum(p.numel() for p in model.parameters()),
-        "pinhole_test_miou": pin["miou"], "erp_test_miou_256x512": erp["miou"], "erp_test_miou_128x256": erp_small["miou"],
+        "pinhole_test_miou": pin["miou"], "erp_test_miou_256x512": erp["miou"],
+        "erp_test_miou_128x256": erp_small["miou"],
         "gap_points_256x512": round(100 * (pin["miou"] - erp["miou"]), 2),
         "pinhole_per_class": pin["per_class"], "erp_per_class_256x512": erp["per_class"],
         "eval_wall_s": round(time.time() - t1, 1),

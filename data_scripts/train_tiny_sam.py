@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--no-resume", action="store_true")
     ap.add_argument("--init", type=Path, default=None,
-                    help="start from these tiny-synth weights (e.g. gsam_lab/assets/tiny_sam_synth.pt) instead of random")
+                    help="start from these tiny-synth weights (e.g. gsam_lab/assets/tiny_sam_synth.pt) "
+                         "instead of random")
     ap.add_argument("--no-progress", action="store_true")
     for f in dataclasses.fields(TrainConfig):
         if f.type in ("int", "float", int, float):

@@ -10,7 +10,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("panorama", "data", "sam", "stable_sam", "goodsam", "metrics", "viz", "widgets", "cli", "utils", "report")
+_SUBMODULES = ("panorama", "data", "sam", "stable_sam", "goodsam", "metrics", "viz", "widgets", "cli", "utils",
+               "report")
 
 __all__ = list(_SUBMODULES) + ["__version__"]
 

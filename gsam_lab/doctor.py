@@ -47,6 +47,7 @@ def cache_usage() -> Dict[str, object]:
 
 def report() -> str:
     import torch
+
     from gsam_lab.utils import resolve_device
 
     lines = ["gsam_lab doctor", ""]

@@ -305,9 +305,10 @@ def mask_to_boundary(mask: ArrayLike, dilation_ratio: float = 0.02, wrap_lon: bo
     where the erosion uses a **square** structuring element of side ``2d + 1`` (Chebyshev distance
     ``<= d``): a pixel is eroded when the ``(2d+1) x (2d+1)`` window around it holds a background
     pixel, i.e. a max-pool of the inverted mask, computed here as a separable box count. This is
-    exactly what the reference code of Cheng et al. does (``cv2.erode`` with a 3x3 kernel iterated ``d`` times: ``d`` erosions by a
-    3x3 square equal one erosion by a ``(2d+1)`` square). As in the reference, everything outside
-    the image counts as background, so a mask touching the image border has a boundary there.
+    exactly what the reference code of Cheng et al. does (``cv2.erode`` with a 3x3 kernel iterated
+    ``d`` times: ``d`` erosions by a 3x3 square equal one erosion by a ``(2d+1)`` square). As in the
+    reference, everything outside the image counts as background, so a mask touching the image
+    border has a boundary there.
 
     Args:
         mask: ``H x W`` or ``N x H x W`` binary masks.

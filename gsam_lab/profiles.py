@@ -27,10 +27,15 @@ PROFILE_TABLE = {
            "full": dict(n_train=2000, steps=500, images_per_step=4, n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024),
                         erp_hw=(1024, 2048), draws=20, max_objects=20)},
     # 04 (GoodSAM DAR fusion)
-    "04": {"quick": dict(erp_hw=(256, 512), n_test=4, n_pinhole=16, pinhole_hw=(128, 256), points_per_side=6, sam="tiny-synth", teacher="tiny-synth", dataset="synthetic"), "full": dict(erp_hw=(1024, 2048), n_test=100, n_pinhole=200, pinhole_hw=(512, 1024), points_per_side=32, sam="vit_h", teacher="segformer-b5-cityscapes", dataset="densepass")},
+    "04": {"quick": dict(erp_hw=(256, 512), n_test=4, n_pinhole=16, pinhole_hw=(128, 256), points_per_side=6,
+                         sam="tiny-synth", teacher="tiny-synth", dataset="synthetic"),
+           "full": dict(erp_hw=(1024, 2048), n_test=100, n_pinhole=200, pinhole_hw=(512, 1024), points_per_side=32,
+                        sam="vit_h", teacher="segformer-b5-cityscapes", dataset="densepass")},
     # 05 (GoodSAM MKA distillation)
-    "05": {"quick": dict(teacher="tiny-synth", student="tiny", sweep_students=(), steps=150, batch_size=4, erp_hw=(64, 128), n_train=6, n_test=8, dar_fusion="ctcf"),
-           "full": dict(teacher="segformer-b5-cityscapes", student="b0", sweep_students=("b0", "b1", "b2"), steps=8000, batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf")},
+    "05": {"quick": dict(teacher="tiny-synth", student="tiny", sweep_students=(), steps=150, batch_size=4,
+                         erp_hw=(64, 128), n_train=6, n_test=8, dar_fusion="ctcf"),
+           "full": dict(teacher="segformer-b5-cityscapes", student="b0", sweep_students=("b0", "b1", "b2"), steps=8000,
+                        batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf")},
     # 06 (results report)
     "06": {"quick": dict(teacher="tiny-synth", student="tiny", steps=150, erp_hw=(64, 128), n_train=6, n_test=4,
                          n_pinhole=2, draws=4),

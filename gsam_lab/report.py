@@ -134,7 +134,8 @@ def write_report(out_dir: Union[str, Path], title: str, blocks: Sequence[Block],
             body.append("".join(f"<p>{html.escape(par)}</p>" for par in b.split("\n\n")))
             continue
         if not (isinstance(b, tuple) and len(b) == 2 and isinstance(b[0], str)):
-            raise TypeError(f"block {i}: expected a string, (heading, DataFrame) or (heading, image path); got {b!r:.80}")
+            raise TypeError(f"block {i}: expected a string, (heading, DataFrame) or (heading, image path); "
+                            f"got {b!r:.80}")
         heading, content = b
         md += [f"## {heading}", ""]
         body.append(f"<h2>{html.escape(heading)}</h2>")

@@ -186,7 +186,8 @@ def _default_out_dir() -> Path:
 
 def _check_out_dir(out_dir: Path, notebooks: Iterable[Path]) -> None:
     if any(out_dir.resolve() == nb.resolve().parent for nb in notebooks):
-        raise RunError(f"--out {out_dir} is the notebooks' own folder; choose another so the sources are never overwritten")
+        raise RunError(f"--out {out_dir} is the notebooks' own folder; "
+                       "choose another so the sources are never overwritten")
     if out_dir.exists() and not out_dir.is_dir():
         raise RunError(f"--out {out_dir} is a file, not a folder; choose a new or empty folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
@@ -197,13 +198,15 @@ def _check_out_dir(out_dir: Path, notebooks: Iterable[Path]) -> None:
 def _claim_out_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text("This folder was written by `gsam-lab run`; a later run may overwrite the files in it.\n")
+        (out / MARKER).write_text("This folder was written by `gsam-lab run`; "
+                                  "a later run may overwrite the files in it.\n")
     except OSError as e:
         raise RunError(f"cannot use --out {out}: {e.strerror or e}") from None
 
 
 def _notebook_out_dir(out: Path, nb: Path, given) -> Path:
-    """Where the notebook writes its figures: ``out/<notebook>``, or the user's ``out_dir`` (relative: under ``out``)."""
+    """Where the notebook writes its figures: ``out/<notebook>``, or the user's ``out_dir``
+    (relative: under ``out``)."""
     if given is None:
         return (out / nb.stem).resolve()
     path = Path(str(given)).expanduser()

@@ -132,7 +132,8 @@ def load_torch_file(path: Union[str, Path], error: Type[Exception] = ValueError,
         raise error(f"{path} is not a readable {what} (corrupt or truncated?): {reason}") from e
 
 
-def check_finite(state: Mapping[str, torch.Tensor], source: Union[str, Path], error: Type[Exception] = ValueError) -> None:
+def check_finite(state: Mapping[str, torch.Tensor], source: Union[str, Path],
+                 error: Type[Exception] = ValueError) -> None:
     """Raise ``error`` naming ``source`` when a floating tensor of ``state`` holds NaN or infinity.
 
     Damaged files and checkpoints of a diverged training would otherwise load silently and give NaN outputs.

@@ -1,7 +1,7 @@
 """The gsam-lab command: parameter parsing, notebook resolution, headless runs and their summary."""
 import csv
-import os
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -222,8 +222,9 @@ def test_a_key_goes_only_to_the_notebooks_that_define_it(tmp_path):
 
 
 def test_annotated_types(tmp_path):
-    nb = _write_notebook(tmp_path / "t.ipynb", "pass", 'hw: "Optional[Tuple[int, int]]" = None\nk: "Optional[int]" = None\n'
-                                                         'conf: float = 0.5\nname = "a"\nnoise = (0.1, 0.2)')
+    nb = _write_notebook(tmp_path / "t.ipynb", "pass",
+                         'hw: "Optional[Tuple[int, int]]" = None\nk: "Optional[int]" = None\n'
+                         'conf: float = 0.5\nname = "a"\nnoise = (0.1, 0.2)')
     ok = dict(hw=(512, 1024), k=None, conf=1, name="b", noise=[0.3])
     assert check_params(ok, [nb])[nb] == ok
     for bad, want in ((dict(hw=(512,)), "Tuple"), (dict(hw="512"), "Tuple"), (dict(k=2.5), "Optional\\[int\\]"),

@@ -47,8 +47,10 @@ def test_split_seed_ranges_are_disjoint():
     # no train dataset seed can produce a test world, whatever the dataset seed
     for seed in (0, 1, 2 ** 40, 123456789):
         assert split_of_world_seed(world_seed("train", seed, 10 ** 9)) == "train"
-    assert SyntheticPanoramas("train", 2, cache=False).world_seed(0) != SyntheticPanoramas("test", 2, cache=False).world_seed(0)
-    assert SyntheticPanoramas("val", 2, seed=0, cache=False).world_seed(1) != SyntheticPanoramas("val", 2, seed=1, cache=False).world_seed(1)
+    assert (SyntheticPanoramas("train", 2, cache=False).world_seed(0)
+            != SyntheticPanoramas("test", 2, cache=False).world_seed(0))
+    assert (SyntheticPanoramas("val", 2, seed=0, cache=False).world_seed(1)
+            != SyntheticPanoramas("val", 2, seed=1, cache=False).world_seed(1))
 
 
 def test_cache_hit_returns_identical_arrays(tmp_path):

@@ -1,8 +1,10 @@
 """The procedural street world: determinism, layout, parameters."""
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from gsam_lab.data import CLASSES, World, make_world
+from gsam_lab.data import CLASSES, World, make_world, render_panorama
 from gsam_lab.data.world import DEFAULT_SCENE
 
 
@@ -62,11 +64,6 @@ def test_world_moves_between_devices():
     w = make_world(0)
     assert w.to("cpu") is w
     assert w.device.type == "cpu"
-
-
-from hypothesis import HealthCheck, given, settings, strategies as st   # noqa: E402
-
-from gsam_lab.data import render_panorama   # noqa: E402
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -126,7 +126,9 @@ def test_pair_seam_masks_joins_halves():
     assert int(ms.masks[-1].sum()) == int(m[0].sum() + m[1].sum())
     assert abs(float(ms.iou[-1]) - 0.8) < 1e-6
     # rows that do not overlap are not joined
-    m2 = m.clone(); m2[1] = False; m2[1, 12:16, -4:] = True
+    m2 = m.clone()
+    m2[1] = False
+    m2[1, 12:16, -4:] = True
     assert len(pair_seam_masks(MaskSet(m2, torch.ones(3), torch.zeros(3, dtype=torch.bool))).masks) == 3
 
 
@@ -161,8 +163,10 @@ def test_vote_paints_majority():
 
 def test_interior_vote_decides_border_pixels():
     p = _probs()
-    ctx = torch.ones(8, 8); ctx[:, 6:] = 0.0                    # the last columns saw no context
-    m = torch.zeros(1, 8, 8, dtype=torch.bool); m[0, :, 2:8] = True
+    ctx = torch.ones(8, 8)
+    ctx[:, 6:] = 0.0                                            # the last columns saw no context
+    m = torch.zeros(1, 8, 8, dtype=torch.bool)
+    m[0, :, 2:8] = True
     out = interior_vote(p, ctx, MaskSet(m, torch.ones(1), torch.zeros(1, dtype=torch.bool)))
     assert torch.all(out[:, :, 6:].argmax(0) == 0) and torch.equal(out[:, :, :6], p[:, :, :6])
 
@@ -171,7 +175,8 @@ def test_dar_end_to_end_with_given_masks():
     t = PointwiseTeacher()
     x = blocks_erp()
     m = torch.zeros(2, 64, 128, dtype=torch.bool)
-    m[0, :, :16] = True; m[1, 40:, 60:90] = True
+    m[0, :, :16] = True
+    m[1, 40:, 60:90] = True
     for windows in ("none", "h", "hv", "tangent"):
         res = goodsam.dar(t, None, x, windows=windows, boundary=True, fusion="ctcf", masks=(m, torch.ones(2)),
                           conf_thresh=0.6)

@@ -43,7 +43,8 @@ torch.save({"state": res.student.state_dict(), "adapters": res.loss.state_dict()
 def test_two_gloo_processes_train_the_same_model(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(DDP_WORKER))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(script), str(tmp_path)]
     p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stderr[-3000:]
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
@@ -113,14 +114,14 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     saved = torch.load(ckpt, weights_only=True)["step"]
     assert saved % 3 == 0 and saved >= 6 and saved < 40
     assert max(done) - saved < 3 + 1                                  # lost at most the steps since that checkpoint
-    from test_goodsam_mka import FakeTeacher, make_dataset, tiny_student, _flat
+    from test_goodsam_mka import FakeTeacher, _flat, make_dataset, tiny_student
     ds = make_dataset(n=5)
     cfg = MKAConfig(steps=40, batch_size=2, warmup=1, ckpt_every=3, log_every=1, lr=3e-3, eval_every=1)
     logs = []
     resumed = goodsam.train_mka(tiny_student(), FakeTeacher(), ds, cfg, device="cpu", progress=False, work_dir=work,
                                 log=logs.append, stop_at=saved + 2)
     assert resumed.resumed_from == saved and resumed.step == saved + 2
-    assert any(f"resumed from" in line and f"step {saved}" in line for line in logs)
+    assert any("resumed from" in line and f"step {saved}" in line for line in logs)
     assert [h["step"] for h in resumed.history] == list(range(1, saved + 3))
     clean = goodsam.train_mka(tiny_student(), FakeTeacher(), ds, cfg, device="cpu", progress=False,
                               log=lambda s: None, stop_at=saved + 2)

@@ -2,7 +2,6 @@
 
 ``FakeTeacher`` and ``make_dataset`` follow the TA / pseudo-label interface; test_goodsam_ddp imports them.
 """
-import math
 
 import pytest
 import torch
@@ -10,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gsam_lab import goodsam
-from gsam_lab.goodsam.mka import kd_loss, standardize_channels
 from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou
+from gsam_lab.goodsam.mka import kd_loss, standardize_channels
 
 K = 9
 
@@ -116,7 +115,8 @@ def test_ce_skips_the_ignore_index():
     lab_all = torch.full((1, 16, 16), 3)
     ce_b = goodsam.MKALoss(1, 0, 0, 1, (4,) * 4, (4,) * 4)(logits, lab_all)["ce"]
     assert torch.allclose(ce_a, ce_b)          # ignored rows (any value) change nothing
-    bad = lab.clone(); bad[0, 10, 10] = K
+    bad = lab.clone()
+    bad[0, 10, 10] = K
     with pytest.raises(ValueError, match=r"outside 0..8"):
         goodsam.MKALoss(1, 0, 0, 1, (4,) * 4, (4,) * 4)(logits, bad)
 
@@ -142,9 +142,11 @@ def test_feature_alignment_is_scale_free_and_resizes():
     assert torch.allclose(z.var(1, unbiased=False), torch.ones(2, 8, 8), atol=1e-3)
     loss = goodsam.MKALoss(0, 0, 1, 1, (5,) * 4, (5,) * 4)
     for a in loss.adapters:                         # identity adapters: aligned features cost nothing
-        nn.init.zeros_(a.bias); a.weight.data = torch.eye(5)[:, :, None, None]
+        nn.init.zeros_(a.bias)
+        a.weight.data = torch.eye(5)[:, :, None, None]
     feats = [x, x, x, x]
-    assert loss(torch.zeros(2, K, 8, 8), student_features=feats, teacher_features=[f * 10 for f in feats])["feat"] < 1e-6
+    parts = loss(torch.zeros(2, K, 8, 8), student_features=feats, teacher_features=[f * 10 for f in feats])
+    assert parts["feat"] < 1e-6
     small = [F.avg_pool2d(x, 2)] * 4                # student stages at half the TA's size are resized, not refused
     assert torch.isfinite(loss(torch.zeros(2, K, 8, 8), student_features=small, teacher_features=feats)["feat"])
 

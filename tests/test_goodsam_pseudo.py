@@ -9,8 +9,13 @@ import torch
 from torch import nn
 
 from gsam_lab import data, goodsam
-from gsam_lab.goodsam.pseudo import (ImageFolder, PseudoLabelFolderError, dense_from_topk, pseudo_label_dataset,
-                                     topk_from_logits)
+from gsam_lab.goodsam.pseudo import (
+    ImageFolder,
+    PseudoLabelFolderError,
+    dense_from_topk,
+    pseudo_label_dataset,
+    topk_from_logits,
+)
 from gsam_lab.goodsam.teacher import TeacherOutput
 
 
@@ -80,7 +85,9 @@ def test_resume_skips_done_items_and_refuses_other_runs(tmp_path):
     with pytest.raises(PseudoLabelFolderError, match="resume=True"):
         pseudo_label_dataset(t, None, panos(), out, resume=False, **KW)
     assert (out / "manifest.json").read_bytes() == manifest
-    other = tmp_path / "other"; other.mkdir(); (other / "notes.txt").write_text("mine")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
     with pytest.raises(PseudoLabelFolderError, match="not empty"):
         pseudo_label_dataset(t, None, panos(), other, **KW)
     assert (other / "notes.txt").read_text() == "mine" and not (other / "manifest.json").exists()
@@ -119,7 +126,8 @@ def test_rank_sharding_from_env(tmp_path, monkeypatch):
     t = PointwiseTeacher()
     out = tmp_path / "pl"
     for r in (0, 1):
-        monkeypatch.setenv("RANK", str(r)); monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("RANK", str(r))
+        monkeypatch.setenv("WORLD_SIZE", "2")
         pseudo_label_dataset(t, None, panos(5), out, **KW)
         names = sorted(p.name for p in (out / "items").glob("*.pt"))
         assert names == (["000000.pt", "000002.pt", "000004.pt"] if r == 0 else
@@ -133,7 +141,8 @@ def test_image_folder(tmp_path):
 
     (tmp_path / "sub").mkdir()
     for i in range(2):
-        Image.fromarray((np.random.default_rng(i).random((32, 64, 3)) * 255).astype(np.uint8)).save(tmp_path / "sub" / f"p{i}.png")
+        pixels = (np.random.default_rng(i).random((32, 64, 3)) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "sub" / f"p{i}.png")
     ds = ImageFolder(tmp_path)
     assert len(ds) == 2 and ds[0]["image"].shape == (3, 32, 64)
     out = pseudo_label_dataset(PointwiseTeacher(), None, tmp_path, tmp_path.parent / "pl_folder", **KW)

@@ -1,6 +1,5 @@
 """Cubemaps: erp_to_cubemap / cubemap_to_erp."""
 import numpy as np
-import pytest
 import torch
 
 from gsam_lab import panorama as P

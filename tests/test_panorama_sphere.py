@@ -1,10 +1,10 @@
 """Conventions of gsam_lab.panorama.sphere: pixels <-> lon/lat <-> xyz, rotations, view rays."""
 import math
 
-import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gsam_lab import panorama as P
 

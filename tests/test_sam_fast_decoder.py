@@ -117,7 +117,8 @@ def test_hooks_switch_the_fast_predictor_to_sams_modules(model):
 
 def test_other_decoder_layouts_fall_back_or_are_refused(model):
     odd = copy.deepcopy(model)
-    odd.mask_decoder.output_upscaling = nn.Sequential(*list(odd.mask_decoder.output_upscaling)[:4], nn.ReLU(), nn.Identity())
+    odd.mask_decoder.output_upscaling = nn.Sequential(*list(odd.mask_decoder.output_upscaling)[:4], nn.ReLU(),
+                                                      nn.Identity())
     assert supports_folding(model.mask_decoder) and not supports_folding(odd.mask_decoder)
     sparse, dense = _prompts(odd, "boxes", n=2)
     emb, pe = torch.zeros(1, 256, 32, 32), odd.prompt_encoder.get_dense_pe()
@@ -135,7 +136,8 @@ def test_gradients_flow_like_sams(model):
     with torch.no_grad():
         sparse, dense = _prompts(model, "boxes", n=2)
     grads = []
-    for fn in (lambda: _reference(model, emb, pe, sparse, dense), lambda: folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)):
+    for fn in (lambda: _reference(model, emb, pe, sparse, dense),
+               lambda: folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)):
         model.zero_grad()
         m, iou = fn()
         (m.sigmoid().mean() + iou.sum()).backward()

@@ -1,5 +1,4 @@
 """gsam_lab.sam registry and load_sam: names, shape inference, and every checkpoint error."""
-import os
 
 import pytest
 import torch

@@ -108,8 +108,8 @@ def test_bf16_autocast_keeps_the_objective():
 
     def run(amp):
         with torch.no_grad():
-            loss, parts = _step_loss(model, views, np.random.default_rng(0), sam.PromptSampler(0), replace(cfg, amp=amp),
-                                     ResizeLongestSide(256), "cpu")
+            loss, parts = _step_loss(model, views, np.random.default_rng(0), sam.PromptSampler(0),
+                                     replace(cfg, amp=amp), ResizeLongestSide(256), "cpu")
         return loss.item(), parts["iou"]
 
     (l32, iou32), (l16, iou16) = run(0), run(1)

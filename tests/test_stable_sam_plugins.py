@@ -219,12 +219,14 @@ def test_predictor_factory_plugs_into_stability_sweep(tiny, image):
     b = sam.stability_sweep(tiny, samples, predictor_factory=stable_sam.predictor_factory(stable), **kw).summary()
     assert len(a) == 2 and np.array_equal(a["miou"].to_numpy(), b["miou"].to_numpy())
     with pytest.raises(ValueError, match="another model"):
-        sam.stability_sweep(sam.build_tiny_sam(1), samples, predictor_factory=stable_sam.predictor_factory(stable), **kw)
+        sam.stability_sweep(sam.build_tiny_sam(1), samples, predictor_factory=stable_sam.predictor_factory(stable),
+                            **kw)
 
 
 def test_plugin_initialisation_is_seeded_and_leaves_the_global_rng_alone(tiny):
     state = torch.random.get_rng_state()
     a, b, c = StableSam(tiny, seed=3), StableSam(tiny, seed=3), StableSam(tiny, seed=4)
     assert torch.equal(torch.random.get_rng_state(), state)
-    assert torch.equal(a.dsp.dwconv.weight, b.dsp.dwconv.weight) and torch.equal(a.drp.mlp[1].weight, b.drp.mlp[1].weight)
+    assert torch.equal(a.dsp.dwconv.weight, b.dsp.dwconv.weight)
+    assert torch.equal(a.drp.mlp[1].weight, b.drp.mlp[1].weight)
     assert not torch.equal(a.dsp.dwconv.weight, c.dsp.dwconv.weight)

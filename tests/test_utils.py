@@ -31,6 +31,7 @@ def test_resolve_device():
 
 def test_weights_fingerprint_follows_the_weights_not_the_object():
     import copy
+
     from gsam_lab.utils import weights_fingerprint
     a = torch.nn.Linear(3, 2)
     b = copy.deepcopy(a)
@@ -41,9 +42,9 @@ def test_weights_fingerprint_follows_the_weights_not_the_object():
 
 
 def test_progress_bar_redraws_at_most_once_a_second_by_default():
-    from gsam_lab.utils import PROGRESS_INTERVAL_S, progress_bar
-
     import io
+
+    from gsam_lab.utils import PROGRESS_INTERVAL_S, progress_bar
 
     bar = progress_bar(range(3), desc="x", file=io.StringIO())
     assert bar.mininterval == PROGRESS_INTERVAL_S == 1.0

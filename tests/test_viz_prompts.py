@@ -51,8 +51,10 @@ def test_draw_boxes_and_points():
 
 def test_sweep_compare_ranks_failure_cases():
     objs = pd.DataFrame([
-        dict(image=0, object=1, area=100, kind="gt_box", noise=0, k=0, setting="gt_box", iou=0.9, boundary_iou=0.5, stability=1.0),
-        dict(image=0, object=2, area=50, kind="gt_box", noise=0, k=0, setting="gt_box", iou=0.8, boundary_iou=0.5, stability=1.0),
+        dict(image=0, object=1, area=100, kind="gt_box", noise=0, k=0, setting="gt_box", iou=0.9,
+             boundary_iou=0.5, stability=1.0),
+        dict(image=0, object=2, area=50, kind="gt_box", noise=0, k=0, setting="gt_box", iou=0.8,
+             boundary_iou=0.5, stability=1.0),
         dict(image=0, object=1, area=100, kind="noisy_box", noise=0.4, k=0, setting="noisy_box s=0.4", iou=0.85,
              boundary_iou=0.5, stability=0.7),
         dict(image=0, object=2, area=50, kind="noisy_box", noise=0.4, k=0, setting="noisy_box s=0.4", iou=0.3,

@@ -22,7 +22,8 @@ class Material:
     ``tex`` (4 floats per primitive) holds the material's parameters, documented per material.
     """
     PLAIN = 0     # base colour + soft noise; tex unused
-    FACADE = 1    # window grid on vertical faces; tex = (floor height m, window pitch m, window width fraction, glass tone 0..1)
+    FACADE = 1    # window grid on vertical faces; tex = (floor height m, window pitch m, window width fraction,
+    #               glass tone 0..1)
     PAVING = 2    # tiles on top faces, concrete kerb on the sides; tex = (tile size m, grout darkness 0..1, -, -)
     LEAVES = 3    # leafy 3-D noise; tex = (leaf scale m, contrast 0..1, -, -)
     PAINT = 4     # car body paint with a dark lower band; tex unused

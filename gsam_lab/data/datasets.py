@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..utils import atomic_write_bytes, cache_dir as _cache_root
+from ..utils import atomic_write_bytes
+from ..utils import cache_dir as _cache_root
 from .render import RENDERER_VERSION, render_panorama, render_pinhole
 from .world import make_world
 
@@ -221,7 +222,8 @@ class SyntheticPinholes(_Synthetic):
         super().__init__(split, n, hw, seed, cache, cache_dir, world_params, erp=False)
         self.fov_deg = _range(fov_deg, "fov_deg", 1e-3, 179.0)
         self.pitch_deg = _range(pitch_deg, "pitch_deg", -90.0, 90.0)
-        if isinstance(views_per_world, bool) or not isinstance(views_per_world, (int, np.integer)) or views_per_world < 1:
+        if (isinstance(views_per_world, bool) or not isinstance(views_per_world, (int, np.integer))
+                or views_per_world < 1):
             raise ValueError(f"views_per_world must be a positive int, got {views_per_world!r}")
         self.views_per_world = int(views_per_world)
 
@@ -244,7 +246,8 @@ class SyntheticPinholes(_Synthetic):
 def heldout_domains(n_pinhole: int = 16, n_erp: int = 8, pinhole_hw: Tuple[int, int] = (256, 256),
                     erp_hw: Tuple[int, int] = (256, 512), split: str = "test", seed: int = 0,
                     fov_deg: Tuple[float, float] = (50.0, 110.0)) -> Dict[str, "_Synthetic"]:
-    """Held-out evaluation images: ``{"pinhole": SyntheticPinholes(split, ...), "erp": SyntheticPanoramas(split, ...)}``.
+    """Held-out evaluation images:
+    ``{"pinhole": SyntheticPinholes(split, ...), "erp": SyntheticPanoramas(split, ...)}``.
 
     The one place where SAM, Stable-SAM and the notebooks get the images they are scored on:
     worlds of the ``test`` (or ``val``) split, which no training recipe renders. A domain with

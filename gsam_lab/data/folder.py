@@ -119,7 +119,8 @@ class FolderDataset(Dataset):
         img_dir, lab_dir = self.root / "leftImg8bit" / str(self.split), self.root / "gtFine" / str(self.split)
         for d in (img_dir, lab_dir):
             if not d.is_dir():
-                raise FileNotFoundError(f"DensePASS layout expects {d} (root/leftImg8bit/<split> and root/gtFine/<split>)")
+                raise FileNotFoundError(f"DensePASS layout expects {d} "
+                                        "(root/leftImg8bit/<split> and root/gtFine/<split>)")
         images = sorted(p for p in img_dir.rglob("*.png"))
         if not images:
             raise ValueError(f"no .png images under {img_dir}")
@@ -147,7 +148,8 @@ class FolderDataset(Dataset):
                 raise ValueError(f"Stanford2D3D split must be 'all', 'fold<1|2|3>_<train|val>' or a list of area "
                                  f"folders, got {split!r}")
             nums = S2D3D_FOLDS[int(m.group(1))][0 if m.group(2) == "train" else 1]
-            areas = [a for a in present if re.match(r"area_(\d+)", a) and int(re.match(r"area_(\d+)", a).group(1)) in nums]
+            areas = [a for a in present
+                     if re.match(r"area_(\d+)", a) and int(re.match(r"area_(\d+)", a).group(1)) in nums]
         else:
             areas = [str(a) for a in split]
             missing = [a for a in areas if a not in present]
@@ -158,10 +160,11 @@ class FolderDataset(Dataset):
         return areas
 
     def _s2d3d_pairs(self) -> List[Tuple[Path, Path]]:
-        names_file = next((p for p in (self.root / "semantic_labels.json", self.root / "assets" / "semantic_labels.json")
-                           if p.is_file()), None)
+        candidates = (self.root / "semantic_labels.json", self.root / "assets" / "semantic_labels.json")
+        names_file = next((p for p in candidates if p.is_file()), None)
         if names_file is None:
-            raise FileNotFoundError(f"Stanford2D3D layout needs semantic_labels.json in {self.root} or {self.root / 'assets'}")
+            raise FileNotFoundError(f"Stanford2D3D layout needs semantic_labels.json in {self.root} "
+                                    f"or {self.root / 'assets'}")
         names = json.loads(names_file.read_text())
         cls = {c: i for i, c in enumerate(S2D3D_CLASSES)}
         self._s2d3d_names = np.array([cls.get(str(n).split("_")[0], IGNORE_INDEX) for n in names], dtype=np.int64)
@@ -217,7 +220,8 @@ class FolderDataset(Dataset):
         if self.layout == "stanford2d3d":
             if arr.ndim != 3:
                 raise ValueError(f"Stanford2D3D semantic image {path} must be RGB, got shape {arr.shape}")
-            idx = (arr[..., 0].astype(np.int64) << 16) | (arr[..., 1].astype(np.int64) << 8) | arr[..., 2].astype(np.int64)
+            a64 = arr.astype(np.int64)
+            idx = (a64[..., 0] << 16) | (a64[..., 1] << 8) | a64[..., 2]
             names = self._s2d3d_names
             ids = np.where(idx < len(names), names[np.minimum(idx, len(names) - 1)], IGNORE_INDEX)
         else:

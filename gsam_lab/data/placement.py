@@ -425,8 +425,8 @@ def _bush(b: Builder, street: Street) -> bool:
             return False
         b.occupy(x, z, r)
         inst = b.new_instance("vegetation")
-        b.ellipsoid((x, base + r * 0.6, z), (r, r * rng.uniform(0.7, 1.1), r * rng.uniform(0.8, 1.3)), rng.uniform(0, 3),
-                    "vegetation", inst, Material.LEAVES, col, tex)
+        b.ellipsoid((x, base + r * 0.6, z), (r, r * rng.uniform(0.7, 1.1), r * rng.uniform(0.8, 1.3)),
+                    rng.uniform(0, 3), "vegetation", inst, Material.LEAVES, col, tex)
     return True
 
 

@@ -55,7 +55,8 @@ def _to_local(p: torch.Tensor, center: torch.Tensor, yaw: torch.Tensor) -> torch
     return torch.stack((c * r[:, 0] - s * r[:, 2], r[:, 1], s * r[:, 0] + c * r[:, 2]), 1)
 
 
-def _surface(world: World, d: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, o: torch.Tensor) -> Dict[str, torch.Tensor]:
+def _surface(world: World, d: torch.Tensor, t: torch.Tensor, ids: torch.Tensor,
+             o: torch.Tensor) -> Dict[str, torch.Tensor]:
     """Per-ray surface record (flat, ``N`` rays) from the nearest hits ``t``, ``ids``."""
     n = d.shape[0]
     f32 = dict(dtype=d.dtype, device=d.device)
@@ -64,7 +65,6 @@ def _surface(world: World, d: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, 
     n_prim = sum(len(p) for p in groups)
     # per-primitive attribute tables + a ground row (index n_prim) and a sky row (n_prim + 1)
     row = torch.where(ids == GROUND_ID, n_prim, torch.where(hit, ids, n_prim + 1))
-    i64 = dict(dtype=torch.int64, device=d.device)
 
     def table(attr, ground, sky):
         parts = [getattr(p, attr) for p in groups]

@@ -33,8 +33,15 @@ import numpy as np
 import torch
 
 from .appearance_params import Look, sample_look
-from .placement import (place_bushes, place_buildings, place_cars, place_persons, place_poles, place_sidewalks,
-                        place_trees)
+from .placement import (
+    place_buildings,
+    place_bushes,
+    place_cars,
+    place_persons,
+    place_poles,
+    place_sidewalks,
+    place_trees,
+)
 from .street import Builder, Street, describe_street
 
 __all__ = ["World", "Primitives", "Ground", "make_world", "DEFAULT_SCENE", "PARAM_COLS"]

@@ -23,7 +23,8 @@ _EXPORTS = {
     "evaluate_teacher": "teacher", "save_teacher": "teacher", "sam_masks": "fusion", "MaskSet": "fusion",
     # student and MKA (issue 6)
     "Student": "student", "STUDENT_CONFIGS": "student", "StudentOutput": "student", "load_student": "student",
-    "MKALoss": "mka", "train_mka": "distill", "MKAConfig": "distill", "MKAResult": "distill", "evaluate_miou": "distill",
+    "MKALoss": "mka", "train_mka": "distill", "MKAConfig": "distill", "MKAResult": "distill",
+    "evaluate_miou": "distill",
 }
 
 __all__ = sorted(_EXPORTS)

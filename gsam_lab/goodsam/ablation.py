@@ -68,8 +68,8 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
         ``seconds`` (per panorama, SAM excluded), plus the settings.
     """
     import pandas as pd
-    from ..utils import progress_bar
 
+    from ..utils import progress_bar
     from .fusion import sam_masks
     from .rectification import dar
 
@@ -122,7 +122,8 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
                      "pseudo_coverage": round(covered[name][0] / max(1, covered[name][1]), 4),
                      "pseudo_miou": round(pmeters[name].miou(), 4),
                      "seconds": round(secs[name] / max(1, n), 3), **{k2: str(v) for k2, v in kw.items()}})
-        pcs.append({"variant": name, **{c: round(float(x), 4) for c, x in zip(teacher.classes, meters[name].per_class_iou())}})
+        class_iou = zip(teacher.classes, meters[name].per_class_iou())
+        pcs.append({"variant": name, **{c: round(float(x), 4) for c, x in class_iou}})
         lat = latitude_miou(torch.stack(preds[name]), gt_all, k, bands=bands)
         lats.append({"variant": name, **{f"{r.lat_max:+.0f}..{r.lat_min:+.0f}": round(float(r.miou), 4)
                                          for r in lat.itertuples()}})

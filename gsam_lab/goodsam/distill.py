@@ -124,7 +124,8 @@ def check_item(item, num_classes: int, index=0):
         raise ValueError(f"item {index}: ensemble_logits must be K x H x W, got {tuple(ens.shape)}")
     if ens.shape[0] != num_classes:
         raise ValueError(f"item {index}: cached ensemble_logits have {ens.shape[0]} classes but the student predicts "
-                         f"{num_classes}; build the student with num_classes={ens.shape[0]} or re-run DAR for its classes")
+                         f"{num_classes}; build the student with num_classes={ens.shape[0]} "
+                         "or re-run DAR for its classes")
     h, w = ens.shape[-2:]
     if H % h or W % w or H // h != W // w:
         raise ValueError(f"item {index}: cached ensemble_logits are {h} x {w}, which is not the image size {H} x {W} "
@@ -219,7 +220,8 @@ def _differences(saved: dict, now: dict) -> List[str]:
 def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels, dataset_size: int):
     ck = load_torch_file(path)
     if not isinstance(ck, dict) or ck.get("kind") != _KIND:
-        raise ValueError(f"{path} is not a train_mka checkpoint (kind {ck.get('kind') if isinstance(ck, dict) else None!r})")
+        kind = ck.get("kind") if isinstance(ck, dict) else None
+        raise ValueError(f"{path} is not a train_mka checkpoint (kind {kind!r})")
     diffs = _differences(ck["student_spec"], _spec(student))
     saved_cfg = {k: v for k, v in ck["config"].items() if k not in _RESUMABLE}
     now_cfg = {k: v for k, v in asdict(cfg).items() if k not in _RESUMABLE}
@@ -367,7 +369,8 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
                 with torch.no_grad():
                     t_feats = tuple(teacher(images).features)
                     if len(t_feats) != len(s_ch):
-                        raise ValueError(f"the teacher returned {len(t_feats)} feature stages, the student has {len(s_ch)}")
+                        raise ValueError(f"the teacher returned {len(t_feats)} feature stages, "
+                                         f"the student has {len(s_ch)}")
             parts = train_module(images, labels, ens, t_feats)
         logged = torch.stack([parts[k].detach().float() for k in ("total", "ce", "kd", "feat")])
         logged = D.all_reduce_mean(logged, info)

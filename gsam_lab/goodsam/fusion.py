@@ -26,8 +26,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-__all__ = ["MaskSet", "as_mask_set", "sam_masks", "grid_masks", "window_masks", "pair_seam_masks", "interior_vote", "mask_stats",
-           "fuse_vote", "fuse_ctcf", "FUSION_MODES"]
+__all__ = ["MaskSet", "as_mask_set", "sam_masks", "grid_masks", "window_masks", "pair_seam_masks", "interior_vote",
+           "mask_stats", "fuse_vote", "fuse_ctcf", "FUSION_MODES"]
 
 FUSION_MODES = ("none", "vote", "ctcf")
 
@@ -149,7 +149,8 @@ def grid_masks(model, erp_image: torch.Tensor, points_per_side: int = 8, pred_io
     sel = idx[chosen]
     if len(sel) == 0:
         return MaskSet(torch.zeros(0, hh, ww, dtype=torch.bool, device=erp_image.device),
-                       torch.zeros(0, device=erp_image.device), torch.zeros(0, dtype=torch.bool, device=erp_image.device))
+                       torch.zeros(0, device=erp_image.device),
+                       torch.zeros(0, dtype=torch.bool, device=erp_image.device))
     up = F.interpolate(low[sel][:, None], size=(hh, ww), mode="bilinear", align_corners=False)[:, 0] > 0
     order = torch.argsort(up.flatten(1).sum(1), descending=True)
     up, sel_iou = up[order], iou[sel][order]

@@ -88,7 +88,8 @@ class MKALoss(nn.Module):
                 raise ValueError(f"{name} must be a number >= 0, got {v!r}")
         if not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        student_channels, teacher_channels = tuple(int(c) for c in student_channels), tuple(int(c) for c in teacher_channels)
+        student_channels = tuple(int(c) for c in student_channels)
+        teacher_channels = tuple(int(c) for c in teacher_channels)
         if len(student_channels) != len(teacher_channels):
             raise ValueError(f"student has {len(student_channels)} feature stages {student_channels} but the teacher "
                              f"has {len(teacher_channels)} {teacher_channels}; MKA pairs them one to one")
@@ -96,7 +97,8 @@ class MKALoss(nn.Module):
         self.temperature = float(temperature)
         self.ignore_index = int(ignore_index)
         self.student_channels, self.teacher_channels = student_channels, teacher_channels
-        self.adapters = nn.ModuleList(nn.Conv2d(cs, ct, kernel_size=1) for cs, ct in zip(student_channels, teacher_channels))
+        self.adapters = nn.ModuleList(nn.Conv2d(cs, ct, kernel_size=1)
+                                      for cs, ct in zip(student_channels, teacher_channels))
 
     def extra_repr(self) -> str:
         return (f"ce_weight={self.ce_weight}, kd_weight={self.kd_weight}, feat_weight={self.feat_weight}, "
@@ -132,12 +134,14 @@ class MKALoss(nn.Module):
             if pseudo_label.ndim != 3 or pseudo_label.shape[0] != student_logits.shape[0]:
                 raise ValueError(f"pseudo_label must be B x H x W with B={student_logits.shape[0]}, "
                                  f"got {tuple(pseudo_label.shape)}")
-            up = F.interpolate(student_logits.float(), size=pseudo_label.shape[-2:], mode="bilinear", align_corners=False)
+            up = F.interpolate(student_logits.float(), size=pseudo_label.shape[-2:], mode="bilinear",
+                               align_corners=False)
             lab = pseudo_label.long()
             if (lab != self.ignore_index).any():
                 bad = (lab != self.ignore_index) & ((lab < 0) | (lab >= K))
                 if bad.any():
-                    raise ValueError(f"pseudo_label holds class ids outside 0..{K - 1} (and {self.ignore_index} = ignore): "
+                    raise ValueError(f"pseudo_label holds class ids outside 0..{K - 1} "
+                                     f"(and {self.ignore_index} = ignore): "
                                      f"{sorted(set(lab[bad].unique().tolist()))[:5]}")
                 parts["ce"] = F.cross_entropy(up, lab, ignore_index=self.ignore_index)
         if self.kd_weight > 0:

@@ -199,7 +199,6 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
         ValueError: bad ``topk`` / rank, or an ERP that is not 2:1 (from ``dar``).
     """
     from ..utils import progress_bar
-
     from .rectification import dar
 
     ds = ImageFolder(panoramas) if isinstance(panoramas, (str, os.PathLike)) else panoramas

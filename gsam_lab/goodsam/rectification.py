@@ -25,10 +25,8 @@ import numpy as np
 import torch
 
 from ..data.classes import IGNORE_INDEX
-from .fusion import (FUSION_MODES, MaskSet, as_mask_set, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks,
-                     sam_masks)
-from .windows import (WINDOW_MODES, border_ramp, sliding_window_logits, tangent_logits, whole_logits,
-                      window_layout)
+from .fusion import FUSION_MODES, MaskSet, as_mask_set, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks, sam_masks
+from .windows import WINDOW_MODES, border_ramp, sliding_window_logits, tangent_logits, whole_logits, window_layout
 
 __all__ = ["dar", "DarResult", "as_erp_tensor", "pad_band_to_erp", "WINDOW_MODES", "FUSION_MODES"]
 

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.classes import CLASSES
 from ..bundled import ASSETS_DIR, check_bundled
+from ..data.classes import CLASSES
 from ..utils import atomic_save, check_finite, load_torch_file, resolve_device
 from .classmap import class_groups, map_logits
 from .segformer_config import TINY_SYNTH_CONFIG, segformer_config
@@ -270,9 +270,8 @@ def evaluate_teacher(teacher: Teacher, dataset, batch_size: int = 8, progress: b
     Every item is run whole (an ERP at once: the "TA alone" baseline of DAR). Returns a dict with
     ``miou`` (float), ``per_class`` ({class: IoU}), ``confusion`` (K x K list) and ``n`` (items).
     """
-    from ..utils import progress_bar
-
     from ..metrics import ConfusionMeter
+    from ..utils import progress_bar
 
     dev = next(teacher.parameters()).device
     meter = ConfusionMeter(teacher.num_classes)

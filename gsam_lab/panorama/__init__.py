@@ -4,6 +4,11 @@ Conventions (pixel centres, longitude / latitude signs, camera angles) are state
 :mod:`gsam_lab.panorama.sphere`. Every image function accepts torch ``C x H x W`` / ``B x C x H x W``
 tensors (float or integer, on any device) and numpy ``H x W x C`` arrays for notebooks.
 """
+from .cubemap import FACE_ANGLES, FACE_NAMES, cubemap_to_erp, erp_to_cubemap
+from .distortion import area_distortion, pixel_solid_angle, tissot_axes, tissot_ellipses
+from .projection import erp_to_perspective, perspective_footprint, perspective_to_erp, py360convert_fov
+from .rotation import rotate_erp
+from .sampling import sample_erp, sample_image
 from .sphere import (
     check_erp_hw,
     erp_lonlat,
@@ -16,11 +21,6 @@ from .sphere import (
     rotation_matrix,
     xyz_to_lonlat,
 )
-from .sampling import sample_erp, sample_image
-from .projection import erp_to_perspective, perspective_footprint, perspective_to_erp, py360convert_fov
-from .rotation import rotate_erp
-from .cubemap import FACE_ANGLES, FACE_NAMES, cubemap_to_erp, erp_to_cubemap
-from .distortion import area_distortion, pixel_solid_angle, tissot_axes, tissot_ellipses
 
 __all__ = [
     # sphere.py: conventions

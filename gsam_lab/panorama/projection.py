@@ -46,7 +46,7 @@ def _view_grids(views: Tuple[Tuple[float, float, float, float], ...], out_hw: Tu
     The last few view sets are cached (a notebook or a sliding-window loop asks for the same views
     again and again); callers must treat the result as read-only.
     """
-    (h, w), (eh, ew) = out_hw, erp_hw
+    (h, w), ew = out_hw, erp_hw[1]
     k = 2.0 / (ew + 2)
     bases = list(dict.fromkeys((f, p, r) for f, _, p, r in views))   # yaw is a longitude shift: share the rest
     with torch.inference_mode(False), torch.no_grad():

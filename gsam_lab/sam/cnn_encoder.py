@@ -77,7 +77,8 @@ class ConvImageEncoder(nn.Module):
                  depths: Sequence[int] = (2, 2, 1), pyramid_chans: int = 128, out_chans: int = 256):
         super().__init__()
         if len(widths) != 4 or len(depths) != 3:
-            raise ValueError(f"widths needs 4 entries (strides 4..32) and depths 3 (strides 8..32), got {widths}, {depths}")
+            raise ValueError("widths needs 4 entries (strides 4..32) and depths 3 (strides 8..32), "
+                             f"got {widths}, {depths}")
         if img_size % 32:
             raise ValueError(f"img_size must be a multiple of 32, got {img_size}")
         self.img_size = img_size

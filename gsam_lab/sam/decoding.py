@@ -42,7 +42,8 @@ def decoder_inputs(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe:
                          f"1 x C x h x w, got {tuple(image_embeddings.shape)} and {tuple(image_pe.shape)}")
     bsz = sparse_prompt_embeddings.shape[0]
     if dense_prompt_embeddings.shape[0] not in (1, bsz):
-        raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, got {tuple(dense_prompt_embeddings.shape)}")
+        raise ValueError(f"dense_prompt_embeddings must be 1 or {bsz} x C x h x w, "
+                         f"got {tuple(dense_prompt_embeddings.shape)}")
     dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
     return decoder_tokens(decoder, sparse_prompt_embeddings), image_embeddings + dense
 

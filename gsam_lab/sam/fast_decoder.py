@@ -240,7 +240,8 @@ def _upscaled_masks(decoder: nn.Module, keys: torch.Tensor, mask_tokens: torch.T
 
 def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
                          sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
-                         slots: Optional[Sequence[int]] = None, memo: Optional[dict] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                         slots: Optional[Sequence[int]] = None,
+                         memo: Optional[dict] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """``MaskDecoder.predict_masks`` for ``B`` prompts on one image, folded (see the module docstring).
 
     Args:
@@ -257,7 +258,8 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         ``(masks, iou_pred)``: ``B x len(slots) x 4h x 4w`` low-res logits and ``B x len(slots)``.
     """
     if not supports_folding(decoder):
-        raise TypeError(f"folded_predict_masks needs segment_anything's MaskDecoder layout, got {type(decoder).__name__}")
+        raise TypeError("folded_predict_masks needs segment_anything's MaskDecoder layout, "
+                        f"got {type(decoder).__name__}")
     tokens, src = decoder_inputs(decoder, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
                                  "folded_predict_masks")
     slots = list(range(decoder.num_mask_tokens)) if slots is None else [int(s) for s in slots]
@@ -283,7 +285,8 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         if shared:                      # the image side projected once
             t2i = blk.cross_attn_token_to_image
             k_in = _memo(m, ("k_in",) + src_id, lambda: keys + pe)
-            a = _token_to_image_shared(t2i, queries + tokens, _memo(m, ("k", id(t2i)) + src_id, lambda: t2i.k_proj(k_in)),
+            a = _token_to_image_shared(t2i, queries + tokens,
+                                       _memo(m, ("k", id(t2i)) + src_id, lambda: t2i.k_proj(k_in)),
                                        _memo(m, ("v", id(t2i)) + src_id, lambda: t2i.v_proj(keys)))
         else:                           # per prompt: keys + pe is never formed
             a = _token_to_image(blk.cross_attn_token_to_image, queries + tokens, keys, keys, pe=pe, memo=memo)

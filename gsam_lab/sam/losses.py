@@ -30,7 +30,8 @@ def sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch
     return (loss * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1)
 
 
-def dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor = None, eps: float = 1.0) -> torch.Tensor:
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor = None,
+              eps: float = 1.0) -> torch.Tensor:
     """Per-mask soft dice loss ``1 - (2 |P T| + eps) / (|P| + |T| + eps)``; shapes as :func:`sigmoid_focal_loss`."""
     p = torch.sigmoid(logits)
     if weight is not None:

@@ -231,7 +231,8 @@ class PromptPredictor:
         if (lab == -1).all(1).any():
             raise ValueError("a prompt has only padding points (label -1)")
         p = self._check_inside(p, "point", clip, valid=lab != -1)
-        pts_t = torch.as_tensor(self.transform.apply_coords(p, self.original_size), dtype=torch.float, device=self.device)
+        pts_t = torch.as_tensor(self.transform.apply_coords(p, self.original_size), dtype=torch.float,
+                                device=self.device)
         return pts_t, torch.as_tensor(lab, dtype=torch.int, device=self.device)
 
     def _mask_input(self, mask_input) -> torch.Tensor:

@@ -193,8 +193,9 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
         if max_images is not None and i >= max_images:
             break
         if not isinstance(sample, Mapping) or "image" not in sample or "instance" not in sample:
+            sample_keys = list(sample) if isinstance(sample, Mapping) else "-"
             raise KeyError("each sample must be a dict with 'image' and 'instance' (H x W object ids); "
-                           f"got {type(sample).__name__} with keys {list(sample) if isinstance(sample, Mapping) else '-'}")
+                           f"got {type(sample).__name__} with keys {sample_keys}")
         img = as_rgb_uint8(sample["image"])
         inst = _as_instance(sample["instance"], img.shape[:2])
         ids, areas = _objects(inst, min_area, max_objects)

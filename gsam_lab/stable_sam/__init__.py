@@ -13,11 +13,11 @@
 from .decoder import DEFORM_ATTNS, plugin_predict_masks
 from .drp import ROUTINGS, DynamicRoutingPlugin
 from .dsp import DeformableSamplingPlugin, sample_at_offsets
+from .evaluate import TARGETS, check_targets, compare, heldout_sets
 from .io import FORMAT, PluginCheckpointError, load, sam_fingerprint, save
 from .model import StableSam, count_trainable
-from .evaluate import TARGETS, check_targets, compare, heldout_sets
-from .rts import RTSConfig, embed_dataset, train_rts
 from .predictor import StableSamPredictor, predictor_factory
+from .rts import RTSConfig, embed_dataset, train_rts
 
 __all__ = [
     "DeformableSamplingPlugin", "DynamicRoutingPlugin", "StableSam", "StableSamPredictor", "predictor_factory",

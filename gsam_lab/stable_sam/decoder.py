@@ -111,7 +111,8 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         # one image: keep it (and the positional encoding) at batch 1 and let block 1 broadcast it
         # against the prompts, exactly as gsam_lab.sam.shared_predict_masks does for plain SAM, so that
         # untrained plugins reproduce PromptPredictor's logits (its default path) bit for bit on any device
-        dense = dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings) else dense_prompt_embeddings
+        dense = (dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings)
+                 else dense_prompt_embeddings)
         src = image_embeddings + dense
         pos_src = image_pe
     elif image_embeddings.shape[0] == b:

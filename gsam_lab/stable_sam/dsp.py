@@ -127,7 +127,8 @@ class DeformableSamplingPlugin(nn.Module):
         """
         b, n, c = tokens.shape
         if c != self.dim or n != h * w:
-            raise ValueError(f"DSP expects tokens B x {h * w} x {self.dim} for a {h} x {w} grid, got {tuple(tokens.shape)}")
+            raise ValueError(f"DSP expects tokens B x {h * w} x {self.dim} for a {h} x {w} grid, "
+                             f"got {tuple(tokens.shape)}")
         xp = self.project_tokens(tokens)                                        # B x HW x C
         xp_map = xp.view(b, h, w, c).permute(0, 3, 1, 2)                         # channels-last view
         y = self.dwconv(xp_map).permute(0, 2, 3, 1)                             # B x H x W x C

@@ -62,7 +62,8 @@ def save(stable: StableSam, path: PathLike, sam_name: Optional[str] = None, meta
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise PluginCheckpointError(f"no Stable-SAM plugin file at {path} (the shipped one is "
-                                    f"gsam_lab/assets/stable_sam_tiny_synth.pt, made by data_scripts/train_stable_sam.py)")
+                                    "gsam_lab/assets/stable_sam_tiny_synth.pt, "
+                                    "made by data_scripts/train_stable_sam.py)")
     check_bundled(path, PluginCheckpointError)
     obj = load_torch_file(path, PluginCheckpointError)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:

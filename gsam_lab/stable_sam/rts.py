@@ -263,7 +263,8 @@ def _trainable_params(stable: StableSam, cfg: RTSConfig):
 def _trainable_state(stable: StableSam, cfg: RTSConfig) -> Dict[str, torch.Tensor]:
     sd = {"plugins." + k: v for k, v in stable.plugin_state_dict().items()}
     if cfg.trainable == "decoder":
-        sd.update({"mask_decoder." + k: v.detach().cpu().clone() for k, v in stable.sam.mask_decoder.state_dict().items()})
+        decoder_sd = stable.sam.mask_decoder.state_dict()
+        sd.update({"mask_decoder." + k: v.detach().cpu().clone() for k, v in decoder_sd.items()})
     return sd
 
 
@@ -328,9 +329,11 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
     if ckpt is not None and ckpt.exists() and resume:
         ck = load_torch_file(ckpt)
         if not isinstance(ck, dict) or "state" not in ck:
-            raise ValueError(f"{ckpt} is not an RTS training checkpoint (written by train_rts); move it away to start over")
+            raise ValueError(f"{ckpt} is not an RTS training checkpoint (written by train_rts); "
+                             "move it away to start over")
         if ck.get("config", {}).get("trainable") != cfg.trainable:
-            raise ValueError(f"checkpoint {ckpt} trained {ck.get('config', {}).get('trainable')!r}, not {cfg.trainable!r}")
+            trained = ck.get("config", {}).get("trainable")
+            raise ValueError(f"checkpoint {ckpt} trained {trained!r}, not {cfg.trainable!r}")
         check_finite(ck["state"], ckpt)
         _load_trainable_state(stable, ck["state"])
         opt.load_state_dict(ck["opt"])

@@ -336,7 +336,8 @@ def run_all_cells(pg, timeout: float | None = None) -> dict:
         pg.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
               const k = w.sessionContext.session.kernel;
               return k.status !== 'idle' || w.content.node.querySelector('.jp-InputPrompt') &&
-                     [...w.content.node.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*')); }""",
+                     [...w.content.node.querySelectorAll('.jp-InputPrompt')]
+                       .some(e => e.textContent.includes('*')); }""",
                              timeout=20_000)
     except Exception:
         pass

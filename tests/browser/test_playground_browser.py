@@ -9,8 +9,16 @@ import nbformat
 import numpy as np
 import pytest
 
-from labdriver import (assert_no_errors, image_src, open_notebook, png_pixels, publish_to_docs, run_all_cells, shot,
-                       wait_src_change)
+from labdriver import (
+    assert_no_errors,
+    image_src,
+    open_notebook,
+    png_pixels,
+    publish_to_docs,
+    run_all_cells,
+    shot,
+    wait_src_change,
+)
 
 NOTEBOOK_02 = "02_sam_prompt_stability.ipynb"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
