@@ -32,7 +32,7 @@ params('''
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the prompt draws (the test renders are the fixed test split)
-sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (Meta's, cache folder) or a .pth path
+sam_checkpoint: str = "tiny-synth"   # tiny-synth (bundled), vit_b | vit_l | vit_h (Meta's, cache folder) or a .pth path
 data_root: str = ""             # optional folder of real labelled images (objects: connected regions of thing classes)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
 out_dir: str = "outputs/02_sam_prompt_stability"   # figures and tables go here
@@ -51,7 +51,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
 from gsam_lab import data, metrics, sam, viz, widgets
 from gsam_lab.profiles import settings
@@ -93,9 +92,9 @@ viz.savefig(fig, out / "images.png");
 '''),
 md("""
 ## 1 · One object, five prompts
-We pick an object SAM segments well from its tight box and prompt it with the tight ground-truth box, two noisy boxes (the
-noise scale is the largest jitter as a fraction of the box's width and height) and one or three
-random clicks inside it. White outline: the true object. Red: SAM's mask.
+We pick an object SAM segments well from its tight box and prompt it with the tight ground-truth box,
+two noisy boxes (the noise scale is the largest jitter as a fraction of the box's width and height)
+and one or three random clicks inside it. White outline: the true object. Red: SAM's mask.
 """),
 code('''
 name0 = next(iter(domains))
@@ -111,7 +110,7 @@ obj = candidates[int(np.argmax(gt_ious))]                  # one SAM gets right 
 gt0 = inst0 == obj
 outcomes = sam.prompt_outcomes(predictor, gt0, sam.casual_prompts(gt0, seed=seed, noise=(0.2, 0.4), points=(1, 3)))
 fig = viz.show_outcomes(img0, outcomes)
-viz.savefig(fig, out / "one_object_five_prompts.png");
+viz.savefig(fig, out / "one_object_five_prompts.png")
 pd.DataFrame([dict(prompt=o.name, iou=o.iou, boundary_iou=o.boundary_iou, sam_predicted_iou=o.predicted_iou)
               for o in outcomes]).round(3)
 '''),
@@ -136,7 +135,7 @@ summary[["domain", "setting", "miou", "mbiou", "stability", "n_objects"]].round(
 code('''
 fig = viz.plot_sweep({n: r.summary() for n, r in sweeps.items()}, x="noise")
 fig.suptitle("boxes: ground truth (noise 0) and noisy", y=1.03)
-viz.savefig(fig, out / "sweep_boxes.png");
+viz.savefig(fig, out / "sweep_boxes.png")
 fig = viz.plot_sweep({n: r.summary() for n, r in sweeps.items()}, x="k")
 fig.suptitle("random positive clicks", y=1.03)
 viz.savefig(fig, out / "sweep_points.png");
@@ -174,8 +173,8 @@ md("""
 ## 3 · Failure cases side by side
 `SweepResult.compare` lines up every object's IoU under two settings. The objects with the largest
 drop from the ground-truth box to the noisiest box are the failure cases; we re-prompt them with a
-few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into a neighbour the box now
-covers, or shrinks to the part the box still contains).
+few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into
+a neighbour the box now covers, or shrinks to the part the box still contains).
 """),
 code('''
 name0 = next(iter(sweeps))
@@ -197,7 +196,7 @@ for _, row in cmp.head(3).iterrows():
         images.append(img)
         panels.append(o._replace(name=f"image {int(row.image)}, object {int(row.object)}: {o.name}"))
 fig = viz.show_outcomes(images, panels, ncols=2, size=4)
-viz.savefig(fig, out / "failure_cases.png");
+viz.savefig(fig, out / "failure_cases.png")
 assert (cmp["drop"] > 0).mean() > 0.5, "for most objects the noisy box is worse than the ground-truth box"
 '''),
 md("""

@@ -42,19 +42,20 @@ device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the studied panorama's world (test split)
 data_root: str = ""             # full profile: a DensePASS folder (data_scripts/prepare_densepass.py); empty: synthetic
 sam_checkpoint: "Optional[str]" = None     # None: "tiny-synth" (quick), "vit_h" (full); or a SAM name / .pth path
-teacher: "Optional[str]" = None            # None: "tiny-synth" (quick), "segformer-b5-cityscapes" (full); or a HF id / folder
+teacher: "Optional[str]" = None            # None: tiny-synth quick, segformer-b5-cityscapes full; or a HF id / folder
 out_dir: str = "outputs/04_goodsam_dar_fusion"   # figures and pseudo-labels go here
 erp_hw: "Optional[Tuple[int, int]]" = None # (H, W) of the panoramas; None: (256, 512) quick, (1024, 2048) full
 n_test: "Optional[int]" = None             # held-out panoramas for the measurements; None: 4 quick, 100 full
-n_pinhole: "Optional[int]" = None          # held-out pinhole images for the TA's source-domain score; None: 16 quick, 200 full
+n_pinhole: "Optional[int]" = None          # held-out pinholes (the TA's source-domain score); None: 16 quick, 200 full
 points_per_side: "Optional[int]" = None    # SAM point grid (rows; columns are twice that); None: 6 quick, 32 full
-sam_method: str = "grid"        # grid: SAM on the whole ERP | windows: SAM on each "h" window (finer masks, 4x the SAM time)
+sam_method: str = "grid"        # grid: SAM on the whole ERP | windows: SAM per "h" window (finer masks, 4x SAM time)
 windows: str = "h"              # DAR windows for the single-panorama walk-through: none | h | hv | tangent
 conf_thresh: float = 0.5        # pseudo-label pixels below this fused confidence are ignored (255)
 '''),
     code('''
 import time
 from pathlib import Path
+from typing import Optional, Tuple  # the types named in the parameters cell's annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,7 +84,8 @@ H, W = cfg.erp_hw
 ta = goodsam.load_teacher(cfg.teacher, device=dev)
 sam_model = sam.load_sam(cfg.sam, device=dev)
 sam_kw = dict(points_per_side=cfg.points_per_side, method=sam_method)
-print(f"profile={cfg.profile}  device={dev}  ERP {H}x{W}  TA={cfg.teacher} ({sum(p.numel() for p in ta.parameters()) / 1e6:.1f}M)  SAM={cfg.sam}")
+n_ta = sum(p.numel() for p in ta.parameters())
+print(f"profile={cfg.profile}  device={dev}  ERP {H}x{W}  TA={cfg.teacher} ({n_ta / 1e6:.1f}M)  SAM={cfg.sam}")
 '''),
     md("""
 ### The panoramas
@@ -128,8 +130,12 @@ fig, ax = plt.subplots(figsize=(10, 3.5))
 xs = np.arange(ta.num_classes)
 ax.bar(xs - 0.2, list(src["per_class"].values()), 0.4, label=f"pinhole (source) mIoU {src['miou']:.3f}")
 ax.bar(xs + 0.2, list(tgt["per_class"].values()), 0.4, label=f"panorama (target) mIoU {tgt['miou']:.3f}")
-ax.set_xticks(xs, ta.classes, rotation=30); ax.set_ylabel("IoU"); ax.legend(); ax.set_title("TA: per-class IoU")
-fig.tight_layout(); viz.savefig(fig, out / "ta_domain_gap.png");
+ax.set_xticks(xs, ta.classes, rotation=30)
+ax.set_ylabel("IoU")
+ax.legend()
+ax.set_title("TA: per-class IoU")
+fig.tight_layout()
+viz.savefig(fig, out / "ta_domain_gap.png")
 print(f"TA mIoU: pinhole {src['miou']:.3f}, panorama {tgt['miou']:.3f}, gap {100 * gap:.1f} points")
 '''),
     md("""
@@ -138,15 +144,21 @@ sideways; the TA never saw such shapes. Latitude-band mIoU of the whole-ERP pred
 """),
     code('''
 with torch.no_grad():
-    ta_preds = torch.stack([ta.predict(test_set[i]["image"][None].to(dev))[0].argmax(0).cpu() for i in range(len(test_set))])
+    ta_preds = torch.stack([ta.predict(test_set[i]["image"][None].to(dev))[0].argmax(0).cpu()
+                            for i in range(len(test_set))])
 gts = torch.stack([test_set[i]["semantic"] for i in range(len(test_set))])
 lat_ta = metrics.latitude_miou(ta_preds, gts, ta.num_classes, bands=6)
 fig, ax = plt.subplots(figsize=(6, 3))
 centres = (lat_ta.lat_min + lat_ta.lat_max) / 2
-ax.plot(centres, lat_ta.miou, "o-"); ax.axhline(src["miou"], ls="--", c="gray", label="pinhole mIoU")
-ax.set_xlabel("latitude band centre (°)"); ax.set_ylabel("mIoU"); ax.legend(); ax.grid(alpha=.3)
+ax.plot(centres, lat_ta.miou, "o-")
+ax.axhline(src["miou"], ls="--", c="gray", label="pinhole mIoU")
+ax.set_xlabel("latitude band centre (°)")
+ax.set_ylabel("mIoU")
+ax.legend()
+ax.grid(alpha=.3)
 ax.set_title("TA on whole panoramas, per latitude band")
-fig.tight_layout(); viz.savefig(fig, out / "ta_latitude.png");
+fig.tight_layout()
+viz.savefig(fig, out / "ta_latitude.png")
 lat_ta[["lat_max", "lat_min", "miou", "pixel_share"]].round(3)
 '''),
     code('''
@@ -174,7 +186,8 @@ for ax, mode in zip(axes, ("h", "hv")):
         for shift in (0, -W):   # draw the part that wrapped past the right edge at the left
             ax.add_patch(Rectangle((win.left + shift, win.top + 1), win.w, win.h - 2, fill=False, ec=col, lw=1.5))
     ax.set_title(f'windows="{mode}": {len(window_layout((H, W), mode))} windows')
-fig.tight_layout(); viz.savefig(fig, out / "windows.png");
+fig.tight_layout()
+viz.savefig(fig, out / "windows.png");
 '''),
     code('''
 # SAM "everything" masks of every test panorama, computed once and shared by all DAR settings below
@@ -183,13 +196,16 @@ same = cfg.dataset == "synthetic" or not data_root
 masks_one = test_masks[0] if (same and seed == 0) else sam_masks(sam_model, erp.to(dev), **sam_kw)
 res = {m: goodsam.dar(ta, None, erp, windows=m, boundary=False, fusion="none") for m in ("none", "h", "hv", "tangent")}
 fig, axes = plt.subplots(3, 2, figsize=(13, 10))
-viz.plot_erp(axes[0, 0], erp); axes[0, 0].set_title("panorama")
-viz.plot_erp(axes[0, 1], viz.colorize(gt)); axes[0, 1].set_title("ground truth")
+viz.plot_erp(axes[0, 0], erp)
+axes[0, 0].set_title("panorama")
+viz.plot_erp(axes[0, 1], viz.colorize(gt))
+axes[0, 1].set_title("ground truth")
 for ax, (m, r) in zip(axes.flat[2:], res.items()):
     pred = r.ensemble_logits.argmax(0)
     viz.plot_erp(ax, viz.colorize(pred))
     ax.set_title(f'windows="{m}": mIoU {metrics.miou(pred, gt, ta.num_classes):.3f}')
-fig.tight_layout(); viz.savefig(fig, out / "window_predictions.png");
+fig.tight_layout()
+viz.savefig(fig, out / "window_predictions.png");
 '''),
     code('''
 # what this section teaches, checked
@@ -213,15 +229,20 @@ For `windows="none"` the only border is the seam itself.
 """),
     code('''
 paired = pair_seam_masks(masks_one)
-rb = {m: goodsam.dar(ta, None, erp, windows=m, boundary=True, fusion="none", masks=masks_one) for m in ("none", windows)}
+rb = {m: goodsam.dar(ta, None, erp, windows=m, boundary=True, fusion="none", masks=masks_one)
+      for m in ("none", windows)}
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.4))
-viz.plot_erp(axes[0], rb["none"].parts["context"], cmap="viridis"); axes[0].set_title('context, windows="none"')
-viz.plot_erp(axes[1], rb[windows].parts["context"], cmap="viridis"); axes[1].set_title(f'context, windows="{windows}"')
+viz.plot_erp(axes[0], rb["none"].parts["context"], cmap="viridis")
+axes[0].set_title('context, windows="none"')
+viz.plot_erp(axes[1], rb[windows].parts["context"], cmap="viridis")
+axes[1].set_title(f'context, windows="{windows}"')
 seam_ids = torch.zeros(H, W, dtype=torch.long)
 for k, m in enumerate(paired.masks):
     seam_ids[m] = k + 1 if bool(paired.seam[k]) else seam_ids[m]
-viz.plot_erp(axes[2], viz.overlay(erp, seam_ids > 0, alpha=0.6)); axes[2].set_title(f"{int(paired.seam.sum())} SAM mask(s) joined across the seam")
-fig.tight_layout(); viz.savefig(fig, out / "boundary.png");
+viz.plot_erp(axes[2], viz.overlay(erp, seam_ids > 0, alpha=0.6))
+axes[2].set_title(f"{int(paired.seam.sum())} SAM mask(s) joined across the seam")
+fig.tight_layout()
+viz.savefig(fig, out / "boundary.png")
 for m, r in rb.items():
     print(f'windows="{m}" + boundary: mIoU {metrics.miou(r.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
 '''),
@@ -245,44 +266,61 @@ $$p(x) = \frac{p_\text{TA}(x) + s \sum_{m \ni x} \alpha_m\, \text{onehot}(c_m)}{
 Pixels no mask covers keep the TA. The simple baseline `"vote"` paints every mask with the TA's
 majority class. How many masks SAM finds matters most: the bundled tiny SAM stably finds only
 large regions (road, sky, big facades) on a whole 256×512 ERP; `sam_method="windows"` runs it on
-each window, at twice the resolution, for more and smaller masks. Pseudo-labels are the argmax, **ignored (255) where the fused confidence is below
-`conf_thresh`**.
+each window, at twice the resolution, for more and smaller masks. Pseudo-labels are the argmax,
+**ignored (255) where the fused confidence is below `conf_thresh`**.
 """),
     code('''
-full = goodsam.dar(ta, None, erp, windows=windows, boundary=True, fusion="ctcf", masks=masks_one, conf_thresh=conf_thresh)
-vote = goodsam.dar(ta, None, erp, windows=windows, boundary=True, fusion="vote", masks=masks_one, conf_thresh=conf_thresh)
+full = goodsam.dar(ta, None, erp, windows=windows, boundary=True, fusion="ctcf", masks=masks_one,
+                   conf_thresh=conf_thresh)
+vote = goodsam.dar(ta, None, erp, windows=windows, boundary=True, fusion="vote", masks=masks_one,
+                   conf_thresh=conf_thresh)
 info = full.parts["fusion_info"]
 ms = full.parts["masks"]
 fig, axes = plt.subplots(2, 2, figsize=(13, 7))
 ids = torch.zeros(H, W, dtype=torch.long)
 for k in torch.argsort(ms.masks.flatten(1).sum(1), descending=True).tolist():
     ids[ms.masks[k]] = k + 1
-viz.plot_erp(axes[0, 0], ids, cmap="tab20"); axes[0, 0].set_title(f"{len(ms.masks)} SAM masks ({cfg.points_per_side}x{2 * cfg.points_per_side} point grid)")
-axes[0, 1].bar(np.arange(len(ms.masks)), info["mask_purity"].numpy(), color=[data.PALETTE[c] / 255 for c in info["mask_class"].tolist()])
-axes[0, 1].bar(np.arange(len(ms.masks)), info["mask_alpha"].numpy(), fill=False, ec="k", label="alpha (0 = does not vote)")
-axes[0, 1].set_xlabel("mask"); axes[0, 1].set_ylabel("purity"); axes[0, 1].legend(); axes[0, 1].set_title("per-mask TA purity (bar colour = class)")
-viz.plot_erp(axes[1, 0], viz.colorize(vote.ensemble_logits.argmax(0))); axes[1, 0].set_title(f'fusion="vote": mIoU {metrics.miou(vote.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
-viz.plot_erp(axes[1, 1], viz.colorize(full.ensemble_logits.argmax(0))); axes[1, 1].set_title(f'fusion="ctcf": mIoU {metrics.miou(full.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
-fig.tight_layout(); viz.savefig(fig, out / "fusion.png");
+viz.plot_erp(axes[0, 0], ids, cmap="tab20")
+axes[0, 0].set_title(f"{len(ms.masks)} SAM masks ({cfg.points_per_side}x{2 * cfg.points_per_side} point grid)")
+axes[0, 1].bar(np.arange(len(ms.masks)), info["mask_purity"].numpy(),
+               color=[data.PALETTE[c] / 255 for c in info["mask_class"].tolist()])
+axes[0, 1].bar(np.arange(len(ms.masks)), info["mask_alpha"].numpy(), fill=False, ec="k",
+               label="alpha (0 = does not vote)")
+axes[0, 1].set_xlabel("mask")
+axes[0, 1].set_ylabel("purity")
+axes[0, 1].legend()
+axes[0, 1].set_title("per-mask TA purity (bar colour = class)")
+viz.plot_erp(axes[1, 0], viz.colorize(vote.ensemble_logits.argmax(0)))
+axes[1, 0].set_title(f'fusion="vote": mIoU {metrics.miou(vote.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
+viz.plot_erp(axes[1, 1], viz.colorize(full.ensemble_logits.argmax(0)))
+axes[1, 1].set_title(f'fusion="ctcf": mIoU {metrics.miou(full.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
+fig.tight_layout()
+viz.savefig(fig, out / "fusion.png");
 '''),
     code('''
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.4))
-viz.plot_erp(axes[0], viz.colorize(full.pseudo_label)); axes[0].set_title("pseudo-label (black = ignored)")
-viz.plot_erp(axes[1], viz.colorize(gt)); axes[1].set_title("ground truth")
+viz.plot_erp(axes[0], viz.colorize(full.pseudo_label))
+axes[0].set_title("pseudo-label (black = ignored)")
+viz.plot_erp(axes[1], viz.colorize(gt))
+axes[1].set_title("ground truth")
 pl = full.pseudo_label
 wrong = (pl != 255) & (pl != gt) & (gt != 255)
-viz.plot_erp(axes[2], viz.overlay(erp, wrong, alpha=0.7)); axes[2].set_title("pseudo-label errors")
-fig.tight_layout(); viz.savefig(fig, out / "pseudo_label.png");
+viz.plot_erp(axes[2], viz.overlay(erp, wrong, alpha=0.7))
+axes[2].set_title("pseudo-label errors")
+fig.tight_layout()
+viz.savefig(fig, out / "pseudo_label.png")
 kept = (pl != 255) & (gt != 255)
 acc_kept = float((pl[kept] == gt[kept]).float().mean())
 acc_all = float((full.ensemble_logits.argmax(0)[gt != 255] == gt[gt != 255]).float().mean())
-print(f"pseudo-label coverage {float(kept.sum()) / float((gt != 255).sum()):.2%}, accuracy on kept pixels {acc_kept:.3f} (all pixels {acc_all:.3f})")
+print(f"pseudo-label coverage {float(kept.sum()) / float((gt != 255).sum()):.2%}, "
+      f"accuracy on kept pixels {acc_kept:.3f} (all pixels {acc_all:.3f})")
 '''),
     code('''
 # what this section teaches, checked
 assert torch.all(full.pseudo_label[full.parts["confidence"] < conf_thresh] == 255), "low confidence -> ignore"
 uncovered = ~ms.masks.any(0)
-assert torch.allclose(full.ensemble_logits.exp()[:, uncovered], full.parts["boundary_probs"][:, uncovered], atol=1e-4), "pixels no mask covers keep the TA"
+assert torch.allclose(full.ensemble_logits.exp()[:, uncovered], full.parts["boundary_probs"][:, uncovered],
+                      atol=1e-4), "pixels no mask covers keep the TA"
 assert acc_kept >= acc_all, "ignoring low-confidence pixels makes the kept pseudo-labels more accurate"
 '''),
     md("""
@@ -301,14 +339,19 @@ abl.table[["variant", "miou", "delta_vs_ta", "pixel_acc", "pseudo_coverage", "ps
     code('''
 fig, axes = plt.subplots(1, 2, figsize=(15, 4))
 t = abl.table
-axes[0].barh(t.variant[::-1], t.miou[::-1]); axes[0].axvline(t.miou.iloc[0], c="k", ls="--")
-axes[0].set_xlabel("mIoU (argmax, all labelled pixels)"); axes[0].set_title("DAR ablation")
+axes[0].barh(t.variant[::-1], t.miou[::-1])
+axes[0].axvline(t.miou.iloc[0], c="k", ls="--")
+axes[0].set_xlabel("mIoU (argmax, all labelled pixels)")
+axes[0].set_title("DAR ablation")
 lat = abl.latitude.set_index("variant")
 for name in [t.variant.iloc[0], "+ windows h", "+ windows h + boundary + ctcf (full DAR)", "tangent + boundary + ctcf"]:
     axes[1].plot(range(lat.shape[1]), lat.loc[name].values, "o-", label=name)
-axes[1].set_xticks(range(lat.shape[1]), lat.columns, rotation=20); axes[1].set_ylabel("mIoU"); axes[1].legend(fontsize=7)
+axes[1].set_xticks(range(lat.shape[1]), lat.columns, rotation=20)
+axes[1].set_ylabel("mIoU")
+axes[1].legend(fontsize=7)
 axes[1].set_title("per latitude band")
-fig.tight_layout(); viz.savefig(fig, out / "ablation.png");
+fig.tight_layout()
+viz.savefig(fig, out / "ablation.png")
 abl.per_class.round(3)
 '''),
     code('''
@@ -316,7 +359,8 @@ abl.per_class.round(3)
 row = abl.table.set_index("variant")
 full_name = "+ windows h + boundary + ctcf (full DAR)"
 assert row.loc[full_name, "pseudo_miou"] > row.loc[full_name, "miou"], "confident pseudo-labels beat the plain argmax"
-assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, "ctcf does not hurt the merged TA"
+assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, \\
+    "ctcf does not hurt the merged TA"
 print(f"full DAR vs TA alone: {row.loc[full_name, 'delta_vs_ta']:+.2f} mIoU points on {len(test_set)} panoramas")
 '''),
     md("""
@@ -339,15 +383,20 @@ pl_ds = goodsam.PseudoLabelDataset(pl_dir)
 it0 = pl_ds[0]
 print(len(pl_ds), "items;", {k: tuple(v.shape) for k, v in it0.items() if torch.is_tensor(v)})
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.4))
-viz.plot_erp(axes[0], it0["image"]); axes[0].set_title("stored panorama")
-viz.plot_erp(axes[1], viz.colorize(it0["pseudo_label"])); axes[1].set_title("stored pseudo-label")
-fig.tight_layout(); viz.savefig(fig, out / "pseudo_dataset.png");
+viz.plot_erp(axes[0], it0["image"])
+axes[0].set_title("stored panorama")
+viz.plot_erp(axes[1], viz.colorize(it0["pseudo_label"]))
+axes[1].set_title("stored pseudo-label")
+fig.tight_layout()
+viz.savefig(fig, out / "pseudo_dataset.png");
 '''),
     code('''
 # what this section teaches, checked
 ok = it0["pseudo_label"] != 255
-assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]), "compact logits keep the pseudo-label's class"
-assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), "dense logits are a distribution"
+assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]), \\
+    "compact logits keep the pseudo-label's class"
+assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), \\
+    "dense logits are a distribution"
 elapsed = time.time() - t_start
 print(f"notebook ran in {elapsed:.0f} s")
 '''),

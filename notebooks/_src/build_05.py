@@ -34,18 +34,18 @@ Papermill and `gsam-lab run -p key=value` override this cell. Values left at `No
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps (training uses AMP on CUDA only)
 seed: int = 0                   # dataset, initialisation and batch-order seed
-data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) instead of running DAR here
+data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) used instead of DAR
 teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full (hub or its cache)
 sam_checkpoint: str = "tiny-synth"  # SAM for DAR's masks: tiny-synth | vit_b | vit_l | vit_h | a .pth path
 out_dir: str = "outputs/05_goodsam_mka_distillation"   # figures, tables, checkpoints
 student = None                  # student of the ablation; None: "tiny" quick, "b0" full
-sweep_students = None           # students trained with full MKA for the capacity sweep; None: () quick, ("b0", "b1", "b2") full
+sweep_students = None           # students trained with full MKA (capacity sweep); None: () quick, (b0, b1, b2) full
 steps = None                    # training steps per run; None: 150 quick, 8000 full
 batch_size = None               # global batch; None: 4 quick, 8 full
 erp_hw = None                   # (H, W) of the panoramas; None: (64, 128) quick, (512, 1024) full
 n_train = None                  # unlabelled training panoramas; None: 6 quick, 2000 full
 n_test = None                   # held-out test panoramas with labels (scoring only); None: 8 quick, 200 full
-dar_fusion = None               # DAR's fusion step: "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows only); None: profile
+dar_fusion = None               # DAR fusion: "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows only); None: profile
 '''),
     code('''
 import hashlib
@@ -93,7 +93,8 @@ rows = [{"model": f"TA {cfg.teacher}", "params (M)": sum(p.numel() for p in ta.p
          "stage widths": ta.feature_channels}]
 for name in ("tiny", "b0", "b1", "b2", "b5"):
     rows.append({"model": f"SegFormer {name}" + (" (GoodSAM's TA)" if name == "b5" else ""),
-                 "params (M)": count_parameters(name, K) / 1e6, "stage widths": goodsam.STUDENT_CONFIGS[name]["hidden_sizes"]})
+                 "params (M)": count_parameters(name, K) / 1e6,
+                 "stage widths": goodsam.STUDENT_CONFIGS[name]["hidden_sizes"]})
 capacity = pd.DataFrame(rows).set_index("model")
 capacity["params (M)"] = capacity["params (M)"].round(2)
 capacity
@@ -138,12 +139,12 @@ if data_root:
     train_set = goodsam.PseudoLabelDataset(data_root)
 else:
     train_set = []
-    for i in range(len(panos)):                  # DAR: TA sliding windows (+ SAM masks) -> ensemble logits, pseudo-labels
+    for i in range(len(panos)):   # DAR: TA sliding windows (+ SAM masks) -> ensemble logits, pseudo-labels
         img = panos[i]["image"]
         r = goodsam.dar(ta, sam_model, img, windows="h", boundary=True, fusion=cfg.dar_fusion)
         train_set.append({"image": img, "pseudo_label": r.pseudo_label.cpu(),    # logits kept at 1/4 size, fp16:
                           "ensemble_logits": F.avg_pool2d(r.ensemble_logits[None].float(), 4)[0].half().cpu(),
-                          "index": i})                                          # KD reads them at the student's 1/4 size
+                          "index": i})                                 # KD reads them at the student's 1/4 size
 print(f"{len(train_set)} pseudo-labelled panoramas in {time.time() - t:.1f} s")
 
 j = 0
@@ -154,8 +155,10 @@ for ax, im, title in zip(axes.flat, [panos[j]["image"], viz.colorize(panos[j]["s
                                      viz.colorize(train_set[j]["pseudo_label"])],
                          ["training panorama (its labels are never used)", "ground truth (shown, not used)",
                           "TA on the whole panorama", "DAR pseudo-label (black = ignored)"]):
-    viz.plot_erp(ax, im, grid=False); ax.set_title(title, fontsize=9)
-fig.tight_layout(); viz.savefig(fig, out / "pseudo_labels.png");
+    viz.plot_erp(ax, im, grid=False)
+    ax.set_title(title, fontsize=9)
+fig.tight_layout()
+viz.savefig(fig, out / "pseudo_labels.png");
 '''),
     md(r"""
 ## 3. The three loss terms
@@ -201,8 +204,12 @@ fig, ax = plt.subplots(figsize=(8, 2.6))
 for i, T in enumerate((1.0, 2.0, 4.0)):
     p = torch.softmax(ens[0, :, py, px].float() / T, 0).cpu().numpy()
     ax.bar(np.arange(K) + (i - 1) * 0.27, p, width=0.27, label=f"T = {T:g}")
-ax.set_xticks(range(K)); ax.set_xticklabels(data.CLASSES, rotation=30, fontsize=8); ax.set_ylabel("probability")
-ax.set_title(f"ensemble distribution at logit cell ({py}, {px})", fontsize=9); ax.legend(fontsize=8); fig.tight_layout()
+ax.set_xticks(range(K))
+ax.set_xticklabels(data.CLASSES, rotation=30, fontsize=8)
+ax.set_ylabel("probability")
+ax.set_title(f"ensemble distribution at logit cell ({py}, {px})", fontsize=9)
+ax.legend(fontsize=8)
+fig.tight_layout()
 viz.savefig(fig, out / "kd_temperature.png");
 '''),
     md("""
@@ -225,9 +232,13 @@ def feature_panel(student_model, adapters, title):
     fig, axes = plt.subplots(1, 3, figsize=(11, 2.2))
     for ax, im, t in zip(axes, [s_rgb, a_rgb, t_rgb],
                          [f"student stage {STAGE + 1} ({sf.shape[0]} ch, own PCA)",
-                          f"after the 1x1 adapter ({adapted.shape[0]} ch)", f"TA stage {STAGE + 1} ({tf.shape[0]} ch)"]):
-        ax.imshow(im); ax.set_title(t, fontsize=8); ax.axis("off")
-    fig.suptitle(title, fontsize=9); fig.tight_layout()
+                          f"after the 1x1 adapter ({adapted.shape[0]} ch)",
+                          f"TA stage {STAGE + 1} ({tf.shape[0]} ch)"]):
+        ax.imshow(im)
+        ax.set_title(t, fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     return fig, float(F.mse_loss(standardize_channels(adapted[None]), standardize_channels(tf[None])))
 
 fig, before_mse = feature_panel(student0, mka.adapters, "before training")
@@ -247,14 +258,17 @@ VARIANTS = {"CE only": dict(kd_weight=0.0, feat_weight=0.0),
             "CE + KD": dict(kd_weight=1.0, feat_weight=0.0),
             "CE + KD + features (MKA)": dict(kd_weight=1.0, feat_weight=1.0)}
 mka_cfg = goodsam.MKAConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=1e-3, warmup=max(1, cfg.steps // 20),
-                            temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4), log_every=max(1, cfg.steps // 5))
+                            temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4),
+                            log_every=max(1, cfg.steps // 5))
 # checkpoints per data setting: a re-run with the same settings resumes (a finished run is reused)
-run_tag = hashlib.sha1(repr((cfg.teacher, cfg.erp_hw, cfg.n_train, cfg.dar_fusion, data_root, seed)).encode()).hexdigest()[:8]
+data_setting = (cfg.teacher, cfg.erp_hw, cfg.n_train, cfg.dar_fusion, data_root, seed)
+run_tag = hashlib.sha1(repr(data_setting).encode()).hexdigest()[:8]
 runs = {}
 for name, w in VARIANTS.items():
     tag = {"CE only": "ce", "CE + KD": "kd"}.get(name, "full")
     s = goodsam.Student(cfg.student, K, classes=data.CLASSES, seed=seed)
-    runs[name] = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{run_tag}_{cfg.student}_{tag}",
+    runs[name] = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev,
+                                   work_dir=out / f"ckpt_{run_tag}_{cfg.student}_{tag}",
                                    log=lambda line: print("  " + line) if "resumed" in line else None, **w)
     print(f"{name:<26} {runs[name].seconds:6.1f} s  final loss {runs[name].history[-1]['total']:.3f}")
 '''),
@@ -268,10 +282,14 @@ for name, r in runs.items():
         if h[term].abs().sum() > 0:
             ax.plot(h["step"][len(h) - len(smooth(h[term])):], smooth(h[term]), label=name)
 for ax, term in zip(axes, ("cross-entropy on pseudo-labels", "KD (x T^2)", "feature alignment (mean of 4 stages)")):
-    ax.set_title(term, fontsize=9); ax.set_xlabel("step")
-axes[0].legend(fontsize=7); fig.tight_layout(); viz.savefig(fig, out / "curves.png");
+    ax.set_title(term, fontsize=9)
+    ax.set_xlabel("step")
+axes[0].legend(fontsize=7)
+fig.tight_layout()
+viz.savefig(fig, out / "curves.png")
 for name, r in runs.items():
-    h = pd.DataFrame(r.history); q = max(1, len(h) // 5)
+    h = pd.DataFrame(r.history)
+    q = max(1, len(h) // 5)
     assert h["total"][-q:].mean() < h["total"][:q].mean(), f"{name}: the loss falls"
 '''),
     code('''
@@ -291,7 +309,8 @@ training-time device; at test time the student is the whole pipeline).
     code('''
 scores = {f"TA ({cfg.teacher})": (n_ta, goodsam.evaluate_miou(ta, test, K, device=dev))}
 for name, r in runs.items():
-    scores[f"student {cfg.student}: {name}"] = (r.student.num_parameters(), goodsam.evaluate_miou(r.student, test, K, device=dev))
+    scores[f"student {cfg.student}: {name}"] = (r.student.num_parameters(),
+                                                goodsam.evaluate_miou(r.student, test, K, device=dev))
 table = pd.DataFrame([{"model": k, "params (M)": round(n / 1e6, 2), "test mIoU (%)": round(100 * e["miou"], 1),
                        **{c: round(100 * v, 1) for c, v in zip(data.CLASSES, e["per_class"])}}
                       for k, (n, e) in scores.items()]).set_index("model")
@@ -318,10 +337,13 @@ for r, i in enumerate(show):
     panels = [(item["image"], "panorama"), (viz.colorize(item["semantic"]), "ground truth")]
     with torch.no_grad():
         for name, m in models.items():
-            panels.append((viz.colorize(m.to(dev).eval().predict(item["image"][None].to(dev))[0].argmax(0).cpu()), name))
+            pred = m.to(dev).eval().predict(item["image"][None].to(dev))[0].argmax(0).cpu()
+            panels.append((viz.colorize(pred), name))
     for ax, (im, title) in zip(axes[r], panels):
-        viz.plot_erp(ax, im, grid=False); ax.set_title(title, fontsize=8)
-fig.tight_layout(); viz.savefig(fig, out / "predictions.png");
+        viz.plot_erp(ax, im, grid=False)
+        ax.set_title(title, fontsize=8)
+fig.tight_layout()
+viz.savefig(fig, out / "predictions.png");
 '''),
     md("""
 ## 7. Full profile: B0 / B1 / B2 students on a GPU
@@ -334,14 +356,17 @@ students. In the quick profile the list is empty and this cell only prints a not
 sweep = []
 for name in cfg.sweep_students:
     s = goodsam.Student(name, K, classes=data.CLASSES, seed=seed)
-    r = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{run_tag}_{name}_full", log=print)
+    r = goodsam.train_mka(s, ta, train_set, mka_cfg, device=dev, work_dir=out / f"ckpt_{run_tag}_{name}_full",
+                          log=print)
     e = goodsam.evaluate_miou(r.student, test, K, device=dev)
     sweep.append({"student": name, "params (M)": round(r.student.num_parameters() / 1e6, 2),
                   "test mIoU (%)": round(100 * e["miou"], 1), "ms/image": round(ms_per_image(r.student, x), 1),
                   "train minutes": round(r.seconds / 60, 1)})
     r.student.save(out / f"student_{name}.pt")
 if sweep:
-    sweep = pd.DataFrame(sweep).set_index("student"); sweep.to_csv(out / "students.csv"); display(sweep)
+    sweep = pd.DataFrame(sweep).set_index("student")
+    sweep.to_csv(out / "students.csv")
+    display(sweep)
 else:
     print("quick profile: no capacity sweep (run with profile='full' on a GPU for B0/B1/B2)")
 '''),

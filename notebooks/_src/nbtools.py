@@ -14,8 +14,13 @@ import nbformat
 
 NOTEBOOKS = Path(__file__).resolve().parents[1]
 
-COLAB_SOURCE = '''# Colab or a fresh kernel: install gsam_lab only when it is missing (set GSAM_LAB_PIP to install another source)
-import importlib.util, os, subprocess, sys
+COLAB_SOURCE = '''# Colab or a fresh kernel: install gsam_lab only when it is missing
+# (set GSAM_LAB_PIP to install another source)
+import importlib.util
+import os
+import subprocess
+import sys
+
 if importlib.util.find_spec("gsam_lab") is None:
     spec = os.environ.get("GSAM_LAB_PIP", "gsam_lab[notebooks] @ git+https://github.com/gsam-lab/gsam_lab")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])'''
