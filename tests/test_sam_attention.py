@@ -8,12 +8,11 @@ from gsam_lab.sam.attention import _weights, attention_layers, attention_mass, c
 
 
 @pytest.fixture(scope="module")
-def predictor():
+def predictor(tiny_sam):
     torch.manual_seed(0)
-    model = sam.build_tiny_sam()
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
-    return sam.PromptPredictor(model).set_image(img)
+    return sam.PromptPredictor(tiny_sam).set_image(img)
 
 
 def test_recomputed_weights_reproduce_module_output(predictor):

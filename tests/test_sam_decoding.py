@@ -2,18 +2,16 @@
 import pytest
 import torch
 
-from gsam_lab import sam
 from gsam_lab.sam.decoding import shared_predict_masks
 
 
 @pytest.fixture(scope="module")
-def parts():
+def parts(tiny_sam):
     torch.manual_seed(0)
-    model = sam.build_tiny_sam(0)
     with torch.no_grad():                       # a non-trivial embedding and prompts
         emb = torch.randn(1, 256, 32, 32)
-        pe = model.prompt_encoder.get_dense_pe()
-    return model, emb, pe
+        pe = tiny_sam.prompt_encoder.get_dense_pe()
+    return tiny_sam, emb, pe
 
 
 def _reference(model, emb, pe, sparse, dense):

@@ -23,8 +23,8 @@ def _perturbed(model, seed=0):
 
 
 @pytest.fixture(scope="module")
-def model():
-    return _perturbed(sam.build_tiny_sam(0))
+def model(tiny_sam):
+    return _perturbed(tiny_sam)
 
 
 def _prompts(model, kind, n=5, seed=1, size=(256, 256)):

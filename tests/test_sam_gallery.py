@@ -6,10 +6,10 @@ from gsam_lab import metrics, sam
 
 
 @pytest.fixture(scope="module")
-def predictor():
+def predictor(tiny_sam):
     torch.manual_seed(0)
     img = np.random.default_rng(1).integers(0, 255, (64, 96, 3), dtype=np.uint8)
-    return sam.PromptPredictor(sam.build_tiny_sam()).set_image(img)
+    return sam.PromptPredictor(tiny_sam).set_image(img)
 
 
 def _gt():

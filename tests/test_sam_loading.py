@@ -9,8 +9,8 @@ from gsam_lab.sam.cnn_encoder import ConvImageEncoder
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return sam.build_tiny_sam(0)
+def tiny(tiny_sam):
+    return tiny_sam
 
 
 @pytest.fixture()

@@ -10,8 +10,8 @@ H, W = 48, 80
 
 
 @pytest.fixture(scope="module")
-def model():
-    return sam.build_tiny_sam(0)
+def model(tiny_sam):
+    return tiny_sam
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ H, W = 40, 64
 
 
 @pytest.fixture(scope="module")
-def model():
-    return sam.build_tiny_sam(0)
+def model(tiny_sam):
+    return tiny_sam
 
 
 @pytest.fixture(scope="module")
