@@ -32,8 +32,21 @@ from .stats import latitude_class_shares
 from .world import DEFAULT_SCENE, World, make_world
 
 __all__ = [
-    "CLASSES", "PALETTE", "IGNORE_INDEX", "CITYSCAPES_TO_SYNTH", "NUM_CLASSES", "STUFF_CLASSES", "THING_CLASSES",
-    "colorize", "make_world", "World", "DEFAULT_SCENE", "render_rays", "render_panorama", "render_pinhole",
-    "RENDERER_VERSION", "SyntheticPanoramas", "SyntheticPinholes", "heldout_domains", "world_seed",
-    "split_of_world_seed", "FolderDataset", "latitude_class_shares", "export_panoramas", "things_as_instances",
+    # classes.py
+    "CITYSCAPES_TO_SYNTH", "CLASSES", "IGNORE_INDEX", "NUM_CLASSES", "PALETTE", "STUFF_CLASSES", "THING_CLASSES",
+    "colorize",
+    # datasets.py
+    "SyntheticPanoramas", "SyntheticPinholes", "heldout_domains", "split_of_world_seed", "world_seed",
+    # export.py
+    "export_panoramas",
+    # folder.py
+    "FolderDataset",
+    # instances.py
+    "things_as_instances",
+    # render.py
+    "RENDERER_VERSION", "render_panorama", "render_pinhole", "render_rays",
+    # stats.py
+    "latitude_class_shares",
+    # world.py
+    "DEFAULT_SCENE", "World", "make_world",
 ]

@@ -9,32 +9,30 @@ student distilled by Multi-level Knowledge Adaptation (MKA).
     res = goodsam.dar(teacher, sam.load_sam("tiny-synth"), erp, windows="h", boundary=True, fusion="ctcf")
     student = goodsam.Student("b0")
 """
-from __future__ import annotations
+from .classmap import CITYSCAPES_CLASSES, map_logits
+from .distill import MKAConfig, MKAResult, evaluate_miou, train_mka
+from .fusion import MaskSet, sam_masks
+from .mka import MKALoss
+from .pseudo import PseudoLabelDataset, pseudo_label_dataset
+from .rectification import DarResult, dar  # DAR lives in rectification.py: a dar.py would shadow the function
+from .student import STUDENT_CONFIGS, Student, StudentOutput, load_student
+from .teacher import TEACHERS, Teacher, TeacherOutput, evaluate_teacher, load_teacher, save_teacher
 
-import importlib
-
-# public name -> submodule that defines it (imported on first use)
-_EXPORTS = {
-    # teacher assistant, DAR and pseudo-labelling (issue 5)
-    "Teacher": "teacher", "TeacherOutput": "teacher", "load_teacher": "teacher", "TEACHERS": "teacher",
-    "CITYSCAPES_CLASSES": "classmap", "map_logits": "classmap",
-    "dar": "rectification", "DarResult": "rectification",   # module not named dar.py: it would shadow the function
-    "pseudo_label_dataset": "pseudo", "PseudoLabelDataset": "pseudo",
-    "evaluate_teacher": "teacher", "save_teacher": "teacher", "sam_masks": "fusion", "MaskSet": "fusion",
-    # student and MKA (issue 6)
-    "Student": "student", "STUDENT_CONFIGS": "student", "StudentOutput": "student", "load_student": "student",
-    "MKALoss": "mka", "train_mka": "distill", "MKAConfig": "distill", "MKAResult": "distill",
-    "evaluate_miou": "distill",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gsam_lab.goodsam' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = [
+    # classmap.py
+    "CITYSCAPES_CLASSES", "map_logits",
+    # distill.py
+    "MKAConfig", "MKAResult", "evaluate_miou", "train_mka",
+    # fusion.py
+    "MaskSet", "sam_masks",
+    # mka.py
+    "MKALoss",
+    # pseudo.py
+    "PseudoLabelDataset", "pseudo_label_dataset",
+    # rectification.py
+    "DarResult", "dar",
+    # student.py
+    "STUDENT_CONFIGS", "Student", "StudentOutput", "load_student",
+    # teacher.py
+    "TEACHERS", "Teacher", "TeacherOutput", "evaluate_teacher", "load_teacher", "save_teacher",
+]

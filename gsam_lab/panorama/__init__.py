@@ -23,17 +23,17 @@ from .sphere import (
 )
 
 __all__ = [
-    # sphere.py: conventions
-    "pixel_to_lonlat", "lonlat_to_pixel", "lonlat_to_xyz", "xyz_to_lonlat", "erp_lonlat", "erp_rays",
-    "rotation_matrix", "perspective_rays", "perspective_lonlat", "check_erp_hw",
-    # sampling.py
-    "sample_erp", "sample_image",
+    # cubemap.py
+    "FACE_ANGLES", "FACE_NAMES", "cubemap_to_erp", "erp_to_cubemap",
+    # distortion.py
+    "area_distortion", "pixel_solid_angle", "tissot_axes", "tissot_ellipses",
     # projection.py
-    "erp_to_perspective", "perspective_to_erp", "perspective_footprint", "py360convert_fov",
+    "erp_to_perspective", "perspective_footprint", "perspective_to_erp", "py360convert_fov",
     # rotation.py
     "rotate_erp",
-    # cubemap.py
-    "FACE_NAMES", "FACE_ANGLES", "erp_to_cubemap", "cubemap_to_erp",
-    # distortion.py
-    "area_distortion", "pixel_solid_angle", "tissot_ellipses", "tissot_axes",
+    # sampling.py
+    "sample_erp", "sample_image",
+    # sphere.py
+    "check_erp_hw", "erp_lonlat", "erp_rays", "lonlat_to_pixel", "lonlat_to_xyz", "perspective_lonlat",
+    "perspective_rays", "pixel_to_lonlat", "rotation_matrix", "xyz_to_lonlat",
 ]

@@ -25,11 +25,28 @@ from .stability import PROMPT_KINDS, SweepResult, stability_sweep
 from .tiny import TINY_SAM_CONFIG, build_tiny_sam
 
 __all__ = [
-    "load_sam", "build_tiny_sam", "CheckpointError", "PromptSampler", "PromptPredictor", "Prediction",
-    "shared_predict_masks", "folded_predict_masks",
-    "automatic_masks", "stability_sweep", "SweepResult", "PROMPT_KINDS",
-    "SAM_MODELS", "SamSpec", "register_sam", "list_sams", "get_spec", "TINY_SAM_CONFIG",
-    "prompt_outcomes", "casual_prompts", "PromptOutcome",
-    "decoder_attention", "attention_layers", "attention_mass", "AttentionMaps",
-    "infer_sam_type", "encoder_signature", "read_state_dict", "as_rgb_uint8",
+    # attention.py
+    "AttentionMaps", "attention_layers", "attention_mass", "decoder_attention",
+    # automatic.py
+    "automatic_masks",
+    # decoding.py
+    "shared_predict_masks",
+    # fast_decoder.py
+    "folded_predict_masks",
+    # gallery.py
+    "PromptOutcome", "casual_prompts", "prompt_outcomes",
+    # images.py
+    "as_rgb_uint8",
+    # loading.py
+    "CheckpointError", "encoder_signature", "infer_sam_type", "load_sam", "read_state_dict",
+    # predictor.py
+    "Prediction", "PromptPredictor",
+    # prompts.py
+    "PromptSampler",
+    # registry.py
+    "SAM_MODELS", "SamSpec", "get_spec", "list_sams", "register_sam",
+    # stability.py
+    "PROMPT_KINDS", "SweepResult", "stability_sweep",
+    # tiny.py
+    "TINY_SAM_CONFIG", "build_tiny_sam",
 ]

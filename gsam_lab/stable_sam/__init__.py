@@ -20,8 +20,20 @@ from .predictor import StableSamPredictor, predictor_factory
 from .rts import RTSConfig, embed_dataset, train_rts
 
 __all__ = [
-    "DeformableSamplingPlugin", "DynamicRoutingPlugin", "StableSam", "StableSamPredictor", "predictor_factory",
-    "plugin_predict_masks", "sample_at_offsets", "count_trainable", "save", "load", "sam_fingerprint",
-    "PluginCheckpointError", "FORMAT", "DEFORM_ATTNS", "ROUTINGS", "RTSConfig", "train_rts", "embed_dataset",
-    "compare", "check_targets", "TARGETS", "heldout_sets",
+    # decoder.py
+    "DEFORM_ATTNS", "plugin_predict_masks",
+    # drp.py
+    "ROUTINGS", "DynamicRoutingPlugin",
+    # dsp.py
+    "DeformableSamplingPlugin", "sample_at_offsets",
+    # evaluate.py
+    "TARGETS", "check_targets", "compare", "heldout_sets",
+    # io.py
+    "FORMAT", "PluginCheckpointError", "load", "sam_fingerprint", "save",
+    # model.py
+    "StableSam", "count_trainable",
+    # predictor.py
+    "StableSamPredictor", "predictor_factory",
+    # rts.py
+    "RTSConfig", "embed_dataset", "train_rts",
 ]

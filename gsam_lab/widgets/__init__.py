@@ -2,9 +2,15 @@
 
 ``ipywidgets`` is only imported when a widget is built, so the logic modules import without it.
 """
-from gsam_lab.widgets.colab import enable_colab_widgets, in_colab
-from gsam_lab.widgets.distortion_explorer import DistortionExplorer, ExplorerFrame, explorer_frame
-from gsam_lab.widgets.prompt_playground import PlaygroundFrame, PlaygroundState, PromptPlayground, playground_frame
+from .colab import enable_colab_widgets, in_colab
+from .distortion_explorer import DistortionExplorer, ExplorerFrame, explorer_frame
+from .prompt_playground import PlaygroundFrame, PlaygroundState, PromptPlayground, playground_frame
 
-__all__ = ["DistortionExplorer", "ExplorerFrame", "explorer_frame", "enable_colab_widgets", "in_colab",
-           "PromptPlayground", "PlaygroundState", "PlaygroundFrame", "playground_frame"]
+__all__ = [
+    # colab.py
+    "enable_colab_widgets", "in_colab",
+    # distortion_explorer.py
+    "DistortionExplorer", "ExplorerFrame", "explorer_frame",
+    # prompt_playground.py
+    "PlaygroundFrame", "PlaygroundState", "PromptPlayground", "playground_frame",
+]
