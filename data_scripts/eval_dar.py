@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gsam_lab import data, goodsam, sam  # noqa: E402
-from gsam_lab.goodsam.ablation import run_ablation  # noqa: E402
-from gsam_lab.goodsam.fusion import sam_masks  # noqa: E402
-from gsam_lab.utils import atomic_save, load_torch_file, weights_fingerprint  # noqa: E402
+from gsam_lab import data, goodsam, sam
+from gsam_lab.goodsam.ablation import run_ablation
+from gsam_lab.goodsam.fusion import sam_masks
+from gsam_lab.utils import atomic_save, load_torch_file, weights_fingerprint
 
 
 def markdown(df) -> str:

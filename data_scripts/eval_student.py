@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gsam_lab import data, goodsam  # noqa: E402
-from gsam_lab.goodsam.distill import evaluate_miou  # noqa: E402
+from gsam_lab import data, goodsam
+from gsam_lab.goodsam.distill import evaluate_miou
 
 
 def main(argv=None):

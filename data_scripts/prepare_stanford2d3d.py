@@ -28,8 +28,8 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from prepare_densepass import _put  # noqa: E402  (same write-or-refuse rule)
+# the same write-or-refuse rule; a sibling script (Python puts this script's folder on sys.path)
+from prepare_densepass import _put
 
 _MEMBER = re.compile(r"(?:^|/)(area_[0-9a-z]+)/pano/(rgb|semantic)/([^/]+_(?:rgb|semantic)\.png)$")
 

@@ -28,18 +28,14 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gsam_lab import data, goodsam  # noqa: E402
-from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou  # noqa: E402
-from gsam_lab.utils import atomic_save, load_torch_file, resolve_device, weights_fingerprint  # noqa: E402
+from gsam_lab import data, goodsam
+from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou
+from gsam_lab.utils import atomic_save, load_torch_file, resolve_device, weights_fingerprint
 
 VARIANTS = {"ce": dict(kd_weight=0.0, feat_weight=0.0), "kd": dict(feat_weight=0.0), "full": dict()}
 

@@ -24,15 +24,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gsam_lab.utils import progress_bar
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gsam_lab import data  # noqa: E402
-from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config  # noqa: E402
-from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher  # noqa: E402
-from gsam_lab.utils import atomic_save, load_torch_file, seed_everything  # noqa: E402
+from gsam_lab import data
+from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config
+from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher
+from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, seed_everything
 
 
 def parse(argv=None):
