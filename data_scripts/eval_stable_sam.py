@@ -71,7 +71,8 @@ def main(argv=None) -> int:
         order = [m for m in list(models) + ["fill box"] if m in set(g["method"])]
         wide = cell.pivot(index="method", columns="setting", values="v").loc[order, list(dict.fromkeys(g["setting"]))]
         print(_markdown(wide.fillna("-").reset_index()) + "\n")
-        stab = g.pivot(index="method", columns="setting", values="stability").loc[order, list(dict.fromkeys(g["setting"]))]
+        settings = list(dict.fromkeys(g["setting"]))
+        stab = g.pivot(index="method", columns="setting", values="stability").loc[order, settings]
         print("stability (mean pairwise IoU of the draws' masks)\n")
         print(_markdown(stab.reset_index()) + "\n")
     ok = True
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
         if name == "SAM" or "SAM" not in models:
             continue
         chk = stable_sam.check_targets(ev, name)
-        print(f"\ntargets, {name} vs SAM (differences on the same objects, paired 95 % interval):\n" + _markdown(chk, ".3f"))
+        print(f"\ntargets, {name} vs SAM (differences on the same objects, paired 95 % interval):\n"
+              + _markdown(chk, ".3f"))
         if name == "DSP+DRP":
             ok = bool(chk["ok"].all())
     if "SAM" not in models:

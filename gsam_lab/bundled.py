@@ -19,9 +19,12 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 #: file name in ``gsam_lab/assets`` -> SHA-256 of its bytes (one line per file; see the module doc to update).
 BUNDLED_SHA256: Dict[str, str] = {
-    "tiny_sam_synth.pt": "afefc35039b75dfeeb8fbfec61b917306b75451cd4014d7fa280e5b3b20aae85",         # train_tiny_sam.py
-    "teacher_tiny_synth.pt": "1e0fd956583bd89def09e5827ebee26ff29faac09c13232bdcfeb72254871b00",     # train_teacher.py
-    "stable_sam_tiny_synth.pt": "f0353795aa98948c1bb98b1b4ffe8ec466e62b89d4744b7e93429bf2e0d1742f",  # train_stable_sam.py
+    # data_scripts/train_tiny_sam.py
+    "tiny_sam_synth.pt": "a440262441ae6f98e32c40e1151e98664e82f57060f25611f323678eb52961dc",
+    # data_scripts/train_teacher.py
+    "teacher_tiny_synth.pt": "1e0fd956583bd89def09e5827ebee26ff29faac09c13232bdcfeb72254871b00",
+    # data_scripts/train_stable_sam.py
+    "stable_sam_tiny_synth.pt": "f0353795aa98948c1bb98b1b4ffe8ec466e62b89d4744b7e93429bf2e0d1742f",
 }
 
 _seen: Dict[Tuple[str, int, int], str] = {}      # (path, size, mtime) -> hash: each file is hashed once per process

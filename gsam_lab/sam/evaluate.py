@@ -204,5 +204,6 @@ def check_targets(ev: PromptEvaluation, targets: Dict = TARGETS) -> Dict[str, bo
                 ok[f"{dom} {noisy} stability < {targets['noisy_stability']}"] = bool(
                     sam.loc[noisy, "stability"] < targets["noisy_stability"])
         if "points k=3" in sam.index:
-            ok[f"{dom} points k=3 >= {targets['points k=3']}"] = bool(sam.loc["points k=3", "miou"] >= targets["points k=3"])
+            t = targets["points k=3"]
+            ok[f"{dom} points k=3 >= {t}"] = bool(sam.loc["points k=3", "miou"] >= t)
     return ok

@@ -48,8 +48,8 @@ from gsam_lab.utils import resolve_device
 
 from .decoding import shared_predict_masks
 from .fast_decoder import folded_predict_masks, supports_folding
-from .losses import sam_loss
 from .loading import save_tiny_checkpoint
+from .losses import sam_loss
 from .prompts import PromptSampler
 from .tiny import build_tiny_sam
 
@@ -259,7 +259,8 @@ def dense_aux_loss(logits: torch.Tensor, views, sizes, img_size: int, num_classe
 
 def _autocast(device, enabled: bool):
     dev = torch.device(device)
-    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bool(enabled) and dev.type in ("cpu", "cuda"))
+    on = bool(enabled) and dev.type in ("cpu", "cuda")
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=on)
 
 
 def _step_loss(model, views, rng, sampler, cfg, transform, device, aux_head=None):

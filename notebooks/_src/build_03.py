@@ -37,8 +37,8 @@ params('''
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the training run and of the prompt draws
-sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (Meta's, cache folder) or a .pth path
-plugins: str = ""               # trained plugins to evaluate; empty: the shipped ones for tiny-synth, else this notebook's RTS run
+sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (cache folder), a .pth
+plugins: str = ""               # plugins to evaluate; empty: the shipped ones (tiny-synth), else this notebook's run
 data_root: str = ""             # optional folder of real labelled images for the evaluation (FolderDataset)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
 out_dir: str = "outputs/03_stable_sam_plugins"   # figures, tables and the plugins trained here
@@ -112,7 +112,10 @@ features and the mask follows. Stable-SAM's idea: let the decoder *move* its sam
 SAM's mask decoder is a two-way transformer with two blocks. Between block 1 and block 2 the DSP
 takes the image tokens `x` (`B x C x H x W`, `C = 256`) and computes
 
-$$x^* = \\mathrm{Conv}_{1\\times1}(x), \\qquad \\Delta p = \\mathrm{Conv}_{1\\times1}^{C\\to2}\\big(\\mathrm{GELU}(\\mathrm{LN}(\\mathrm{DWConv}_{5\\times5}(x^*)))\\big), \\qquad \\tilde x = \\mathrm{grid\\_sample}(x^*, p + \\Delta p).$$
+$$x^* = \\mathrm{Conv}_{1\\times1}(x), \\qquad
+\\Delta p = \\mathrm{Conv}_{1\\times1}^{C\\to2}\\big(
+\\mathrm{GELU}(\\mathrm{LN}(\\mathrm{DWConv}_{5\\times5}(x^*)))\\big),
+\\qquad \\tilde x = \\mathrm{grid\\_sample}(x^*, p + \\Delta p).$$
 
 `p` is the grid of token centres and `Δp` is in token units. Block 2's token-to-image attention then
 reads `x̃` as keys and values. At the start the projection is the identity and the last convolution
@@ -127,7 +130,8 @@ print(f"{'DSP total':26s} {stable_sam.count_trainable(dsp):>7,d}")
 
 x = sam_pred.get_image_embedding().detach().cpu()             # 1 x 256 x h x w: a real image embedding
 deformed, offsets = dsp(x)
-print("untrained DSP: offsets all zero:", bool((offsets == 0).all()), "| deformed == x bit for bit:", torch.equal(deformed, x))
+print("untrained DSP: offsets all zero:", bool((offsets == 0).all()),
+      "| deformed == x bit for bit:", torch.equal(deformed, x))
 assert torch.equal(deformed, x) and (offsets == 0).all()
 '''),
 md("""
@@ -146,7 +150,8 @@ pc = torch.linalg.svd(flat - flat.mean(1, keepdim=True), full_matrices=False)[0]
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 axes[0].imshow(img0); axes[0].set_title("image")
 axes[1].imshow((pc @ x[0].flatten(1)).reshape(h, w), cmap="viridis"); axes[1].set_title("embedding, 1st PC")
-axes[2].imshow((pc @ moved[0].flatten(1)).reshape(h, w), cmap="viridis"); axes[2].set_title("re-sampled with the demo offsets")
+axes[2].imshow((pc @ moved[0].flatten(1)).reshape(h, w), cmap="viridis")
+axes[2].set_title("re-sampled with the demo offsets")
 for a in axes: a.axis("off")
 viz.savefig(fig, out / "dsp_demo_offsets.png");
 assert torch.equal(moved[0, :, :, :w // 2 - 3], x[0, :, :, 3:w // 2]), "dx = +3 reads the token 3 to the right"
@@ -181,7 +186,8 @@ untrained DSP samples exactly the token centres), computed into a fresh tensor i
 (0.5 x + 0.5 x == x exactly): every block reads SAM's own inputs, so the logits are SAM's **bit for
 bit**, by construction. With DSP alone (`drp=False`) the attention reads the sampled tokens as
 `grid_sample` returns them, a transposed view: equal values in another memory layout, so the matrix
-products take another kernel path and the logits agree only **up to float rounding** (about 2e-7 on some CPUs, 0 on others); the tests check that bound.
+products take another kernel path and the logits agree only **up to float rounding** (about 2e-7 on
+some CPUs, 0 on others); the tests check that bound.
 """),
 code('''
 stable0 = stable_sam.StableSam(model, dsp=True, drp=True)
@@ -212,8 +218,9 @@ train_set = torch.utils.data.ConcatDataset([
     data.SyntheticPanoramas("train", max(1, cfg.n_train // 4), cfg.erp_hw, seed=seed)])
 sam_before = {k: v.clone() for k, v in model.state_dict().items()}
 stable_nb = stable_sam.StableSam(model)
-run = stable_sam.train_rts(stable_nb, train_set, stable_sam.RTSConfig(steps=cfg.steps, images_per_step=cfg.images_per_step,
-                                                                       seed=seed, log_every=max(1, cfg.steps // 4)),
+rts_cfg = stable_sam.RTSConfig(steps=cfg.steps, images_per_step=cfg.images_per_step, seed=seed,
+                               log_every=max(1, cfg.steps // 4))
+run = stable_sam.train_rts(stable_nb, train_set, rts_cfg,
                            out=out / "plugins_notebook_run.pt", overwrite=True, resume=False, device=dev,
                            sam_name=sam_checkpoint if sam_checkpoint in sam.SAM_MODELS else None)
 hist = pd.DataFrame(run["history"])
