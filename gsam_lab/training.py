@@ -39,10 +39,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Union
 import numpy as np
 import torch
 
-from gsam_lab.utils import atomic_save, progress_bar, weights_fingerprint
+from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, weights_fingerprint
 
 __all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "describe", "describe_dataset", "content_hash",
-           "spaced_indices", "Checkpoint", "ResumeMismatch", "run_steps", "RunResult"]
+           "spaced_indices", "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
 
 
 def warmup_cosine(step: int, total: int, base_lr: float, warmup: int, floor: float = 0.05) -> float:
@@ -159,6 +159,11 @@ class ResumeMismatch(RuntimeError):
     """A checkpoint belongs to another job than the one asked for."""
 
 
+class UnreadableCheckpoint(RuntimeError, ValueError):
+    """A checkpoint file that cannot be read safely: damaged, or holding objects besides tensors and
+    plain values (refused before anything in it runs)."""
+
+
 class Checkpoint:
     """The checkpoint file of one training job, at ``path``.
 
@@ -185,15 +190,14 @@ class Checkpoint:
         Raises:
             ResumeMismatch: the file was written by another job (names the parts that differ and
                 how to start over).
-            RuntimeError: the file cannot be read (names it).
+            UnreadableCheckpoint: the file cannot be read safely (names it and why).
         """
         if not self.exists():
             return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise RuntimeError(f"cannot read the checkpoint {self.path} ({type(e).__name__}: {e}); "
-                               "delete it to start over") from None
+            state = load_torch_file(self.path, what="checkpoint")
+        except ValueError as e:      # damaged, or holding more than tensors and plain values (nothing was run)
+            raise UnreadableCheckpoint(f"cannot read the checkpoint: {e}; delete it to start over") from None
         saved = state.get("fingerprint") if isinstance(state, dict) else None
         if saved != self.fingerprint:
             saved = saved or {}

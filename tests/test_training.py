@@ -124,3 +124,15 @@ def test_nan_message_names_the_parts_and_the_hint_and_ranks_agree_on_the_budget(
     res = run_steps(lambda i: {"loss": 1.0}, 0, 5, save=saved.append, max_minutes=1e3, progress=False,
                     log=lambda s: None, sync_stop=lambda flag: asked.append(flag) or len(asked) == 3)
     assert asked == [False, False, False] and not res.finished and res.step == 3 and saved == [3]
+
+
+def test_an_unreadable_checkpoint_says_why_without_torchs_unsafe_advice(tmp_path, monkeypatch):
+    from gsam_lab.training import UnreadableCheckpoint
+    monkeypatch.setenv("GSAM_TEST_MARKER", str(tmp_path / "ran"))
+    torch.save({"step": 1, "evil": _Payload()}, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=r"refusing to load it \(nothing in it was run\)") as info:
+        Checkpoint(tmp_path / "last.pt", {}).load()
+    assert isinstance(info.value, UnreadableCheckpoint) and "weights_only=False" not in str(info.value)
+    (tmp_path / "torn.pt").write_bytes(b"PK\x03\x04 torn")
+    with pytest.raises(UnreadableCheckpoint, match=r"torn\.pt is not a readable checkpoint"):
+        Checkpoint(tmp_path / "torn.pt", {}).load()
