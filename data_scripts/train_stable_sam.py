@@ -8,8 +8,10 @@
 Variants: ``dsp_drp`` (the shipped plugins), ``dsp`` (DSP alone: no routing) and ``decoder`` (the
 baseline: SAM's whole mask decoder tuned, no plugins, same prompts, same steps; lr ``--decoder-lr``).
 The images are embedded once and shared by all variants. Each variant checkpoints to
-``<ablation-dir>/stable_sam_<variant>.pt.ckpt`` and resumes when run again (``--max-minutes`` caps one
-run); an existing output is never replaced without ``--overwrite``.
+``<ablation-dir>/stable_sam_<variant>.pt.ckpt`` and resumes when run again with the same settings
+(``--max-minutes`` caps one run; other settings, data or weights are refused with what differs); an
+existing output is never replaced without ``--overwrite``, which also deletes the checkpoint and starts
+over (so leave it out of the reruns that should resume).
 Recipe: ``gsam_lab/stable_sam/rts.py``; results: ``data_scripts/README.md``.
 """
 from __future__ import annotations
@@ -62,7 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--decoder-lr", type=float, default=1e-4)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace existing outputs and start over (deletes the training checkpoints)")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--steps", type=int, default=None)
     for f in dataclasses.fields(RTSConfig):

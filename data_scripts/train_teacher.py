@@ -3,8 +3,11 @@
 The source domain of GoodSAM: Cityscapes-like pinhole views (train split, FoV 60-90 deg, pitch
 -5..5 deg) of the synthetic street world. No panorama is ever seen in training. Multi-scale training
 (each batch resized by a factor in ``--scale``, as SegFormer's recipe does) so the TA is not tied to one
-object size. AdamW, linear warm-up then poly decay, cross-entropy (ignore 255), seeded, tqdm,
-periodic atomic checkpoints, resume, stop on NaN, CPU-time budget.
+object size. AdamW, linear warm-up then poly decay, cross-entropy (ignore 255), seeded, tqdm. The loop
+is the lab's training scaffold (:mod:`gsam_lab.training`): periodic atomic checkpoints; re-running the
+same command resumes, only the same job (the settings but for :data:`RESUMABLE`, the renders, the
+initial weights; another job is refused with what differs, ``--no-resume`` starts over); stop on NaN;
+a wall-time budget per run (``--max-minutes``, with a checkpoint; run again to continue).
 
 At the end the weights go to ``--out`` (fp16, default ``gsam_lab/assets/teacher_tiny_synth.pt``) and
 the TA is measured on held-out TEST-split pinholes and ERP panoramas with
@@ -24,10 +27,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gsam_lab import data
-from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config
-from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher
-from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, seed_everything
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gsam_lab import data  # noqa: E402
+from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config  # noqa: E402
+from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher  # noqa: E402
+from gsam_lab.training import Checkpoint, ResumeMismatch, describe, fingerprint, run_steps, warmup_poly  # noqa: E402
+from gsam_lab.utils import progress_bar, seed_everything  # noqa: E402
+
+#: options that may change between a run and its resume (everything else defines the job)
+RESUMABLE = ("threads", "max_minutes", "ckpt", "ckpt_every", "log_every", "out", "report", "n_test_pinhole",
+             "n_test_erp", "no_progress", "no_resume")
 
 
 def parse(argv=None):
@@ -41,9 +52,13 @@ def parse(argv=None):
     p.add_argument("--scale", type=float, nargs=2, default=(0.5, 1.25), help="multi-scale range per batch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--max-minutes", type=float, default=22.0, help="stop training after this wall time")
+    p.add_argument("--max-minutes", type=float, default=22.0,
+                   help="stop this run after so many minutes of training, with a checkpoint (0: no limit); "
+                        "run again to continue")
     p.add_argument("--ckpt", default="/tmp/goodsam/teacher_ckpt.pt", help="resumable training checkpoint")
     p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--no-resume", action="store_true", help="start over: delete an existing --ckpt")
     p.add_argument("--out", default=str(ASSETS_DIR / "teacher_tiny_synth.pt"))
     p.add_argument("--report", default="/tmp/goodsam/teacher_report.json")
     p.add_argument("--n-test-pinhole", type=int, default=64)
@@ -73,90 +88,130 @@ def augment(images: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, sc
     return images, labels
 
 
-def lr_at(step: int, total: int, base: float, warmup: int) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    return base * (1 - (step - warmup) / max(1, total - warmup)) ** 0.9
-
-
-def main(argv=None):
-    args = parse(argv)
-    torch.set_num_threads(args.threads)
-    gen = seed_everything(args.seed)
+def build_teacher() -> Teacher:
+    """A freshly initialised tiny-synth SegFormer (seed it first)."""
     from transformers import SegformerForSemanticSegmentation
 
-    model = SegformerForSemanticSegmentation(segformer_config(data.CLASSES, TINY_SYNTH_CONFIG))
-    teacher = Teacher(model, name="tiny-synth")
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    step, elapsed, history = 0, 0.0, []
-    ckpt = Path(args.ckpt)
-    if ckpt.is_file():
-        state = load_torch_file(ckpt, SystemExit)
-        if state.get("args_key") != [args.n_train, list(args.hw), args.seed]:
-            raise SystemExit(f"{ckpt} belongs to another run ({state.get('args_key')}); move it away or pass --ckpt")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        gen.set_state(state["gen"])
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
-        print(f"resumed from {ckpt} at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    config = segformer_config(data.CLASSES, TINY_SYNTH_CONFIG)
+    return Teacher(SegformerForSemanticSegmentation(config), name="tiny-synth")
 
+
+def load_pinholes(args, log=print):
+    """The train-split pinhole renders: ``images`` N x 3 x H x W in [0, 1], ``labels`` N x H x W."""
     ds = data.SyntheticPinholes("train", n=args.n_train, hw=tuple(args.hw), seed=args.seed)
     t0 = time.time()
     items = [ds[i] for i in progress_bar(range(len(ds)), desc="render/load pinholes", disable=args.no_progress)]
-    images = torch.stack([it["image"] for it in items])
-    labels = torch.stack([it["semantic"] for it in items])
-    print(f"{len(ds)} train pinholes {tuple(args.hw)} ready in {time.time() - t0:.0f} s", flush=True)
+    log(f"{len(ds)} train pinholes {tuple(args.hw)} ready in {time.time() - t0:.0f} s")
+    return torch.stack([it["image"] for it in items]), torch.stack([it["semantic"] for it in items])
 
+
+def job_description(args, teacher: Teacher) -> dict:
+    """What identifies the job: the options but for :data:`RESUMABLE`, the renders (split, count, size,
+    seed, renderer version) and the initial weights."""
+    config = {k: v for k, v in vars(args).items() if k not in RESUMABLE}
+    renders = {"split": "train", "n": args.n_train, "hw": list(args.hw), "seed": args.seed,
+               "renderer": data.RENDERER_VERSION}
+    return describe(recipe="data_scripts/train_teacher.py", config=config, data=renders, model=teacher.segformer)
+
+
+def _checkpoint(args, teacher: Teacher, log) -> Checkpoint:
+    """The job's checkpoint at ``args.ckpt`` (deleted first with ``--no-resume``)."""
+    job = job_description(args, teacher)
+    ckpt = Checkpoint(args.ckpt, fingerprint(**job), details=job)
+    if args.no_resume and ckpt.exists():
+        ckpt.path.unlink()
+        log(f"--no-resume: deleted {ckpt.path}; starting over")
+    return ckpt
+
+
+def train(args, teacher: Teacher, load_data, gen: torch.Generator, log=print):
+    """Train ``teacher`` on ``load_data() -> (images, labels)`` (resuming ``args.ckpt`` when it holds
+    this job; the checkpoint is checked before the data are loaded).
+
+    Returns ``{"steps", "finished", "elapsed" (seconds over all runs), "history" (loss per step)}``.
+
+    Raises:
+        ResumeMismatch: ``args.ckpt`` holds another job.
+        FloatingPointError: the loss became NaN or infinite (the last checkpoint is kept).
+    """
+    model = teacher.segformer
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    ckpt = _checkpoint(args, teacher, log)
+    state = ckpt.load()
+    start, elapsed, history = 0, 0.0, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["rng"])         # dropout and stochastic depth draw from the global RNG
+        start, elapsed, history = state["step"], state["elapsed"], list(state["history"])
+        log(f"resumed from {ckpt.path} at step {start} ({elapsed / 60:.1f} min done)")
+    images, labels = load_data()
     model.train()
-    start = time.time() - elapsed
-    bar = progress_bar(total=args.steps, initial=step, desc="train TA", disable=args.no_progress)
-    while step < args.steps:
-        if (time.time() - start) / 60 > args.max_minutes:
-            print(f"time budget of {args.max_minutes} min reached at step {step}", flush=True)
-            break
+
+    def step(i: int):
         idx = torch.randint(0, len(images), (args.batch,), generator=gen)
         x, y = augment(images[idx], labels[idx], gen, args.scale)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         out = model(pixel_values=(x - teacher.mean) / teacher.std)
         logits = F.interpolate(out.logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
         loss = F.cross_entropy(logits, y, ignore_index=data.IGNORE_INDEX)
         if not torch.isfinite(loss):
-            raise SystemExit(f"loss is {loss.item()} at step {step}; stopping (last checkpoint kept at {ckpt})")
+            return {"loss": loss.item()}          # run_steps stops with the step number
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        step += 1
-        history.append(float(loss))
-        bar.update(1)
-        bar.set_postfix(loss=f"{sum(history[-20:]) / len(history[-20:]):.3f}")
-        if step % 50 == 0:
-            print(f"step {step} loss {sum(history[-50:]) / 50:.4f} {time.time() - start:.0f}s", flush=True)
-        if step % args.ckpt_every == 0 or step == args.steps:
-            atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                         "step": step, "elapsed": time.time() - start, "history": history,
-                         "args_key": [args.n_train, list(args.hw), args.seed]}, ckpt)
-    bar.close()
-    train_s = time.time() - start
-    model.eval()
+        history.append(loss.item())
+        return {"loss": loss.item()}
 
+    t0 = time.time()
+
+    def save(next_step: int):
+        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                   "rng": torch.get_rng_state(), "step": next_step, "elapsed": elapsed + time.time() - t0,
+                   "history": history})
+
+    res = run_steps(step, start, args.steps, optimizer=opt,
+                    lr=lambda i: warmup_poly(i, args.steps, args.lr, args.warmup),
+                    save=save, ckpt_every=args.ckpt_every, log_every=args.log_every, max_minutes=args.max_minutes,
+                    progress=not args.no_progress, desc="train TA", log=log, nan_hint="Try a lower --lr")
+    model.eval()
+    return {"steps": res.step, "finished": res.finished, "elapsed": elapsed + res.seconds, "history": history}
+
+
+def evaluate(args, teacher: Teacher, argv=None) -> dict:
+    """Score the TA on held-out test-split pinholes and ERPs; the report written next to the weights."""
     from gsam_lab.goodsam.teacher import evaluate_teacher
     t1 = time.time()
     pin = evaluate_teacher(teacher, data.SyntheticPinholes("test", n=args.n_test_pinhole, hw=tuple(args.hw)))
     erp_small = evaluate_teacher(teacher, data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(128, 256)))
     erp = evaluate_teacher(teacher, data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(256, 512)))
-    report = {
+    return {
         "command": " ".join(["python", "data_scripts/train_teacher.py"] + (argv or sys.argv[1:])),
-        "steps": step, "train_wall_s": round(train_s, 1),
-        "final_loss": round(sum(history[-50:]) / max(1, len(history[-50:])), 4),
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": sum(p.numel() for p in teacher.segformer.parameters()),
         "pinhole_test_miou": pin["miou"], "erp_test_miou_256x512": erp["miou"],
         "erp_test_miou_128x256": erp_small["miou"],
         "gap_points_256x512": round(100 * (pin["miou"] - erp["miou"]), 2),
         "pinhole_per_class": pin["per_class"], "erp_per_class_256x512": erp["per_class"],
         "eval_wall_s": round(time.time() - t1, 1),
     }
+
+
+def main(argv=None):
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    gen = seed_everything(args.seed)
+    teacher = build_teacher()
+    try:
+        run = train(args, teacher, lambda: load_pinholes(args, log), gen, log)
+    except FloatingPointError as e:
+        raise SystemExit(f"{e} ({args.ckpt})") from None
+    except ResumeMismatch as e:
+        raise SystemExit(str(e)) from None
+    tail = run["history"][-50:]
+    report = {"steps": run["steps"], "train_wall_s": round(run["elapsed"], 1),
+              "final_loss": round(sum(tail) / max(1, len(tail)), 4), **evaluate(args, teacher, argv)}
     save_teacher(teacher, args.out, meta={k: v for k, v in report.items() if not k.endswith("per_class")})
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2))

@@ -3,17 +3,22 @@
 A training recipe (the tiny SAM, Stable-SAM's RTS, GoodSAM's MKA, the TA) keeps only what is its
 own: the data, the model and one optimisation step. Everything around the step lives here:
 
-* :func:`warmup_cosine`: the learning rate, a linear warm-up then a cosine decay to a floor;
+* :func:`warmup_cosine` / :func:`warmup_poly`: the learning rate, a linear warm-up then a cosine
+  decay to a floor (or SegFormer's polynomial decay);
 * :class:`Checkpoint`: atomic checkpoints that load with ``weights_only=True`` and a **resume that
   verifies it continues the same job**: the file carries a fingerprint of the config, the data and
-  the starting model, and a different job is refused with what differs (:class:`ResumeMismatch`);
+  the starting model, and a different job is refused with what differs (:class:`ResumeMismatch`;
+  with ``details=describe(...)`` it names the differing fields too);
+* :func:`describe_dataset`, :func:`content_hash`: what identifies a training set (its kind, length
+  and a hash of a few items) without reading all of it;
 * :func:`run_steps`: the loop: learning rate, a NaN stop, averaged logs, a progress bar,
   checkpoints every ``ckpt_every`` steps and at the end, and a time budget (``max_minutes``) after
   which the run stops cleanly, to be resumed by running the same command again.
 
 A recipe looks like::
 
-    ckpt = Checkpoint(work / "last.pt", fingerprint(config=cfg, data=data_desc, model=model))
+    job = describe(config=cfg, data=data_desc, model=model)      # readable; a module -> its weights' hash
+    ckpt = Checkpoint(work / "last.pt", fingerprint(**job), details=job)
     state = ckpt.load()                      # None on a fresh start
     ...                                      # restore model / optimizer / RNG from state
     def step(i):                             # one optimisation step -> {"loss": float, ...}
@@ -34,9 +39,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Union
 import numpy as np
 import torch
 
-from gsam_lab.utils import atomic_save, progress_bar, weights_fingerprint
+from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, weights_fingerprint
 
-__all__ = ["warmup_cosine", "set_lr", "fingerprint", "Checkpoint", "ResumeMismatch", "run_steps", "RunResult"]
+__all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "describe", "describe_dataset", "content_hash",
+           "spaced_indices", "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
 
 
 def warmup_cosine(step: int, total: int, base_lr: float, warmup: int, floor: float = 0.05) -> float:
@@ -46,6 +52,15 @@ def warmup_cosine(step: int, total: int, base_lr: float, warmup: int, floor: flo
         return base_lr * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return base_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def warmup_poly(step: int, total: int, base_lr: float, warmup: int, power: float = 0.9) -> float:
+    """Learning rate at ``step`` (0-based) of ``total``: linear warm-up over ``warmup`` steps to
+    ``base_lr``, then SegFormer's polynomial decay ``(1 - t) ** power`` towards 0."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base_lr * max(0.0, 1 - t) ** power
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -63,6 +78,73 @@ def _digest(obj) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def _readable(obj):
+    """``obj`` as plain JSON values (dataclass -> dict, module -> its weights' fingerprint, tuple -> list)."""
+    if isinstance(obj, torch.nn.Module):
+        return weights_fingerprint(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        obj = asdict(obj)
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def describe(**parts) -> Dict[str, object]:
+    """A readable form of each part of a job, for :class:`Checkpoint`'s ``details`` (and :func:`fingerprint`).
+
+    Dataclasses become dicts, ``nn.Module`` s (at any depth of a dict) the fingerprint of their
+    weights, tuples lists: the same values a checkpoint file gives back, so that a resume can say
+    which field differs (``config.lr: checkpoint 0.001 vs now 0.01``).
+    """
+    def walk(v):
+        if isinstance(v, Mapping):
+            return {str(k): walk(x) for k, x in v.items()}
+        return _readable(v)
+    return {k: walk(v) for k, v in parts.items()}
+
+
+def content_hash(obj) -> str:
+    """16-hex-digit hash of ``obj``: tensors and arrays by dtype, shape and bytes; dicts (sorted keys),
+    lists and tuples item by item; anything else by ``repr``. Items of a training set are hashed with it."""
+    h = hashlib.blake2b(digest_size=8)
+
+    def feed(v):
+        if isinstance(v, torch.Tensor):
+            v = v.detach().cpu().contiguous().numpy()
+        if isinstance(v, np.ndarray):
+            h.update(f"{v.dtype}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, Mapping):
+            for k in sorted(v, key=str):
+                h.update(f"<{k}>".encode())
+                feed(v[k])
+        elif isinstance(v, (list, tuple)):
+            h.update(b"[")
+            for x in v:
+                feed(x)
+            h.update(b"]")
+        else:
+            h.update(repr(v).encode())
+    feed(obj)
+    return h.hexdigest()
+
+
+def spaced_indices(n: int, k: int = 8) -> List[int]:
+    """Up to ``k`` indices spread evenly over ``0 .. n - 1`` (first and last included)."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def describe_dataset(dataset) -> str:
+    """The kind of a data set: its class and the attributes that usually identify it
+    (``split``, ``hw``, ``seed``, ``root``, ``layout``),
+    e.g. ``"SyntheticPinholes split=train hw=(128, 256) seed=0"``."""
+    parts = [type(dataset).__name__]
+    for attr in ("split", "hw", "seed", "root", "layout"):
+        if hasattr(dataset, attr):
+            parts.append(f"{attr}={getattr(dataset, attr)}")
+    return " ".join(str(p) for p in parts)
+
+
 def fingerprint(**parts) -> Dict[str, str]:
     """``{"config": "3f2a...", "data": ..., "model": ...}``: a short hash of each part.
 
@@ -78,6 +160,11 @@ class ResumeMismatch(RuntimeError):
     """A checkpoint belongs to another job than the one asked for."""
 
 
+class UnreadableCheckpoint(RuntimeError, ValueError):
+    """A checkpoint file that cannot be read safely: damaged, or holding objects besides tensors and
+    plain values (refused before anything in it runs)."""
+
+
 class Checkpoint:
     """The checkpoint file of one training job, at ``path``.
 
@@ -85,11 +172,15 @@ class Checkpoint:
         path: the file (written atomically: a kill leaves the previous checkpoint intact).
         fingerprint: what identifies the job (:func:`fingerprint`); stored in the file and compared
             on :meth:`load`.
+        details: the readable job (:func:`describe`), stored with it; when a resume is refused, the
+            message lists the fields that differ (else only the parts: config, data, model).
     """
 
-    def __init__(self, path: Union[str, Path], fingerprint: Mapping[str, str]):
+    def __init__(self, path: Union[str, Path], fingerprint: Mapping[str, str],
+                 details: Optional[Mapping[str, object]] = None):
         self.path = Path(path)
         self.fingerprint = dict(fingerprint)
+        self.details = _readable(dict(details)) if details is not None else None
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -100,28 +191,52 @@ class Checkpoint:
         Raises:
             ResumeMismatch: the file was written by another job (names the parts that differ and
                 how to start over).
-            RuntimeError: the file cannot be read (names it).
+            UnreadableCheckpoint: the file cannot be read safely (names it and why).
         """
         if not self.exists():
             return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise RuntimeError(f"cannot read the checkpoint {self.path} ({type(e).__name__}: {e}); "
-                               "delete it to start over") from None
+            state = load_torch_file(self.path, what="checkpoint")
+        except ValueError as e:      # damaged, or holding more than tensors and plain values (nothing was run)
+            raise UnreadableCheckpoint(f"cannot read the checkpoint: {e}; delete it to start over") from None
         saved = state.get("fingerprint") if isinstance(state, dict) else None
         if saved != self.fingerprint:
             saved = saved or {}
             diff = [k for k in sorted(set(saved) | set(self.fingerprint)) if saved.get(k) != self.fingerprint.get(k)]
+            fields = _field_differences(state.get("job") if isinstance(state, dict) else None, self.details, diff)
             raise ResumeMismatch(
-                f"{self.path} holds another training job (different {', '.join(diff) or 'format'}); "
+                f"{self.path} holds another training job (different {', '.join(diff) or 'format'}"
+                + (f": {'; '.join(fields)}" if fields else "") + "); "
                 "resuming it would continue that job under these settings. Use another work folder, "
-                "delete the file, or start over (--no-resume / resume=False).")
+                "delete the file, or start over (--no-resume / resume=False / overwrite=True).")
         return state
 
     def save(self, state: Mapping) -> Path:
         """Write ``state`` (tensors, numbers, strings, lists and dicts of them) with the fingerprint."""
-        return atomic_save({**state, "fingerprint": self.fingerprint}, self.path)
+        extra = {"job": self.details} if self.details is not None else {}
+        return atomic_save({**state, **extra, "fingerprint": self.fingerprint}, self.path)
+
+
+def _flatten(obj, prefix: str) -> Dict[str, object]:
+    if isinstance(obj, Mapping):
+        out: Dict[str, object] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}.{k}"))
+        return out or {prefix: {}}
+    return {prefix: obj}
+
+
+def _field_differences(saved, now, parts: List[str], limit: int = 8) -> List[str]:
+    """``"config.lr: checkpoint 0.001 vs now 0.01"`` for each differing field of the differing ``parts``
+    (both sides need readable details; at most ``limit`` lines)."""
+    if not isinstance(saved, Mapping) or not isinstance(now, Mapping):
+        return []
+    lines = []
+    for part in parts:
+        a, b = _flatten(saved.get(part), part), _flatten(now.get(part), part)
+        lines += [f"{k}: checkpoint {a.get(k)!r} vs now {b.get(k)!r}" for k in sorted(set(a) | set(b))
+                  if a.get(k) != b.get(k)]
+    return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 @dataclass
@@ -139,7 +254,8 @@ def run_steps(step_fn: Callable[[int], Mapping[str, float]], start: int, total: 
               optimizer: Optional[torch.optim.Optimizer] = None, lr: Optional[Callable[[int], float]] = None,
               save: Optional[Callable[[int], object]] = None, ckpt_every: int = 200, log_every: int = 25,
               max_minutes: float = 0.0, progress: bool = True, desc: str = "train",
-              log: Callable[[str], None] = print) -> RunResult:
+              log: Callable[[str], None] = print, nan_hint: str = "",
+              sync_stop: Optional[Callable[[bool], bool]] = None) -> RunResult:
     """Run ``step_fn(step)`` for ``step = start .. total - 1`` with everything around it.
 
     Args:
@@ -149,10 +265,13 @@ def run_steps(step_fn: Callable[[int], Mapping[str, float]], start: int, total: 
             last step and when the time budget runs out.
         log_every: log the mean of each logged value over the last ``log_every`` steps.
         max_minutes: stop after this many minutes of this run (0: no limit), with a checkpoint.
+        nan_hint: what to try when the loss is not finite (added to the error message).
+        sync_stop: data-parallel runs: maps this process's "out of time" to the decision every
+            process acts on (e.g. rank 0's, broadcast), so that all stop at the same step.
 
     Raises:
-        FloatingPointError: the loss is NaN or infinite (the message names the step; the last
-            checkpoint is left as it was).
+        FloatingPointError: the loss is NaN or infinite (the message names the step and the other
+            logged values; the last checkpoint is left as it was).
     """
     t0 = time.time()
     steps = range(start, total)
@@ -167,7 +286,10 @@ def run_steps(step_fn: Callable[[int], Mapping[str, float]], start: int, total: 
             set_lr(optimizer, lr(step))
         parts = step_fn(step)
         if not math.isfinite(float(parts["loss"])):
-            raise FloatingPointError(f"{desc}: loss is {parts['loss']} at step {step}; the last checkpoint is kept")
+            others = ", ".join(f"{k}={float(v):.4g}" for k, v in parts.items() if k != "loss")
+            raise FloatingPointError(f"{desc}: loss is {parts['loss']} at step {step}"
+                                     + (f" ({others})" if others else "")
+                                     + "; the last checkpoint is kept" + (f". {nan_hint}" if nan_hint else ""))
         window.append(parts)
         if (step + 1) % log_every == 0 or step + 1 == total:
             last = {k: float(np.mean([p[k] for p in window if k in p])) for k in window[0]}
@@ -178,6 +300,8 @@ def run_steps(step_fn: Callable[[int], Mapping[str, float]], start: int, total: 
             log(f"{desc} step {step + 1}/{total} " + " ".join(f"{k}={v:.4f}" for k, v in last.items() if k != "step")
                 + lr_text + f" t={time.time() - t0:.0f}s")
         out_of_time = max_minutes > 0 and (time.time() - t0) > 60 * max_minutes
+        if max_minutes > 0 and sync_stop is not None:
+            out_of_time = bool(sync_stop(out_of_time))
         if save is not None and ((step + 1) % ckpt_every == 0 or step + 1 == total or out_of_time):
             save(step + 1)
         if out_of_time:

@@ -122,7 +122,7 @@ def load_torch_file(path: Union[str, Path], error: Type[Exception] = ValueError,
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - zip / pickle / OS errors vary by torch version: one message for all
-        found = re.search(r"GLOBAL (\S+) was not an allowed global", str(e))
+        found = re.search(r"GLOBAL (\S+) (?:was not an allowed global|whose module \S+ is blocked)", str(e))
         if isinstance(e, pickle.UnpicklingError) and found:
             raise error(f"{path} holds a Python object ({found.group(1)}) besides tensors and plain containers; "
                         "refusing to load it (nothing in it was run): gsam_lab reads only files of tensors, "

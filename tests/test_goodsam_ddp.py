@@ -127,3 +127,37 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
                               log=lambda s: None, stop_at=saved + 2)
     assert torch.equal(_flat(clean.student), _flat(resumed.student))   # nothing but the lost steps was redone
     assert torch.equal(_flat(clean.loss), _flat(resumed.loss))
+
+
+BUDGET_WORKER = """
+import os, sys, torch
+from test_goodsam_mka import FakeTeacher, make_dataset, tiny_student
+from gsam_lab import goodsam
+torch.set_num_threads(1)
+out, minutes = sys.argv[1], float(sys.argv[2])
+res = goodsam.train_mka(tiny_student(), FakeTeacher(), make_dataset(n=8), steps=3, batch_size=4, warmup=1,
+                        ckpt_every=50, log_every=1, lr=3e-3, device="cpu", progress=False, max_minutes=minutes,
+                        work_dir=os.path.join(out, "work"), log=lambda s: print(s, flush=True))
+rank = int(os.environ["RANK"])
+torch.save({"step": res.step, "resumed_from": res.resumed_from, "state": res.student.state_dict()},
+           os.path.join(out, f"rank{rank}_{minutes}.pt"))
+"""
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_stop_together_on_the_budget_and_resume(tmp_path):
+    script = tmp_path / "budget.py"
+    script.write_text(textwrap.dedent(BUDGET_WORKER))
+    for minutes in ("1e-09", "0.0"):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+               str(tmp_path), minutes]
+        p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
+        assert p.returncode == 0, p.stderr[-3000:]
+        r0, r1 = (torch.load(tmp_path / f"rank{r}_{float(minutes)}.pt", weights_only=True) for r in (0, 1))
+        if minutes == "1e-09":                          # rank 0's budget decision: both stop after step 1
+            assert r0["step"] == r1["step"] == 1 and p.stdout.count("max_minutes") == 1
+            assert torch.load(tmp_path / "work" / "last.pt", weights_only=True)["step"] == 1
+        else:                                           # both ranks accept rank 0's checkpoint and finish
+            assert r0["resumed_from"] == r1["resumed_from"] == 1 and r0["step"] == r1["step"] == 3
+        for k, v in r0["state"].items():
+            assert torch.equal(v, r1["state"][k]), k

@@ -11,6 +11,7 @@ from torch import nn
 from gsam_lab import goodsam
 from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou
 from gsam_lab.goodsam.mka import kd_loss, standardize_channels
+from gsam_lab.training import ResumeMismatch
 
 K = 9
 
@@ -145,8 +146,8 @@ def test_feature_alignment_is_scale_free_and_resizes():
         nn.init.zeros_(a.bias)
         a.weight.data = torch.eye(5)[:, :, None, None]
     feats = [x, x, x, x]
-    parts = loss(torch.zeros(2, K, 8, 8), student_features=feats, teacher_features=[f * 10 for f in feats])
-    assert parts["feat"] < 1e-6
+    scaled = [f * 10 for f in feats]
+    assert loss(torch.zeros(2, K, 8, 8), student_features=feats, teacher_features=scaled)["feat"] < 1e-6
     small = [F.avg_pool2d(x, 2)] * 4                # student stages at half the TA's size are resized, not refused
     assert torch.isfinite(loss(torch.zeros(2, K, 8, 8), student_features=small, teacher_features=feats)["feat"])
 
@@ -195,7 +196,7 @@ def test_training_lowers_the_loss_and_learns_the_toy_task(tmp_path):
     assert last < 0.7 * first, (first, last)
     assert len(res.history) == 30 and {"ce", "kd", "feat", "lr"} <= set(res.history[0])
     assert res.evals and res.evals[-1]["step"] == 30 and res.evals[-1]["miou"] > 0.2
-    assert any(line.startswith("step 30/30") for line in logs)
+    assert any(line.startswith("MKA tiny step 30/30") for line in logs)
     assert not res.student.training
 
 
@@ -225,13 +226,13 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
     ds = make_dataset(n=2)
     goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**{**FAST, "steps": 2}), device="cpu",
                       progress=False, log=lambda s: None, work_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"another config.*kd_weight"):
+    with pytest.raises(ResumeMismatch, match=r"different config.*config\.kd_weight: checkpoint 1\.0 vs now 0\.0"):
         goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**{**FAST, "kd_weight": 0.0}), device="cpu",
                           progress=False, log=lambda s: None, work_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"another config.*config: checkpoint 'tiny' vs now 'b0'"):
+    with pytest.raises(ResumeMismatch, match=r"different model.*model\.student\.config: checkpoint 'tiny' vs now 'b0'"):
         goodsam.train_mka(goodsam.Student("b0", K, dropout=False), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu",
                           progress=False, log=lambda s: None, work_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"dataset_size: checkpoint 2 vs now 3"):
+    with pytest.raises(ResumeMismatch, match=r"data\.size: checkpoint 2 vs now 3"):
         goodsam.train_mka(tiny_student(), FakeTeacher(), make_dataset(n=3), MKAConfig(**FAST), device="cpu",
                           progress=False, log=lambda s: None, work_dir=tmp_path)
     with pytest.raises(FileExistsError, match="resume=False"):
@@ -261,7 +262,7 @@ def test_nan_stops_with_a_clear_error(tmp_path):
     ds = make_dataset(n=2)
     ds.items[0]["ensemble_logits"][:] = float("nan")
     ds.items[1]["ensemble_logits"][:] = float("nan")
-    with pytest.raises(FloatingPointError, match=r"not finite at step 0.*Last checkpoint"):
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 0.*last checkpoint is kept.*Lower lr"):
         goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False,
                           work_dir=tmp_path, log=lambda s: None)
 
@@ -273,3 +274,68 @@ def test_ablation_without_features_needs_no_teacher():
     assert all(a.weight.grad is None for a in res.loss.adapters)
     with pytest.raises(ValueError, match="needs a teacher"):
         goodsam.train_mka(tiny_student(), None, make_dataset(n=2), MKAConfig(**FAST), device="cpu", progress=False)
+
+
+def _quiet(s):
+    pass
+
+
+def test_resume_refuses_another_teacher_other_data_and_an_unseeded_student(tmp_path):
+    ds = make_dataset(n=2)
+    goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**{**FAST, "steps": 2}), device="cpu",
+                      progress=False, log=_quiet, work_dir=tmp_path)
+    saved = (tmp_path / "last.pt").read_bytes()
+    other_ta = FakeTeacher()
+    with torch.no_grad():
+        other_ta.head.weight.add_(1.0)
+    with pytest.raises(ResumeMismatch, match=r"different model.*model\.teacher\.weights"):
+        goodsam.train_mka(tiny_student(), other_ta, ds, MKAConfig(**FAST), device="cpu", progress=False, log=_quiet,
+                          work_dir=tmp_path)
+    with pytest.raises(ResumeMismatch, match=r"different data.*data\.first_item"):       # same size, other items
+        goodsam.train_mka(tiny_student(), FakeTeacher(), make_dataset(n=2, seed=5), MKAConfig(**FAST), device="cpu",
+                          progress=False, log=_quiet, work_dir=tmp_path)
+    torch.manual_seed(1)                                   # an unseeded Student: another random draw
+    unseeded = goodsam.Student("tiny", K, dropout=False)
+    with pytest.raises(ResumeMismatch, match=r"model\.student\.weights.*build it with seed="):
+        goodsam.train_mka(unseeded, FakeTeacher(), ds, MKAConfig(**FAST),
+                          device="cpu", progress=False, log=_quiet, work_dir=tmp_path)
+    assert (tmp_path / "last.pt").read_bytes() == saved
+
+
+def test_overwrite_starts_over(tmp_path):
+    ds = make_dataset(n=2)
+    goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False, log=_quiet,
+                      work_dir=tmp_path)
+    logs = []
+    res = goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**{**FAST, "lr": 1e-4}), device="cpu",
+                            progress=False, log=logs.append, work_dir=tmp_path, overwrite=True)
+    assert res.resumed_from is None and len(res.history) == 4 and any("starting over" in line for line in logs)
+    ck = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert ck["step"] == 4 and ck["config"]["lr"] == 1e-4
+
+
+def test_budget_stops_with_a_checkpoint_and_the_same_call_resumes(tmp_path):
+    ds = make_dataset(n=3)
+    logs = []
+    res = goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**{**FAST, "ckpt_every": 50},
+                            max_minutes=1e-9), device="cpu", progress=False, log=logs.append, work_dir=tmp_path)
+    assert res.step == 1 and any("max_minutes" in line for line in logs)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["step"] == 1
+    res = goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False,
+                            log=_quiet, work_dir=tmp_path)
+    assert res.resumed_from == 1 and res.step == 4 and [h["step"] for h in res.history] == [1, 2, 3, 4]
+    full = goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False,
+                             log=_quiet)
+    assert torch.equal(_flat(full.student), _flat(res.student))       # as if never interrupted
+
+
+def test_nan_keeps_the_last_checkpoint(tmp_path):
+    ds = make_dataset(n=2)
+    goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False, log=_quiet,
+                      work_dir=tmp_path, stop_at=2)
+    saved = (tmp_path / "last.pt").read_bytes()
+    ds.items[1]["ensemble_logits"][:] = float("nan")      # item 0 (the one hashed for the job) unchanged: it resumes
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 2 \(ce=.*kd=nan"):
+        goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False,
+                          log=_quiet, work_dir=tmp_path)
+    assert (tmp_path / "last.pt").read_bytes() == saved

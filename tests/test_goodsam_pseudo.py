@@ -147,3 +147,27 @@ def test_image_folder(tmp_path):
     assert len(ds) == 2 and ds[0]["image"].shape == (3, 32, 64)
     out = pseudo_label_dataset(PointwiseTeacher(), None, tmp_path, tmp_path.parent / "pl_folder", **KW)
     assert len(goodsam.PseudoLabelDataset(out, require_complete=True)) == 2
+
+
+def test_a_resume_with_another_sam_or_ta_is_refused(tmp_path):
+    from gsam_lab import sam
+    from gsam_lab.utils import weights_fingerprint
+
+    t, sam_a = PointwiseTeacher(), sam.build_tiny_sam(0)
+    out = tmp_path / "pl"
+    pseudo_label_dataset(t, sam_a, panos(), out, indices=[], **KW)          # the manifest only (no DAR run)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["sam_weights"] == weights_fingerprint(sam_a.mask_decoder)
+    assert man["teacher_weights"] == weights_fingerprint(t)
+    pseudo_label_dataset(t, sam_a, panos(), out, indices=[], **KW)          # the same SAM and TA resume
+    manifest = (out / "manifest.json").read_bytes()
+    with pytest.raises(PseudoLabelFolderError, match=r"made with another SAM .*sam_weights"):
+        pseudo_label_dataset(t, sam.build_tiny_sam(1), panos(), out, indices=[], **KW)
+    other_ta = PointwiseTeacher()
+    with torch.no_grad():
+        other_ta.w.mul_(2)
+    with pytest.raises(PseudoLabelFolderError, match=r"made with another TA .*teacher_weights"):
+        pseudo_label_dataset(other_ta, sam_a, panos(), out, indices=[], **KW)
+    with pytest.raises(PseudoLabelFolderError, match=r"another SAM"):       # and without a SAM at all
+        pseudo_label_dataset(t, None, panos(), out, indices=[], **KW)
+    assert (out / "manifest.json").read_bytes() == manifest

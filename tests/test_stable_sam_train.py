@@ -50,7 +50,7 @@ def test_training_moves_the_plugins_and_never_sams_weights(model, trained):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert res["steps"] == 2 and res["trainable"] == 78_132 and np.isfinite(res["history"][-1]["loss"])
     assert stable.dsp.offset.weight.abs().sum() > 0 and stable.drp.mlp[-1].weight.abs().sum() > 0
-    assert any(line.startswith("step 2/2") for line in logs)
+    assert any(line.startswith("RTS step 2/2") for line in logs)
     assert out.exists() and out.with_name(out.name + ".ckpt").exists()
 
 
@@ -140,3 +140,71 @@ def test_points_only_mix_and_the_decoder_tuning_baseline(model, tmp_path):
     loaded = stable_sam.load(out, model=model)                                          # fingerprint of the original
     assert loaded.sam is not model
     assert all(torch.equal(loaded.sam.mask_decoder.state_dict()[k], v) for k, v in tuned.items())
+
+
+def test_resume_refuses_another_job_and_names_what_differs(model, tmp_path):
+    from gsam_lab.training import ResumeMismatch
+    ck = tmp_path / "run.ckpt"
+    stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST), checkpoint=ck, device="cpu",
+                         progress=False, log=lambda s: None)
+    saved = ck.read_bytes()
+    with pytest.raises(ResumeMismatch, match=r"different config.*config\.lr: checkpoint 0\.001 vs now 0\.01"):
+        stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST, lr=1e-2), checkpoint=ck, device="cpu",
+                             progress=False)
+    with pytest.raises(ResumeMismatch, match=r"different data"):
+        stable_sam.train_rts(StableSam(model), _dataset(seed=1), RTSConfig(**FAST), checkpoint=ck, device="cpu",
+                             progress=False)
+    with pytest.raises(ResumeMismatch, match=r"different model.*model\.sam_decoder"):
+        stable_sam.train_rts(StableSam(sam.build_tiny_sam(1)), _dataset(), RTSConfig(**FAST), checkpoint=ck,
+                             device="cpu", progress=False)
+    with pytest.raises(ResumeMismatch, match=r"model\.plugins"):          # other initial plugins
+        stable_sam.train_rts(StableSam(model, seed=3), _dataset(), RTSConfig(**FAST), checkpoint=ck, device="cpu",
+                             progress=False)
+    assert ck.read_bytes() == saved                                       # nothing was touched
+
+
+def test_overwrite_starts_over_instead_of_resuming_the_finished_run(model, tmp_path):
+    out = tmp_path / "plugins.pt"
+    first = StableSam(model)
+    stable_sam.train_rts(first, _dataset(), RTSConfig(**FAST), out=out, device="cpu", progress=False,
+                         log=lambda s: None)
+    logs = []
+    second = StableSam(model)
+    res = stable_sam.train_rts(second, _dataset(), RTSConfig(**FAST, lr=5e-2), out=out, overwrite=True, device="cpu",
+                               progress=False, log=logs.append)
+    assert not any("resumed" in line for line in logs) and any("starting over" in line for line in logs)
+    assert [h["step"] for h in res["history"]] == [1, 2] and res["history"][-1]["lr"] == pytest.approx(5e-2)
+    assert stable_sam.load(out, model=model).meta["config"]["lr"] == 5e-2
+    assert not torch.equal(first.dsp.offset.weight, second.dsp.offset.weight)     # new plugins, not the old ones
+    ck = torch.load(out.with_name(out.name + ".ckpt"), weights_only=True)
+    assert ck["step"] == 2 and ck["config"]["lr"] == 5e-2
+
+
+def test_budget_stops_with_a_checkpoint_and_a_rerun_finishes(model, tmp_path):
+    out = tmp_path / "plugins.pt"
+    logs = []
+    res = stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**{**FAST, "ckpt_every": 50}, max_minutes=1e-9),
+                               out=out, device="cpu", progress=False, log=logs.append)
+    assert res["steps"] == 1 and res["out"] is None and not out.exists()
+    assert any("max_minutes" in line for line in logs)
+    assert torch.load(out.with_name(out.name + ".ckpt"), weights_only=True)["step"] == 1
+    logs.clear()
+    res = stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST), out=out, device="cpu",
+                               progress=False, log=logs.append)            # max_minutes / ckpt_every may change
+    assert any("resumed" in line and "step 1" in line for line in logs)
+    assert res["steps"] == 2 and res["out"] == out and [h["step"] for h in res["history"]] == [1, 2]
+
+
+def test_nan_leaves_the_last_checkpoint_as_it_was(model, tmp_path):
+    ck = tmp_path / "run.ckpt"
+    stable = StableSam(model)
+    stable_sam.train_rts(stable, _dataset(), RTSConfig(**{**FAST, "steps": 1}), checkpoint=ck, device="cpu",
+                         progress=False, log=lambda s: None)
+    saved = ck.read_bytes()
+    broken = StableSam(model)
+    with torch.no_grad():
+        broken.dsp.proj.weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 0.*lower lr"):
+        stable_sam.train_rts(broken, _dataset(), RTSConfig(**FAST), checkpoint=tmp_path / "nan.ckpt", device="cpu",
+                             progress=False)
+    assert not (tmp_path / "nan.ckpt").exists() and ck.read_bytes() == saved

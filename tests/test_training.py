@@ -2,6 +2,7 @@
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,3 +76,63 @@ def test_run_steps_sets_the_learning_rate_and_stops_on_nan():
         run_steps(lambda i: {"loss": math.nan if i == 2 else 1.0}, 0, 5, save=saved.append, ckpt_every=1,
                   progress=False, log=lambda s: None)
     assert saved == [1, 2]                                            # the NaN step wrote nothing
+
+
+def test_warmup_then_polynomial_decay_to_zero():
+    from gsam_lab.training import warmup_poly
+    lrs = [warmup_poly(i, 50, 2.0, 5) for i in range(50)]
+    assert lrs[0] == pytest.approx(0.4) and lrs[4] == pytest.approx(2.0) and lrs[5] == pytest.approx(2.0)
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
+    assert lrs[-1] == pytest.approx(2.0 * (1 / 45) ** 0.9)
+    assert warmup_poly(80, 50, 2.0, 5) == 0.0                          # past the end
+
+
+def test_a_refused_resume_names_the_fields_that_differ(tmp_path):
+    from gsam_lab.training import describe
+    m = torch.nn.Linear(2, 2)
+    job = describe(config={"lr": 1e-3, "mix": (1, 2)}, data={"n": 4}, model={"net": m})
+    assert job["config"]["mix"] == [1, 2] and len(job["model"]["net"]) == 16
+    Checkpoint(tmp_path / "last.pt", fingerprint(**job), details=job).save({"step": 1})
+    assert Checkpoint(tmp_path / "last.pt", fingerprint(**job), details=job).load()["step"] == 1
+    other = describe(config={"lr": 1e-2, "mix": (1, 2)}, data={"n": 5}, model={"net": m})
+    with pytest.raises(ResumeMismatch, match=r"different config, data: config\.lr: checkpoint 0\.001 vs now 0\.01; "
+                                             r"data\.n: checkpoint 4 vs now 5\)"):
+        Checkpoint(tmp_path / "last.pt", fingerprint(**other), details=other).load()
+    Checkpoint(tmp_path / "bare.pt", fingerprint(**job)).save({"step": 1})      # no details: only the parts
+    with pytest.raises(ResumeMismatch, match=r"different config, data\);"):
+        Checkpoint(tmp_path / "bare.pt", fingerprint(**other), details=other).load()
+
+
+def test_content_hash_and_dataset_description():
+    from gsam_lab.training import content_hash, describe_dataset, spaced_indices
+    a = {"image": torch.zeros(2, 3), "label": np.arange(4), "meta": {"i": 1}}
+    assert content_hash(a) == content_hash({"meta": {"i": 1}, "label": np.arange(4), "image": torch.zeros(2, 3)})
+    assert content_hash(a) != content_hash({**a, "image": torch.zeros(3, 2)})          # the shape counts
+    assert content_hash(a) != content_hash({**a, "label": np.arange(4).astype(np.int32)})  # and the dtype
+    assert spaced_indices(3) == [0, 1, 2] and spaced_indices(100, 4) == [0, 33, 66, 99]
+
+    class Renders(list):
+        split, seed = "train", 3
+    assert describe_dataset(Renders()) == "Renders split=train seed=3" and describe_dataset([]) == "list"
+
+
+def test_nan_message_names_the_parts_and_the_hint_and_ranks_agree_on_the_budget():
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 0 \(ce=1, kd=nan\).*Try a lower lr"):
+        run_steps(lambda i: {"loss": math.nan, "ce": 1.0, "kd": math.nan}, 0, 2, progress=False, log=lambda s: None,
+                  nan_hint="Try a lower lr")
+    asked, saved = [], []
+    res = run_steps(lambda i: {"loss": 1.0}, 0, 5, save=saved.append, max_minutes=1e3, progress=False,
+                    log=lambda s: None, sync_stop=lambda flag: asked.append(flag) or len(asked) == 3)
+    assert asked == [False, False, False] and not res.finished and res.step == 3 and saved == [3]
+
+
+def test_an_unreadable_checkpoint_says_why_without_torchs_unsafe_advice(tmp_path, monkeypatch):
+    from gsam_lab.training import UnreadableCheckpoint
+    monkeypatch.setenv("GSAM_TEST_MARKER", str(tmp_path / "ran"))
+    torch.save({"step": 1, "evil": _Payload()}, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=r"refusing to load it \(nothing in it was run\)") as info:
+        Checkpoint(tmp_path / "last.pt", {}).load()
+    assert isinstance(info.value, UnreadableCheckpoint) and "weights_only=False" not in str(info.value)
+    (tmp_path / "torn.pt").write_bytes(b"PK\x03\x04 torn")
+    with pytest.raises(UnreadableCheckpoint, match=r"torn\.pt is not a readable checkpoint"):
+        Checkpoint(tmp_path / "torn.pt", {}).load()

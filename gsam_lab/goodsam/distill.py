@@ -6,7 +6,7 @@
 ::
 
     ds = goodsam.PseudoLabelDataset(root)        # or any Dataset with the keys below
-    res = goodsam.train_mka(goodsam.Student("b0"), teacher, ds, steps=2000, work_dir="runs/b0")
+    res = goodsam.train_mka(goodsam.Student("b0", seed=0), teacher, ds, steps=2000, work_dir="runs/b0")
     res.student, res.history, res.evals
 
 Dataset items (dicts): ``image`` float 3 x H x W in [0, 1], ``pseudo_label`` int64 H x W (255 =
@@ -20,9 +20,13 @@ The loop (reading: docs/methods/goodsam.md, MKA):
   permutation per epoch over the dataset, optional random yaw roll + horizontal flip of each
   panorama, both exact symmetries of an ERP), so a resumed run sees the same data as an
   uninterrupted one; torch's RNG state travels in the checkpoint.
+* **built on** :mod:`gsam_lab.training`: warm-up + cosine learning rate, a time budget
+  (``max_minutes``), averaged logs.
 * **checkpoints**: ``work_dir/last.pt`` (student, adapters, optimiser, scaler, RNG, history) written
-  atomically every ``ckpt_every`` steps and at the end; ``resume=True`` continues from it. A checkpoint
-  of another student config or other MKA settings is refused with the differences listed.
+  atomically every ``ckpt_every`` steps and at the end; ``resume=True`` continues from it only when it
+  holds the same job (:func:`job_description`: the settings but for :data:`RESUMABLE`, the data, the
+  student's initial weights, the TA); another job is refused with the differing fields listed
+  (``ResumeMismatch``); ``overwrite=True`` starts over.
 * **NaN**: a non-finite loss (on any rank) stops every rank with ``FloatingPointError``.
 * **AMP** only on CUDA (bf16 where supported, else fp16 with a gradient scaler).
 * **evaluation hook**: ``eval_fn(student, step) -> dict`` every ``eval_every`` steps (rank 0).
@@ -32,7 +36,6 @@ The loop (reading: docs/methods/goodsam.md, MKA):
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -42,12 +45,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
+from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
 from . import distributed as D
 from .mka import MKALoss
 
-__all__ = ["MKAConfig", "MKAResult", "train_mka", "evaluate_miou", "CHECKPOINT_NAME"]
+__all__ = ["MKAConfig", "MKAResult", "train_mka", "evaluate_miou", "CHECKPOINT_NAME", "RESUMABLE",
+           "job_description"]
 
 CHECKPOINT_NAME = "last.pt"
 _KIND = "gsam_lab.goodsam.train_mka"   # checkpoint tag (module: gsam_lab.goodsam.distill)
@@ -73,10 +77,6 @@ class MKAConfig:
     eval_every: int = 0             # 0: only at the end (when eval_fn is given)
     amp: bool = True                # used on CUDA only
     max_minutes: float = 0.0        # stop this run (with a checkpoint) after so many minutes; 0 = no limit
-
-
-# settings that may change when a run is resumed (everything else must match the checkpoint)
-_RESUMABLE = ("steps", "ckpt_every", "log_every", "eval_every", "amp", "max_minutes")
 
 
 @dataclass
@@ -189,13 +189,6 @@ class _Distiller(nn.Module):
         return self.loss(out.logits, pseudo_label, ensemble_logits, out.features, teacher_features)
 
 
-def _lr_at(step: int, cfg: MKAConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
-
-
 def _check_config(cfg: MKAConfig, info: D.DistInfo):
     for name in ("steps", "batch_size", "ckpt_every", "log_every"):
         v = getattr(cfg, name)
@@ -207,42 +200,223 @@ def _check_config(cfg: MKAConfig, info: D.DistInfo):
                          "or another --nproc_per_node")
 
 
+def _check_inputs(student: nn.Module, teacher: Optional[nn.Module], dataset, cfg: MKAConfig):
+    """Fail fast on a missing teacher, an empty dataset, wrong keys, class count or size; returns item 0."""
+    if cfg.feat_weight > 0 and teacher is None:
+        raise ValueError("feat_weight > 0 needs a teacher (its features are the alignment targets)")
+    if len(dataset) == 0:
+        raise ValueError("the dataset is empty")
+    first = dataset[0]
+    check_item(first, int(getattr(student, "num_classes")), 0)
+    return first
+
+
 def _spec(student) -> dict:
     spec = getattr(student, "spec", None)
     return dict(spec) if spec is not None else {"class": type(student).__name__}
 
 
-def _differences(saved: dict, now: dict) -> List[str]:
-    keys = sorted(set(saved) | set(now))
-    return [f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k)]
+# ----------------------------------------------------------------------------------------------
+# the job and its checkpoint
+# ----------------------------------------------------------------------------------------------
+
+#: MKAConfig fields that may change between a run and its resume (everything else must match the checkpoint).
+RESUMABLE = ("steps", "ckpt_every", "log_every", "eval_every", "amp", "max_minutes")
 
 
-def _load_checkpoint(path: Path, student, cfg: MKAConfig, teacher_channels, dataset_size: int):
-    ck = load_torch_file(path)
-    if not isinstance(ck, dict) or ck.get("kind") != _KIND:
-        kind = ck.get("kind") if isinstance(ck, dict) else None
-        raise ValueError(f"{path} is not a train_mka checkpoint (kind {kind!r})")
-    diffs = _differences(ck["student_spec"], _spec(student))
-    saved_cfg = {k: v for k, v in ck["config"].items() if k not in _RESUMABLE}
-    now_cfg = {k: v for k, v in asdict(cfg).items() if k not in _RESUMABLE}
-    diffs += _differences(saved_cfg, now_cfg)
-    diffs += _differences({"teacher_channels": ck.get("teacher_channels")}, {"teacher_channels": teacher_channels})
-    diffs += _differences({"dataset_size": ck.get("dataset_size", dataset_size)}, {"dataset_size": dataset_size})
-    if diffs:
-        raise ValueError(f"the checkpoint {path} was written by a run with another config; "
-                         f"differences: {'; '.join(diffs)}. Use the same settings, another work_dir, or resume=False "
-                         "with a fresh work_dir")
-    check_finite(ck["student"], path)
-    check_finite(ck["adapters"], path)
-    return ck
+def job_description(student: nn.Module, teacher: Optional[nn.Module], dataset, first_item, cfg: MKAConfig) -> dict:
+    """What identifies an MKA job (see :mod:`gsam_lab.training`), computed before training.
+
+    ``config``: the :class:`MKAConfig` minus :data:`RESUMABLE` (the adapters' initial weights follow
+    its ``seed``); ``data``: the dataset's kind, length and a hash of its first item (the only one read
+    before training); ``model``: the student's architecture and initial weights, and the TA's feature
+    channels and weights when its features are used (``feat_weight > 0``).
+    """
+    from gsam_lab.training import content_hash, describe, describe_dataset
+    config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
+    data = {"dataset": describe_dataset(dataset), "size": len(dataset), "first_item": content_hash(first_item)}
+    ta = None
+    if cfg.feat_weight > 0:
+        ta = {"channels": list(getattr(teacher, "feature_channels")), "weights": weights_fingerprint(teacher)}
+    model = {"student": {**_spec(student), "weights": weights_fingerprint(student)}, "teacher": ta}
+    return describe(recipe=_KIND, config=config, data=data, model=model)
+
+
+def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: D.DistInfo, log):
+    """The job's :class:`~gsam_lab.training.Checkpoint` in ``work_dir`` (None: no checkpoints).
+
+    An existing one is deleted (by rank 0) with ``overwrite``, refused with ``resume=False``, else left
+    for :meth:`~gsam_lab.training.Checkpoint.load` to verify.
+    """
+    from gsam_lab.training import Checkpoint, fingerprint
+    if work_dir is None:
+        return None
+    path = Path(work_dir) / CHECKPOINT_NAME
+    if D.broadcast_flag(path.exists(), info):          # one decision for every rank
+        if overwrite:
+            if D.is_main(info):
+                path.unlink()
+                log(f"overwrite=True: deleted {path}; starting over")
+            D.barrier(info)
+        elif not resume:
+            raise FileExistsError(f"{path} exists and resume=False; pass resume=True to continue it, overwrite=True "
+                                  "to start over, or choose another work_dir (nothing is overwritten)")
+    return Checkpoint(path, fingerprint(**job), details=job)
+
+
+def _load(ckpt) -> Optional[dict]:
+    """``ckpt.load()``, with a hint when only the student's random initial weights differ."""
+    from gsam_lab.training import ResumeMismatch
+    try:
+        return ckpt.load() if ckpt is not None else None
+    except ResumeMismatch as e:
+        if "model.student.weights" not in str(e):
+            raise
+        raise ResumeMismatch(f"{e} (a Student built without seed= starts from other random weights each time: "
+                             "build it with seed= to resume)") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# the run
+# ----------------------------------------------------------------------------------------------
+
+_PARTS = ("total", "ce", "kd", "feat")
+
+
+class _MKARun:
+    """One MKA run: the model pieces, the optimisation step, evaluation and what a checkpoint holds
+    (the loop is :func:`gsam_lab.training.run_steps`)."""
+
+    def __init__(self, student: nn.Module, teacher: Optional[nn.Module], dataset, cfg: MKAConfig, info: D.DistInfo,
+                 eval_fn, log):
+        self.cfg, self.info, self.dataset, self.eval_fn, self.log = cfg, info, dataset, eval_fn, log
+        dev = info.device
+        self.K = int(getattr(student, "num_classes"))
+        self.s_ch = tuple(getattr(student, "feature_channels"))
+        self.teacher = teacher if cfg.feat_weight > 0 else None
+        self.t_ch = tuple(getattr(teacher, "feature_channels")) if self.teacher is not None else None
+        with torch.random.fork_rng(devices=[]):          # the adapters' initial weights follow the seed
+            torch.manual_seed(cfg.seed)
+            self.loss_fn = MKALoss(cfg.ce_weight, cfg.kd_weight, cfg.feat_weight, cfg.temperature, self.s_ch,
+                                   self.t_ch or self.s_ch)
+        self.loss_fn.adapters.requires_grad_(self.teacher is not None)   # unused adapters stay out of DDP's way
+        student.to(dev).train()
+        self.loss_fn.to(dev)
+        if self.teacher is not None:
+            self.teacher.to(dev).eval().requires_grad_(False)
+        self.module = self.train_module = _Distiller(student, self.loss_fn)
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.amp = bool(cfg.amp) and dev.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
+        self.history: List[Dict[str, float]] = []
+        self.evals: List[Dict[str, float]] = []
+        self.elapsed = 0.0
+
+    @property
+    def student(self) -> nn.Module:
+        return self.module.student
+
+    def wrap_ddp(self) -> None:
+        """Under ``torchrun``: SyncBatchNorm on GPUs and ``DistributedDataParallel`` around student + adapters."""
+        if not self.info.distributed:
+            return
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        dev = self.info.device
+        if dev.type == "cuda":     # batch statistics over the global batch (SyncBatchNorm needs a GPU)
+            self.module.student = nn.SyncBatchNorm.convert_sync_batchnorm(self.module.student)
+        self.train_module = DDP(self.module, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    def _teacher_features(self, images: torch.Tensor):
+        if self.teacher is None:
+            return None
+        with torch.no_grad():
+            feats = tuple(self.teacher(images).features)
+        if len(feats) != len(self.s_ch):
+            raise ValueError(f"the teacher returned {len(feats)} feature stages, the student has {len(self.s_ch)}")
+        return feats
+
+    def step(self, i: int) -> Dict[str, float]:
+        """Optimisation step ``i`` on this rank's share of the global batch; the logged parts are
+        averaged over ranks, so every rank sees the same values (and stops on the same NaN)."""
+        cfg, dev = self.cfg, self.info.device
+        images, labels, ens = (x.to(dev, non_blocking=True) for x in _batch(self.dataset, i, cfg, self.info, self.K))
+        with torch.autocast(device_type=dev.type, dtype=self.amp_dtype, enabled=self.amp):
+            parts = self.train_module(images, labels, ens, self._teacher_features(images))
+        logged = D.all_reduce_mean(torch.stack([parts[k].detach().float() for k in _PARTS]), self.info)
+        values = dict(zip(_PARTS, logged.tolist()))
+        out = {"loss": values["total"], **{k: values[k] for k in _PARTS[1:]}}
+        if not torch.isfinite(logged).all():
+            return {**out, "loss": float("nan")}         # run_steps stops with the step number
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(parts["total"]).backward()
+        if cfg.grad_clip > 0:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.history.append({"step": i + 1, **values, "lr": self.opt.param_groups[0]["lr"]})
+        if cfg.eval_every and (i + 1) % cfg.eval_every == 0 and i + 1 < cfg.steps:
+            self.run_eval(i + 1)
+        return out
+
+    def run_eval(self, step: int) -> None:
+        """``eval_fn(student, step)`` on rank 0, recorded in ``evals`` and logged."""
+        if self.eval_fn is None or not D.is_main(self.info):
+            return
+        self.student.eval()
+        with torch.no_grad():
+            r = dict(self.eval_fn(self.student, step) or {})
+        self.student.train()
+        self.evals.append({"step": step, **r})
+        self.log(f"eval @ {step}: " + " ".join(f"{k}={v:.4f}" for k, v in r.items() if isinstance(v, (int, float))))
+
+    def state(self, next_step: int, seconds: float) -> dict:
+        """What a checkpoint holds after ``next_step`` steps (``seconds``: this run's time so far)."""
+        dev = self.info.device
+        return {"student": self.student.state_dict(), "adapters": self.loss_fn.state_dict(),
+                "opt": self.opt.state_dict(), "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                "step": next_step, "config": asdict(self.cfg), "student_spec": _spec(self.student),
+                "teacher_channels": self.t_ch, "history": self.history, "evals": self.evals,
+                "elapsed": self.elapsed + seconds, "world_size": self.info.world_size,
+                "dataset_size": len(self.dataset)}
+
+    def save(self, ckpt, next_step: int, seconds: float) -> None:
+        """Rank 0's buffers to every rank, then rank 0 writes the checkpoint (when there is one)."""
+        D.broadcast_buffers(self.module, self.info)
+        if ckpt is not None and D.is_main(self.info):
+            ckpt.save(self.state(next_step, seconds))
+        D.barrier(self.info)
+
+    def restore(self, ck: dict, path: Path) -> int:
+        """Continue from a checkpoint's state; returns its step."""
+        check_finite(ck["student"], path)
+        check_finite(ck["adapters"], path)
+        self.student.load_state_dict(ck["student"])
+        self.loss_fn.load_state_dict(ck["adapters"])
+        self.opt.load_state_dict(ck["opt"])
+        if ck.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ck["scaler"])
+        torch.set_rng_state(ck["rng"])
+        if ck.get("cuda_rng") is not None and self.info.device.type == "cuda":
+            torch.cuda.set_rng_state(ck["cuda_rng"], self.info.device)
+        self.history, self.evals = list(ck["history"]), list(ck["evals"])
+        self.elapsed = ck.get("elapsed", 0.0)
+        return int(ck["step"])
 
 
 # ----------------------------------------------------------------------------------------------
 # the loop
 # ----------------------------------------------------------------------------------------------
 
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0."""
+
+
 def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config: Optional[MKAConfig] = None, *,
-              work_dir: Union[str, Path, None] = None, resume: bool = True, device="auto",
+              work_dir: Union[str, Path, None] = None, resume: bool = True, overwrite: bool = False, device="auto",
               eval_fn: Optional[Callable[[nn.Module, int], Dict[str, float]]] = None,
               progress: bool = True, log: Callable[[str], None] = print, stop_at: Optional[int] = None,
               **overrides) -> MKAResult:
@@ -250,14 +424,17 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
 
     Args:
         student: a :class:`~gsam_lab.goodsam.Student` (anything returning ``(logits, features)`` with
-            ``num_classes`` and ``feature_channels``).
+            ``num_classes`` and ``feature_channels``); build it with ``seed=`` to be able to resume.
         teacher: the TA (``forward(images) -> (logits, features)``, ``feature_channels``); frozen, used
             for its features only, so it may be ``None`` when ``feat_weight == 0``.
         dataset: items with ``image``, ``pseudo_label``, ``ensemble_logits`` (see module doc).
         config: :class:`MKAConfig`; keyword ``overrides`` replace its fields (``steps=50``).
         work_dir: where ``last.pt`` lives; ``None``: no checkpoints.
-        resume: continue from ``work_dir/last.pt`` when it exists. ``False`` with an existing checkpoint
-            is an error (nothing on disk is overwritten).
+        resume: continue from ``work_dir/last.pt`` when it exists, only if it holds the same job
+            (:func:`job_description`: the config but for :data:`RESUMABLE`, the data, the student's
+            initial weights and the TA), else :class:`~gsam_lab.training.ResumeMismatch` says what
+            differs. ``False`` with an existing checkpoint is an error (nothing on disk is overwritten).
+        overwrite: delete an existing ``work_dir/last.pt`` and start over.
         device: ``"auto"`` | ``"cpu"`` | ``"cuda"`` | ...; under ``torchrun`` a GPU rank uses ``cuda:LOCAL_RANK``.
         eval_fn: ``eval_fn(student, step) -> dict`` on rank 0 every ``eval_every`` steps and at the end.
         stop_at: stop after this step (with a checkpoint) as if interrupted; the schedule still follows
@@ -265,161 +442,44 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
 
     Returns:
         :class:`MKAResult`.
+
+    Raises:
+        ResumeMismatch: ``work_dir`` holds the checkpoint of another job.
+        FloatingPointError: the loss is not finite (on any rank; every rank stops).
     """
+    from gsam_lab.training import run_steps, warmup_cosine
     cfg = replace(config or MKAConfig(), **overrides)
     info = D.DistInfo(0, D.env_world_size(), 0, resolve_device(device))
     _check_config(cfg, info)                      # before joining the group: every rank fails the same way
     info = D.setup(info.device)
-    dev = info.device
-    K = int(getattr(student, "num_classes"))
-    s_ch = tuple(getattr(student, "feature_channels"))
-    use_feat = cfg.feat_weight > 0
-    if use_feat and teacher is None:
-        raise ValueError("feat_weight > 0 needs a teacher (its features are the alignment targets)")
-    t_ch = tuple(getattr(teacher, "feature_channels")) if use_feat else None
-    if len(dataset) == 0:
-        raise ValueError("the dataset is empty")
-    check_item(dataset[0], K, 0)                  # fail fast on the wrong keys, class count or size
-
-    loss_fn = MKALoss(cfg.ce_weight, cfg.kd_weight, cfg.feat_weight, cfg.temperature, s_ch,
-                      t_ch if use_feat else s_ch)
-    loss_fn.adapters.requires_grad_(use_feat)     # unused adapters stay out of DDP's and AdamW's way
-    student.to(dev).train()
-    loss_fn.to(dev)
-    if use_feat:
-        teacher.to(dev).eval().requires_grad_(False)
-    module = _Distiller(student, loss_fn)
-    params = [p for p in module.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    amp = bool(cfg.amp) and dev.type == "cuda"
-    amp_dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
-
-    ckpt_path = Path(work_dir) / CHECKPOINT_NAME if work_dir is not None else None
-    start, history, evals, elapsed, resumed_from = 0, [], [], 0.0, None
+    job = job_description(student, teacher, dataset, _check_inputs(student, teacher, dataset, cfg), cfg)
+    run = _MKARun(student, teacher, dataset, cfg, info, eval_fn, log if D.is_main(info) else _quiet)
+    ckpt = _open_checkpoint(work_dir, job, resume, overwrite, info, run.log)
     torch.manual_seed(cfg.seed * 1000 + info.rank)     # dropout / stochastic depth (a resume restores the state)
-    if ckpt_path is not None and ckpt_path.exists():
-        if not resume:
-            raise FileExistsError(f"{ckpt_path} exists and resume=False; pass resume=True to continue it "
-                                  "or choose another work_dir (nothing is overwritten)")
-        ck = _load_checkpoint(ckpt_path, student, cfg, t_ch, len(dataset))
-        student.load_state_dict(ck["student"])
-        loss_fn.load_state_dict(ck["adapters"])
-        opt.load_state_dict(ck["opt"])
-        if ck.get("scaler") and scaler.is_enabled():
-            scaler.load_state_dict(ck["scaler"])
-        torch.set_rng_state(ck["rng"])
-        if ck.get("cuda_rng") is not None and dev.type == "cuda":
-            torch.cuda.set_rng_state(ck["cuda_rng"], dev)
-        start, history, evals, elapsed = ck["step"], list(ck["history"]), list(ck["evals"]), ck.get("elapsed", 0.0)
-        resumed_from = start
-        if D.is_main(info):
-            log(f"resumed from {ckpt_path} at step {start}")
+    state, resumed_from = _load(ckpt), None
+    if state is not None:
+        resumed_from = run.restore(state, ckpt.path)
+        run.log(f"resumed from {ckpt.path} at step {resumed_from}")
         D.barrier(info)
-
-    train_module = module
-    if info.distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        if dev.type == "cuda":     # batch statistics over the global batch (SyncBatchNorm needs a GPU)
-            module.student = nn.SyncBatchNorm.convert_sync_batchnorm(module.student)
-            student = module.student
-        train_module = DDP(module, device_ids=[dev.index] if dev.type == "cuda" else None)
-
-    def save(step):
-        D.broadcast_buffers(module, info)
-        if ckpt_path is None:
-            return
-        if D.is_main(info):
-            atomic_save({"kind": _KIND, "student": student.state_dict(), "adapters": loss_fn.state_dict(),
-                         "opt": opt.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                         "rng": torch.get_rng_state(), "step": step, "config": asdict(cfg),
-                         "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-                         "student_spec": _spec(student), "teacher_channels": t_ch, "history": history,
-                         "evals": evals, "elapsed": elapsed + time.time() - t0, "world_size": info.world_size,
-                         "dataset_size": len(dataset)},
-                        ckpt_path)
-        D.barrier(info)
-
-    def run_eval(step):
-        if eval_fn is not None and D.is_main(info):
-            student.eval()
-            with torch.no_grad():
-                r = dict(eval_fn(student, step) or {})
-            student.train()
-            evals.append({"step": step, **r})
-            log(f"eval @ {step}: " + " ".join(f"{k}={v:.4f}" for k, v in r.items() if isinstance(v, (int, float))))
-
-    it = range(start, cfg.steps)
-    bar = None
-    if progress and D.is_main(info):
-        from ..utils import progress_bar
-        bar = progress_bar(it, initial=start, total=cfg.steps, desc=f"MKA {_spec(student).get('config', '')}".strip())
-        it = bar
+    run.wrap_ddp()
+    start = resumed_from or 0
+    end = cfg.steps if stop_at is None else max(start, min(int(stop_at), cfg.steps))
     t0 = time.time()
-    window: List[Dict[str, float]] = []
-    step = start
-    for step in it:
-        lr = _lr_at(step, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        images, labels, ens = (x.to(dev, non_blocking=True) for x in _batch(dataset, step, cfg, info, K))
-        with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=amp):
-            t_feats = None
-            if use_feat:
-                with torch.no_grad():
-                    t_feats = tuple(teacher(images).features)
-                    if len(t_feats) != len(s_ch):
-                        raise ValueError(f"the teacher returned {len(t_feats)} feature stages, "
-                                         f"the student has {len(s_ch)}")
-            parts = train_module(images, labels, ens, t_feats)
-        logged = torch.stack([parts[k].detach().float() for k in ("total", "ce", "kd", "feat")])
-        logged = D.all_reduce_mean(logged, info)
-        if not torch.isfinite(logged).all():
-            raise FloatingPointError(
-                f"MKA loss is not finite at step {step} (total, ce, kd, feat = {logged.tolist()}); stopping. "
-                f"Last checkpoint: {ckpt_path if ckpt_path is not None and ckpt_path.exists() else 'none'}. "
-                "Lower lr, check the pseudo-labels / ensemble logits for NaN, or set amp=False")
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(parts["total"]).backward()
-        if cfg.grad_clip > 0:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-        rec = {"step": step + 1, **{k: float(v) for k, v in zip(("total", "ce", "kd", "feat"), logged.tolist())},
-               "lr": lr}
-        history.append(rec)
-        window.append(rec)
-        if bar is not None:
-            bar.set_postfix(loss=f"{rec['total']:.3f}", refresh=False)
-        if (step + 1) % cfg.log_every == 0 and D.is_main(info):
-            avg = {k: float(np.mean([h[k] for h in window])) for k in ("total", "ce", "kd", "feat")}
-            log(f"step {step + 1}/{cfg.steps} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
-                + f" lr={lr:.2e} t={elapsed + time.time() - t0:.0f}s")
-            window = []
-        if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
-            run_eval(step + 1)
-        out_of_time = cfg.max_minutes > 0 and (time.time() - t0) > 60 * cfg.max_minutes
-        out_of_time = D.broadcast_flag(out_of_time, info)
-        stop = out_of_time or (stop_at is not None and step + 1 >= stop_at)
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or stop:
-            save(step + 1)
-        if stop and step + 1 < cfg.steps:
-            if D.is_main(info):
-                why = f"max_minutes={cfg.max_minutes} reached" if out_of_time else f"stop_at={stop_at}"
-                log(f"stopping at step {step + 1}: {why} (call again to resume)")
-            step += 1
-            break
-    else:
-        step = cfg.steps
-    if bar is not None:
-        bar.close()
-    D.broadcast_buffers(module, info)
-    if step == cfg.steps and (not evals or evals[-1]["step"] != step):
-        run_eval(step)
-    student.eval()
-    return MKAResult(student=student, loss=loss_fn, history=history, evals=evals, step=step,
-                     seconds=elapsed + time.time() - t0, resumed_from=resumed_from)
+    res = run_steps(run.step, start, end, optimizer=run.opt,
+                    lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
+                    save=lambda n: run.save(ckpt, n, time.time() - t0), ckpt_every=cfg.ckpt_every,
+                    log_every=cfg.log_every, max_minutes=cfg.max_minutes, progress=progress and D.is_main(info),
+                    desc=f"MKA {_spec(student).get('config', '')}".strip(), log=run.log,
+                    nan_hint="Lower lr, check the pseudo-labels / ensemble logits for NaN, or set amp=False",
+                    sync_stop=lambda flag: D.broadcast_flag(flag, info))
+    if res.finished and res.step < cfg.steps:
+        run.log(f"stopping at step {res.step}: stop_at={stop_at} (call again to resume)")
+    D.broadcast_buffers(run.module, info)
+    if res.step == cfg.steps and (not run.evals or run.evals[-1]["step"] != res.step):
+        run.run_eval(res.step)
+    run.student.eval()
+    return MKAResult(student=run.student, loss=run.loss_fn, history=run.history, evals=run.evals, step=res.step,
+                     seconds=run.elapsed + res.seconds, resumed_from=resumed_from)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,9 +11,12 @@
 **On-disk format** (``format = "gsam_lab.pseudo/1"``), one folder:
 
 ``manifest.json``
-    ``format``, ``classes`` (the K class names), ``teacher`` (its name), ``source`` (a description of the
-    panoramas: dataset class, split, size, or the folder), ``n`` (number of panoramas), ``topk`` (k),
-    ``dar`` (the DAR settings: windows, boundary, fusion and their parameters). Written first, atomically.
+    ``format``, ``classes`` (the K class names), ``teacher`` (its name), ``teacher_weights`` and
+    ``sam_weights`` (fingerprints of the TA's weights and of the SAM's mask decoder,
+    :func:`gsam_lab.utils.weights_fingerprint`; ``None`` without a SAM), ``source`` (a description of
+    the panoramas: dataset class, split, size, or the folder), ``n`` (number of panoramas), ``topk``
+    (k), ``dar`` (the DAR settings: windows, boundary, fusion and their parameters). Written first,
+    atomically.
 ``items/<index:06d>.pt`` (``torch.save`` of a dict, written atomically, one per panorama)
     ``index`` (int, position in the source), ``image`` (``3 x H x W`` uint8), ``pseudo_label``
     (``H x W`` uint8, 255 = ignore), ``topk_index`` (``k x H x W`` uint8, class ids, most likely first),
@@ -26,9 +29,10 @@ them dense again: the k stored classes keep their log-probability, the other ``K
 remaining probability mass equally (``log((1 - sum_k p) / (K - k))``, floored at ``log 1e-6``). With
 ``k = K`` the reconstruction is exact up to float16.
 
-Resuming: a folder whose manifest matches (same classes, teacher, source, n, k and DAR settings) is
-continued - complete items are kept, missing or damaged ones (:func:`read_item` fails) computed again.
-A folder with a different manifest, or other files and no manifest, is refused with an error and left
+Resuming: a folder whose manifest matches (same classes, TA and SAM weights, source, n, k and DAR
+settings) is continued - complete items are kept, missing or damaged ones (:func:`read_item` fails)
+computed again. A folder with a different manifest (e.g. made with another SAM or TA, whose labels
+would be mixed with these), or other files and no manifest, is refused with an error and left
 untouched.
 
 Several processes: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) or with
@@ -46,10 +50,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..utils import atomic_save, atomic_write_bytes, load_torch_file
+from ..training import describe_dataset
+from ..utils import atomic_save, atomic_write_bytes, load_torch_file, weights_fingerprint
 
 __all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError",
-           "ImageFolder", "dense_from_topk", "topk_from_logits", "read_item"]
+           "ImageFolder", "dense_from_topk", "topk_from_logits", "read_item", "model_fingerprint"]
 
 PSEUDO_FORMAT = "gsam_lab.pseudo/1"
 _IMG_EXT = (".png", ".jpg", ".jpeg")
@@ -131,12 +136,17 @@ def _item_ok(path: Path) -> bool:
     return True
 
 
-def _source_description(dataset) -> str:
-    parts = [type(dataset).__name__]
-    for attr in ("split", "hw", "seed", "root", "layout"):
-        if hasattr(dataset, attr):
-            parts.append(f"{attr}={getattr(dataset, attr)}")
-    return " ".join(str(p) for p in parts)
+def model_fingerprint(model) -> Optional[str]:
+    """Fingerprint of the weights a pseudo-label depends on: a SAM's mask decoder (as
+    :func:`gsam_lab.stable_sam.sam_fingerprint`), any other module's whole state, ``None`` for no model."""
+    if model is None:
+        return None
+    decoder = getattr(model, "mask_decoder", None)
+    if isinstance(decoder, torch.nn.Module):
+        return weights_fingerprint(decoder)
+    if isinstance(model, torch.nn.Module):
+        return weights_fingerprint(model)
+    return type(model).__name__
 
 
 def _dist_rank() -> tuple:
@@ -160,10 +170,13 @@ def _prepare_folder(out: Path, manifest: Dict[str, Any], resume: bool) -> None:
             raise PseudoLabelFolderError(f"{mpath} is unreadable ({e}); refusing to touch {out}") from None
         diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
         if diff:
+            why = [w for k, w in (("sam_weights", "another SAM"), ("teacher_weights", "another TA")) if k in diff]
             raise PseudoLabelFolderError(
-                f"{out} already holds other pseudo-labels (manifest differs in {diff}: "
+                f"{out} already holds other pseudo-labels" + (f", made with {' and '.join(why)}" if why else "")
+                + f" (manifest differs in {diff}: "
                 f"{ {k: old.get(k) for k in diff} } vs requested { {k: manifest.get(k) for k in diff} }). "
-                f"Nothing was changed; choose another out_dir or delete that folder.")
+                f"Nothing was changed; choose another out_dir (e.g. named after the models' fingerprints) "
+                f"or delete that folder.")
         if not resume:
             raise PseudoLabelFolderError(f"{out} already holds these pseudo-labels; pass resume=True to continue "
                                          f"or choose another out_dir. Nothing was changed.")
@@ -185,7 +198,8 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
         teacher, model: the TA and the SAM (as for ``dar``).
         panoramas: a Dataset of items with ``image`` (``3 x H x W`` float in [0, 1], ``W == 2 H``), or a
             folder of ERP images (:class:`ImageFolder`).
-        out_dir: output folder (created; must be new, empty, or a matching earlier run).
+        out_dir: output folder (created; must be new, empty, or a matching earlier run: same settings,
+            same TA and SAM weights).
         windows, boundary, fusion, **dar_kwargs: DAR settings (recorded in the manifest).
         topk: classes kept per pixel of the ensemble logits (1..K).
         resume: continue a matching earlier run (default) or refuse it.
@@ -195,7 +209,8 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     Returns: ``Path(out_dir)``.
 
     Raises:
-        PseudoLabelFolderError: ``out_dir`` holds other pseudo-labels or unrelated files (nothing written).
+        PseudoLabelFolderError: ``out_dir`` holds other pseudo-labels (other settings, another SAM or TA)
+            or unrelated files (nothing written).
         ValueError: bad ``topk`` / rank, or an ERP that is not 2:1 (from ``dar``).
     """
     from ..utils import progress_bar
@@ -212,7 +227,8 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
         raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
     out = Path(out_dir)
     manifest = {"format": PSEUDO_FORMAT, "classes": list(teacher.classes), "teacher": getattr(teacher, "name", ""),
-                "source": _source_description(ds), "n": len(ds), "topk": int(topk),
+                "teacher_weights": model_fingerprint(teacher), "sam_weights": model_fingerprint(model),
+                "source": describe_dataset(ds), "n": len(ds), "topk": int(topk),
                 "dar": _jsonable(dict(windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs))}
     _prepare_folder(out, manifest, resume)
     items_dir = out / "items"

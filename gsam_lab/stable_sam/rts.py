@@ -14,9 +14,11 @@ Recipe (reading: docs/methods/stable_sam.md, RTS):
   mask resized into SAM's padded input frame (soft targets by area resampling; padding excluded).
 * **schedule**: AdamW, linear warm-up then cosine decay, gradient clipping; ``epochs`` passes over
   the images (about one epoch, as the paper), ``images_per_step`` images per step.
-* seeded; ``tqdm.auto`` progress; atomic checkpoints every ``ckpt_every`` steps and resume; stops
-  with ``FloatingPointError`` on a non-finite loss; never overwrites an existing file unless
-  ``overwrite=True``.
+* built on :mod:`gsam_lab.training`: seeded; ``tqdm.auto`` progress; atomic checkpoints every
+  ``ckpt_every`` steps; a resume continues only the same job (config, data, SAM and initial
+  plugins; :func:`job_description`) and refuses another with what differs; a time budget
+  (``max_minutes``); stops with ``FloatingPointError`` on a non-finite loss; never overwrites an
+  existing file unless ``overwrite=True``, which starts over.
 
 ``trainable="decoder"`` trains SAM's whole mask decoder instead (the baseline the paper compares
 with): pass a StableSam built on a **copy** of SAM with ``dsp=False, drp=False``.
@@ -36,12 +38,13 @@ import torch.nn.functional as F
 from gsam_lab.sam import PromptPredictor, PromptSampler
 from gsam_lab.sam.images import as_rgb_uint8
 from gsam_lab.sam.losses import dice_loss
-from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
+from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
 from .io import sam_fingerprint, save
 from .model import StableSam
 
-__all__ = ["RTSConfig", "train_rts", "embed_dataset", "EmbeddedImage", "PROMPT_MIX_KINDS"]
+__all__ = ["RTSConfig", "train_rts", "embed_dataset", "EmbeddedImage", "PROMPT_MIX_KINDS", "RESUMABLE",
+           "job_description"]
 
 PROMPT_MIX_KINDS = ("gt_box", "noisy_box", "points")
 TRAINABLE = ("plugins", "decoder")
@@ -241,13 +244,6 @@ def _step(stable: StableSam, batch: List[EmbeddedImage], rng, sampler, cfg: RTSC
     return loss, {"bce": sum(p[0] for p in parts) / max(n_total, 1), "dice": sum(p[1] for p in parts) / max(n_total, 1)}
 
 
-def _lr_at(step: int, total: int, cfg: RTSConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, total - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
-
-
 def _trainable_params(stable: StableSam, cfg: RTSConfig):
     if cfg.trainable == "plugins":
         params = [p for p in stable.plugin_modules().parameters()]
@@ -263,8 +259,8 @@ def _trainable_params(stable: StableSam, cfg: RTSConfig):
 def _trainable_state(stable: StableSam, cfg: RTSConfig) -> Dict[str, torch.Tensor]:
     sd = {"plugins." + k: v for k, v in stable.plugin_state_dict().items()}
     if cfg.trainable == "decoder":
-        decoder_sd = stable.sam.mask_decoder.state_dict()
-        sd.update({"mask_decoder." + k: v.detach().cpu().clone() for k, v in decoder_sd.items()})
+        decoder = stable.sam.mask_decoder.state_dict()
+        sd.update({"mask_decoder." + k: v.detach().cpu().clone() for k, v in decoder.items()})
     return sd
 
 
@@ -276,6 +272,104 @@ def _load_trainable_state(stable: StableSam, sd: Dict[str, torch.Tensor]) -> Non
     if dec:
         stable.sam.mask_decoder.load_state_dict(dec)
 
+
+# ----------------------------------------------------------------------------------------------
+# the job and its checkpoint
+# ----------------------------------------------------------------------------------------------
+
+#: RTSConfig fields that may change between a run and its resume: the run's length (a resume may
+#: extend it; the schedule follows the new length), the time budget and the log / checkpoint cadence.
+RESUMABLE = ("epochs", "steps", "max_minutes", "ckpt_every", "log_every")
+
+
+def job_description(stable: StableSam, cfg: RTSConfig, embedded: Sequence[EmbeddedImage], dataset=None) -> dict:
+    """What identifies an RTS job (see :mod:`gsam_lab.training`), computed before training.
+
+    ``config``: the :class:`RTSConfig` minus :data:`RESUMABLE`; ``data``: the kind of ``dataset``, the
+    number of images and objects and a hash of a few images' instance maps; ``model``: the
+    fingerprints of SAM's mask decoder and of the plugins' initial weights, and the plugins' layout.
+    """
+    from gsam_lab.training import content_hash, describe, describe_dataset, spaced_indices
+    config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
+    picks = spaced_indices(len(embedded))
+    data = {"dataset": describe_dataset(dataset) if dataset is not None else None, "images": len(embedded),
+            "objects": int(sum(len(e.objects) for e in embedded)),
+            "sample": content_hash([(embedded[i].instance, embedded[i].original_size) for i in picks])}
+    model = {"sam_decoder": sam_fingerprint(stable.sam), "plugins": weights_fingerprint(stable.plugin_modules()),
+             "plugin_config": dict(stable.config)}
+    return describe(recipe="gsam_lab.stable_sam.train_rts", config=config, data=data, model=model)
+
+
+def _check_files(out: Optional[Path], ckpt: Optional[Path], resume: bool, overwrite: bool) -> None:
+    """Refuse to replace ``out`` or a checkpoint that would not be resumed, unless ``overwrite``."""
+    if out is not None and out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it (or choose another out=)")
+    if ckpt is not None and ckpt.exists() and not resume and not overwrite:
+        raise FileExistsError(f"training checkpoint {ckpt} exists; pass resume=True to continue it or "
+                              "overwrite=True to start over")
+
+
+def _open_checkpoint(path: Optional[Path], job: dict, overwrite: bool, log):
+    """The job's :class:`~gsam_lab.training.Checkpoint` at ``path`` (None: no checkpoints); with
+    ``overwrite`` an earlier checkpoint there is deleted, so the run starts over."""
+    from gsam_lab.training import Checkpoint, fingerprint
+    if path is None:
+        return None
+    if overwrite and path.exists():
+        path.unlink()
+        log(f"overwrite=True: deleted the training checkpoint {path}; starting over")
+    return Checkpoint(path, fingerprint(**job), details=job)
+
+
+class _RTSRun:
+    """One RTS run: the optimisation step and what a checkpoint holds (the loop is :func:`run_steps`)."""
+
+    def __init__(self, stable: StableSam, embedded: List[EmbeddedImage], cfg: RTSConfig, params, device):
+        self.stable, self.embedded, self.cfg, self.params, self.dev = stable, embedded, cfg, params, device
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.rng = np.random.default_rng([cfg.seed, 11])
+        self.transform = PromptPredictor(stable.sam, cache_size=0).transform
+        self.order: List[int] = []
+        self.history: List[Dict[str, float]] = []
+        self.elapsed = 0.0
+
+    def step(self, i: int) -> Dict[str, float]:
+        """Optimisation step ``i``: ``images_per_step`` images in epoch order, one prompt per object."""
+        cfg = self.cfg
+        if len(self.order) < cfg.images_per_step:           # epoch order, refilled as it runs out
+            self.order += [int(j) for j in self.rng.permutation(len(self.embedded))]
+        idx, self.order = self.order[:cfg.images_per_step], self.order[cfg.images_per_step:]
+        sampler = PromptSampler([cfg.seed, 13, i])
+        loss, parts = _step(self.stable, [self.embedded[j] for j in idx], self.rng, sampler, cfg, self.transform,
+                            self.dev)
+        if not torch.isfinite(loss):
+            return {"loss": loss.item()}                    # run_steps stops with the step number
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.opt.step()
+        self.history.append({"step": i + 1, "loss": loss.item(), **parts, "lr": self.opt.param_groups[0]["lr"]})
+        return {"loss": loss.item(), **parts}
+
+    def state(self, next_step: int, seconds: float) -> dict:
+        """What a checkpoint holds after ``next_step`` steps (``seconds``: this run's time so far)."""
+        return {"state": _trainable_state(self.stable, self.cfg), "opt": self.opt.state_dict(),
+                "rng": self.rng.bit_generator.state, "step": next_step, "elapsed": self.elapsed + seconds,
+                "history": self.history, "order": self.order, "config": asdict(self.cfg)}
+
+    def restore(self, ck: dict, path: Path) -> int:
+        """Continue from a checkpoint's state; returns its step."""
+        check_finite(ck["state"], path)
+        _load_trainable_state(self.stable, ck["state"])
+        self.opt.load_state_dict(ck["opt"])
+        self.rng.bit_generator.state = ck["rng"]
+        self.elapsed, self.history, self.order = ck["elapsed"], list(ck["history"]), list(ck["order"])
+        return int(ck["step"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+# ----------------------------------------------------------------------------------------------
 
 def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, out: Union[str, Path, None] = None,
               checkpoint: Union[str, Path, None] = None, device="auto", resume: bool = True, overwrite: bool = False,
@@ -289,8 +383,12 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
         config: :class:`RTSConfig`; ``**overrides`` replace its fields (``train_rts(s, ds, steps=20)``).
         out: where to write the trained plugins (:func:`gsam_lab.stable_sam.save`); None: not written.
         checkpoint: periodic training checkpoint (default ``<out>.ckpt`` when ``out`` is given, else none).
-        resume: continue from an existing ``checkpoint``.
-        overwrite: allow replacing an existing ``out`` (and, with ``resume=False``, ``checkpoint``).
+        resume: continue from an existing ``checkpoint``, only if it holds the same job: the config
+            (but for :data:`RESUMABLE` fields), the data and the starting model (SAM's decoder and the
+            initial plugins) must match (:func:`job_description`), else
+            :class:`~gsam_lab.training.ResumeMismatch` says what differs.
+        overwrite: replace an existing ``out`` and start over: an existing ``checkpoint`` is deleted,
+            never resumed.
         sam_name: registry name stored in ``out`` so that ``stable_sam.load(out)`` can rebuild the SAM.
         embedded: the output of :func:`embed_dataset` (skips embedding the images again).
 
@@ -300,105 +398,59 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
 
     Raises:
         FileExistsError: ``out`` (or a checkpoint that would not be resumed) exists and ``overwrite`` is False.
+        ResumeMismatch: ``checkpoint`` holds another job (names the fields that differ).
         ValueError: bad config (e.g. a prompt mix summing to zero) or a dataset with no instances.
         FloatingPointError: the loss became NaN or infinite (the last checkpoint is kept).
     """
+    from gsam_lab.training import run_steps, warmup_cosine
     cfg = RTSConfig(**{**asdict(config or RTSConfig()), **overrides}).validate()
     if not isinstance(stable, StableSam):
         raise TypeError(f"train_rts trains a StableSam, got {type(stable).__name__}")
     out = Path(out) if out is not None else None
-    ckpt = Path(checkpoint) if checkpoint is not None else (out.with_name(out.name + ".ckpt") if out else None)
-    if out is not None and out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it (or choose another out=)")
-    if ckpt is not None and ckpt.exists() and not resume and not overwrite:
-        raise FileExistsError(f"training checkpoint {ckpt} exists; pass resume=True to continue it or "
-                              "overwrite=True to start over")
+    ckpt_path = Path(checkpoint) if checkpoint is not None else (out.with_name(out.name + ".ckpt") if out else None)
+    _check_files(out, ckpt_path, resume, overwrite)
     dev = resolve_device(device)
     stable.to(dev)
-    fingerprint = sam_fingerprint(stable.sam) if cfg.trainable == "plugins" else None
+    frozen = sam_fingerprint(stable.sam) if cfg.trainable == "plugins" else None
     orig_fp = getattr(stable, "_orig_fingerprint", None) or sam_fingerprint(stable.sam)
     stable._orig_fingerprint = orig_fp
     params = _trainable_params(stable, cfg)
     embedded = embedded if embedded is not None else embed_dataset(stable, dataset, cfg.min_area, progress)
-    n_img = len(embedded)
-    total = int(cfg.steps) if cfg.steps is not None else max(1, math.ceil(cfg.epochs * n_img / cfg.images_per_step))
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    rng = np.random.default_rng([cfg.seed, 11])
-    start, elapsed, history = 0, 0.0, []
-    order: List[int] = []
-    if ckpt is not None and ckpt.exists() and resume:
-        ck = load_torch_file(ckpt)
-        if not isinstance(ck, dict) or "state" not in ck:
-            raise ValueError(f"{ckpt} is not an RTS training checkpoint (written by train_rts); "
-                             "move it away to start over")
-        if ck.get("config", {}).get("trainable") != cfg.trainable:
-            trained = ck.get("config", {}).get("trainable")
-            raise ValueError(f"checkpoint {ckpt} trained {trained!r}, not {cfg.trainable!r}")
-        check_finite(ck["state"], ckpt)
-        _load_trainable_state(stable, ck["state"])
-        opt.load_state_dict(ck["opt"])
-        rng.bit_generator.state = ck["rng"]
-        start, elapsed, history, order = ck["step"], ck["elapsed"], ck["history"], list(ck["order"])
-        log(f"resumed from {ckpt} at step {start}")
-    transform = PromptPredictor(stable.sam, cache_size=0).transform
+    per_epoch = len(embedded) / cfg.images_per_step
+    total = int(cfg.steps) if cfg.steps is not None else max(1, math.ceil(cfg.epochs * per_epoch))
+    run = _RTSRun(stable, embedded, cfg, params, dev)
+    ckpt = _open_checkpoint(ckpt_path, job_description(stable, cfg, embedded, dataset), overwrite, log)
+    state = ckpt.load() if ckpt is not None else None
+    start = 0
+    if state is not None:
+        start = run.restore(state, ckpt.path)
+        log(f"resumed from {ckpt.path} at step {start}")
     stable.train()
-    it = range(start, total)
-    if progress:
-        from ..utils import progress_bar
-        it = progress_bar(it, initial=start, total=total, desc="RTS")
     t0 = time.time()
+    res = run_steps(run.step, start, total, optimizer=run.opt, lr=lambda i: warmup_cosine(i, total, cfg.lr, cfg.warmup),
+                    save=(lambda n: ckpt.save(run.state(n, time.time() - t0))) if ckpt is not None else None,
+                    ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes,
+                    progress=progress, desc="RTS", log=log, nan_hint="Try a lower lr")
+    return _finish(stable, run, res, total, out, frozen, orig_fp, sam_name)
 
-    def save_ckpt(step):
-        if ckpt is None:
-            return
-        atomic_save({"state": _trainable_state(stable, cfg), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                     "step": step, "elapsed": elapsed + time.time() - t0, "history": history, "order": order,
-                     "config": asdict(cfg)}, ckpt)
 
-    step = start
-    window: List[Dict[str, float]] = []
-    for step in it:
-        lr = _lr_at(step, total, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        if len(order) < cfg.images_per_step:           # epoch order, refilled as it runs out
-            order += [int(i) for i in rng.permutation(n_img)]
-        idx, order = order[:cfg.images_per_step], order[cfg.images_per_step:]
-        sampler = PromptSampler([cfg.seed, 13, step])
-        loss, parts = _step(stable, [embedded[i] for i in idx], rng, sampler, cfg, transform, dev)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"RTS loss is {loss.item()} at step {step}: stopping. "
-                                     f"Last checkpoint: {ckpt if ckpt is not None and ckpt.exists() else 'none'}; "
-                                     "try a lower lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
-        rec = {"step": step + 1, "loss": loss.item(), **parts, "lr": lr}
-        history.append(rec)
-        window.append(rec)
-        if (step + 1) % cfg.log_every == 0 or step + 1 == total:
-            avg = {k: float(np.mean([r[k] for r in window])) for k in ("loss", "bce", "dice")}
-            window = []
-            log(f"step {step + 1}/{total} " + " ".join(f"{k}={v:.4f}" for k, v in avg.items())
-                + f" lr={lr:.2e} t={elapsed + time.time() - t0:.0f}s")
-        out_of_time = cfg.max_minutes > 0 and (time.time() - t0) > 60 * cfg.max_minutes
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == total or out_of_time:
-            save_ckpt(step + 1)
-        if out_of_time:
-            log(f"stopping at step {step + 1}: max_minutes={cfg.max_minutes} reached (re-run to resume)")
-            break
+def _finish(stable: StableSam, run: _RTSRun, res, total: int, out: Optional[Path], frozen: Optional[str],
+            orig_fp: str, sam_name: Optional[str]) -> Dict[str, object]:
+    """After the loop: eval mode, SAM checked unchanged, ``out`` written when the run is complete."""
+    cfg = run.cfg
     stable.eval()
     if cfg.trainable == "decoder":
         for p in stable.sam.mask_decoder.parameters():
             p.requires_grad_(False)
-    seconds = elapsed + time.time() - t0
-    done = history[-1]["step"] if history else start
-    if fingerprint is not None and sam_fingerprint(stable.sam) != fingerprint:
+    seconds = run.elapsed + res.seconds
+    done = res.step
+    if frozen is not None and sam_fingerprint(stable.sam) != frozen:
         raise RuntimeError("SAM's mask decoder changed during plugin training; this is a bug")
-    if out is not None and done >= total:
+    written = out is not None and done >= total
+    if written:
         save(stable, out, sam_name=sam_name, include_decoder=cfg.trainable == "decoder", sam_fingerprint_value=orig_fp,
-             meta={"config": asdict(cfg), "steps": done, "seconds": seconds, "images": n_img,
-                   "recipe": "gsam_lab.stable_sam.rts.train_rts", "final_loss": history[-1]["loss"]})
-    return {"steps": done, "seconds": seconds, "history": history,
-            "trainable": sum(p.numel() for p in params), "out": out if out is not None and done >= total else None}
+             meta={"config": asdict(cfg), "steps": done, "seconds": seconds, "images": len(run.embedded),
+                   "recipe": "gsam_lab.stable_sam.rts.train_rts",
+                   "final_loss": run.history[-1]["loss"] if run.history else None})
+    return {"steps": done, "seconds": seconds, "history": run.history,
+            "trainable": sum(p.numel() for p in run.params), "out": out if written else None}

@@ -368,14 +368,18 @@ print(f"full DAR vs TA alone: {row.loc[full_name, 'delta_vs_ta']:+.2f} mIoU poin
 
 `goodsam.pseudo_label_dataset` runs DAR over a dataset (or a folder of ERP images) and writes compact
 ensemble logits (top-3 log-probabilities in float16) and pseudo-labels, one file per panorama, with a
-manifest of the settings. It resumes a matching run, refuses a folder holding other pseudo-labels,
-and under `torchrun` each rank labels its share. Notebook 05 reads the folder back with
+manifest of the settings and of the TA's and SAM's weight fingerprints. It resumes a matching run,
+refuses a folder holding other pseudo-labels (other settings, another SAM or TA), and under `torchrun`
+each rank labels its share. Notebook 05 reads the folder back with
 `goodsam.PseudoLabelDataset`.
 """),
     code('''
-# one folder per setting: the same settings resume, other settings never touch it (a mismatch is refused)
+# one folder per setting and per model: the same settings and weights resume, anything else never touches it
+# (the manifest records the TA's and SAM's weight fingerprints; a mismatch is refused)
+from gsam_lab.goodsam.pseudo import model_fingerprint
+models_tag = f"ta{model_fingerprint(ta)[:8]}_sam{model_fingerprint(sam_model)[:8]}"
 pl_dir = out / (f"pseudo_{cfg.teacher}_{windows}_ctcf_{sam_method}{cfg.points_per_side}_c{conf_thresh}_{cfg.erp_hw[0]}"
-                .replace("/", "_"))
+                f"_{models_tag}".replace("/", "_"))
 few = torch.utils.data.Subset(test_set, range(min(2, len(test_set))))
 goodsam.pseudo_label_dataset(ta, sam_model, few, pl_dir, windows=windows, boundary=True, fusion="ctcf",
                              conf_thresh=conf_thresh, sam_kwargs=sam_kw)

@@ -1,0 +1,87 @@
+"""data_scripts/train_teacher.py on the training scaffold: resume of the same job only, --no-resume,
+the per-run budget, NaN stop (tiny in-memory data, no rendering)."""
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from gsam_lab.training import ResumeMismatch
+from gsam_lab.utils import seed_everything
+
+SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "train_teacher.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("train_teacher_script", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _data(nan=False):
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 3, 32, 64, generator=g)
+    if nan:
+        images[:] = math.nan
+    return images, torch.randint(0, 9, (4, 32, 64), generator=g)
+
+
+def _run(script, tmp_path, *extra, nan=False, logs=None):
+    """train() as main() calls it: seeded, a fresh tiny-synth SegFormer."""
+    args = script.parse(["--steps", "3", "--batch", "2", "--warmup", "1", "--n-train", "4", "--hw", "32", "64",
+                         "--ckpt", str(tmp_path / "ckpt.pt"), "--ckpt-every", "50", "--log-every", "1",
+                         "--max-minutes", "0", "--no-progress", *extra])
+    gen = seed_everything(args.seed)
+    teacher = script.build_teacher()
+    log = logs.append if logs is not None else (lambda s: None)
+    run = script.train(args, teacher, lambda: _data(nan), gen, log=log)
+    return run, teacher
+
+
+def _weights(teacher):
+    return torch.cat([v.flatten().float() for v in teacher.segformer.state_dict().values()])
+
+
+def test_budget_stops_with_a_checkpoint_and_a_rerun_continues_as_if_uninterrupted(script, tmp_path):
+    logs = []
+    run, _ = _run(script, tmp_path, "--max-minutes", "1e-9", logs=logs)
+    assert run["steps"] == 1 and not run["finished"] and any("max_minutes" in line for line in logs)
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=True)["step"] == 1
+    logs.clear()
+    run, resumed = _run(script, tmp_path, logs=logs)                    # the budget may change on resume
+    assert any("resumed" in line and "step 1" in line for line in logs)
+    assert run["steps"] == 3 and run["finished"] and len(run["history"]) == 3
+    _, clean = _run(script, tmp_path / "clean")
+    assert torch.equal(_weights(clean), _weights(resumed))
+
+
+def test_another_job_is_refused_and_no_resume_starts_over(script, tmp_path):
+    _run(script, tmp_path, "--max-minutes", "1e-9")
+    saved = (tmp_path / "ckpt.pt").read_bytes()
+    with pytest.raises(ResumeMismatch, match=r"config\.lr: checkpoint 0\.0006 vs now 0\.001"):
+        _run(script, tmp_path, "--lr", "1e-3")
+    with pytest.raises(ResumeMismatch, match=r"data\.n: checkpoint 4 vs now 8"):
+        _run(script, tmp_path, "--n-train", "8")
+    assert (tmp_path / "ckpt.pt").read_bytes() == saved
+    logs = []
+    run, _ = _run(script, tmp_path, "--lr", "1e-3", "--no-resume", logs=logs)
+    assert not any("resumed" in line for line in logs) and any("starting over" in line for line in logs)
+    assert run["steps"] == 3 and len(run["history"]) == 3
+
+
+def test_nan_stops_and_keeps_the_last_checkpoint(script, tmp_path):
+    _run(script, tmp_path, "--max-minutes", "1e-9")
+    saved = (tmp_path / "ckpt.pt").read_bytes()
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 1.*lower --lr"):
+        _run(script, tmp_path, nan=True)
+    assert (tmp_path / "ckpt.pt").read_bytes() == saved
+
+
+def test_the_command_line_keeps_its_options(script):
+    args = script.parse([])
+    assert (args.n_train, tuple(args.hw), args.steps, args.batch, args.lr, args.warmup) == (480, (128, 256), 1500, 8,
+                                                                                             6e-4, 60)
+    assert args.max_minutes == 22.0 and args.ckpt_every == 100 and not args.no_resume
