@@ -24,7 +24,7 @@ BUNDLED_SHA256: Dict[str, str] = {
     # data_scripts/train_teacher.py
     "teacher_tiny_synth.pt": "1e0fd956583bd89def09e5827ebee26ff29faac09c13232bdcfeb72254871b00",
     # data_scripts/train_stable_sam.py
-    "stable_sam_tiny_synth.pt": "f0353795aa98948c1bb98b1b4ffe8ec466e62b89d4744b7e93429bf2e0d1742f",
+    "stable_sam_tiny_synth.pt": "589827db72bb7df3f7185e8ed5ceac2e5f4f0234cc1875b3450a64e853063217",
 }
 
 _seen: Dict[Tuple[str, int, int], str] = {}      # (path, size, mtime) -> hash: each file is hashed once per process
