@@ -151,7 +151,9 @@ def exercise_playground(page, pg_widget, out, prefix: str):
         assert inside > 0.5, f"{name}: the mask does not follow the box: {inside:.0%} of the tinted pixels lie in it"
         return boxed, np.array([tx.mean(), ty.mean()]), np.array([(bu0 + bu1) / 2, (bv0 + bv1) / 2])
 
-    _, c_a, centre_a = drag_box(0.15, 0.5, 0.55, 0.9, "3_box")
+    # boxes around objects, as people prompt (the left facade with its tree, then the right facade); a box over
+    # bare road is a prompt the bundled tiny SAM answers with the kerbs outside it, a model weakness, not wiring
+    _, c_a, centre_a = drag_box(0.01, 0.01, 0.38, 0.5, "3_box")
     boxed, c_b, centre_b = drag_box(0.55, 0.1, 0.95, 0.45, "3_box_moved")
     assert np.linalg.norm(c_a - centre_a) < np.linalg.norm(c_a - centre_b), \
         f"the first box's mask (centre {c_a.round()}) lies nearer the second box {centre_b} than its own {centre_a}"
