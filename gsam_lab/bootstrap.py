@@ -66,7 +66,7 @@ def summarize_ci(df: pd.DataFrame, by: Sequence[str], value: str, level: float =
     """Per group of ``by``: ``n``, the mean of column ``value`` and its bootstrap interval
     (columns ``n``, ``<value>``, ``<value>_lo``, ``<value>_hi``)."""
     rows = []
-    for key, g in df.groupby(list(by), sort=sort):
+    for key, g in df.groupby(list(by), sort=sort, observed=True):
         key = key if isinstance(key, tuple) else (key,)
         m, lo, hi = bootstrap_ci(g[value].to_numpy(), level=level, n_boot=n_boot, seed=seed)
         rows.append(dict(zip(by, key), n=len(g), **{value: m, f"{value}_lo": lo, f"{value}_hi": hi}))

@@ -19,10 +19,10 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from gsam_lab.bootstrap import bootstrap_ci, paired_bootstrap_ci
+from gsam_lab.bootstrap import bootstrap_ci, paired_bootstrap_ci, summarize_ci
 
 from .baselines import BoxFillPredictor
-from .stability import stability_sweep
+from .stability import _predictor, stability_sweep
 
 __all__ = ["evaluate_prompts", "score_models", "PromptEvaluation", "TARGETS", "check_targets", "SIZE_BINS"]
 
@@ -98,22 +98,9 @@ def _size_bin(area: float) -> str:
 
 
 def _ci_table(df: pd.DataFrame, by) -> pd.DataFrame:
-    rows = []
-    for key, g in df.groupby(by, sort=True, observed=True):
-        m, lo, hi = bootstrap_ci(g["iou"])
-        rows.append(dict(zip(by, key), n=len(g), miou=m, miou_lo=lo, miou_hi=hi))
-    return pd.DataFrame(rows)
-
-
-def _predictor_of(model):
-    """A predictor for ``model``: itself when it has the interface, else ``model.predictor()`` when it
-    offers one (e.g. a Stable-SAM), else a :class:`gsam_lab.sam.PromptPredictor`."""
-    if hasattr(model, "set_image") and hasattr(model, "predict"):
-        return model
-    if hasattr(model, "predictor"):
-        return model.predictor()
-    from .predictor import PromptPredictor
-    return PromptPredictor(model)
+    """mIoU with its bootstrap interval per group of ``by`` (columns ``miou``, ``miou_lo``, ``miou_hi``)."""
+    out = summarize_ci(df, by, "iou", sort=True)
+    return out.rename(columns={"iou": "miou", "iou_lo": "miou_lo", "iou_hi": "miou_hi"})
 
 
 def _sweep_rows(predictor, ds, method: str, domain: str, **kw) -> pd.DataFrame:
@@ -143,7 +130,7 @@ def score_models(models: Mapping[str, object], domains: Mapping[str, object], no
     frames = []
     for dom, ds in domains.items():
         for name, model in models.items():
-            pred = _predictor_of(model)
+            pred = _predictor(model, None)          # one predictor per model: its embedding cache serves both sweeps
             # one settings list for every model and the baseline: prompt seeds depend on a setting's position
             frames.append(_sweep_rows(pred, ds, name, dom, prompt_kinds=("gt_box", "noisy_box", "points"),
                                       points=tuple(points), **common))
