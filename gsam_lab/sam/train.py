@@ -83,6 +83,7 @@ class TrainConfig:
     aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
                                    # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
+    stride: int = 8                # image encoder output stride: 8 (32 x 32 tokens) or 4 (64 x 64; ~3x slower per step)
     amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder (CPU: ~2x faster where
                                    # the CPU has bf16 units; CUDA: bf16 too); the prompt encoder's positional encodings
                                    # (bf16 moves them by up to 0.16) and the losses stay in fp32
@@ -345,7 +346,7 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = build_tiny_sam(cfg.seed).to(dev).train()
+    model = build_tiny_sam(cfg.seed, stride=cfg.stride).to(dev).train()
     if init is not None:
         from gsam_lab.sam.loading import read_state_dict
         missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
