@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from segment_anything.modeling.common import LayerNorm2d
 from torch import nn
 
-__all__ = ["ConvImageEncoder", "is_conv_encoder_state"]
+__all__ = ["ConvImageEncoder", "is_conv_encoder_state", "tiny_stride"]
 
 #: a key that only the convolutional encoder's state dicts hold
 CONV_ENCODER_KEY = "image_encoder.stem.0.0.weight"
@@ -124,3 +124,8 @@ class ConvImageEncoder(nn.Module):
 def is_conv_encoder_state(state_dict) -> bool:
     """Whether a tiny-synth state dict holds :class:`ConvImageEncoder` weights (rather than the ViT's)."""
     return CONV_ENCODER_KEY in state_dict
+
+
+def tiny_stride(state_dict) -> int:
+    """The output stride (4 or 8) of the :class:`ConvImageEncoder` whose weights ``state_dict`` holds."""
+    return 4 if "image_encoder.lateral4.weight" in state_dict else 8

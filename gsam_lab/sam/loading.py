@@ -16,6 +16,7 @@ from segment_anything.modeling import Sam
 from gsam_lab.bundled import check_bundled
 from gsam_lab.utils import check_finite, load_torch_file, resolve_device
 
+from .cnn_encoder import tiny_stride
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
 
 __all__ = ["CheckpointError", "load_sam", "read_state_dict", "infer_sam_type", "encoder_signature",
@@ -197,7 +198,10 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
             raise ValueError("pass either a model name with checkpoint=..., or a bare path, not both")
         state = read_state_dict(path)
         spec = get_spec(infer_sam_type(state))
-    model = spec.build()
+    if spec.name == "tiny-synth":   # the file says which output stride its encoder was trained at
+        model = spec.build(0, stride=tiny_stride(state))
+    else:
+        model = spec.build()
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
