@@ -1,10 +1,13 @@
-"""DAR ablation on held-out synthetic ERP panoramas (test split): TA alone, + windows, + boundary, + fusion.
+"""DAR ablation on held-out synthetic ERP panoramas (test or val split): TA alone, + windows, + boundary, + fusion.
 
 Prints (and writes as JSON / Markdown) mIoU, per-class IoU and latitude-band mIoU of every variant in
 ``gsam_lab.goodsam.ablation.ABLATION_VARIANTS``, the pseudo-labels' coverage and accuracy, and seconds
-per panorama. SAM masks are computed once per panorama and cached in ``--mask-cache``::
+per panorama; then the headline comparison with 95 % bootstrap intervals over panoramas: the TA's
+mIoU and full DAR's gain over it with each fusion (vote, ctcf). SAM masks are computed once per
+panorama and cached in ``--mask-cache``::
 
-    python data_scripts/eval_dar.py --n 16 --threads 1
+    python data_scripts/eval_dar.py --split test --n 16 --threads 2
+    python data_scripts/eval_dar.py --split val --n 16 --threads 2
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from gsam_lab import data, goodsam, sam
+from gsam_lab import data, goodsam, metrics, sam
+from gsam_lab.bootstrap import format_ci, miou_bootstrap_ci
 from gsam_lab.goodsam.ablation import run_ablation
 from gsam_lab.goodsam.fusion import sam_masks
 from gsam_lab.utils import atomic_save, load_torch_file, weights_fingerprint
@@ -29,9 +33,38 @@ def markdown(df) -> str:
     return "\n".join(rows)
 
 
+#: the comparison that matters, with intervals: full DAR (windows h + boundary) with each fusion vs the TA
+HEADLINE = {"TA alone": dict(windows="none", boundary=False, fusion="none"),
+            "DAR, vote": dict(windows="h", boundary=True, fusion="vote"),
+            "DAR, ctcf": dict(windows="h", boundary=True, fusion="ctcf")}
+
+
+@torch.no_grad()
+def headline(teacher, ds, masks, conf_thresh: float) -> str:
+    """mIoU of the TA and of DAR (vote, ctcf) with 95 % bootstrap intervals over panoramas, and DAR's
+    paired gain over the TA (the panoramas resampled together)."""
+    cms = {name: [] for name in HEADLINE}
+    for i in range(len(ds)):
+        item = ds[i]
+        for name, kw in HEADLINE.items():
+            use = None if kw["fusion"] == "none" else masks[i]
+            res = goodsam.dar(teacher, None, item["image"], masks=use, conf_thresh=conf_thresh, **kw)
+            cms[name].append(metrics.confusion_matrix(res.ensemble_logits.argmax(0), item["semantic"],
+                                                      teacher.num_classes).numpy())
+    base = cms["TA alone"]
+    lines = [f"headline, n = {len(ds)} panoramas of the {ds.split} split (95 % bootstrap intervals over panoramas)", "",
+             "| method | mIoU | gain over TA (points) |", "|---|---|---|"]
+    for name, cm in cms.items():
+        m = miou_bootstrap_ci(cm)
+        gain = "" if cm is base else format_ci(*(100 * x for x in miou_bootstrap_ci(cm, base=base)), digits=2)
+        lines.append(f"| {name} | {format_ci(*m)} | {gain} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=16, help="test-split panoramas")
+    p.add_argument("--split", default="test", choices=("test", "val"))
+    p.add_argument("--n", type=int, default=16, help="panoramas of --split")
     p.add_argument("--hw", type=int, nargs=2, default=(256, 512))
     p.add_argument("--teacher", default="tiny-synth")
     p.add_argument("--sam", default="tiny-synth")
@@ -47,7 +80,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = sam.load_sam(args.sam, device=args.device)
-    ds = data.SyntheticPanoramas("test", n=args.n, hw=tuple(args.hw))
+    ds = data.SyntheticPanoramas(args.split, n=args.n, hw=tuple(args.hw))
     skw = dict(points_per_side=args.points_per_side, method=args.sam_method)
     tag = "" if args.sam_method == "grid" else f"_{args.sam_method}"
     # keyed by the weights too: new tiny-synth weights must not reuse masks of the old ones
@@ -73,6 +106,8 @@ def main(argv=None):
         "\n\nlatitude-band mIoU\n\n" + markdown(res.latitude) + \
         f"\n\nSAM masks: {sam_s:.1f} s per panorama (cached after the first run; " \
         f"{sum(len(m.masks) for m in masks) / len(masks):.1f} masks each)\n"
+    text += "\n" + headline(teacher, ds, masks, args.conf_thresh)
+    args.out = f"{args.out}_{args.split}"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".md").write_text(text)
     Path(args.out + ".json").write_text(json.dumps({"args": vars(args), "table": res.table.to_dict("records"),

@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["bootstrap_ci", "paired_bootstrap_ci", "summarize_ci", "format_ci"]
+__all__ = ["bootstrap_ci", "paired_bootstrap_ci", "summarize_ci", "format_ci", "miou_bootstrap_ci"]
 
 
 def _as_values(values, name: str = "values") -> np.ndarray:
@@ -59,6 +59,51 @@ def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = 0
     if a.shape != b.shape:
         raise ValueError(f"paired values need the same length, got {a.size} and {b.size}")
     return bootstrap_ci(a - b, level=level, n_boot=n_boot, seed=seed)
+
+
+def _miou_of_sums(cm: np.ndarray) -> np.ndarray:
+    """mIoU of each ``... x K x K`` confusion matrix (rows: ground truth), over classes that occur."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    union = cm.sum(-1) + cm.sum(-2) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+    return np.nanmean(iou, axis=-1)
+
+
+def miou_bootstrap_ci(cms: Sequence, base: Optional[Sequence] = None, level: float = 0.95, n_boot: int = 2000,
+                      seed: int = 0) -> Tuple[float, float, float]:
+    """Dataset mIoU (from summed confusion matrices) and its bootstrap interval over images.
+
+    A semantic-segmentation mIoU is not a mean over images: the confusion matrices of all images
+    are summed first, then each class's IoU is read from the sum. So the bootstrap resamples the
+    *images* (their confusion matrices) and recomputes the dataset mIoU each time.
+
+    Args:
+        cms: one ``K x K`` confusion matrix per image (rows: ground truth, columns: prediction).
+        base: another method's matrices on the same images, in the same order: then the result is
+            the paired difference ``mIoU(cms) - mIoU(base)``, images resampled together.
+
+    Returns:
+        ``(value, low, high)`` with ``value`` on all images.
+    """
+    a = np.asarray(cms, dtype=np.float64)
+    if a.ndim != 3 or a.shape[1] != a.shape[2]:
+        raise ValueError(f"cms must be N x K x K confusion matrices, got shape {a.shape}")
+    b = None if base is None else np.asarray(base, dtype=np.float64)
+    if b is not None and b.shape != a.shape:
+        raise ValueError(f"base must match cms' shape {a.shape}, got {b.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+
+    def stat(idx):
+        m = _miou_of_sums(a[idx].sum(-3))
+        return m if b is None else m - _miou_of_sums(b[idx].sum(-3))
+
+    value = float(stat(np.arange(len(a))))
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(int(n_boot), len(a)))
+    stats = stat(idx)
+    lo, hi = np.nanquantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return value, float(lo), float(hi)
 
 
 def summarize_ci(df: pd.DataFrame, by: Sequence[str], value: str, level: float = 0.95, n_boot: int = 2000,

@@ -52,3 +52,22 @@ def test_summarize_and_format():
     s = summarize_ci(df, ["m"], "v")
     assert list(s["n"]) == [10, 5] and list(s["v"]) == [0.5, 0.2] and (s["v_lo"] == s["v"]).all()
     assert format_ci(0.81234, 0.78, 0.84, n=60) == "0.812 [0.780, 0.840] (n=60)"
+
+
+def test_miou_bootstrap_ci_is_the_dataset_miou_and_pairs_images():
+    from gsam_lab.bootstrap import miou_bootstrap_ci
+    rng = np.random.default_rng(0)
+    cms = rng.integers(0, 50, size=(12, 3, 3)) + np.eye(3, dtype=int) * 200
+    total = cms.sum(0)
+    tp = np.diag(total)
+    want = np.mean(tp / (total.sum(0) + total.sum(1) - tp))
+    v, lo, hi = miou_bootstrap_ci(cms)
+    assert v == pytest.approx(want) and lo < v < hi
+    # the same matrices as base: a paired difference of exactly zero
+    assert miou_bootstrap_ci(cms, base=cms) == (0.0, 0.0, 0.0)
+    # a method better on every image: the paired interval excludes 0
+    better = cms + np.eye(3, dtype=int) * 100
+    d, dlo, dhi = miou_bootstrap_ci(better, base=cms)
+    assert d > 0 and dlo > 0
+    with pytest.raises(ValueError, match="N x K x K"):
+        miou_bootstrap_ci(np.zeros((3, 2, 3)))
