@@ -1,9 +1,12 @@
 #!/usr/bin/env python
-"""Score saved students (``Student.save`` files) and the TA by mIoU on held-out TEST-split ERP panoramas.
+"""Score students (the shipped one by default) against the TA on held-out ERP panoramas, with intervals.
 
-    python data_scripts/eval_student.py outputs/train_student/student_tiny_*.pt --teacher tiny-synth --n-test 16
+    python data_scripts/eval_student.py                                  # shipped student vs the TA, test split
+    python data_scripts/eval_student.py outputs/train_student/student_tiny_*.pt --split val --n 16
 
-Prints a Markdown table (model, parameters, mIoU, per-class IoU) and, with ``--json``, writes it as JSON.
+Prints a Markdown table: model, parameters, dataset mIoU with a 95 % bootstrap interval over
+panoramas, the paired difference to the TA (panoramas resampled together) and per-class IoU;
+``--json`` writes it as JSON.
 """
 from __future__ import annotations
 
@@ -13,37 +16,60 @@ from pathlib import Path
 
 import torch
 
-from gsam_lab import data, goodsam
-from gsam_lab.goodsam.distill import evaluate_miou
+from gsam_lab import data, goodsam, metrics
+from gsam_lab.bootstrap import format_ci, miou_bootstrap_ci
+
+
+@torch.no_grad()
+def confusions(model, panoramas, num_classes: int, device) -> list:
+    """One confusion matrix per panorama (numpy ``K x K``) of ``model.predict``'s argmax."""
+    model.to(device).eval()
+    out = []
+    for i in range(len(panoramas)):
+        item = panoramas[i]
+        logits = model.predict(item["image"][None].float().to(device))
+        out.append(metrics.confusion_matrix(logits.argmax(1)[0].cpu(), item["semantic"], num_classes).numpy())
+    return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("students", nargs="*", help="student files written by Student.save / train_student.py")
-    p.add_argument("--teacher", default="tiny-synth", help="TA to score beside them ('' to skip)")
-    p.add_argument("--n-test", type=int, default=16)
+    p.add_argument("students", nargs="*", help="student files written by Student.save / train_student.py "
+                                               "(default: the shipped student)")
+    p.add_argument("--teacher", default="tiny-synth", help="the TA to compare with")
+    p.add_argument("--split", default="test", choices=("test", "val"))
+    p.add_argument("--n", type=int, default=16, help="panoramas of --split")
     p.add_argument("--hw", type=int, nargs=2, default=(128, 256))
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    test = data.SyntheticPanoramas("test", args.n_test, tuple(args.hw), seed=args.seed)
-    models = []
-    if args.teacher:
-        models.append((f"TA {args.teacher}", goodsam.load_teacher(args.teacher, device=args.device)))
-    models += [(Path(f).stem, goodsam.load_student(f, device=args.device)) for f in args.students]
+    from gsam_lab.utils import resolve_device
+    dev = resolve_device(args.device)
+    panos = data.SyntheticPanoramas(args.split, args.n, tuple(args.hw))
+    k = data.NUM_CLASSES
+    models = [(f"TA {args.teacher}", goodsam.load_teacher(args.teacher, device=dev))]
+    files = args.students or [None]
+    models += [("shipped student" if f is None else Path(f).stem,
+                goodsam.load_student("tiny-synth" if f is None else f, device=dev))
+               for f in files]
+    cms = {name: confusions(m, panos, k, dev) for name, m in models}
+    base = cms[models[0][0]]
     rows = []
     for name, m in models:
-        ev = evaluate_miou(m, test, data.NUM_CLASSES, device=args.device)
-        rows.append({"model": name, "params_M": sum(q.numel() for q in m.parameters()) / 1e6, **ev})
-    print(f"{len(test)} test-split ERPs {tuple(args.hw)}")
-    print("| model | params | mIoU | " + " | ".join(data.CLASSES) + " |")
-    print("|---|---:|---:|" + "---:|" * len(data.CLASSES))
+        v = miou_bootstrap_ci(cms[name])
+        d = None if cms[name] is base else miou_bootstrap_ci(cms[name], base=base)
+        rows.append({"model": name, "params_M": sum(q.numel() for q in m.parameters()) / 1e6,
+                     "miou": v, "minus_ta": d,
+                     "per_class": [float(x) for x in metrics.iou_from_confusion(sum(cms[name]))]})
+    print(f"{len(panos)} {args.split}-split ERPs {tuple(args.hw)}; 95 % bootstrap intervals over panoramas")
+    print("| model | params | mIoU | minus TA (points) | " + " | ".join(data.CLASSES) + " |")
+    print("|---|---:|---|---|" + "---:|" * len(data.CLASSES))
     for r in rows:
-        print(f"| {r['model']} | {r['params_M']:.2f}M | {100 * r['miou']:.1f} | "
+        d = "" if r["minus_ta"] is None else format_ci(*(100 * x for x in r["minus_ta"]), digits=1)
+        print(f"| {r['model']} | {r['params_M']:.2f}M | {format_ci(*(100 * x for x in r['miou']), digits=1)} | {d} | "
               + " | ".join(f"{100 * v:.0f}" if v == v else "-" for v in r["per_class"]) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
