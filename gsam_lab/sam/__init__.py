@@ -12,7 +12,7 @@ a batched prompt predictor, automatic ("everything") masks and prompt-stability 
     res.summary()                                       # mIoU, mBIoU, stability per prompt setting
 """
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
-from .automatic import automatic_masks
+from .automatic import AutoMasks, automatic_masks
 from .decoding import shared_predict_masks
 from .fast_decoder import folded_predict_masks
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
@@ -28,7 +28,7 @@ __all__ = [
     # attention.py
     "AttentionMaps", "attention_layers", "attention_mass", "decoder_attention",
     # automatic.py
-    "automatic_masks",
+    "AutoMasks", "automatic_masks",
     # decoding.py
     "shared_predict_masks",
     # fast_decoder.py
