@@ -60,7 +60,7 @@ def as_erp_tensor(erp, device=None) -> torch.Tensor:
     """An ERP as ``3 x H x W`` float in [0, 1] on ``device``; accepts ``3 x H x W`` / ``1 x 3 x H x W``
     tensors (float in [0, 1] or uint8) and ``H x W x 3`` numpy arrays (uint8 or float in [0, 1]).
 
-    The checks follow :func:`gsam_lab.sam.as_rgb_uint8`: a float image of 0..255 values would otherwise
+    The checks follow :func:`gsam_lab.images.as_rgb_uint8`: a float image of 0..255 values would otherwise
     saturate every pixel (one class everywhere), and NaN pixels would spread NaN through the teacher.
 
     Raises:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._images import _numpy_to_tensor, from_batch, restore_dtype, to_batch, work_dtype
+from ..images import from_batch, numpy_to_tensor, restore_dtype, to_batch, work_dtype
 from ._validate import broadcast_angles, check_erp_size, check_hw, check_mode, check_positive_int, deg
 from .outline import sphere_loop_to_erp
 from .sampling import sample_erp_grid
@@ -144,7 +144,7 @@ def _views_to_batch(views) -> Tuple[torch.Tensor, str]:
     """views -> (``V x C x h x w`` tensor, layout of the result: "t", "np_hw" or "np_hwc")."""
     if isinstance(views, np.ndarray):
         if views.ndim == 4:
-            t = _numpy_to_tensor(views, "views")
+            t = numpy_to_tensor(views, "views")
             return t.permute(0, 3, 1, 2), "np_hwc"
         if views.ndim in (2, 3):
             ib = to_batch(views, "views")

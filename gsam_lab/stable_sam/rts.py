@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gsam_lab.images import as_rgb_uint8
 from gsam_lab.sam import PromptPredictor, PromptSampler
-from gsam_lab.sam.images import as_rgb_uint8
 from gsam_lab.sam.losses import dice_loss
 from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 

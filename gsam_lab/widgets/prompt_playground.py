@@ -64,7 +64,7 @@ class PlaygroundState:
 
     Attributes:
         image: ``H x W x 3`` uint8 (a float ``[0, 1]`` image or a ``3 x H x W`` tensor is converted
-            on construction, see :func:`gsam_lab.sam.as_rgb_uint8`).
+            on construction, see :func:`gsam_lab.images.as_rgb_uint8`).
         points: ``(x, y)`` pixel points, in click order; ``labels`` holds 1 (positive) / 0 (negative)
             for each.
         box: ``(x0, y0, x1, y1)`` with ``x0 <= x1``, ``y0 <= y1`` (inclusive pixel indices), or None.
@@ -85,7 +85,7 @@ class PlaygroundState:
     history: Tuple[Tuple[Tuple[Point, ...], Tuple[int, ...], Optional[Box]], ...] = field(default=(), repr=False)
 
     def __post_init__(self):
-        from gsam_lab.sam.images import as_rgb_uint8
+        from gsam_lab.images import as_rgb_uint8
 
         object.__setattr__(self, "image", as_rgb_uint8(self.image))
         object.__setattr__(self, "noise", _check_noise(self.noise))
