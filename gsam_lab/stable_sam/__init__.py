@@ -14,7 +14,7 @@ from .decoder import DEFORM_ATTNS, plugin_predict_masks
 from .drp import ROUTINGS, DynamicRoutingPlugin
 from .dsp import DeformableSamplingPlugin, sample_at_offsets
 from .embedded import embed_dataset
-from .evaluate import TARGETS, check_targets, compare, heldout_sets
+from .evaluate import TARGETS, check_targets, compare
 from .io import FORMAT, PluginCheckpointError, load, sam_fingerprint, save
 from .model import StableSam, count_trainable
 from .predictor import StableSamPredictor, predictor_factory
@@ -30,7 +30,7 @@ __all__ = [
     # embedded.py
     "embed_dataset",
     # evaluate.py
-    "TARGETS", "check_targets", "compare", "heldout_sets",
+    "TARGETS", "check_targets", "compare",
     # io.py
     "FORMAT", "PluginCheckpointError", "load", "sam_fingerprint", "save",
     # model.py
