@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evaluate SAM against Stable-SAM (and the ablations) on held-out test-split renders.
+"""Evaluate SAM against Stable-SAM (and the ablations) on held-out test- or val-split renders.
 
     python data_scripts/eval_stable_sam.py                     # SAM vs the shipped plugins
     python data_scripts/eval_stable_sam.py --ablations runs/stable_sam --csv /tmp/stable_sam_eval.csv
@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--plugins", type=Path, default=ASSETS_DIR / "stable_sam_tiny_synth.pt")
     ap.add_argument("--ablations", type=Path, default=None,
                     help="folder with stable_sam_dsp.pt / stable_sam_decoder.pt from train_stable_sam.py")
+    ap.add_argument("--split", default="test", choices=("test", "val"))
     ap.add_argument("--n-pinhole", type=int, default=8)
     ap.add_argument("--n-erp", type=int, default=4)
     ap.add_argument("--draws", type=int, default=5)
@@ -59,8 +60,9 @@ def main(argv=None) -> int:
     files = {"DSP": lambda: args.ablations / "stable_sam_dsp.pt", "DSP+DRP": lambda: args.plugins,
              "decoder-tuned": lambda: args.ablations / "stable_sam_decoder.pt"}
     models = {name: model if name == "SAM" else stable_sam.load(files[name](), model=model) for name in wanted}
-    ev = stable_sam.compare(models, data.heldout_domains(args.n_pinhole, args.n_erp), noise=args.noise,
-                            points=args.points, draws=args.draws, progress=not args.no_progress)
+    domains = data.heldout_domains(args.n_pinhole, args.n_erp, split=args.split)
+    ev = stable_sam.compare(models, domains, noise=args.noise, points=args.points, draws=args.draws,
+                            progress=not args.no_progress)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         ev.objects.to_csv(args.csv, index=False)
