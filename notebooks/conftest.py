@@ -5,12 +5,16 @@ trailing widget updates); the option ``--nbval-cell-timeout`` does not cover tha
 #231). On a busy 2-core CI runner a kernel can take longer than that to flush a long training cell, and the
 cell fails with "Timeout of 5 seconds exceeded waiting for output" although it ran fine. We raise that wait;
 ``GSAM_LAB_NBVAL_OUTPUT_TIMEOUT`` (seconds) overrides it.
+
+The ``NN_name.py`` files beside the notebooks are their jupytext sources, not tests: never collected.
 """
 from __future__ import annotations
 
 import os
 
 OUTPUT_TIMEOUT_S = float(os.environ.get("GSAM_LAB_NBVAL_OUTPUT_TIMEOUT", "60"))
+
+collect_ignore_glob = ["[0-9][0-9]_*.py"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,42 +1,78 @@
-"""Build notebooks/04_goodsam_dar_fusion.ipynb (``python notebooks/_src/build_04.py``)."""
-from __future__ import annotations
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
+# %% [markdown]
+# # 04 · GoodSAM DAR: a pinhole teacher, SAM's masks, and pseudo-labels for panoramas
+#
+# GoodSAM trains a panoramic segmentation model **without a single labelled panorama**. It starts from
+# a *teacher assistant* (TA), an ordinary semantic segmentation model trained on pinhole photos, and
+# from SAM, which cuts an image into class-agnostic masks. **Distortion-Aware Rectification (DAR)**
+# combines the two into *ensemble logits* and *pseudo-labels* on panoramas; notebook 05 distils them
+# into a compact student.
+#
+# **You will:**
+# 1. measure how much the TA loses on panoramas, and where (per latitude band, as in notebook 01);
+# 2. run the TA on overlapping windows that wrap across the ±180° seam and merge them;
+# 3. down-weight window borders and let SAM masks decide pixels near seams (boundary enhancement);
+# 4. fuse SAM's masks with the TA: a plain vote, then cross-task complementary fusion (ctcf);
+# 5. measure each step on held-out panoramas (an ablation table) and write a pseudo-labelled dataset.
+#
+# The paper leaves many details open; every reading here is a function argument
+# (`goodsam.dar(teacher, sam_model, erp, windows=..., boundary=..., fusion=...)`), so you can compare them.
+#
+# **Run time:** quick profile (bundled tiny TA and tiny SAM, 256×512 synthetic panoramas) about 2-3
+# minutes on 2 CPU cores; full profile (SegFormer-B5 Cityscapes TA, SAM ViT-H, 1024×2048 panoramas or
+# DensePASS) tens of minutes on a GPU.
+
+# %%
+# Colab or a fresh kernel: install gsam_lab only when it is missing
+# (set GSAM_LAB_PIP to install another source)
+import importlib.util
+import os
+import subprocess
 import sys
+
+if importlib.util.find_spec("gsam_lab") is None:
+    spec = os.environ.get("GSAM_LAB_PIP", "gsam_lab[notebooks] @ git+https://github.com/gsam-lab/gsam_lab")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])
+
+# %%
+import time
 from pathlib import Path
+from typing import Optional, Tuple  # the types named in the parameters cell's annotations
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbtools import code, colab, md, params, write  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Rectangle
 
-cells = [
-    md(r"""
-# 04 · GoodSAM DAR: a pinhole teacher, SAM's masks, and pseudo-labels for panoramas
+from gsam_lab import data, goodsam, metrics, sam, viz
+from gsam_lab.goodsam.ablation import ABLATION_VARIANTS, run_ablation
+from gsam_lab.goodsam.fusion import pair_seam_masks, sam_masks
+from gsam_lab.goodsam.pseudo import model_fingerprint
+from gsam_lab.goodsam.rectification import pad_band_to_erp
+from gsam_lab.goodsam.teacher import evaluate_teacher
+from gsam_lab.goodsam.windows import window_layout
+from gsam_lab.profiles import settings
+from gsam_lab.utils import resolve_device, seed_everything
 
-GoodSAM trains a panoramic segmentation model **without a single labelled panorama**. It starts from
-a *teacher assistant* (TA), an ordinary semantic segmentation model trained on pinhole photos, and
-from SAM, which cuts an image into class-agnostic masks. **Distortion-Aware Rectification (DAR)**
-combines the two into *ensemble logits* and *pseudo-labels* on panoramas; notebook 05 distils them
-into a compact student.
+# %% [markdown]
+# ## Parameters
+# Papermill and `gsam-lab run -p key=value` override this cell. Values left at `None` come from the profile.
 
-**You will:**
-1. measure how much the TA loses on panoramas, and where (per latitude band, as in notebook 01);
-2. run the TA on overlapping windows that wrap across the ±180° seam and merge them;
-3. down-weight window borders and let SAM masks decide pixels near seams (boundary enhancement);
-4. fuse SAM's masks with the TA: a plain vote, then cross-task complementary fusion (ctcf);
-5. measure each step on held-out panoramas (an ablation table) and write a pseudo-labelled dataset.
-
-The paper leaves many details open; every reading here is a function argument
-(`goodsam.dar(teacher, sam_model, erp, windows=..., boundary=..., fusion=...)`), so you can compare them.
-
-**Run time:** quick profile (bundled tiny TA and tiny SAM, 256×512 synthetic panoramas) about 2-3
-minutes on 2 CPU cores; full profile (SegFormer-B5 Cityscapes TA, SAM ViT-H, 1024×2048 panoramas or
-DensePASS) tens of minutes on a GPU.
-"""),
-    colab(),
-    md("""
-## Parameters
-Papermill and `gsam-lab run -p key=value` override this cell. Values left at `None` come from the profile.
-"""),
-    params('''
+# %% tags=["parameters"]
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the studied panorama's world (test split)
@@ -51,26 +87,8 @@ points_per_side: "Optional[int]" = None    # SAM point grid (rows; columns are t
 sam_method: str = "grid"        # grid: SAM on the whole ERP | windows: SAM per "h" window (finer masks, 4x SAM time)
 windows: str = "h"              # DAR windows for the single-panorama walk-through: none | h | hv | tangent
 conf_thresh: float = 0.5        # pseudo-label pixels below this fused confidence are ignored (255)
-'''),
-    code('''
-import time
-from pathlib import Path
-from typing import Optional, Tuple  # the types named in the parameters cell's annotations
 
-import matplotlib.pyplot as plt
-import numpy as np
-import torch
-from matplotlib.patches import Rectangle
-
-from gsam_lab import data, goodsam, metrics, sam, viz
-from gsam_lab.goodsam.ablation import ABLATION_VARIANTS, run_ablation
-from gsam_lab.goodsam.fusion import pair_seam_masks, sam_masks
-from gsam_lab.goodsam.rectification import pad_band_to_erp
-from gsam_lab.goodsam.teacher import evaluate_teacher
-from gsam_lab.goodsam.windows import window_layout
-from gsam_lab.profiles import settings
-from gsam_lab.utils import resolve_device, seed_everything
-
+# %%
 t_start = time.time()
 cfg = settings("04", profile, erp_hw=erp_hw, n_test=n_test, n_pinhole=n_pinhole, points_per_side=points_per_side,
                sam=sam_checkpoint, teacher=teacher)
@@ -86,16 +104,16 @@ sam_model = sam.load_sam(cfg.sam, device=dev)
 sam_kw = dict(points_per_side=cfg.points_per_side, method=sam_method)
 n_ta = sum(p.numel() for p in ta.parameters())
 print(f"profile={cfg.profile}  device={dev}  ERP {H}x{W}  TA={cfg.teacher} ({n_ta / 1e6:.1f}M)  SAM={cfg.sam}")
-'''),
-    md("""
-### The panoramas
 
-Quick profile: held-out (test-split) renders of the synthetic street world; the TA never saw a
-panorama, and none of these worlds. Full profile with `data_root`: DensePASS, whose 400×2048 images
-are a ±35° latitude band; we centre them in a full 2:1 ERP (`pad_band_to_erp`, labels ignored
-outside the band) so the window geometry is the same.
-"""),
-    code('''
+# %% [markdown]
+# ### The panoramas
+#
+# Quick profile: held-out (test-split) renders of the synthetic street world; the TA never saw a
+# panorama, and none of these worlds. Full profile with `data_root`: DensePASS, whose 400×2048 images
+# are a ±35° latitude band; we centre them in a full 2:1 ERP (`pad_band_to_erp`, labels ignored
+# outside the band) so the window geometry is the same.
+
+# %%
 if data_root and cfg.dataset == "densepass":
     class _Padded(torch.utils.data.Dataset):
         def __init__(self, ds):
@@ -113,16 +131,16 @@ pinholes = data.SyntheticPinholes("test", n=cfg.n_pinhole, hw=cfg.pinhole_hw)
 item = data.SyntheticPanoramas("test", n=1, hw=cfg.erp_hw, seed=seed)[0]
 erp, gt = item["image"], item["semantic"]
 print(f"{len(test_set)} test panoramas, {len(pinholes)} test pinholes; studied panorama {tuple(erp.shape)}")
-'''),
-    md("""
-## 1. The teacher assistant fails on panoramas
 
-The TA is a SegFormer trained on labelled **pinhole** images only (here: `data_scripts/train_teacher.py`,
-Cityscapes-like views of the synthetic world; in the paper: SegFormer-B5 on Cityscapes). We score it
-on held-out pinhole views (its own domain) and on whole held-out panoramas, in one pass each. The
-difference is the domain gap that GoodSAM sets out to close.
-"""),
-    code('''
+# %% [markdown]
+# ## 1. The teacher assistant fails on panoramas
+#
+# The TA is a SegFormer trained on labelled **pinhole** images only (here: `data_scripts/train_teacher.py`,
+# Cityscapes-like views of the synthetic world; in the paper: SegFormer-B5 on Cityscapes). We score it
+# on held-out pinhole views (its own domain) and on whole held-out panoramas, in one pass each. The
+# difference is the domain gap that GoodSAM sets out to close.
+
+# %%
 src = evaluate_teacher(ta, pinholes)
 tgt = evaluate_teacher(ta, test_set, batch_size=2)
 gap = src["miou"] - tgt["miou"]
@@ -137,12 +155,12 @@ ax.set_title("TA: per-class IoU")
 fig.tight_layout()
 viz.savefig(fig, out / "ta_domain_gap.png")
 print(f"TA mIoU: pinhole {src['miou']:.3f}, panorama {tgt['miou']:.3f}, gap {100 * gap:.1f} points")
-'''),
-    md("""
-Where on the sphere does it fail? Notebook 01 showed that ERP stretches things by `1/cos(lat)`
-sideways; the TA never saw such shapes. Latitude-band mIoU of the whole-ERP prediction:
-"""),
-    code('''
+
+# %% [markdown]
+# Where on the sphere does it fail? Notebook 01 showed that ERP stretches things by `1/cos(lat)`
+# sideways; the TA never saw such shapes. Latitude-band mIoU of the whole-ERP prediction:
+
+# %%
 with torch.no_grad():
     ta_preds = torch.stack([ta.predict(test_set[i]["image"][None].to(dev))[0].argmax(0).cpu()
                             for i in range(len(test_set))])
@@ -160,24 +178,24 @@ ax.set_title("TA on whole panoramas, per latitude band")
 fig.tight_layout()
 viz.savefig(fig, out / "ta_latitude.png")
 lat_ta[["lat_max", "lat_min", "miou", "pixel_share"]].round(3)
-'''),
-    code('''
+
+# %%
 # what this section teaches, checked
 if cfg.dataset == "synthetic" or not data_root:
     assert gap >= 0.05, f"the pinhole-trained TA must lose clearly on panoramas (gap {gap:.3f})"
 equator = lat_ta.miou.iloc[2:4].mean()
 assert equator > lat_ta.miou.dropna().iloc[[0, -1]].min(), "bands near the poles are worse than the equator"
-'''),
-    md("""
-## 2. Prediction-level consistency: overlapping windows that wrap across the seam
 
-Instead of one pass over the whole ERP, DAR runs the TA on **overlapping windows** and merges their
-logits. Columns are taken modulo `W`, so a window can straddle the ±180° seam and an object cut in
-two by the ERP's edges is seen whole. `"h"` (GoodSAM): full-height windows sliding sideways;
-`"hv"` (GoodSAM++): windows sliding both ways; `"tangent"` (our extension): distortion-free
-gnomonic views re-projected onto the sphere.
-"""),
-    code('''
+# %% [markdown]
+# ## 2. Prediction-level consistency: overlapping windows that wrap across the seam
+#
+# Instead of one pass over the whole ERP, DAR runs the TA on **overlapping windows** and merges their
+# logits. Columns are taken modulo `W`, so a window can straddle the ±180° seam and an object cut in
+# two by the ERP's edges is seen whole. `"h"` (GoodSAM): full-height windows sliding sideways;
+# `"hv"` (GoodSAM++): windows sliding both ways; `"tangent"` (our extension): distortion-free
+# gnomonic views re-projected onto the sphere.
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
 for ax, mode in zip(axes, ("h", "hv")):
     viz.plot_erp(ax, erp)
@@ -187,9 +205,10 @@ for ax, mode in zip(axes, ("h", "hv")):
             ax.add_patch(Rectangle((win.left + shift, win.top + 1), win.w, win.h - 2, fill=False, ec=col, lw=1.5))
     ax.set_title(f'windows="{mode}": {len(window_layout((H, W), mode))} windows')
 fig.tight_layout()
-viz.savefig(fig, out / "windows.png");
-'''),
-    code('''
+viz.savefig(fig, out / "windows.png")
+plt.show()
+
+# %%
 # SAM "everything" masks of every test panorama, computed once and shared by all DAR settings below
 test_masks = [sam_masks(sam_model, test_set[i]["image"].to(dev), **sam_kw) for i in range(len(test_set))]
 same = cfg.dataset == "synthetic" or not data_root
@@ -205,29 +224,30 @@ for ax, (m, r) in zip(axes.flat[2:], res.items()):
     viz.plot_erp(ax, viz.colorize(pred))
     ax.set_title(f'windows="{m}": mIoU {metrics.miou(pred, gt, ta.num_classes):.3f}')
 fig.tight_layout()
-viz.savefig(fig, out / "window_predictions.png");
-'''),
-    code('''
+viz.savefig(fig, out / "window_predictions.png")
+plt.show()
+
+# %%
 # what this section teaches, checked
 assert any(w.left + w.w > W for w in window_layout((H, W), "h")), "some window wraps across the ±180° seam"
 cover = torch.zeros(W)
 for w_ in window_layout((H, W), "h"):
     cover[(torch.arange(w_.w) + w_.left) % W] += 1
 assert torch.all(cover >= 2), "every column (the seam too) is seen by at least two windows"
-'''),
-    md("""
-## 3. Boundary enhancement
 
-A pixel near a window's border saw little context. Two fixes: (a) in the merge, each window's logits
-are weighted by a ramp that falls toward its borders (the ERP's own top and bottom edges excepted);
-(b) where a SAM mask crosses a seam, its border pixels take the class distribution of the mask's
-**interior**. SAM sees the ERP as a flat picture, so an object on the ±180° seam comes back as two
-masks; masks touching the left and the right edge on the same rows are joined first.
+# %% [markdown]
+# ## 3. Boundary enhancement
+#
+# A pixel near a window's border saw little context. Two fixes: (a) in the merge, each window's logits
+# are weighted by a ramp that falls toward its borders (the ERP's own top and bottom edges excepted);
+# (b) where a SAM mask crosses a seam, its border pixels take the class distribution of the mask's
+# **interior**. SAM sees the ERP as a flat picture, so an object on the ±180° seam comes back as two
+# masks; masks touching the left and the right edge on the same rows are joined first.
+#
+# The *context map* below is, per pixel, how deep inside its best window it lies (1 = well inside).
+# For `windows="none"` the only border is the seam itself.
 
-The *context map* below is, per pixel, how deep inside its best window it lies (1 = well inside).
-For `windows="none"` the only border is the seam itself.
-"""),
-    code('''
+# %%
 paired = pair_seam_masks(masks_one)
 rb = {m: goodsam.dar(ta, None, erp, windows=m, boundary=True, fusion="none", masks=masks_one)
       for m in ("none", windows)}
@@ -245,31 +265,31 @@ fig.tight_layout()
 viz.savefig(fig, out / "boundary.png")
 for m, r in rb.items():
     print(f'windows="{m}" + boundary: mIoU {metrics.miou(r.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
-'''),
-    code('''
+
+# %%
 # what this section teaches, checked
 ctx = rb["none"].parts["context"]
 assert float(ctx[:, W // 2].min()) == 1.0, "the ERP centre is far from every border"
 assert float(ctx[:, 0].max()) < 0.2, "the seam columns are border pixels of the whole-ERP pass"
 assert len(paired.masks) <= len(masks_one.masks), "joining seam halves never adds masks"
-'''),
-    md(r"""
-## 4. Cross-task complementary fusion
 
-SAM's masks know *where* objects are but not *what* they are; the TA knows *what* but blurs *where*.
-For each SAM mask `m` DAR takes the TA's mean class distribution `q_m` inside it: class
-`c_m = argmax q_m`, purity `π_m = max q_m`. Masks with purity above a threshold pull their pixels
-toward `c_m`, with weight `α_m = π_m · IoU_m` (SAM's predicted IoU):
+# %% [markdown]
+# ## 4. Cross-task complementary fusion
+#
+# SAM's masks know *where* objects are but not *what* they are; the TA knows *what* but blurs *where*.
+# For each SAM mask `m` DAR takes the TA's mean class distribution `q_m` inside it: class
+# `c_m = argmax q_m`, purity `π_m = max q_m`. Masks with purity above a threshold pull their pixels
+# toward `c_m`, with weight `α_m = π_m · IoU_m` (SAM's predicted IoU):
+#
+# $$p(x) = \frac{p_\text{TA}(x) + s \sum_{m \ni x} \alpha_m\, \text{onehot}(c_m)}{1 + s \sum_{m \ni x} \alpha_m}$$
+#
+# Pixels no mask covers keep the TA. The simple baseline `"vote"` paints every mask with the TA's
+# majority class. How many masks SAM finds matters most: the bundled tiny SAM stably finds only
+# large regions (road, sky, big facades) on a whole 256×512 ERP; `sam_method="windows"` runs it on
+# each window, at twice the resolution, for more and smaller masks. Pseudo-labels are the argmax,
+# **ignored (255) where the fused confidence is below `conf_thresh`**.
 
-$$p(x) = \frac{p_\text{TA}(x) + s \sum_{m \ni x} \alpha_m\, \text{onehot}(c_m)}{1 + s \sum_{m \ni x} \alpha_m}$$
-
-Pixels no mask covers keep the TA. The simple baseline `"vote"` paints every mask with the TA's
-majority class. How many masks SAM finds matters most: the bundled tiny SAM stably finds only
-large regions (road, sky, big facades) on a whole 256×512 ERP; `sam_method="windows"` runs it on
-each window, at twice the resolution, for more and smaller masks. Pseudo-labels are the argmax,
-**ignored (255) where the fused confidence is below `conf_thresh`**.
-"""),
-    code('''
+# %%
 full = goodsam.dar(ta, None, erp, windows=windows, boundary=True, fusion="ctcf", masks=masks_one,
                    conf_thresh=conf_thresh)
 vote = goodsam.dar(ta, None, erp, windows=windows, boundary=True, fusion="vote", masks=masks_one,
@@ -295,9 +315,10 @@ axes[1, 0].set_title(f'fusion="vote": mIoU {metrics.miou(vote.ensemble_logits.ar
 viz.plot_erp(axes[1, 1], viz.colorize(full.ensemble_logits.argmax(0)))
 axes[1, 1].set_title(f'fusion="ctcf": mIoU {metrics.miou(full.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
 fig.tight_layout()
-viz.savefig(fig, out / "fusion.png");
-'''),
-    code('''
+viz.savefig(fig, out / "fusion.png")
+plt.show()
+
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.4))
 viz.plot_erp(axes[0], viz.colorize(full.pseudo_label))
 axes[0].set_title("pseudo-label (black = ignored)")
@@ -314,29 +335,29 @@ acc_kept = float((pl[kept] == gt[kept]).float().mean())
 acc_all = float((full.ensemble_logits.argmax(0)[gt != 255] == gt[gt != 255]).float().mean())
 print(f"pseudo-label coverage {float(kept.sum()) / float((gt != 255).sum()):.2%}, "
       f"accuracy on kept pixels {acc_kept:.3f} (all pixels {acc_all:.3f})")
-'''),
-    code('''
+
+# %%
 # what this section teaches, checked
 assert torch.all(full.pseudo_label[full.parts["confidence"] < conf_thresh] == 255), "low confidence -> ignore"
 uncovered = ~ms.masks.any(0)
 assert torch.allclose(full.ensemble_logits.exp()[:, uncovered], full.parts["boundary_probs"][:, uncovered],
                       atol=1e-4), "pixels no mask covers keep the TA"
 assert acc_kept >= acc_all, "ignoring low-confidence pixels makes the kept pseudo-labels more accurate"
-'''),
-    md("""
-## 5. Ablation on held-out panoramas
 
-Each DAR step measured on the test panoramas (SAM masks computed once per panorama and shared):
-mIoU of the ensemble's argmax on every labelled pixel, the change against the TA alone in mIoU
-points, and the pseudo-labels' coverage and mIoU on the pixels they keep.
-`data_scripts/eval_dar.py` runs the same on more panoramas (its numbers are in `data_scripts/README.md`).
-"""),
-    code('''
+# %% [markdown]
+# ## 5. Ablation on held-out panoramas
+#
+# Each DAR step measured on the test panoramas (SAM masks computed once per panorama and shared):
+# mIoU of the ensemble's argmax on every labelled pixel, the change against the TA alone in mIoU
+# points, and the pseudo-labels' coverage and mIoU on the pixels they keep.
+# `data_scripts/eval_dar.py` runs the same on more panoramas (its numbers are in `data_scripts/README.md`).
+
+# %%
 variants = {k: v for k, v in ABLATION_VARIANTS.items() if cfg.profile == "full" or "x2" not in k}   # quick: no x2 runs
 abl = run_ablation(ta, sam_model, test_set, variants=variants, masks=test_masks, common=dict(conf_thresh=conf_thresh))
 abl.table[["variant", "miou", "delta_vs_ta", "pixel_acc", "pseudo_coverage", "pseudo_miou", "seconds"]]
-'''),
-    code('''
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(15, 4))
 t = abl.table
 axes[0].barh(t.variant[::-1], t.miou[::-1])
@@ -353,30 +374,29 @@ axes[1].set_title("per latitude band")
 fig.tight_layout()
 viz.savefig(fig, out / "ablation.png")
 abl.per_class.round(3)
-'''),
-    code('''
+
+# %%
 # what this section teaches, checked
 row = abl.table.set_index("variant")
 full_name = "+ windows h + boundary + ctcf (full DAR)"
 assert row.loc[full_name, "pseudo_miou"] > row.loc[full_name, "miou"], "confident pseudo-labels beat the plain argmax"
-assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, \\
+assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, \
     "ctcf does not hurt the merged TA"
 print(f"full DAR vs TA alone: {row.loc[full_name, 'delta_vs_ta']:+.2f} mIoU points on {len(test_set)} panoramas")
-'''),
-    md("""
-## 6. Pseudo-labelling a dataset
 
-`goodsam.pseudo_label_dataset` runs DAR over a dataset (or a folder of ERP images) and writes compact
-ensemble logits (top-3 log-probabilities in float16) and pseudo-labels, one file per panorama, with a
-manifest of the settings and of the TA's and SAM's weight fingerprints. It resumes a matching run,
-refuses a folder holding other pseudo-labels (other settings, another SAM or TA), and under `torchrun`
-each rank labels its share. Notebook 05 reads the folder back with
-`goodsam.PseudoLabelDataset`.
-"""),
-    code('''
+# %% [markdown]
+# ## 6. Pseudo-labelling a dataset
+#
+# `goodsam.pseudo_label_dataset` runs DAR over a dataset (or a folder of ERP images) and writes compact
+# ensemble logits (top-3 log-probabilities in float16) and pseudo-labels, one file per panorama, with a
+# manifest of the settings and of the TA's and SAM's weight fingerprints. It resumes a matching run,
+# refuses a folder holding other pseudo-labels (other settings, another SAM or TA), and under `torchrun`
+# each rank labels its share. Notebook 05 reads the folder back with
+# `goodsam.PseudoLabelDataset`.
+
+# %%
 # one folder per setting and per model: the same settings and weights resume, anything else never touches it
 # (the manifest records the TA's and SAM's weight fingerprints; a mismatch is refused)
-from gsam_lab.goodsam.pseudo import model_fingerprint
 models_tag = f"ta{model_fingerprint(ta)[:8]}_sam{model_fingerprint(sam_model)[:8]}"
 pl_dir = out / (f"pseudo_{cfg.teacher}_{windows}_ctcf_{sam_method}{cfg.points_per_side}_c{conf_thresh}_{cfg.erp_hw[0]}"
                 f"_{models_tag}".replace("/", "_"))
@@ -392,29 +412,25 @@ axes[0].set_title("stored panorama")
 viz.plot_erp(axes[1], viz.colorize(it0["pseudo_label"]))
 axes[1].set_title("stored pseudo-label")
 fig.tight_layout()
-viz.savefig(fig, out / "pseudo_dataset.png");
-'''),
-    code('''
+viz.savefig(fig, out / "pseudo_dataset.png")
+plt.show()
+
+# %%
 # what this section teaches, checked
 ok = it0["pseudo_label"] != 255
-assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]), \\
+assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]), \
     "compact logits keep the pseudo-label's class"
-assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), \\
+assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), \
     "dense logits are a distribution"
 elapsed = time.time() - t_start
 print(f"notebook ran in {elapsed:.0f} s")
-'''),
-    md("""
-## What we saw, and what comes next
 
-- A TA trained on pinhole views loses accuracy on panoramas, most of it far from the equator.
-- Sliding windows that wrap across the seam, border-aware merging and SAM-guided fusion each change
-  the result by the amounts in the ablation table; the confident pseudo-labels are clearly more
-  accurate than the TA's raw argmax, which is what distillation needs.
-- Notebook 05 trains a compact panoramic student from these ensemble logits and pseudo-labels
-  (plus the TA's multi-level features) with MKA.
-"""),
-]
-
-if __name__ == "__main__":
-    print(write("04_goodsam_dar_fusion", cells))
+# %% [markdown]
+# ## What we saw, and what comes next
+#
+# - A TA trained on pinhole views loses accuracy on panoramas, most of it far from the equator.
+# - Sliding windows that wrap across the seam, border-aware merging and SAM-guided fusion each change
+#   the result by the amounts in the ablation table; the confident pseudo-labels are clearly more
+#   accurate than the TA's raw argmax, which is what distillation needs.
+# - Notebook 05 trains a compact panoramic student from these ensemble logits and pseudo-labels
+#   (plus the TA's multi-level features) with MKA.

@@ -1,34 +1,71 @@
-"""Build notebooks/02_sam_prompt_stability.ipynb (run: python notebooks/_src/build_02.py)."""
-from nbtools import code, colab, md, parameters_heading, params, write
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-cells = [
-md(r"""
-# 02 · SAM and its prompts: how stable is a mask?
+# %% [markdown]
+# # 02 · SAM and its prompts: how stable is a mask?
+#
+# The Segment Anything Model (SAM) turns a *prompt* — a box, a few clicks — into a mask. Benchmarks
+# usually hand it the **ground-truth box**, tight around the object. People do not: a box drawn in a
+# hurry is a little too big or too far left, a single click is ambiguous. Stable-SAM (notebook 03)
+# starts from that observation. This notebook measures it, on ordinary (pinhole) images and on
+# panoramas (ERP), with the bundled `tiny-synth` SAM or Meta's real checkpoints.
+#
+# **You will:**
+# 1. prompt one object in several casual ways and compare the masks;
+# 2. sweep prompt kinds and noise levels over held-out images: **mIoU**, **boundary IoU** and
+#    **stability** (how much the mask changes between random draws of the same kind of prompt);
+# 3. look at the objects that break first;
+# 4. see where the mask decoder's attention goes with a good box and with a noisy one;
+# 5. play with prompts yourself in the **prompt playground** widget.
+#
+# Stability, as this lab defines it (the paper gives no formula): for one object and one prompt kind,
+# draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
+# objects. 1.0 means the mask never changes.
+#
+# **Run time:** quick profile (bundled tiny SAM, CPU) ≈ 2–3 minutes on 2 CPU cores; full profile
+# (Meta's ViT-B/H, GPU, 20 draws) a few minutes on a GPU.
 
-The Segment Anything Model (SAM) turns a *prompt* — a box, a few clicks — into a mask. Benchmarks
-usually hand it the **ground-truth box**, tight around the object. People do not: a box drawn in a
-hurry is a little too big or too far left, a single click is ambiguous. Stable-SAM (notebook 03)
-starts from that observation. This notebook measures it, on ordinary (pinhole) images and on
-panoramas (ERP), with the bundled `tiny-synth` SAM or Meta's real checkpoints.
+# %%
+# Colab or a fresh kernel: install gsam_lab only when it is missing
+# (set GSAM_LAB_PIP to install another source)
+import importlib.util
+import os
+import subprocess
+import sys
 
-**You will:**
-1. prompt one object in several casual ways and compare the masks;
-2. sweep prompt kinds and noise levels over held-out images: **mIoU**, **boundary IoU** and
-   **stability** (how much the mask changes between random draws of the same kind of prompt);
-3. look at the objects that break first;
-4. see where the mask decoder's attention goes with a good box and with a noisy one;
-5. play with prompts yourself in the **prompt playground** widget.
+if importlib.util.find_spec("gsam_lab") is None:
+    spec = os.environ.get("GSAM_LAB_PIP", "gsam_lab[notebooks] @ git+https://github.com/gsam-lab/gsam_lab")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])
 
-Stability, as this lab defines it (the paper gives no formula): for one object and one prompt kind,
-draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
-objects. 1.0 means the mask never changes.
+# %%
+from pathlib import Path
 
-**Run time:** quick profile (bundled tiny SAM, CPU) ≈ 2–3 minutes on 2 CPU cores; full profile
-(Meta's ViT-B/H, GPU, 20 draws) a few minutes on a GPU.
-"""),
-colab(),
-parameters_heading(),
-params('''
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from gsam_lab import data, metrics, sam, viz, widgets
+from gsam_lab.profiles import settings
+from gsam_lab.utils import resolve_device
+
+# %% [markdown]
+# ## Parameters
+# Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
+
+# %% tags=["parameters"]
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the prompt draws (the test renders are the fixed test split)
@@ -44,18 +81,8 @@ pinhole_hw = None               # their size; None: (192, 256) quick, (768, 1024
 erp_hw = None                   # None: (256, 512) quick, (1024, 2048) full
 draws = None                    # prompt draws per object and setting; None: 5 quick, 20 full
 max_objects = None              # largest objects per image; None: 6 quick, 20 full
-'''),
-code('''
-from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-from gsam_lab import data, metrics, sam, viz, widgets
-from gsam_lab.profiles import settings
-from gsam_lab.utils import resolve_device
-
+# %%
 cfg = settings("02", profile, n_pinhole=n_pinhole, n_erp=n_erp, pinhole_hw=pinhole_hw, erp_hw=erp_hw,
                draws=draws, max_objects=max_objects)
 dev = resolve_device(device)
@@ -66,15 +93,15 @@ predictor = sam.PromptPredictor(model)
 n_params = sum(p.numel() for p in model.parameters())
 print(f"profile={cfg.profile}  device={dev}  SAM={sam_checkpoint} ({n_params / 1e6:.1f}M parameters, "
       f"input {model.image_encoder.img_size}px)")
-'''),
-md("""
-### The images
-Held-out renders of the synthetic street world (`split="test"`: worlds never used to train the tiny
-SAM): pinhole photos with a Cityscapes-like field of view, and full panoramas. Every object
-(building, pole, tree, person, car) has an instance id, so we know the true mask of each one.
-With `data_root` set, real images are used instead and each connected region of a thing class is an object.
-"""),
-code('''
+
+# %% [markdown]
+# ### The images
+# Held-out renders of the synthetic street world (`split="test"`: worlds never used to train the tiny
+# SAM): pinhole photos with a Cityscapes-like field of view, and full panoramas. Every object
+# (building, pole, tree, person, car) has an instance id, so we know the true mask of each one.
+# With `data_root` set, real images are used instead and each connected region of a thing class is an object.
+
+# %%
 if data_root:
     real = data.FolderDataset(data_root, layout=data_layout)
     pick = [real[i] for i in range(min(cfg.n_pinhole, len(real)))]
@@ -88,15 +115,16 @@ first = {name: ds[0] for name, ds in domains.items()}
 fig = viz.show_grid([sam.as_rgb_uint8(s["image"]) for s in first.values()]
                     + [viz.colorize_instances(s["instance"]) for s in first.values()],
                     titles=[f"{n}: image" for n in first] + [f"{n}: objects" for n in first], ncols=len(first), size=4)
-viz.savefig(fig, out / "images.png");
-'''),
-md("""
-## 1 · One object, five prompts
-We pick an object SAM segments well from its tight box and prompt it with the tight ground-truth box,
-two noisy boxes (the noise scale is the largest jitter as a fraction of the box's width and height)
-and one or three random clicks inside it. White outline: the true object. Red: SAM's mask.
-"""),
-code('''
+viz.savefig(fig, out / "images.png")
+plt.show()
+
+# %% [markdown]
+# ## 1 · One object, five prompts
+# We pick an object SAM segments well from its tight box and prompt it with the tight ground-truth box,
+# two noisy boxes (the noise scale is the largest jitter as a fraction of the box's width and height)
+# and one or three random clicks inside it. White outline: the true object. Red: SAM's mask.
+
+# %%
 name0 = next(iter(domains))
 img0 = sam.as_rgb_uint8(first[name0]["image"])
 inst0 = np.asarray(first[name0]["instance"])
@@ -113,16 +141,16 @@ fig = viz.show_outcomes(img0, outcomes)
 viz.savefig(fig, out / "one_object_five_prompts.png")
 pd.DataFrame([dict(prompt=o.name, iou=o.iou, boundary_iou=o.boundary_iou, sam_predicted_iou=o.predicted_iou)
               for o in outcomes]).round(3)
-'''),
-md("""
-One example can be lucky or unlucky. The sweep below asks the question properly: many objects,
-many random draws of each prompt kind.
 
-## 2 · Prompt sweeps: accuracy and stability against prompt quality
-`sam.stability_sweep` draws `draws` prompts of each setting for every object, decodes all of them
-in batched calls, and returns a tidy table (one row per object, setting and draw) plus a summary.
-"""),
-code('''
+# %% [markdown]
+# One example can be lucky or unlucky. The sweep below asks the question properly: many objects,
+# many random draws of each prompt kind.
+#
+# ## 2 · Prompt sweeps: accuracy and stability against prompt quality
+# `sam.stability_sweep` draws `draws` prompts of each setting for every object, decodes all of them
+# in batched calls, and returns a tidy table (one row per object, setting and draw) plus a summary.
+
+# %%
 sweeps = {name: sam.stability_sweep(model, ds, prompt_kinds=("gt_box", "noisy_box", "points"), noise=noise,
                                     points=points, draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
           for name, ds in domains.items()}
@@ -131,29 +159,30 @@ summary.to_csv(out / "sweep_summary.csv", index=False)
 for name, r in sweeps.items():
     r.table.to_csv(out / f"sweep_{name}.csv", index=False)
 summary[["domain", "setting", "miou", "mbiou", "stability", "n_objects"]].round(3)
-'''),
-code('''
+
+# %%
 fig = viz.plot_sweep({n: r.summary() for n, r in sweeps.items()}, x="noise")
 fig.suptitle("boxes: ground truth (noise 0) and noisy", y=1.03)
 viz.savefig(fig, out / "sweep_boxes.png")
 fig = viz.plot_sweep({n: r.summary() for n, r in sweeps.items()}, x="k")
 fig.suptitle("random positive clicks", y=1.03)
-viz.savefig(fig, out / "sweep_points.png");
-'''),
-md("""
-What to read in these curves:
+viz.savefig(fig, out / "sweep_points.png")
+plt.show()
 
-- **Noisy boxes cost accuracy, and stability falls fastest.** The mean IoU slips as the box gets
-  sloppier, but the mask *changes from draw to draw* much more than the mean suggests: the same
-  object gets a different mask for every casual box. That wobble is what Stable-SAM targets.
-- **A single click is ambiguous** (is it the window, the car, or the street?); more clicks pin the
-  object down and make the mask more stable.
-- The ground-truth box is deterministic, so its stability is exactly 1.
-- The boundary IoU is lower than the IoU everywhere: thin parts and edges go first.
+# %% [markdown]
+# What to read in these curves:
+#
+# - **Noisy boxes cost accuracy, and stability falls fastest.** The mean IoU slips as the box gets
+#   sloppier, but the mask *changes from draw to draw* much more than the mean suggests: the same
+#   object gets a different mask for every casual box. That wobble is what Stable-SAM targets.
+# - **A single click is ambiguous** (is it the window, the car, or the street?); more clicks pin the
+#   object down and make the mask more stable.
+# - The ground-truth box is deterministic, so its stability is exactly 1.
+# - The boundary IoU is lower than the IoU everywhere: thin parts and edges go first.
+#
+# The cell below checks these claims on the numbers just measured.
 
-The cell below checks these claims on the numbers just measured.
-"""),
-code('''
+# %%
 for name, r in sweeps.items():
     s = r.summary().set_index("setting")
     worst = f"noisy_box s={max(noise):g}"
@@ -166,17 +195,17 @@ for name, r in sweeps.items():
     assert all(a > b for a, b in zip(stab, stab[1:])), f"{name}: stability should fall as the box noise grows"
     assert stab[-1] < 0.85, f"{name}: masks from very noisy boxes should differ between draws"
     assert s.loc["points k=1", "miou"] < gt_box.miou - 0.1, f"{name}: one click is much weaker than the box"
-    assert s.loc[f"points k={max(points)}", "stability"] > s.loc["points k=1", "stability"], \\
+    assert s.loc[f"points k={max(points)}", "stability"] > s.loc["points k=1", "stability"], \
         f"{name}: more clicks should give steadier masks"
-'''),
-md("""
-## 3 · Failure cases side by side
-`SweepResult.compare` lines up every object's IoU under two settings. The objects with the largest
-drop from the ground-truth box to the noisiest box are the failure cases; we re-prompt them with a
-few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into
-a neighbour the box now covers, or shrinks to the part the box still contains).
-"""),
-code('''
+
+# %% [markdown]
+# ## 3 · Failure cases side by side
+# `SweepResult.compare` lines up every object's IoU under two settings. The objects with the largest
+# drop from the ground-truth box to the noisiest box are the failure cases; we re-prompt them with a
+# few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into
+# a neighbour the box now covers, or shrinks to the part the box still contains).
+
+# %%
 name0 = next(iter(sweeps))
 cmp = sweeps[name0].compare("gt_box", f"noisy_box s={max(noise):g}")
 display(cmp.head(5).round(3))
@@ -198,16 +227,16 @@ for _, row in cmp.head(3).iterrows():
 fig = viz.show_outcomes(images, panels, ncols=2, size=4)
 viz.savefig(fig, out / "failure_cases.png")
 assert (cmp["drop"] > 0).mean() > 0.5, "for most objects the noisy box is worse than the ground-truth box"
-'''),
-md("""
-## 4 · Where does the decoder look?
-SAM's mask decoder is a small two-way transformer: prompt tokens attend to the image and the image
-attends back. Its last *token-to-image* attention decides which image features the mask token reads
-right before the mask is made. `sam.decoder_attention` records it with forward hooks on
-`segment_anything`'s own attention modules (nothing in that package is edited) and maps it back to
-the image. `sam.attention_mass` is the share of that attention on the true object.
-"""),
-code('''
+
+# %% [markdown]
+# ## 4 · Where does the decoder look?
+# SAM's mask decoder is a small two-way transformer: prompt tokens attend to the image and the image
+# attends back. Its last *token-to-image* attention decides which image features the mask token reads
+# right before the mask is made. `sam.decoder_attention` records it with forward hooks on
+# `segment_anything`'s own attention modules (nothing in that package is edited) and maps it back to
+# the image. `sam.attention_mass` is the share of that attention on the true object.
+
+# %%
 rows, demo = [], None
 sample_domain = domains[next(iter(domains))]
 for i in range(min(len(sample_domain), 2)):
@@ -229,8 +258,8 @@ for i in range(min(len(sample_domain), 2)):
 att_table = pd.DataFrame(rows)
 per_object = att_table.groupby(["image", "object", "prompt"])["attention_on_object"].mean().unstack()
 att_table.groupby("prompt")[["attention_on_object", "iou"]].mean().round(3)
-'''),
-code('''
+
+# %%
 img, gt, boxes, att = demo
 worst = 1 + int(np.argmin([metrics.mask_iou(m, gt) for m in att.masks[1:]]))
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -243,16 +272,17 @@ for ax, d, title in zip(axes, (0, worst), ("ground-truth box", f"noisy box s={ma
     ax.set_title(f"{title}: {100 * sam.attention_mass(att.maps[d], gt)[0]:.0f}% of attention on the object, "
                  f"IoU {metrics.mask_iou(att.masks[d], gt):.2f}", fontsize=9)
     ax.axis("off")
-viz.savefig(fig, out / "decoder_attention.png");
-'''),
-md("""
-With the ground-truth box the mask token reads mostly from the object; a noisy box pulls part of
-the attention onto whatever else the box now covers (or away from the part it cut off). Comparing the
-draws of one object with each other (so that big, easy objects do not dominate), the draws whose
-attention drifts off the object are the ones whose masks go wrong. Stable-SAM's deformable sampling plugin
-(notebook 03) acts exactly here: it learns to move *where* these attention layers sample.
-"""),
-code('''
+viz.savefig(fig, out / "decoder_attention.png")
+plt.show()
+
+# %% [markdown]
+# With the ground-truth box the mask token reads mostly from the object; a noisy box pulls part of
+# the attention onto whatever else the box now covers (or away from the part it cut off). Comparing the
+# draws of one object with each other (so that big, easy objects do not dominate), the draws whose
+# attention drifts off the object are the ones whose masks go wrong. Stable-SAM's deformable sampling plugin
+# (notebook 03) acts exactly here: it learns to move *where* these attention layers sample.
+
+# %%
 better = (per_object["GT box"] > per_object["noisy box"]).mean()
 # within one object: do the draws that keep more attention on it give better masks?
 centred = att_table.groupby(["image", "object"])[["attention_on_object", "iou"]].transform(lambda x: x - x.mean())
@@ -261,22 +291,22 @@ print(f"GT box keeps more attention on the object for {100 * better:.0f}% of obj
       f"within an object, corr(attention on object, IoU) = {corr:.2f}")
 assert better > 0.5, "for most objects a noisy box moves attention off the object"
 assert corr > 0.1, "for the same object, prompts whose attention stays on it give the better masks"
-'''),
-md("""
-## 5 · Your turn: the prompt playground
-Click on the image to add a positive point (hold **shift**, or switch on *negative clicks*, for a
-negative one); **drag** to draw a box. The *noise* slider redraws the box `draws` times with that
-noise: the tint then shows how often each pixel lands in the mask (red: always, blue: rarely) and
-the readout gives the stability of those masks. *Undo* and *Reset* do what they say.
 
-(In a headless run the widget is not displayed interactively; the cell after it drives the same
-logic from code.)
-"""),
-code('''
+# %% [markdown]
+# ## 5 · Your turn: the prompt playground
+# Click on the image to add a positive point (hold **shift**, or switch on *negative clicks*, for a
+# negative one); **drag** to draw a box. The *noise* slider redraws the box `draws` times with that
+# noise: the tint then shows how often each pixel lands in the mask (red: always, blue: rarely) and
+# the readout gives the stability of those masks. *Undo* and *Reset* do what they say.
+#
+# (In a headless run the widget is not displayed interactively; the cell after it drives the same
+# logic from code.)
+
+# %%
 playground = widgets.PromptPlayground(predictor, img0, noise=0.0, draws=cfg.draws, seed=seed)
 playground
-'''),
-code('''
+
+# %%
 # the same actions a mouse would take, from code: drag the ground-truth box, then make it noisy
 x0, y0, x1, y1 = sam.PromptSampler(0).gt_box(gt0)
 exact = playground.drag(x0, y0, x1, y1)
@@ -286,20 +316,15 @@ print(f"exact box: stability {exact.stability:.2f};  noise {noisy.noise}: stabil
       f"over {noisy.draws} draws")
 assert exact.stability == 1.0 and noisy.stability < 1.0, "a noisy box changes the mask between draws"
 assert noisy.frequency.min() >= 0 and noisy.frequency.max() <= 1
-'''),
-md("""
-## What to take away
 
-- SAM's masks are good for a tight box and get worse — above all, **less stable** — as the prompt
-  gets casual: noisy boxes wobble, a single click is ambiguous.
-- The same holds on panoramas, with distortion adding its own failures near the poles (notebook 01).
-- The decoder's attention shows *why*: a noisy box moves where the mask token reads image features.
-
-Next: notebook 03 (`03_stable_sam_plugins`) adds Stable-SAM's deformable sampling and dynamic
-routing plugins to this frozen SAM and trains only them (≈0.08M parameters) to make these curves
-flatter.
-"""),
-]
-
-if __name__ == "__main__":
-    print(write("02_sam_prompt_stability", cells))
+# %% [markdown]
+# ## What to take away
+#
+# - SAM's masks are good for a tight box and get worse — above all, **less stable** — as the prompt
+#   gets casual: noisy boxes wobble, a single click is ambiguous.
+# - The same holds on panoramas, with distortion adding its own failures near the poles (notebook 01).
+# - The decoder's attention shows *why*: a noisy box moves where the mask token reads image features.
+#
+# Next: notebook 03 (`03_stable_sam_plugins`) adds Stable-SAM's deformable sampling and dynamic
+# routing plugins to this frozen SAM and trains only them (≈0.08M parameters) to make these curves
+# flatter.
