@@ -49,16 +49,14 @@ if importlib.util.find_spec("gsam_lab") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
+import gsam_lab
 from gsam_lab import data, panorama, viz, widgets
-from gsam_lab.profiles import settings
-from gsam_lab.utils import resolve_device
 
 # %% [markdown]
 # ## Parameters
@@ -76,12 +74,11 @@ n_stats = None                  # panoramas pooled for class statistics; None: 6
 stats_hw = None                 # their size; None: (128, 256) quick, (256, 512) full
 
 # %%
-cfg = settings("01", profile, erp_hw=erp_hw, view_hw=view_hw, n_stats=n_stats, stats_hw=stats_hw)
-dev = resolve_device(device)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
+lab = gsam_lab.setup("01", profile, device=device, seed=seed, out_dir=out_dir,
+                     erp_hw=erp_hw, view_hw=view_hw, n_stats=n_stats, stats_hw=stats_hw)
+cfg, dev, out = lab.cfg, lab.device, lab.out
 H, W = cfg.erp_hw
-print(f"profile={cfg.profile}  device={dev}  ERP {H}x{W}  views {cfg.view_hw}")
+print(f"ERP {H}x{W}  views {cfg.view_hw}")
 
 # %% [markdown]
 # ## 1. A panorama is a sphere, unrolled

@@ -50,16 +50,14 @@ if importlib.util.find_spec("gsam_lab") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
 
+import gsam_lab
 from gsam_lab import data, metrics, sam, viz, widgets
-from gsam_lab.profiles import settings
-from gsam_lab.utils import resolve_device
 
 # %% [markdown]
 # ## Parameters
@@ -83,15 +81,13 @@ draws = None                    # prompt draws per object and setting; None: 5 q
 max_objects = None              # largest objects per image; None: 6 quick, 20 full
 
 # %%
-cfg = settings("02", profile, n_pinhole=n_pinhole, n_erp=n_erp, pinhole_hw=pinhole_hw, erp_hw=erp_hw,
-               draws=draws, max_objects=max_objects)
-dev = resolve_device(device)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
+lab = gsam_lab.setup("02", profile, device=device, seed=seed, out_dir=out_dir, n_pinhole=n_pinhole, n_erp=n_erp,
+                     pinhole_hw=pinhole_hw, erp_hw=erp_hw, draws=draws, max_objects=max_objects)
+cfg, dev, out = lab.cfg, lab.device, lab.out
 model = sam.load_sam(sam_checkpoint, device=dev)
 predictor = sam.PromptPredictor(model)
 n_params = sum(p.numel() for p in model.parameters())
-print(f"profile={cfg.profile}  device={dev}  SAM={sam_checkpoint} ({n_params / 1e6:.1f}M parameters, "
+print(f"SAM={sam_checkpoint} ({n_params / 1e6:.1f}M parameters, "
       f"input {model.image_encoder.img_size}px)")
 
 # %% [markdown]

@@ -56,7 +56,6 @@ if importlib.util.find_spec("gsam_lab") is None:
 
 # %%
 import time
-from pathlib import Path
 from typing import Optional, Tuple  # the types named in the parameters cell's annotations
 
 import matplotlib.pyplot as plt
@@ -64,10 +63,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gsam_lab import data, metrics, sam, stable_sam, viz
-from gsam_lab.profiles import settings
-from gsam_lab.sam.registry import ASSETS_DIR
-from gsam_lab.utils import resolve_device, seed_everything
+import gsam_lab
+from gsam_lab import bundled, data, metrics, sam, stable_sam, viz
 
 # %% [markdown]
 # ## Parameters
@@ -93,15 +90,12 @@ draws: "Optional[int]" = None                     # prompt draws per object and 
 max_objects: "Optional[int]" = None               # largest objects per image; None: 6 quick, 20 full
 
 # %%
-t_start = time.time()
-cfg = settings("03", profile, steps=steps, n_train=n_train, images_per_step=images_per_step, n_pinhole=n_pinhole,
-               n_erp=n_erp, pinhole_hw=pinhole_hw, erp_hw=erp_hw, draws=draws, max_objects=max_objects)
-dev = resolve_device(device)
-seed_everything(seed)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
+lab = gsam_lab.setup("03", profile, device=device, seed=seed, out_dir=out_dir, steps=steps, n_train=n_train,
+                     images_per_step=images_per_step, n_pinhole=n_pinhole, n_erp=n_erp, pinhole_hw=pinhole_hw,
+                     erp_hw=erp_hw, draws=draws, max_objects=max_objects)
+cfg, dev, out = lab.cfg, lab.device, lab.out
 model = sam.load_sam(sam_checkpoint, device=dev)
-print(f"profile={cfg.profile}  device={dev}  SAM={sam_checkpoint} "
+print(f"SAM={sam_checkpoint} "
       f"({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, embedding "
       f"{model.prompt_encoder.image_embedding_size})")
 
@@ -281,7 +275,7 @@ assert stable_nb.dsp.offset.weight.abs().sum() > 0, "the offset head left its ze
 if plugins:
     stable = stable_sam.load(plugins, model=model)
 elif sam_checkpoint == "tiny-synth":
-    stable = stable_sam.load(ASSETS_DIR / "stable_sam_tiny_synth.pt", model=model)
+    stable = stable_sam.load(bundled.ASSETS_DIR / "stable_sam_tiny_synth.pt", model=model)
 else:
     stable = stable_nb
 print("evaluating plugins:", getattr(stable, "meta", {}).get("recipe", "this notebook's run"),
@@ -448,4 +442,4 @@ assert a_all.std() > 0, "the routing weight depends on the prompt"
 # Next: notebook 04 turns to GoodSAM, where SAM's masks help a semantic model on panoramas.
 
 # %%
-print(f"notebook run time: {time.time() - t_start:.0f} s wall, {time.process_time():.0f} s CPU in this kernel")
+print(f"notebook run time: {lab.elapsed():.0f} s wall, {time.process_time():.0f} s CPU in this kernel")

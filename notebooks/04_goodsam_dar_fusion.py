@@ -49,8 +49,6 @@ if importlib.util.find_spec("gsam_lab") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])
 
 # %%
-import time
-from pathlib import Path
 from typing import Optional, Tuple  # the types named in the parameters cell's annotations
 
 import matplotlib.pyplot as plt
@@ -58,15 +56,8 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
+import gsam_lab
 from gsam_lab import data, goodsam, metrics, sam, viz
-from gsam_lab.goodsam.ablation import ABLATION_VARIANTS, run_ablation
-from gsam_lab.goodsam.fusion import pair_seam_masks, sam_masks
-from gsam_lab.goodsam.pseudo import model_fingerprint
-from gsam_lab.goodsam.rectification import pad_band_to_erp
-from gsam_lab.goodsam.teacher import evaluate_teacher
-from gsam_lab.goodsam.windows import window_layout
-from gsam_lab.profiles import settings
-from gsam_lab.utils import resolve_device, seed_everything
 
 # %% [markdown]
 # ## Parameters
@@ -89,21 +80,16 @@ windows: str = "h"              # DAR windows for the single-panorama walk-throu
 conf_thresh: float = 0.5        # pseudo-label pixels below this fused confidence are ignored (255)
 
 # %%
-t_start = time.time()
-cfg = settings("04", profile, erp_hw=erp_hw, n_test=n_test, n_pinhole=n_pinhole, points_per_side=points_per_side,
-               sam=sam_checkpoint, teacher=teacher)
-dev = resolve_device(device)
-if dev.type == "cpu":
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-seed_everything(seed)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
+lab = gsam_lab.setup("04", profile, device=device, seed=seed, out_dir=out_dir, threads=2, erp_hw=erp_hw,
+                     n_test=n_test, n_pinhole=n_pinhole, points_per_side=points_per_side, sam=sam_checkpoint,
+                     teacher=teacher)
+cfg, dev, out = lab.cfg, lab.device, lab.out
 H, W = cfg.erp_hw
 ta = goodsam.load_teacher(cfg.teacher, device=dev)
 sam_model = sam.load_sam(cfg.sam, device=dev)
 sam_kw = dict(points_per_side=cfg.points_per_side, method=sam_method)
 n_ta = sum(p.numel() for p in ta.parameters())
-print(f"profile={cfg.profile}  device={dev}  ERP {H}x{W}  TA={cfg.teacher} ({n_ta / 1e6:.1f}M)  SAM={cfg.sam}")
+print(f"ERP {H}x{W}  TA={cfg.teacher} ({n_ta / 1e6:.1f}M)  SAM={cfg.sam}")
 
 # %% [markdown]
 # ### The panoramas
@@ -122,7 +108,7 @@ if data_root and cfg.dataset == "densepass":
             return min(len(self.ds), cfg.n_test)
         def __getitem__(self, i):
             it = self.ds[i]
-            erp, sem, _ = pad_band_to_erp(it["image"], it["semantic"])
+            erp, sem, _ = goodsam.pad_band_to_erp(it["image"], it["semantic"])
             return {"image": erp, "semantic": sem}
     test_set = _Padded(data.FolderDataset(data_root, layout="densepass", split="val"))
 else:
@@ -141,8 +127,8 @@ print(f"{len(test_set)} test panoramas, {len(pinholes)} test pinholes; studied p
 # difference is the domain gap that GoodSAM sets out to close.
 
 # %%
-src = evaluate_teacher(ta, pinholes)
-tgt = evaluate_teacher(ta, test_set, batch_size=2)
+src = goodsam.evaluate_teacher(ta, pinholes)
+tgt = goodsam.evaluate_teacher(ta, test_set, batch_size=2)
 gap = src["miou"] - tgt["miou"]
 fig, ax = plt.subplots(figsize=(10, 3.5))
 xs = np.arange(ta.num_classes)
@@ -199,20 +185,20 @@ assert equator > lat_ta.miou.dropna().iloc[[0, -1]].min(), "bands near the poles
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
 for ax, mode in zip(axes, ("h", "hv")):
     viz.plot_erp(ax, erp)
-    for k, win in enumerate(window_layout((H, W), mode)):
+    for k, win in enumerate(goodsam.window_layout((H, W), mode)):
         col = plt.cm.tab10(k % 10)
         for shift in (0, -W):   # draw the part that wrapped past the right edge at the left
             ax.add_patch(Rectangle((win.left + shift, win.top + 1), win.w, win.h - 2, fill=False, ec=col, lw=1.5))
-    ax.set_title(f'windows="{mode}": {len(window_layout((H, W), mode))} windows')
+    ax.set_title(f'windows="{mode}": {len(goodsam.window_layout((H, W), mode))} windows')
 fig.tight_layout()
 viz.savefig(fig, out / "windows.png")
 plt.show()
 
 # %%
 # SAM "everything" masks of every test panorama, computed once and shared by all DAR settings below
-test_masks = [sam_masks(sam_model, test_set[i]["image"].to(dev), **sam_kw) for i in range(len(test_set))]
+test_masks = [goodsam.sam_masks(sam_model, test_set[i]["image"].to(dev), **sam_kw) for i in range(len(test_set))]
 same = cfg.dataset == "synthetic" or not data_root
-masks_one = test_masks[0] if (same and seed == 0) else sam_masks(sam_model, erp.to(dev), **sam_kw)
+masks_one = test_masks[0] if (same and seed == 0) else goodsam.sam_masks(sam_model, erp.to(dev), **sam_kw)
 res = {m: goodsam.dar(ta, None, erp, windows=m, boundary=False, fusion="none") for m in ("none", "h", "hv", "tangent")}
 fig, axes = plt.subplots(3, 2, figsize=(13, 10))
 viz.plot_erp(axes[0, 0], erp)
@@ -229,9 +215,9 @@ plt.show()
 
 # %%
 # what this section teaches, checked
-assert any(w.left + w.w > W for w in window_layout((H, W), "h")), "some window wraps across the ±180° seam"
+assert any(w.left + w.w > W for w in goodsam.window_layout((H, W), "h")), "some window wraps across the ±180° seam"
 cover = torch.zeros(W)
-for w_ in window_layout((H, W), "h"):
+for w_ in goodsam.window_layout((H, W), "h"):
     cover[(torch.arange(w_.w) + w_.left) % W] += 1
 assert torch.all(cover >= 2), "every column (the seam too) is seen by at least two windows"
 
@@ -248,7 +234,7 @@ assert torch.all(cover >= 2), "every column (the seam too) is seen by at least t
 # For `windows="none"` the only border is the seam itself.
 
 # %%
-paired = pair_seam_masks(masks_one)
+paired = goodsam.pair_seam_masks(masks_one)
 rb = {m: goodsam.dar(ta, None, erp, windows=m, boundary=True, fusion="none", masks=masks_one)
       for m in ("none", windows)}
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.4))
@@ -353,8 +339,10 @@ assert acc_kept >= acc_all, "ignoring low-confidence pixels makes the kept pseud
 # `data_scripts/eval_dar.py` runs the same on more panoramas (its numbers are in `data_scripts/README.md`).
 
 # %%
-variants = {k: v for k, v in ABLATION_VARIANTS.items() if cfg.profile == "full" or "x2" not in k}   # quick: no x2 runs
-abl = run_ablation(ta, sam_model, test_set, variants=variants, masks=test_masks, common=dict(conf_thresh=conf_thresh))
+# quick profile: no x2 runs
+variants = {k: v for k, v in goodsam.ABLATION_VARIANTS.items() if cfg.profile == "full" or "x2" not in k}
+abl = goodsam.run_ablation(ta, sam_model, test_set, variants=variants, masks=test_masks,
+                           common=dict(conf_thresh=conf_thresh))
 abl.table[["variant", "miou", "delta_vs_ta", "pixel_acc", "pseudo_coverage", "pseudo_miou", "seconds"]]
 
 # %%
@@ -397,7 +385,7 @@ print(f"full DAR vs TA alone: {row.loc[full_name, 'delta_vs_ta']:+.2f} mIoU poin
 # %%
 # one folder per setting and per model: the same settings and weights resume, anything else never touches it
 # (the manifest records the TA's and SAM's weight fingerprints; a mismatch is refused)
-models_tag = f"ta{model_fingerprint(ta)[:8]}_sam{model_fingerprint(sam_model)[:8]}"
+models_tag = f"ta{goodsam.model_fingerprint(ta)[:8]}_sam{goodsam.model_fingerprint(sam_model)[:8]}"
 pl_dir = out / (f"pseudo_{cfg.teacher}_{windows}_ctcf_{sam_method}{cfg.points_per_side}_c{conf_thresh}_{cfg.erp_hw[0]}"
                 f"_{models_tag}".replace("/", "_"))
 few = torch.utils.data.Subset(test_set, range(min(2, len(test_set))))
@@ -422,8 +410,7 @@ assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]
     "compact logits keep the pseudo-label's class"
 assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), \
     "dense logits are a distribution"
-elapsed = time.time() - t_start
-print(f"notebook ran in {elapsed:.0f} s")
+print(f"notebook ran in {lab.elapsed():.0f} s")
 
 # %% [markdown]
 # ## What we saw, and what comes next

@@ -51,7 +51,6 @@ if importlib.util.find_spec("gsam_lab") is None:
 # %%
 import hashlib
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -60,11 +59,8 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
+import gsam_lab
 from gsam_lab import data, goodsam, sam, viz
-from gsam_lab.goodsam.mka import feature_pca_rgb, standardize_channels
-from gsam_lab.goodsam.student import count_parameters
-from gsam_lab.profiles import settings
-from gsam_lab.utils import resolve_device, seed_everything
 
 # %% [markdown]
 # ## Parameters
@@ -88,18 +84,14 @@ n_test = None                   # held-out test panoramas with labels (scoring o
 dar_fusion = None               # DAR fusion: "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows only); None: profile
 
 # %%
-T0 = time.time()
-cfg = settings("05", profile, teacher=teacher, student=student, sweep_students=sweep_students, steps=steps,
-               batch_size=batch_size, erp_hw=erp_hw, n_train=n_train, n_test=n_test, dar_fusion=dar_fusion)
-dev = resolve_device(device)
-if dev.type == "cpu":
-    torch.set_num_threads(1)      # small models, many small ops: a second thread on a shared core only adds waiting
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
-seed_everything(seed)
+# one CPU thread: small models, many small ops; a second thread on a shared core only adds waiting
+lab = gsam_lab.setup("05", profile, device=device, seed=seed, out_dir=out_dir, threads=1, teacher=teacher,
+                     student=student, sweep_students=sweep_students, steps=steps, batch_size=batch_size,
+                     erp_hw=erp_hw, n_train=n_train, n_test=n_test, dar_fusion=dar_fusion)
+cfg, dev, out = lab.cfg, lab.device, lab.out
 H, W = cfg.erp_hw
 K = data.NUM_CLASSES
-print(f"profile={cfg.profile} device={dev} ERP {H}x{W} student={cfg.student} teacher={cfg.teacher} "
+print(f"ERP {H}x{W} student={cfg.student} teacher={cfg.teacher} "
       f"steps={cfg.steps} batch={cfg.batch_size} train={cfg.n_train} test={cfg.n_test}")
 
 # %% [markdown]
@@ -117,7 +109,7 @@ rows = [{"model": f"TA {cfg.teacher}", "params (M)": sum(p.numel() for p in ta.p
          "stage widths": ta.feature_channels}]
 for name in ("tiny", "b0", "b1", "b2", "b5"):
     rows.append({"model": f"SegFormer {name}" + (" (GoodSAM's TA)" if name == "b5" else ""),
-                 "params (M)": count_parameters(name, K) / 1e6,
+                 "params (M)": goodsam.count_parameters(name, K) / 1e6,
                  "stage widths": goodsam.STUDENT_CONFIGS[name]["hidden_sizes"]})
 capacity = pd.DataFrame(rows).set_index("model")
 capacity["params (M)"] = capacity["params (M)"].round(2)
@@ -142,7 +134,8 @@ print({k: f"{v:.1f} ms/image" for k, v in speed.items()},
       f"-> the student is {speed['TA'] / speed[f'student {cfg.student}']:.1f}x faster at {H}x{W}")
 n_ta = sum(p.numel() for p in ta.parameters())
 assert probe.num_parameters() < n_ta, "the student is smaller than its TA"
-assert count_parameters("b5", 19) > 20 * count_parameters("b0", 19), "B5 has over 20x the parameters of B0"
+assert goodsam.count_parameters("b5", 19) > 20 * goodsam.count_parameters("b0", 19), \
+    "B5 has over 20x the parameters of B0"
 
 # %% [markdown]
 # (`benchmarks/bench_student.py` measures the real pair: SegFormer-B0 against a SegFormer-B5 at one ERP size.)
@@ -241,7 +234,7 @@ plt.show()
 
 # %% [markdown]
 # Below, stage 2 (1/8 resolution) of one panorama in the TA's colour space: its three principal
-# feature directions become R, G, B (`goodsam.mka.feature_pca_rgb`). The *untrained* student's
+# feature directions become R, G, B (`goodsam.feature_pca_rgb`). The *untrained* student's
 # adapted features share nothing with the TA's yet; after training with the feature term (section 4)
 # they will.
 
@@ -252,8 +245,8 @@ def feature_panel(student_model, adapters, title):
         sf = student_model(images[:1]).features[STAGE][0]
         adapted = adapters[STAGE](sf[None])[0]
     tf = t_out.features[STAGE][0]
-    t_rgb, a_rgb = feature_pca_rgb(tf, adapted)
-    s_rgb = feature_pca_rgb(sf)[0]                       # the raw student stage, in its own colours
+    t_rgb, a_rgb = goodsam.feature_pca_rgb(tf, adapted)
+    s_rgb = goodsam.feature_pca_rgb(sf)[0]                       # the raw student stage, in its own colours
     fig, axes = plt.subplots(1, 3, figsize=(11, 2.2))
     for ax, im, t in zip(axes, [s_rgb, a_rgb, t_rgb],
                          [f"student stage {STAGE + 1} ({sf.shape[0]} ch, own PCA)",
@@ -264,7 +257,7 @@ def feature_panel(student_model, adapters, title):
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return fig, float(F.mse_loss(standardize_channels(adapted[None]), standardize_channels(tf[None])))
+    return fig, float(F.mse_loss(goodsam.standardize_channels(adapted[None]), goodsam.standardize_channels(tf[None])))
 
 fig, before_mse = feature_panel(student0, mka.adapters, "before training")
 viz.savefig(fig, out / "features_before.png")
@@ -397,7 +390,7 @@ else:
     print("quick profile: no capacity sweep (run with profile='full' on a GPU for B0/B1/B2)")
 
 # %%
-print(f"notebook run time: {time.time() - T0:.0f} s")
+print(f"notebook run time: {lab.elapsed():.0f} s")
 
 # %% [markdown]
 # ## What to take away

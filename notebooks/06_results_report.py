@@ -46,7 +46,6 @@ if importlib.util.find_spec("gsam_lab") is None:
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -54,10 +53,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gsam_lab import data, goodsam, metrics, report, sam, stable_sam, viz
-from gsam_lab.profiles import settings
-from gsam_lab.sam.registry import ASSETS_DIR
-from gsam_lab.utils import resolve_device, seed_everything
+import gsam_lab
+from gsam_lab import bundled, data, goodsam, metrics, report, sam, stable_sam, utils, viz
 
 # %% [markdown]
 # ## Parameters
@@ -81,17 +78,14 @@ n_pinhole = None                # Stable-SAM test images per domain; None: 2 qui
 draws = None                    # prompt draws per object; None: 4 quick, 20 full
 
 # %%
-T0 = time.time()
-cfg = settings("06", profile, teacher=teacher, student=student, steps=steps, erp_hw=erp_hw, n_train=n_train,
-               n_test=n_test, n_pinhole=n_pinhole, draws=draws)
-dev = resolve_device(device)
-if dev.type == "cpu":
-    torch.set_num_threads(1)      # small models and many small ops: one thread per process is fastest on 2 shared cores
-out = Path(out_dir)
-(out / "figures").mkdir(parents=True, exist_ok=True)
-seed_everything(seed)
+# one CPU thread: small models and many small ops; one thread per process is fastest on 2 shared cores
+lab = gsam_lab.setup("06", profile, device=device, seed=seed, out_dir=out_dir, threads=1, teacher=teacher,
+                     student=student, steps=steps, erp_hw=erp_hw, n_train=n_train, n_test=n_test,
+                     n_pinhole=n_pinhole, draws=draws)
+cfg, dev, out = lab.cfg, lab.device, lab.out
+(out / "figures").mkdir(exist_ok=True)
 K = data.NUM_CLASSES
-print(f"profile={cfg.profile} device={dev} SAM={sam_checkpoint} TA={cfg.teacher} student={cfg.student} "
+print(f"SAM={sam_checkpoint} TA={cfg.teacher} student={cfg.student} "
       f"ERP {cfg.erp_hw} steps={cfg.steps}")
 
 # %% [markdown]
@@ -101,7 +95,7 @@ print(f"profile={cfg.profile} device={dev} SAM={sam_checkpoint} TA={cfg.teacher}
 
 # %%
 sam_model = sam.load_sam(sam_checkpoint, device=dev)
-plugin_file = plugins or ASSETS_DIR / "stable_sam_tiny_synth.pt"
+plugin_file = plugins or bundled.ASSETS_DIR / "stable_sam_tiny_synth.pt"
 stable = stable_sam.load(plugin_file, model=sam_model)
 domains = stable_sam.heldout_sets(n_pinhole=cfg.n_pinhole, n_erp=max(1, cfg.n_pinhole // 2), seed=0)
 ss = stable_sam.compare({"SAM": sam_model, "Stable-SAM": stable}, domains, noise=(0.4,), points=(1, 3),
@@ -158,7 +152,7 @@ ta_eval = goodsam.evaluate_miou(ta, test, K, device=dev)
 print(f"test ERP mIoU: TA alone {100 * ta_eval['miou']:.1f}, DAR ensemble {100 * dar_miou:.1f}")
 
 # %%
-seed_everything(seed)
+utils.seed_everything(seed)
 stu = goodsam.Student(cfg.student, K, classes=data.CLASSES, seed=seed)
 run = goodsam.train_mka(stu, ta, train_set, goodsam.MKAConfig(steps=cfg.steps, batch_size=4, lr=1e-3,
                         warmup=max(1, cfg.steps // 20), temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4)),
@@ -212,7 +206,7 @@ claims = report.claims_table({
     "stable_sam.params": n_plugin / 1e6,
     "goodsam.dar": (100 * ta_eval["miou"], 100 * dar_miou),
     "goodsam.student": (100 * ta_eval["miou"], 100 * stu_eval["miou"]),
-    "goodsam.student_params": goodsam.student.count_parameters("b0", 19) / 1e6,
+    "goodsam.student_params": goodsam.count_parameters("b0", 19) / 1e6,
 })
 claims.to_csv(out / "claims.csv", index=False)
 claims.round(2)
@@ -236,7 +230,7 @@ print(summary_text)
 print({k: str(p) for k, p in paths.items()})
 assert paths["html"].stat().st_size > 10_000 and "data:image/png;base64" in paths["html"].read_text()
 assert len(claims) == len(report.PAPER_CLAIMS) and claims["ours_method"].notna().all(), "every claim has our number"
-print(f"notebook run time: {time.time() - T0:.0f} s")
+print(f"notebook run time: {lab.elapsed():.0f} s")
 
 # %% [markdown]
 # ## What to take away
