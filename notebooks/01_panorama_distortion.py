@@ -66,6 +66,7 @@ from gsam_lab import data, panorama, viz, widgets
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # world seed of the panorama we study
+check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional folder of real panoramas (FolderDataset "generic" layout) for section 6
 out_dir: str = "outputs/01_panorama_distortion"   # figures go here
 erp_hw = None                   # (H, W) of the studied panorama; None: (256, 512) quick, (1024, 2048) full
@@ -179,7 +180,8 @@ tissot = (pd.DataFrame(rows, columns=["lat", "measured w/h", "1/cos(lat)"])
 tissot
 
 # %%
-assert np.allclose(tissot["measured w/h"], tissot["1/cos(lat)"], rtol=0.06), "ellipses widen exactly as 1/cos(lat)"
+if check_claims:
+    assert np.allclose(tissot["measured w/h"], tissot["1/cos(lat)"], rtol=0.06), "ellipses widen exactly as 1/cos(lat)"
 
 # %% [markdown]
 # ## 3. Tangent views: undo the distortion, locally
@@ -219,7 +221,8 @@ fig = viz.show_grid([pin["image"], viz.colorize(pin["semantic"]), viz.colorize(c
                     ["pinhole render", "pinhole labels", "cut from the ERP", "disagreement"], ncols=4, size=2.6)
 viz.savefig(fig, out / "pinhole_vs_tangent.png")
 print(f"label agreement between the pinhole render and the tangent view of the ERP: {agree:.1%}")
-assert agree > 0.85, "a tangent view of the panorama is a pinhole image"
+if check_claims:
+    assert agree > 0.85, "a tangent view of the panorama is a pinhole image"
 
 # %% [markdown]
 # ### Cubemap, and back
@@ -245,7 +248,8 @@ err_views = (again - direct).abs().mean().item()
 print(f"ERP -> cubemap -> ERP mean abs error: {err_cube:.4f}   (image range 0..1)")
 print(f"ERP -> 6 views -> ERP -> view mean abs error: {err_views:.4f};  "
       f"sphere covered by the 6 views: {(cover > 0).float().mean():.1%}")
-assert err_cube < 0.03 and err_views < 0.03, "tangent views and cubemaps lose little when resampled back"
+if check_claims:
+    assert err_cube < 0.03 and err_views < 0.03, "tangent views and cubemaps lose little when resampled back"
 
 # %% [markdown]
 # ## 4. Rotating the sphere
@@ -266,7 +270,8 @@ band = slice(H // 6, H - H // 6)                               # away from the p
 err_rot = (restored - erp_t)[:, band].abs().mean().item()
 print(f"rotate + inverse, mean abs error away from the poles: {err_rot:.4f}")
 assert torch.equal(spun, torch.roll(erp_t, -W // 4, dims=-1)), "a whole-pixel yaw is an exact column roll"
-assert err_rot < 0.03
+if check_claims:
+    assert err_rot < 0.03
 
 # %% [markdown]
 # ## 5. The same object at different latitudes
@@ -305,9 +310,11 @@ viz.savefig(fig, out / "same_object.png")
 growth
 
 # %%
-assert all(a < b for a, b in zip(pixels, pixels[1:])), \
-    "the same object covers more ERP pixels the closer it is to a pole"
-assert abs(growth["measured growth"][2] / growth["1/cos(lat)"][2] - 1) < 0.2, "growth follows 1/cos(lat) (here at 60°)"
+if check_claims:
+    assert all(a < b for a, b in zip(pixels, pixels[1:])), \
+        "the same object covers more ERP pixels the closer it is to a pole"
+    assert abs(growth["measured growth"][2] / growth["1/cos(lat)"][2] - 1) < 0.2, \
+        "growth follows 1/cos(lat) (here at 60°)"
 
 # %% [markdown]
 # ## 6. Where classes live on the sphere
@@ -338,7 +345,7 @@ viz.savefig(fig, out / "class_by_latitude.png")
 shares.round(3)
 
 # %%
-if not data_root:     # claims about the synthetic street world
+if check_claims and not data_root:     # claims about the synthetic street world
     top, bottom = shares.iloc[0], shares.iloc[-1]
     assert top.idxmax() == "sky", "the top band is mostly sky"
     assert bottom[["road", "sidewalk", "terrain"]].sum() > 0.5, "the bottom band is mostly ground"
@@ -362,8 +369,9 @@ explorer
 frames = [widgets.explorer_frame(pano["image"], 0, p, 60, cfg.view_hw) for p in (0, 30, 60, 80)]
 for p, f in zip((0, 30, 60, 80), frames):
     print(f"pitch {p:2d}°: {f.erp_pixels:6d} ERP px  ({f.stretch:.2f} per view pixel)")
-assert all(a.stretch < b.stretch for a, b in zip(frames, frames[1:])), \
-    "the same view costs more ERP pixels near the pole"
+if check_claims:
+    assert all(a.stretch < b.stretch for a, b in zip(frames, frames[1:])), \
+        "the same view costs more ERP pixels near the pole"
 
 # %% [markdown]
 # ## What to take away

@@ -67,6 +67,7 @@ from gsam_lab import data, metrics, sam, viz, widgets
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the prompt draws (the test renders are the fixed test split)
+check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 sam_checkpoint: str = "tiny-synth"   # tiny-synth (bundled), vit_b | vit_l | vit_h (Meta's, cache folder) or a .pth path
 data_root: str = ""             # optional folder of real labelled images (objects: connected regions of thing classes)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
@@ -187,12 +188,13 @@ for name, r in sweeps.items():
     print(f"{name:8s} GT box mIoU {gt_box.miou:.3f} -> {worst}: {noisy.miou:.3f};  stability "
           + " > ".join(f"{x:.2f}" for x in [1.0] + stab))
     assert gt_box.stability == 1.0, "the ground-truth box is deterministic"
-    assert noisy.miou < gt_box.miou - 0.03, f"{name}: noisy boxes should cost accuracy"
-    assert all(a > b for a, b in zip(stab, stab[1:])), f"{name}: stability should fall as the box noise grows"
-    assert stab[-1] < 0.85, f"{name}: masks from very noisy boxes should differ between draws"
-    assert s.loc["points k=1", "miou"] < gt_box.miou - 0.1, f"{name}: one click is much weaker than the box"
-    assert s.loc[f"points k={max(points)}", "stability"] > s.loc["points k=1", "stability"], \
-        f"{name}: more clicks should give steadier masks"
+    if check_claims:
+        assert noisy.miou < gt_box.miou - 0.03, f"{name}: noisy boxes should cost accuracy"
+        assert all(a > b for a, b in zip(stab, stab[1:])), f"{name}: stability should fall as the box noise grows"
+        assert stab[-1] < 0.85, f"{name}: masks from very noisy boxes should differ between draws"
+        assert s.loc["points k=1", "miou"] < gt_box.miou - 0.1, f"{name}: one click is much weaker than the box"
+        assert s.loc[f"points k={max(points)}", "stability"] > s.loc["points k=1", "stability"], \
+            f"{name}: more clicks should give steadier masks"
 
 # %% [markdown]
 # ## 3 · Failure cases side by side
@@ -222,7 +224,8 @@ for _, row in cmp.head(3).iterrows():
         panels.append(o._replace(name=f"image {int(row.image)}, object {int(row.object)}: {o.name}"))
 fig = viz.show_outcomes(images, panels, ncols=2, size=4)
 viz.savefig(fig, out / "failure_cases.png")
-assert (cmp["drop"] > 0).mean() > 0.5, "for most objects the noisy box is worse than the ground-truth box"
+if check_claims:
+    assert (cmp["drop"] > 0).mean() > 0.5, "for most objects the noisy box is worse than the ground-truth box"
 
 # %% [markdown]
 # ## 4 · Where does the decoder look?
@@ -285,8 +288,9 @@ centred = att_table.groupby(["image", "object"])[["attention_on_object", "iou"]]
 corr = np.corrcoef(centred["attention_on_object"], centred["iou"])[0, 1]
 print(f"GT box keeps more attention on the object for {100 * better:.0f}% of objects; "
       f"within an object, corr(attention on object, IoU) = {corr:.2f}")
-assert better > 0.5, "for most objects a noisy box moves attention off the object"
-assert corr > 0.1, "for the same object, prompts whose attention stays on it give the better masks"
+if check_claims:
+    assert better > 0.5, "for most objects a noisy box moves attention off the object"
+    assert corr > 0.1, "for the same object, prompts whose attention stays on it give the better masks"
 
 # %% [markdown]
 # ## 5 · Your turn: the prompt playground
@@ -310,8 +314,10 @@ playground.noise.value = max(noise)            # what moving the slider does
 noisy = playground.frame
 print(f"exact box: stability {exact.stability:.2f};  noise {noisy.noise}: stability {noisy.stability:.2f} "
       f"over {noisy.draws} draws")
-assert exact.stability == 1.0 and noisy.stability < 1.0, "a noisy box changes the mask between draws"
+assert exact.stability == 1.0, "a fixed box gives a fixed mask"
 assert noisy.frequency.min() >= 0 and noisy.frequency.max() <= 1
+if check_claims:
+    assert noisy.stability < 1.0, "a noisy box changes the mask between draws"
 
 # %% [markdown]
 # ## What to take away

@@ -74,6 +74,7 @@ from gsam_lab import bundled, data, metrics, sam, stable_sam, viz
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the training run and of the prompt draws
+check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (cache folder), a .pth
 plugins: str = ""               # plugins to evaluate; empty: the shipped ones (tiny-synth), else this notebook's run
 data_root: str = ""             # optional folder of real labelled images for the evaluation (FolderDataset)
@@ -334,8 +335,9 @@ plt.show()
 gt_rows = table[table["setting"] == "gt_box"].pivot(index="domain", columns="method", values="miou")
 print("GT-box mIoU, Stable-SAM - SAM:", (gt_rows["Stable-SAM"] - gt_rows["SAM"]).round(3).to_dict())
 assert (table[table["setting"] == "gt_box"]["stability"] == 1.0).all(), "a fixed box gives a fixed mask"
-assert (gt_rows["Stable-SAM"] >= gt_rows["SAM"] - 0.03).all(), \
-    "the plugins do not cost SAM's quality with good prompts"
+if check_claims:
+    assert (gt_rows["Stable-SAM"] >= gt_rows["SAM"] - 0.03).all(), \
+        "the plugins do not cost SAM's quality with good prompts"
 
 # %% [markdown]
 # ## 7 · The learned offset field
@@ -418,7 +420,8 @@ r_noise = np.corrcoef(boxes_only["quality"], boxes_only["alpha_deformed"])[0, 1]
 print(f"alpha_deformed: mean {a_all.mean():.3f}, spread (std) {a_all.std():.3f}; "
       f"correlation with box noise {r_noise:+.2f}")
 assert a_all.between(0, 1).all(), "routing weights are a convex mix"
-assert a_all.std() > 0, "the routing weight depends on the prompt"
+if check_claims:
+    assert a_all.std() > 0, "the routing weight depends on the prompt"
 
 # %% [markdown]
 # How to read it: the paper's intent is a router that leans on the deformed features when the prompt

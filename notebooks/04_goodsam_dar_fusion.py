@@ -67,6 +67,7 @@ from gsam_lab import data, goodsam, metrics, sam, viz
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the studied panorama's world (test split)
+check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # full profile: a DensePASS folder (data_scripts/prepare_densepass.py); empty: synthetic
 sam_checkpoint: "Optional[str]" = None     # None: "tiny-synth" (quick), "vit_h" (full); or a SAM name / .pth path
 teacher: "Optional[str]" = None            # None: tiny-synth quick, segformer-b5-cityscapes full; or a HF id / folder
@@ -167,10 +168,11 @@ lat_ta[["lat_max", "lat_min", "miou", "pixel_share"]].round(3)
 
 # %%
 # what this section teaches, checked
-if cfg.dataset == "synthetic" or not data_root:
-    assert gap >= 0.05, f"the pinhole-trained TA must lose clearly on panoramas (gap {gap:.3f})"
 equator = lat_ta.miou.iloc[2:4].mean()
-assert equator > lat_ta.miou.dropna().iloc[[0, -1]].min(), "bands near the poles are worse than the equator"
+if check_claims:
+    if cfg.dataset == "synthetic" or not data_root:
+        assert gap >= 0.05, f"the pinhole-trained TA must lose clearly on panoramas (gap {gap:.3f})"
+    assert equator > lat_ta.miou.dropna().iloc[[0, -1]].min(), "bands near the poles are worse than the equator"
 
 # %% [markdown]
 # ## 2. Prediction-level consistency: overlapping windows that wrap across the seam
@@ -328,7 +330,8 @@ assert torch.all(full.pseudo_label[full.parts["confidence"] < conf_thresh] == 25
 uncovered = ~ms.masks.any(0)
 assert torch.allclose(full.ensemble_logits.exp()[:, uncovered], full.parts["boundary_probs"][:, uncovered],
                       atol=1e-4), "pixels no mask covers keep the TA"
-assert acc_kept >= acc_all, "ignoring low-confidence pixels makes the kept pseudo-labels more accurate"
+if check_claims:
+    assert acc_kept >= acc_all, "ignoring low-confidence pixels makes the kept pseudo-labels more accurate"
 
 # %% [markdown]
 # ## 5. Ablation on held-out panoramas
@@ -367,9 +370,11 @@ abl.per_class.round(3)
 # what this section teaches, checked
 row = abl.table.set_index("variant")
 full_name = "+ windows h + boundary + ctcf (full DAR)"
-assert row.loc[full_name, "pseudo_miou"] > row.loc[full_name, "miou"], "confident pseudo-labels beat the plain argmax"
-assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, \
-    "ctcf does not hurt the merged TA"
+if check_claims:
+    assert row.loc[full_name, "pseudo_miou"] > row.loc[full_name, "miou"], \
+        "confident pseudo-labels beat the plain argmax"
+    assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, \
+        "ctcf does not hurt the merged TA"
 print(f"full DAR vs TA alone: {row.loc[full_name, 'delta_vs_ta']:+.2f} mIoU points on {len(test_set)} panoramas")
 
 # %% [markdown]

@@ -70,6 +70,7 @@ from gsam_lab import data, goodsam, sam, viz
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps (training uses AMP on CUDA only)
 seed: int = 0                   # dataset, initialisation and batch-order seed
+check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) used instead of DAR
 teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full (hub or its cache)
 sam_checkpoint: str = "tiny-synth"  # SAM for DAR's masks: tiny-synth | vit_b | vit_l | vit_h | a .pth path
@@ -305,17 +306,19 @@ for ax, term in zip(axes, ("cross-entropy on pseudo-labels", "KD (x T^2)", "feat
 axes[0].legend(fontsize=7)
 fig.tight_layout()
 viz.savefig(fig, out / "curves.png")
-for name, r in runs.items():
-    h = pd.DataFrame(r.history)
-    q = max(1, len(h) // 5)
-    assert h["total"][-q:].mean() < h["total"][:q].mean(), f"{name}: the loss falls"
+if check_claims:
+    for name, r in runs.items():
+        h = pd.DataFrame(r.history)
+        q = max(1, len(h) // 5)
+        assert h["total"][-q:].mean() < h["total"][:q].mean(), f"{name}: the loss falls"
 
 # %%
 full = runs["CE + KD + features (MKA)"]
 fig, after_mse = feature_panel(full.student, full.loss.adapters, "after MKA training")
 viz.savefig(fig, out / "features_after.png")
 print(f"stage-{STAGE + 1} alignment MSE: {before_mse:.3f} before -> {after_mse:.3f} after training")
-assert after_mse < before_mse, "the adapters + student learned to reproduce the TA's features"
+if check_claims:
+    assert after_mse < before_mse, "the adapters + student learned to reproduce the TA's features"
 
 # %% [markdown]
 # ## 5. Results on held-out test panoramas
@@ -341,7 +344,8 @@ mka_miou = scores[f"student {cfg.student}: CE + KD + features (MKA)"][1]["miou"]
 verdict = "reaches" if mka_miou >= ta_miou else "does NOT reach"
 print(f"student with full MKA: {100 * mka_miou:.1f} mIoU vs TA {100 * ta_miou:.1f}: it {verdict} its TA "
       f"with {n_ta / full.student.num_parameters():.1f}x fewer parameters")
-assert all(e["miou"] > 1.0 / K for _, e in scores.values()), "every model is above chance (1/K)"
+if check_claims:
+    assert all(e["miou"] > 1.0 / K for _, e in scores.values()), "every model is above chance (1/K)"
 
 # %% [markdown]
 # ## 6. Predictions against the ground truth

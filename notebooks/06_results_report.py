@@ -64,6 +64,7 @@ from gsam_lab import bundled, data, goodsam, metrics, report, sam, stable_sam, u
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the prompt draws, the training panoramas and the student
+check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) for the student
 sam_checkpoint: str = "tiny-synth"   # tiny-synth | vit_b | vit_l | vit_h | a .pth path
 plugins: str = ""               # Stable-SAM plugins file; empty: the bundled ones for tiny-synth
@@ -191,7 +192,9 @@ assert all(0 <= v <= 100 for v in goodsam_table["test_miou"]), "mIoU is a percen
 # %% [markdown]
 # ## 3 · The papers' claims beside our numbers
 # `direction_holds` asks whether our numbers move the way the paper's do (better, kept, small);
-# the absolute values are not comparable (synthetic data, tiny models).
+# the absolute values are not comparable (synthetic data, tiny models). This notebook reports the claims
+# in that column instead of asserting them: its asserts are all mechanical (files written, numbers in range),
+# so `check_claims` changes nothing here.
 
 # %%
 def ss_pair(setting):
