@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gsam_lab"
-SUBPACKAGES = ["panorama", "data", "sam", "stable_sam", "goodsam", "widgets"]
+SUBPACKAGES = ["panorama", "data", "sam", "stable_sam", "goodsam", "widgets", "viz"]
 
 
 @pytest.mark.parametrize("name", SUBPACKAGES)
