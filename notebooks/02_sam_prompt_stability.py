@@ -24,11 +24,12 @@
 #
 # **You will:**
 # 1. prompt one object in several casual ways and compare the masks;
-# 2. sweep prompt kinds and noise levels over held-out images: **mIoU**, **boundary IoU** and
+# 2. use SAM as people do: one click with its three candidate masks, then a negative click to correct it;
+# 3. sweep prompt kinds and noise levels over held-out images: **mIoU**, **boundary IoU** and
 #    **stability** (how much the mask changes between random draws of the same kind of prompt);
-# 3. look at the objects that break first;
-# 4. see where the mask decoder's attention goes with a good box and with a noisy one;
-# 5. play with prompts yourself in the **prompt playground** widget.
+# 4. look at the objects that break first;
+# 5. see where the mask decoder's attention goes with a good box and with a noisy one;
+# 6. play with prompts yourself in the **prompt playground** widget.
 #
 # Stability, as this lab defines it (the paper gives no formula): for one object and one prompt kind,
 # draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
@@ -55,6 +56,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from scipy import ndimage
 
 import gsam_lab
 from gsam_lab import data, metrics, sam, viz, widgets
@@ -140,10 +142,108 @@ pd.DataFrame([dict(prompt=o.name, iou=o.iou, boundary_iou=o.boundary_iou, sam_pr
               for o in outcomes]).round(3)
 
 # %% [markdown]
+# ## 2 · SAM as people use it: one click, three guesses, then a correcting click
+# A single click is ambiguous: on a car's door, do you mean the door, the car, or the row of parked
+# cars? SAM answers a click with **three candidate masks** (`multimask=True`; for Meta's SAM typically
+# a part, a bigger part and the whole object), each with its own estimate of its IoU. Meta's predictor
+# example keeps the candidate with the highest estimate. When that mask spills onto a neighbour, a
+# **negative click** on the spill tells SAM what to leave out.
+#
+# We click where a person would: on the object's most interior pixel (farthest from its outline). First
+# the six largest objects of the image, then a close look at the one whose mask spills most.
+
+# %%
+def inner_point(mask):
+    """The (x, y) pixel farthest from the mask's outline: where a person clicks to mean "this one"."""
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(np.argmax(depth), depth.shape)
+    return np.array([x, y], dtype=np.float32)
+
+
+def outcome(name, mask, gt, sam_estimate, points, labels):
+    """A PromptOutcome (what viz.show_outcomes draws) for a mask we predicted ourselves."""
+    return sam.PromptOutcome(name, mask, gt, metrics.mask_iou(mask, gt), metrics.boundary_iou(mask, gt),
+                             float(sam_estimate), None, points, labels)
+
+
+rows = []
+for o in candidates:
+    gt = inst0 == o
+    click = inner_point(gt)[None]                                       # 1 x 2: one click ...
+    three = predictor.predict(points=click[None], labels=[[1]], multimask=True)   # ... three candidates
+    masks = three.masks[0].cpu().numpy()                                # 3 x H x W
+    estimates = three.iou_predictions[0].cpu().numpy()                  # SAM's IoU estimate of each
+    true = [metrics.mask_iou(m, gt) for m in masks]
+    single = predictor.predict(points=click[None], labels=[[1]]).masks[0].cpu().numpy()
+    pick = int(np.argmax(estimates))
+    rows.append(dict(object=int(o), sam_pick=pick, best_candidate=int(np.argmax(true)),
+                     iou_single_output=metrics.mask_iou(single, gt), iou_sam_pick=true[pick],
+                     iou_best_of_3=max(true), iou_mean_of_3=float(np.mean(true)),
+                     spill_px=int((masks[pick] & ~gt).sum())))
+clicks = pd.DataFrame(rows).set_index("object")
+assert three.masks.shape[1] == 3 and three.iou_predictions.shape == (1, 3), "one click, three candidates"
+clicks.round(3)
+
+# %% [markdown]
+# `sam_pick` is the candidate SAM rates highest, `best_candidate` the one that really is best; when they
+# differ, SAM's own IoU estimate misled it. `iou_single_output` is what you get with `multimask=False`
+# (one mask from SAM's first output token). Is one candidate always empty, with an estimate near 0? Then
+# that output slot was never trained: SAM learns from the best of its three candidates only (the tiny
+# SAM too, `gsam_lab.sam.train`), so a slot that never wins never learns. Below, the three candidates
+# for the object whose picked mask spills most onto its surroundings.
+
+# %%
+obj_c = clicks["spill_px"].idxmax()
+gt_c = inst0 == obj_c
+click = inner_point(gt_c)[None]
+three = predictor.predict(points=click[None], labels=[[1]], multimask=True)
+estimates = three.iou_predictions[0].cpu().numpy()
+pick = int(np.argmax(estimates))
+cands = [outcome(f"candidate {k}" + (": SAM's pick" if k == pick else ""), m, gt_c, estimates[k], click, [1])
+         for k, m in enumerate(three.masks[0].cpu().numpy())]
+fig = viz.show_outcomes(img0, cands, predicted_iou=True, size=3.6)
+viz.savefig(fig, out / "one_click_three_masks.png")
+plt.show()
+
+# %% [markdown]
+# Now the correction. We put a negative click (red cross) in the middle of the largest piece of spill,
+# and ask again with both clicks. Meta's SAM was trained interactively: after each click, its previous
+# mask's logits come back in as `mask_input`, for up to 11 rounds, and its predictor example does the
+# same. The bundled tiny SAM was trained on single prompts (`data_scripts/train_tiny_sam.py`: boxes or
+# clicks, sometimes one near-miss negative click) and never with a `mask_input`; the last panel shows
+# what feeding it one does.
+
+# %%
+spill = cands[pick].mask & ~gt_c
+pieces, n_pieces = ndimage.label(spill)
+sizes = ndimage.sum(spill, pieces, range(1, n_pieces + 1))
+region = pieces == 1 + int(np.argmax(sizes)) if n_pieces else ~gt_c     # no spill: click outside the object
+clicks2 = np.concatenate([click, inner_point(region)[None]])           # positive, then negative
+labels2 = [1, 0]
+plain = predictor.predict(points=clicks2[None], labels=[labels2])
+fed = predictor.predict(points=clicks2[None], labels=[labels2], mask_input=three.low_res_logits[:, pick:pick + 1])
+steps = [cands[pick]._replace(name="one click: SAM's pick"),
+         outcome("+ negative click", plain.masks[0].cpu().numpy(), gt_c, plain.iou_predictions[0], clicks2, labels2),
+         outcome("+ negative click + previous mask", fed.masks[0].cpu().numpy(), gt_c, fed.iou_predictions[0],
+                 clicks2, labels2)]
+fig = viz.show_outcomes(img0, steps, size=3.6)
+viz.savefig(fig, out / "negative_click.png")
+plt.show()
+refine = pd.DataFrame([dict(step=o.name, iou=o.iou, spill_px=int((o.mask & ~gt_c).sum())) for o in steps])
+refine.round(3)
+
+# %%
+assert refine["iou"].between(0, 1).all()
+if check_claims:
+    assert clicks["iou_sam_pick"].mean() >= clicks["iou_mean_of_3"].mean(), \
+        "SAM's own IoU estimate picks better than a candidate taken blindly"
+    assert refine["spill_px"][1] < refine["spill_px"][0], "a negative click on the spill removes part of it"
+
+# %% [markdown]
 # One example can be lucky or unlucky. The sweep below asks the question properly: many objects,
 # many random draws of each prompt kind.
 #
-# ## 2 · Prompt sweeps: accuracy and stability against prompt quality
+# ## 3 · Prompt sweeps: accuracy and stability against prompt quality
 # `sam.stability_sweep` draws `draws` prompts of each setting for every object, decodes all of them
 # in batched calls, and returns a tidy table (one row per object, setting and draw) plus a summary.
 
@@ -197,7 +297,7 @@ for name, r in sweeps.items():
             f"{name}: more clicks should give steadier masks"
 
 # %% [markdown]
-# ## 3 · Failure cases side by side
+# ## 4 · Failure cases side by side
 # `SweepResult.compare` lines up every object's IoU under two settings. The objects with the largest
 # drop from the ground-truth box to the noisiest box are the failure cases; we re-prompt them with a
 # few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into
@@ -228,7 +328,7 @@ if check_claims:
     assert (cmp["drop"] > 0).mean() > 0.5, "for most objects the noisy box is worse than the ground-truth box"
 
 # %% [markdown]
-# ## 4 · Where does the decoder look?
+# ## 5 · Where does the decoder look?
 # SAM's mask decoder is a small two-way transformer: prompt tokens attend to the image and the image
 # attends back. Its last *token-to-image* attention decides which image features the mask token reads
 # right before the mask is made. `sam.decoder_attention` records it with forward hooks on
@@ -293,7 +393,7 @@ if check_claims:
     assert corr > 0.1, "for the same object, prompts whose attention stays on it give the better masks"
 
 # %% [markdown]
-# ## 5 · Your turn: the prompt playground
+# ## 6 · The prompt playground
 # Click on the image to add a positive point (hold **shift**, or switch on *negative clicks*, for a
 # negative one); **drag** to draw a box. The *noise* slider redraws the box `draws` times with that
 # noise: the tint then shows how often each pixel lands in the mask (red: always, blue: rarely) and
