@@ -189,8 +189,8 @@ if check_claims:
 # A **tangent (gnomonic) view** is what a pinhole camera looking in direction (yaw, pitch) with a
 # given field of view would have seen: straight lines stay straight, shapes look natural. We get it
 # by casting each view pixel's ray and sampling the ERP where it lands (`grid_sample`, wrapping
-# across the seam). The red outlines are the views' **footprints** on the ERP: near the poles a small
-# square view covers a huge, curved region of the panorama.
+# across the seam). The coloured outlines are the views' **footprints** on the ERP: near the poles a
+# small square view covers a huge, curved region of the panorama.
 
 # %%
 yaws = [-90, 0, 90, 180, 0, 0]
@@ -202,8 +202,10 @@ viz.savefig(fig, out / "tangent_views.png")
 
 fig, ax = plt.subplots(figsize=(10, 5))
 viz.plot_erp(ax, pano["image"])
-for y, p in zip(yaws, pitches):
-    viz.draw_polylines(ax, panorama.perspective_footprint(90, y, p, cfg.view_hw, (H, W)), color="red", lw=1.5)
+for k, (y, p) in enumerate(zip(yaws, pitches)):
+    viz.draw_polylines(ax, panorama.perspective_footprint(90, y, p, cfg.view_hw, (H, W)), color=plt.cm.tab10(k),
+                       lw=2, label=f"yaw {y}°, pitch {p}°")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 ax.set_title("footprints of the six views")
 viz.savefig(fig, out / "footprints.png")
 plt.show()
@@ -218,7 +220,9 @@ pin = data.render_pinhole(world, *cfg.view_hw, fov_deg=90, yaw_deg=45, pitch_deg
 cut = panorama.erp_to_perspective(pano["semantic"], 90, 45, -20, cfg.view_hw, mode="nearest")
 agree = float((cut == pin["semantic"]).mean())
 fig = viz.show_grid([pin["image"], viz.colorize(pin["semantic"]), viz.colorize(cut), (cut != pin["semantic"])],
-                    ["pinhole render", "pinhole labels", "cut from the ERP", "disagreement"], ncols=4, size=2.6)
+                    ["pinhole render", "pinhole labels", "cut from the ERP", "disagreement (white)"], ncols=4,
+                    size=2.6)
+viz.add_class_legend(fig, present=[pin["semantic"], cut])
 viz.savefig(fig, out / "pinhole_vs_tangent.png")
 print(f"label agreement between the pinhole render and the tangent view of the ERP: {agree:.1%}")
 if check_claims:
@@ -296,16 +300,26 @@ lats = [0, 30, 60, 75]
 yaws_paste = [-135, -45, 45, 135]
 # one copy per latitude
 pasted, _ = panorama.perspective_to_erp(np.repeat(car_only[None], 4, 0), 40, yaws_paste, lats, (H, W))
-pixels = []
-for y, la in zip(yaws_paste, lats):
-    m, _ = panorama.perspective_to_erp(car_mask, 40, y, la, (H, W), mode="nearest")
-    pixels.append(int(m.sum()))
+copies = [panorama.perspective_to_erp(car_mask, 40, y, la, (H, W), mode="nearest")[0] > 0
+          for y, la in zip(yaws_paste, lats)]                           # where each copy lands
+pixels = [int(m.sum()) for m in copies]
 growth = pd.DataFrame({"latitude": lats, "ERP pixels": pixels,
                        "measured growth": np.array(pixels) / pixels[0],
                        "1/cos(lat)": 1 / np.cos(np.radians(lats))})
+canvas = np.full((H, W, 3), 235, np.uint8)                             # a light background: the car is dark
+covered = np.any(copies, axis=0)
+canvas[covered] = np.asarray(pasted, dtype=np.uint8)[covered]
 fig, ax = plt.subplots(figsize=(10, 5))
-viz.plot_erp(ax, np.asarray(pasted, dtype=np.uint8))
-ax.set_title("one car, pasted at latitudes 0°, 30°, 60°, 75°")
+viz.plot_erp(ax, canvas, grid_kw=dict(color="grey"))
+centres = (np.arange(W) + 0.5, np.arange(H) + 0.5)                      # pixel centres, as plot_erp draws them
+for k, (m, y, la, n) in enumerate(zip(copies, yaws_paste, lats, pixels)):
+    colour = plt.cm.tab10(k)
+    ax.contour(*centres, m, levels=[0.5], colors=[colour], linewidths=1.5)
+    u, v = panorama.lonlat_to_pixel(torch.tensor(np.radians(y)), torch.tensor(np.radians(la)), H, W)
+    ax.annotate(f"lat {la}°: {n / pixels[0]:.1f}x the pixels", (float(u), float(v)), color=colour, fontsize=9,
+                ha="center", va="center", xytext=(0, -32 if la < 60 else -56), textcoords="offset points",
+                bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=colour))
+ax.set_title("one car, pasted at latitudes 0°, 30°, 60°, 75° (outlined; growth against latitude 0°)")
 viz.savefig(fig, out / "same_object.png")
 growth
 

@@ -361,16 +361,19 @@ att_table.groupby("prompt")[["attention_on_object", "iou"]].mean().round(3)
 # %%
 img, gt, boxes, att = demo
 worst = 1 + int(np.argmin([metrics.mask_iou(m, gt) for m in att.masks[1:]]))
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+# attention per pixel against an even spread (1 = the pixel's fair share), on one scale for both panels;
+# the brightest 0.5 % of pixels saturate, so that the rest keeps its contrast
+heats = {d: att.maps[d] * att.maps[d].size for d in (0, worst)}
+vmax = float(np.percentile(np.concatenate([h.ravel() for h in heats.values()]), 99.5))
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 for ax, d, title in zip(axes, (0, worst), ("ground-truth box", f"noisy box s={max(noise):g}")):
-    ax.imshow(img)
-    heat = att.maps[d] / att.maps[d].max()
-    ax.imshow(np.ma.masked_less(heat, 0.05), cmap="magma", alpha=0.7)
-    ax.contour(gt, levels=[0.5], colors="white", linewidths=1)
+    scale = viz.plot_heatmap(ax, img, heats[d], vmax=vmax)
+    ax.contour(gt, levels=[0.5], colors="cyan", linewidths=1)
     viz.draw_boxes(ax, boxes[d])
     ax.set_title(f"{title}: {100 * sam.attention_mass(att.maps[d], gt)[0]:.0f}% of attention on the object, "
                  f"IoU {metrics.mask_iou(att.masks[d], gt):.2f}", fontsize=9)
     ax.axis("off")
+fig.colorbar(scale, ax=axes, fraction=0.03, pad=0.01, label="attention / even share (cyan: the object)")
 viz.savefig(fig, out / "decoder_attention.png")
 plt.show()
 

@@ -398,18 +398,21 @@ for i in range(min(n_route, len(domains[name0]))):
             rows += [dict(prompt="points", quality=k, alpha_deformed=a_, iou=np.nan)
                      for a_ in st_pred.last_aux["alpha"][:, 0].cpu().numpy()]
 routing = pd.DataFrame(rows)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 rb = routing[routing.prompt == "box"].groupby("quality")["alpha_deformed"].agg(["mean", "std"])
-axes[0].errorbar(rb.index, rb["mean"], rb["std"], marker="o", capsize=3)
-axes[0].set_xlabel("box noise scale s")
-axes[0].set_ylabel("α_deformed")
-axes[0].set_title("boxes")
 rp = routing[routing.prompt == "points"].groupby("quality")["alpha_deformed"].agg(["mean", "std"])
-axes[1].errorbar(rp.index, rp["mean"], rp["std"], marker="s", capsize=3, color="tab:orange")
-axes[1].set_xlabel("positive clicks")
-axes[1].set_title("clicks")
-for a in axes:
-    a.grid(alpha=.3)
+kinds = [("GT box (s=0)" if q == 0 else f"box s={q:g}", rb.loc[q]) for q in rb.index] + \
+        [(f"{int(k)} click{'s' if k > 1 else ''}", rp.loc[k]) for k in rp.index]
+fig, ax = plt.subplots(figsize=(9, 3.5))
+for x, (name, r) in enumerate(kinds):             # prompt kinds are categories: markers, no lines between them
+    ax.errorbar(x, r["mean"], r["std"], fmt="o" if "box" in name else "s", capsize=3,
+                color="tab:blue" if "box" in name else "tab:orange")
+ax.axhline(0.5, color="grey", ls="--", lw=1, label="untrained plugins (0.5)")
+ax.set_xticks(range(len(kinds)), [name for name, _ in kinds], rotation=20)
+ax.set_ylim(0, 1)                                 # the whole range of the weight: a convex mix
+ax.set_ylabel("α_deformed (mean ± std)")
+ax.set_title("routing weight on the deformed features, per prompt kind")
+ax.grid(alpha=.3, axis="y")
+ax.legend(fontsize=8)
 viz.savefig(fig, out / "routing_vs_prompt_quality.png")
 pd.concat({"box noise": rb, "clicks": rp}).round(3)
 

@@ -54,7 +54,6 @@ from typing import Optional, Tuple  # the types named in the parameters cell's a
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.patches import Rectangle
 
 import gsam_lab
 from gsam_lab import data, goodsam, metrics, sam, viz
@@ -186,12 +185,10 @@ if check_claims:
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
 for ax, mode in zip(axes, ("h", "hv")):
-    viz.plot_erp(ax, erp)
-    for k, win in enumerate(goodsam.window_layout((H, W), mode)):
-        col = plt.cm.tab10(k % 10)
-        for shift in (0, -W):   # draw the part that wrapped past the right edge at the left
-            ax.add_patch(Rectangle((win.left + shift, win.top + 1), win.w, win.h - 2, fill=False, ec=col, lw=1.5))
-    ax.set_title(f'windows="{mode}": {len(goodsam.window_layout((H, W), mode))} windows')
+    layout = goodsam.window_layout((H, W), mode)
+    viz.plot_erp(ax, erp, grid=False)
+    viz.draw_windows(ax, layout, W)        # one colour and number per window; a wrapped one is drawn in two parts
+    ax.set_title(f'windows="{mode}": {len(layout)} windows')
 fig.tight_layout()
 viz.savefig(fig, out / "windows.png")
 plt.show()
@@ -212,6 +209,7 @@ for ax, (m, r) in zip(axes.flat[2:], res.items()):
     viz.plot_erp(ax, viz.colorize(pred))
     ax.set_title(f'windows="{m}": mIoU {metrics.miou(pred, gt, ta.num_classes):.3f}')
 fig.tight_layout()
+viz.add_class_legend(fig, present=[gt] + [r.ensemble_logits.argmax(0) for r in res.values()])
 viz.savefig(fig, out / "window_predictions.png")
 plt.show()
 
@@ -233,23 +231,33 @@ assert torch.all(cover >= 2), "every column (the seam too) is seen by at least t
 # masks; masks touching the left and the right edge on the same rows are joined first.
 #
 # The *context map* below is, per pixel, how deep inside its best window it lies (1 = well inside).
-# For `windows="none"` the only border is the seam itself.
+# For `windows="none"` the only border is the seam itself; with overlapping windows that wrap across the
+# seam, every pixel may lie well inside one of them (a map that is 1 everywhere). The third panel shows
+# the SAM masks that touch the ERP's left or right edge, each in its own colour; the ones joined across
+# the seam are outlined in white.
 
 # %%
 paired = goodsam.pair_seam_masks(masks_one)
 rb = {m: goodsam.dar(ta, None, erp, windows=m, boundary=True, fusion="none", masks=masks_one)
       for m in ("none", windows)}
-fig, axes = plt.subplots(1, 3, figsize=(16, 3.4))
-viz.plot_erp(axes[0], rb["none"].parts["context"], cmap="viridis")
-axes[0].set_title('context, windows="none"')
-viz.plot_erp(axes[1], rb[windows].parts["context"], cmap="viridis")
-axes[1].set_title(f'context, windows="{windows}"')
-seam_ids = torch.zeros(H, W, dtype=torch.long)
-for k, m in enumerate(paired.masks):
-    seam_ids[m] = k + 1 if bool(paired.seam[k]) else seam_ids[m]
-viz.plot_erp(axes[2], viz.overlay(erp, seam_ids > 0, alpha=0.6))
-axes[2].set_title(f"{int(paired.seam.sum())} SAM mask(s) joined across the seam")
-fig.tight_layout()
+fig, axes = plt.subplots(1, 3, figsize=(17, 3.4), layout="constrained")
+for ax, m in zip(axes, ("none", windows)):
+    context = rb[m].parts["context"]
+    im = viz.plot_erp(ax, context, cmap="viridis", vmin=0, vmax=1)         # a fixed scale: 1 = well inside
+    ax.set_title(f'context, windows="{m}" (min {float(context.min()):.2f})')
+fig.colorbar(im, ax=axes[:2], fraction=0.02, pad=0.01, label="context")
+at_edge = [k for k, m in enumerate(masks_one.masks) if bool(m[:, 0].any() or m[:, -1].any())]
+edge_ids = torch.zeros(H, W, dtype=torch.long)
+for k in at_edge:
+    edge_ids[masks_one.masks[k]] = k + 1
+shown = viz.to_numpy_image(erp).copy()
+on = edge_ids.numpy() > 0
+shown[on] = (0.45 * shown[on] + 0.55 * viz.colorize_instances(edge_ids)[on]).astype(np.uint8)
+viz.plot_erp(axes[2], shown)
+for k in torch.nonzero(paired.seam).flatten().tolist():
+    axes[2].contour(np.arange(W) + 0.5, np.arange(H) + 0.5, paired.masks[k].cpu().numpy(), levels=[0.5],
+                    colors="white", linewidths=1.5)
+axes[2].set_title(f"{len(at_edge)} SAM masks touch the seam, {int(paired.seam.sum())} joined across it")
 viz.savefig(fig, out / "boundary.png")
 for m, r in rb.items():
     print(f'windows="{m}" + boundary: mIoU {metrics.miou(r.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
@@ -288,12 +296,14 @@ fig, axes = plt.subplots(2, 2, figsize=(13, 7))
 ids = torch.zeros(H, W, dtype=torch.long)
 for k in torch.argsort(ms.masks.flatten(1).sum(1), descending=True).tolist():
     ids[ms.masks[k]] = k + 1
-viz.plot_erp(axes[0, 0], ids, cmap="tab20")
-axes[0, 0].set_title(f"{len(ms.masks)} SAM masks ({cfg.points_per_side}x{2 * cfg.points_per_side} point grid)")
+viz.plot_erp(axes[0, 0], viz.colorize_instances(ids))                  # one colour per mask, black: no mask
+axes[0, 0].set_title(f"{len(ms.masks)} SAM masks ({cfg.points_per_side}x{2 * cfg.points_per_side} point grid; "
+                     f"black: no mask, {100 * float((ids == 0).float().mean()):.0f}% of pixels)")
 axes[0, 1].bar(np.arange(len(ms.masks)), info["mask_purity"].numpy(),
                color=[data.PALETTE[c] / 255 for c in info["mask_class"].tolist()])
 axes[0, 1].bar(np.arange(len(ms.masks)), info["mask_alpha"].numpy(), fill=False, ec="k",
                label="alpha (0 = does not vote)")
+axes[0, 1].set_xticks(range(len(ms.masks)))
 axes[0, 1].set_xlabel("mask")
 axes[0, 1].set_ylabel("purity")
 axes[0, 1].legend()
@@ -303,6 +313,8 @@ axes[1, 0].set_title(f'fusion="vote": mIoU {metrics.miou(vote.ensemble_logits.ar
 viz.plot_erp(axes[1, 1], viz.colorize(full.ensemble_logits.argmax(0)))
 axes[1, 1].set_title(f'fusion="ctcf": mIoU {metrics.miou(full.ensemble_logits.argmax(0), gt, ta.num_classes):.3f}')
 fig.tight_layout()
+viz.add_class_legend(fig, present=[vote.ensemble_logits.argmax(0), full.ensemble_logits.argmax(0),
+                                   info["mask_class"]])
 viz.savefig(fig, out / "fusion.png")
 plt.show()
 
@@ -315,8 +327,9 @@ axes[1].set_title("ground truth")
 pl = full.pseudo_label
 wrong = (pl != 255) & (pl != gt) & (gt != 255)
 viz.plot_erp(axes[2], viz.overlay(erp, wrong, alpha=0.7))
-axes[2].set_title("pseudo-label errors")
+axes[2].set_title("pseudo-label errors (red)")
 fig.tight_layout()
+viz.add_class_legend(fig, present=[full.pseudo_label, gt])
 viz.savefig(fig, out / "pseudo_label.png")
 kept = (pl != 255) & (gt != 255)
 acc_kept = float((pl[kept] == gt[kept]).float().mean())
@@ -403,8 +416,9 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 3.4))
 viz.plot_erp(axes[0], it0["image"])
 axes[0].set_title("stored panorama")
 viz.plot_erp(axes[1], viz.colorize(it0["pseudo_label"]))
-axes[1].set_title("stored pseudo-label")
+axes[1].set_title("stored pseudo-label (black = ignored)")
 fig.tight_layout()
+viz.add_class_legend(fig, present=it0["pseudo_label"])
 viz.savefig(fig, out / "pseudo_dataset.png")
 plt.show()
 

@@ -177,6 +177,7 @@ for ax, im, title in zip(axes.flat, [panos[j]["image"], viz.colorize(panos[j]["s
     viz.plot_erp(ax, im, grid=False)
     ax.set_title(title, fontsize=9)
 fig.tight_layout()
+viz.add_class_legend(fig, present=[panos[j]["semantic"], ta_pred, train_set[j]["pseudo_label"]])
 viz.savefig(fig, out / "pseudo_labels.png")
 plt.show()
 
@@ -365,6 +366,7 @@ for r, i in enumerate(show):
         viz.plot_erp(ax, im, grid=False)
         ax.set_title(title, fontsize=8)
 fig.tight_layout()
+viz.add_class_legend(fig)
 viz.savefig(fig, out / "predictions.png")
 plt.show()
 

@@ -184,6 +184,7 @@ for r, i in enumerate(show):
         viz.plot_erp(ax, im, grid=False)
         ax.set_title(title, fontsize=8)
 fig.tight_layout()
+viz.add_class_legend(fig)
 viz.savefig(fig, out / "figures" / "goodsam.png")
 assert run.student.num_parameters() < n_ta, "the student is smaller than its TA"
 assert all(0 <= v <= 100 for v in goodsam_table["test_miou"]), "mIoU is a percentage"

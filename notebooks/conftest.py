@@ -16,6 +16,9 @@ OUTPUT_TIMEOUT_S = float(os.environ.get("GSAM_LAB_NBVAL_OUTPUT_TIMEOUT", "60"))
 
 collect_ignore_glob = ["[0-9][0-9]_*.py"]
 
+# no progress-bar widgets in the kernels nbval starts (they inherit this process's environment)
+os.environ.setdefault("GSAM_LAB_PROGRESS", "0")
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:

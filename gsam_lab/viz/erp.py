@@ -142,7 +142,7 @@ def draw_windows(ax, windows: Sequence, width: int, cmap: str = "tab10", inset: 
         for shift in (0.0, -float(width)) if left + win.w > width else (0.0,):
             x, y = left + shift + d, win.top + d
             patches.append(ax.add_patch(Rectangle((x, y), win.w - 2 * d, win.h - 2 * d, facecolor=col,
-                                                  alpha=0.12, edgecolor="none")))
+                                                  alpha=0.08, edgecolor="none")))
             patches.append(ax.add_patch(Rectangle((x, y), win.w - 2 * d, win.h - 2 * d, fill=False,
                                                   edgecolor=col, linewidth=2.0)))
         ax.text(left + win.w / 2 if left + win.w <= width else left + (width - left) / 2, win.top + d + 4,
