@@ -34,7 +34,8 @@
 # photos has never seen the stretched shapes near the top and bottom of a panorama.
 # GoodSAM (notebooks 04–05) is about closing exactly that gap.
 #
-# **Run time:** quick profile ≈ 1 minute on 2 CPU cores; full profile (1024×2048 panoramas) a few minutes.
+# **Run time:** quick profile about 10 s on 2 idle CPU cores (`gsam-lab run 01`; two to three times longer
+# when other work shares the cores); full profile (1024×2048 panoramas): not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -372,7 +373,10 @@ if check_claims and not data_root:     # claims about the synthetic street world
 # Move the sliders: the left image is the panorama with the view's footprint, the right one the
 # tangent view. Watch the footprint balloon as you pitch toward a pole, and split when you look
 # across the seam behind the camera. (The widget needs a live kernel; in a static copy of this
-# notebook the cell below it shows the same logic without the sliders.)
+# notebook the screenshot shows what it looks like, and the cell below the widget runs the same logic
+# without the sliders.)
+#
+# ![The distortion explorer: sliders, the view's footprint, the tangent view](../docs/img/distortion_explorer.png)
 
 # %%
 explorer = widgets.DistortionExplorer(pano["image"], view_hw=cfg.view_hw)
@@ -399,3 +403,25 @@ if check_claims:
 #
 # Next: notebook 02 looks at SAM's masks on these images and how they wobble under casual prompts;
 # notebook 04 measures how a pinhole-trained segmenter's accuracy falls with latitude and repairs it.
+
+# %% [markdown]
+# ## Your turn
+#
+# Change a value, predict the outcome, then run the cells and compare. (The numbers quoted are what the
+# quick profile gives.)
+#
+# 1. **Bigger circles.** In section 2, draw *and* measure the indicatrix with `radius_deg=20.0`. The
+#    width/height ratio equals `1/cos(lat)` only for small circles: expect the measured ratio to overshoot
+#    at high latitudes (about 1.66 against 1.53 at ±49°) and the circles nearest the poles to wrap around
+#    the seam and drop out of the table.
+# 2. **Closer to the pole.** In section 5, paste the car at `lats = [0, 30, 60, 85]`. `1/cos(85°)` is
+#    11.5, yet expect a measured growth of only about 7: a 40° view centred at 85° reaches over the
+#    pole, where the ERP has no more rows to spread it over. What does that say about using `1/cos(lat)`
+#    for large objects?
+# 3. **A yaw that is not a whole pixel.** Is `panorama.rotate_erp(erp_t, yaw_deg=1.0)` still an exact
+#    `torch.roll`? Expect no: 1° is 1.42 columns at `W = 512`, so the image is resampled (mean absolute
+#    difference to the nearest roll about 0.003), while 45° (64 columns) stays exact.
+# 4. **Field of view.** Call `widgets.explorer_frame(pano["image"], 0, 0, fov, cfg.view_hw)` for
+#    `fov` = 30, 60, 90 and 120 at the equator and read `stretch` (ERP pixels per view pixel). Expect it
+#    to grow from about 0.07 to about 1.0: a wider view squeezes more of the sphere into the same
+#    160 × 160 pixels. At which FoV does a tangent view stop saving pixels against the ERP?

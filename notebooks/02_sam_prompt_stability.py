@@ -35,8 +35,9 @@
 # draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
 # objects. 1.0 means the mask never changes.
 #
-# **Run time:** quick profile (bundled tiny SAM, CPU) ≈ 2–3 minutes on 2 CPU cores; full profile
-# (Meta's ViT-B/H, GPU, 20 draws) a few minutes on a GPU.
+# **Run time:** quick profile (bundled tiny SAM, CPU) about 30 s on 2 idle CPU cores (`gsam-lab run 02`;
+# two to three times longer when other work shares the cores); full profile (Meta's ViT-B/H, GPU, 20
+# draws): not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -402,8 +403,10 @@ if check_claims:
 # noise: the tint then shows how often each pixel lands in the mask (red: always, blue: rarely) and
 # the readout gives the stability of those masks. *Undo* and *Reset* do what they say.
 #
-# (In a headless run the widget is not displayed interactively; the cell after it drives the same
-# logic from code.)
+# (The widget needs a live kernel; in a static copy of this notebook the screenshot shows what it looks
+# like, and the cell after the widget drives the same logic from code.)
+#
+# ![The prompt playground: a box, its noisy copies, how often pixels are masked](../docs/img/prompt_playground.png)
 
 # %%
 playground = widgets.PromptPlayground(predictor, img0, noise=0.0, draws=cfg.draws, seed=seed)
@@ -433,3 +436,26 @@ if check_claims:
 # Next: notebook 03 (`03_stable_sam_plugins`) adds Stable-SAM's deformable sampling and dynamic
 # routing plugins to this frozen SAM and trains only them (≈0.08M parameters) to make these curves
 # flatter.
+
+# %% [markdown]
+# ## Your turn
+#
+# Change a value, predict the outcome, then run the cells and compare. (The numbers quoted are what the
+# quick profile gives.)
+#
+# 1. **Noisier boxes.** Set `noise=(0.1, 0.2, 0.4, 0.8)` and write down your guess for the stability at
+#    `s = 0.8` before you run section 3. Then read the `stability` and `miou` columns: does the stability
+#    keep falling, and does the mIoU fall as fast?
+# 2. **Three clicks: one mask or three?** Redo the table of section 2 with three random clicks per object
+#    (`pts, labs = sam.PromptSampler([seed, int(o)]).points(gt, 3)`) instead of one central click. Meta
+#    advises `multimask=True` for a single, ambiguous click only. Expect SAM's pick of three and the
+#    single output to come out about even here (mean IoU about 0.53 each over the six objects).
+# 3. **Where the negative click goes.** In section 2, put the negative click on the edge of the spill
+#    next to the object instead of its middle (or on the object itself). Does the spill still shrink, and
+#    what happens to the IoU? Look at `refine`.
+# 4. **Two objects in one box.** In the playground, drag a box around two touching objects (a car and the
+#    pole behind it). Which one does SAM segment, and does the stability readout warn you when you add
+#    noise?
+# 5. **A real SAM.** With Meta's checkpoint (`sam_checkpoint="vit_b"`, downloaded once into the cache), is
+#    one of the three candidates still empty, and does feeding the previous mask back help the negative
+#    click? Compare `clicks` and `refine` with the tiny SAM's.

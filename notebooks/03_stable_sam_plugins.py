@@ -39,8 +39,9 @@
 #    SAM and Stable-SAM on held-out pinhole images and panoramas: mIoU, boundary IoU, stability;
 # 6. look at the learned offset field over an image and at the routing weights against prompt quality.
 #
-# **Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) ≈ 1 minute on 2 CPU cores;
-# full profile (Meta's ViT-B/L/H, a real data root, 500 RTS steps, GPU) tens of minutes on a GPU.
+# **Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) about 25 s on 2 idle CPU cores
+# (`gsam-lab run 03`; two to three times longer when other work shares the cores); full profile (Meta's
+# ViT-B/L/H, a real data root, 500 RTS steps, GPU): not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -449,3 +450,22 @@ if check_claims:
 
 # %%
 print(f"notebook run time: {lab.elapsed():.0f} s wall, {time.process_time():.0f} s CPU in this kernel")
+
+# %% [markdown]
+# ## Your turn
+#
+# Change a value, predict the outcome, then run the cells and compare. (The numbers quoted are what the
+# quick profile gives.)
+#
+# 1. **The DSP alone.** Build `stable_sam.StableSam(model, dsp=True, drp=False)` and compare its logits with
+#    SAM's as in section 4. Expect them *not* to be bit-equal, but equal up to float rounding (a largest
+#    difference of a few 1e-6 on the low-resolution logits): section 4 explains why.
+# 2. **Hard routing.** What does an untrained `stable_sam.DynamicRoutingPlugin(256, hidden=16,
+#    routing="hard")` return for a batch of tokens? Expect `α = (1, 0)` for every prompt: both logits are 0,
+#    and the tie goes to the first (deformed) branch; with an untrained DSP that is still SAM's output.
+# 3. **Train longer.** Set `steps=40` (five times the quick run) and compare `rts_loss.png` and the offset
+#    head's weights (`stable_nb.dsp.offset.weight.abs().sum()`) with the 8-step run. Does the loss keep
+#    falling?
+# 4. **Evaluate your own plugins.** Set `plugins` to the file section 5 wrote
+#    (`outputs/03_stable_sam_plugins/plugins_notebook_run.pt`). Predict whether Stable-SAM's rows in the
+#    comparison table move away from SAM's, then look at `wide` and `checks`.

@@ -32,9 +32,9 @@
 # The paper leaves many details open; every reading here is a function argument
 # (`goodsam.dar(teacher, sam_model, erp, windows=..., boundary=..., fusion=...)`), so you can compare them.
 #
-# **Run time:** quick profile (bundled tiny TA and tiny SAM, 256×512 synthetic panoramas) about 2-3
-# minutes on 2 CPU cores; full profile (SegFormer-B5 Cityscapes TA, SAM ViT-H, 1024×2048 panoramas or
-# DensePASS) tens of minutes on a GPU.
+# **Run time:** quick profile (bundled tiny TA and tiny SAM, 256×512 synthetic panoramas) about 30 s on 2
+# idle CPU cores (`gsam-lab run 04`; two to three times longer when other work shares the cores); full
+# profile (SegFormer-B5 Cityscapes TA, SAM ViT-H, 1024×2048 panoramas or DensePASS): not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -440,3 +440,23 @@ print(f"notebook ran in {lab.elapsed():.0f} s")
 #   accurate than the TA's raw argmax, which is what distillation needs.
 # - Notebook 05 trains a compact panoramic student from these ensemble logits and pseudo-labels
 #   (plus the TA's multi-level features) with MKA.
+
+# %% [markdown]
+# ## Your turn
+#
+# Change a parameter, predict the outcome, then re-run and compare. (The numbers quoted are what the quick
+# profile gives with the bundled models.)
+#
+# 1. **SAM per window.** Set `sam_method="windows"`: SAM now runs on each `"h"` window at twice the
+#    resolution. Predict how ctcf changes. Expect more and smaller masks, and a larger gain of the full DAR
+#    over the TA alone on the test panoramas (about +8 mIoU points instead of +4; ctcf's mIoU about 0.38
+#    instead of 0.34), for little extra time in the quick profile.
+# 2. **A stricter pseudo-label.** Set `conf_thresh=0.8`. Expect the pseudo-label to cover much less of the
+#    studied panorama (about 75 % of its labelled pixels instead of 98 %) and to be only a little more
+#    accurate where it is kept (0.75 instead of 0.73). Is that trade worth it for distillation?
+# 3. **A denser point grid.** Set `points_per_side=12`. Expect more masks on the studied panorama (6 instead
+#    of 4) but not a better fusion (its ctcf mIoU about 0.38 instead of 0.40): more masks from a small SAM
+#    are not better masks. Look at the mask panel of `fusion.png` to see why.
+# 4. **Two-way windows.** Compare the `+ windows hv` rows of the ablation table with `+ windows h`. Which
+#    is better here? Look at `windows.png`: what do the `"hv"` windows near the poles contain, and what did
+#    the TA learn from?

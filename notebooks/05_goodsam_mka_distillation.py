@@ -33,8 +33,9 @@
 # 5. score everything on held-out test panoramas and look at predictions against the ground truth;
 # 6. (full profile) train SegFormer-B0 / B1 / B2 students on a GPU.
 #
-# **Run time:** quick profile (tiny student, 64×128 panoramas, CPU) ≈ 2-3 minutes on 2 CPU cores;
-# full profile (B0/B1/B2 students, 512×1024, thousands of steps) hours on one GPU.
+# **Run time:** quick profile (tiny student, 64×128 panoramas, CPU) about 45 s on 2 idle CPU cores
+# (`gsam-lab run 05`; two to three times longer when other work shares the cores); full profile
+# (B0/B1/B2 students, 512×1024, thousands of steps): not measured, hours on one GPU by the step count.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -411,3 +412,20 @@ print(f"notebook run time: {lab.elapsed():.0f} s")
 #   (results in `data_scripts/README.md`).
 #
 # Next: notebook 06 runs the whole pipeline end to end and compares it with the papers' claims.
+
+# %% [markdown]
+# ## Your turn
+#
+# Each of these is a question to answer by changing a parameter and re-running; write your prediction
+# down first.
+#
+# 1. **Without SAM.** Set `dar_fusion="none"`: the pseudo-labels come from the TA's sliding windows alone.
+#    Is the MKA student better or worse than with `"ctcf"`? Look at the pseudo-label panel of
+#    `pseudo_labels.png` and at the students' test mIoU in the table of section 5.
+# 2. **Temperature.** In section 3, build `mka` with `temperature=4.0` instead of 2 and look at
+#    `parts["kd"]` and the KD figure. Which way does the KD term move, and why does the loss multiply it by
+#    `T²`?
+# 3. **Train longer.** Set `steps=600` (four times the quick run; expect about four times the training
+#    time). Does the MKA student now reach its TA? Read the verdict line of section 5.
+# 4. **A bigger student.** Set `student="b0"` (SegFormer-B0, 3.7M parameters at 19 classes) in the quick
+#    profile. Is it slower per image (section 1), and does it learn more in the same number of steps?

@@ -30,7 +30,8 @@
 # they test the *direction* of each claim, not its size; the full profile runs the real models on
 # real data.
 #
-# **Run time:** quick profile ≈ 3 minutes on 2 CPU cores; full profile: a GPU and the real checkpoints.
+# **Run time:** quick profile about 65 s on 2 idle CPU cores (`gsam-lab run 06`; two to three times longer
+# when other work shares the cores); full profile: a GPU and the real checkpoints, not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -245,3 +246,19 @@ print(f"notebook run time: {lab.elapsed():.0f} s")
 #   `stable_sam.csv` and `goodsam.csv` hold the numbers.
 # - For the real thing: `gsam-lab run 06 --profile full -p device=cuda -p sam_checkpoint=<sam_vit_h.pth>`
 #   with a DensePASS pseudo-label folder in `data_root` (see notebooks 04–05).
+
+# %% [markdown]
+# ## Your turn
+#
+# Each of these is a question to answer by changing a parameter and re-running; write your prediction
+# down first.
+#
+# 1. **Another seed.** Run with `seed=1`. Which claims keep their direction in the `direction_holds`
+#    column, and which flip? What does a flip tell you about a quick-profile measurement?
+# 2. **More test panoramas.** Set `n_test=12`. Do the TA, DAR and student numbers move by more than a
+#    point or two? How many panoramas would you want before trusting a one-point difference?
+# 3. **Your own plugins.** Point `plugins` at the file notebook 03 trained
+#    (`outputs/03_stable_sam_plugins/plugins_notebook_run.pt`, relative to the notebooks folder). Predict
+#    the Stable-SAM rows, then compare them with the shipped plugins' rows.
+# 4. **Your own report.** Add a figure of your choice to `report.html`: save it into `out / "figures"` and
+#    add a `("title", "figures/name.png")` block to the `report.write_report` call.
