@@ -6,7 +6,7 @@ One test-split synthetic ERP, the bundled tiny-synth TA and SAM (random-init TA 
 missing: the timing does not depend on the weights). Steps, each timed alone (best of ``--repeat``):
 
 - TA whole ERP (one pass: the baseline, ratio 1.0), windows ``h`` / ``hv`` / ``tangent``;
-- SAM masks (``grid_masks``: image embedding + point-grid decoding), the dominant cost;
+- SAM masks (``sam.automatic_masks``: image embedding + point-grid decoding), the dominant cost;
 - boundary (seam pairing of masks + interior vote) and fusion ``vote`` / ``ctcf`` on given logits;
 - full DAR (``windows="h", boundary=True, fusion="ctcf"``, SAM included) end to end.
 """

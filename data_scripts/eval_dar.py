@@ -69,7 +69,7 @@ def main(argv=None):
     p.add_argument("--teacher", default="tiny-synth")
     p.add_argument("--sam", default="tiny-synth")
     p.add_argument("--points-per-side", type=int, default=6)
-    p.add_argument("--sam-method", default="grid", choices=("grid", "windows", "automatic"),
+    p.add_argument("--sam-method", default="grid", choices=("grid", "windows"),
                    help="grid: SAM on the whole ERP; windows: SAM on each 'h' window (finer masks, 4x cost)")
     p.add_argument("--conf-thresh", type=float, default=0.5)
     p.add_argument("--threads", type=int, default=1)

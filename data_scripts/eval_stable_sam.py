@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from gsam_lab import sam, stable_sam
+from gsam_lab import data, sam, stable_sam
 from gsam_lab.bootstrap import format_ci
 from gsam_lab.sam.registry import ASSETS_DIR
 
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     files = {"DSP": lambda: args.ablations / "stable_sam_dsp.pt", "DSP+DRP": lambda: args.plugins,
              "decoder-tuned": lambda: args.ablations / "stable_sam_decoder.pt"}
     models = {name: model if name == "SAM" else stable_sam.load(files[name](), model=model) for name in wanted}
-    ev = stable_sam.compare(models, stable_sam.heldout_sets(args.n_pinhole, args.n_erp), noise=args.noise,
+    ev = stable_sam.compare(models, data.heldout_domains(args.n_pinhole, args.n_erp), noise=args.noise,
                             points=args.points, draws=args.draws, progress=not args.no_progress)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)

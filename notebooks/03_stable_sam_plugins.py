@@ -113,7 +113,7 @@ if data_root:
     pick = [real[i] for i in range(min(cfg.n_pinhole, len(real)))]
     domains = {"real": [dict(image=s["image"], instance=data.things_as_instances(s["semantic"])) for s in pick]}
 else:
-    domains = stable_sam.heldout_sets(cfg.n_pinhole, cfg.n_erp, cfg.pinhole_hw, cfg.erp_hw)
+    domains = data.heldout_domains(cfg.n_pinhole, cfg.n_erp, cfg.pinhole_hw, cfg.erp_hw)
 name0 = next(iter(domains))
 s0 = domains[name0][0]
 img0, inst0 = sam.as_rgb_uint8(s0["image"]), np.asarray(s0["instance"])

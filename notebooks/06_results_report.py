@@ -99,7 +99,7 @@ print(f"SAM={sam_checkpoint} TA={cfg.teacher} student={cfg.student} "
 sam_model = sam.load_sam(sam_checkpoint, device=dev)
 plugin_file = plugins or bundled.ASSETS_DIR / "stable_sam_tiny_synth.pt"
 stable = stable_sam.load(plugin_file, model=sam_model)
-domains = stable_sam.heldout_sets(n_pinhole=cfg.n_pinhole, n_erp=max(1, cfg.n_pinhole // 2), seed=0)
+domains = data.heldout_domains(n_pinhole=cfg.n_pinhole, n_erp=max(1, cfg.n_pinhole // 2), seed=0)
 ss = stable_sam.compare({"SAM": sam_model, "Stable-SAM": stable}, domains, noise=(0.4,), points=(1, 3),
                         draws=cfg.draws, seed=seed, max_objects=6).summary().rename(columns={"method": "model"})
 ss.to_csv(out / "stable_sam.csv", index=False)

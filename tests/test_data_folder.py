@@ -123,3 +123,27 @@ def test_damaged_label_files_are_named(tmp_path):
         ds = _generic(tmp_path / name, payload)
         with pytest.raises(ValueError, match=rf"cannot read label .*{name}/labels/a.png \(corrupt or truncated\?\)"):
             ds[0]
+
+
+def test_images_layout_reads_unlabelled_images_recursively(tmp_path):
+    _img(tmp_path / "train/city/b.png", seed=1)
+    _img(tmp_path / "train/a.jpg", h=10, w=20)
+    (tmp_path / "train/notes.txt").write_text("not an image")
+    ds = FolderDataset(tmp_path, layout="images", split="train")
+    assert [p.name for p, _ in ds.pairs] == ["a.jpg", "b.png"]     # sorted by path, sub-folders included
+    item = ds[1]
+    assert set(item) == {"image", "meta"} and item["image"].shape == (3, 8, 16)
+    assert item["meta"]["image_path"].endswith("city/b.png") and "label_path" not in item["meta"]
+    expected = np.asarray(Image.open(tmp_path / "train/city/b.png"))
+    assert np.array_equal((item["image"] * 255).round().byte().permute(1, 2, 0).numpy(), expected)
+    assert FolderDataset(tmp_path, layout="images", hw=(4, 8))[0]["image"].shape == (3, 4, 8)
+    with pytest.raises(ValueError, match="no labels"):
+        FolderDataset(tmp_path, layout="images", label_map="identity")
+    with pytest.raises(FileNotFoundError, match="split folder"):
+        FolderDataset(tmp_path, layout="images", split="val")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no .png/.jpg images under"):
+        FolderDataset(tmp_path / "empty", layout="images")
+    (tmp_path / "train/zz.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(ValueError, match=r"cannot read image .*zz\.png"):
+        FolderDataset(tmp_path, layout="images", split="train")[2]

@@ -10,7 +10,6 @@ from torch import nn
 
 from gsam_lab import data, goodsam
 from gsam_lab.goodsam.pseudo import (
-    ImageFolder,
     PseudoLabelFolderError,
     dense_from_topk,
     pseudo_label_dataset,
@@ -136,17 +135,17 @@ def test_rank_sharding_from_env(tmp_path, monkeypatch):
         pseudo_label_dataset(t, None, panos(5), out, rank=2, world_size=2, **KW)
 
 
-def test_image_folder(tmp_path):
+def test_a_folder_of_images_is_pseudo_labelled(tmp_path):
     from PIL import Image
 
     (tmp_path / "sub").mkdir()
     for i in range(2):
         pixels = (np.random.default_rng(i).random((32, 64, 3)) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(tmp_path / "sub" / f"p{i}.png")
-    ds = ImageFolder(tmp_path)
-    assert len(ds) == 2 and ds[0]["image"].shape == (3, 32, 64)
     out = pseudo_label_dataset(PointwiseTeacher(), None, tmp_path, tmp_path.parent / "pl_folder", **KW)
-    assert len(goodsam.PseudoLabelDataset(out, require_complete=True)) == 2
+    pl = goodsam.PseudoLabelDataset(out, require_complete=True)
+    assert len(pl) == 2 and pl[1]["image"].shape == (3, 32, 64)
+    assert pl.manifest["source"].startswith("FolderDataset") and "layout=images" in pl.manifest["source"]
 
 
 def test_a_resume_with_another_sam_or_ta_is_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""gsam_lab.sam.stability_sweep (tidy table, batched, stability of identical prompts = 1) and automatic_masks."""
+"""gsam_lab.sam.stability_sweep (tidy table, batched, stability of identical prompts = 1) and evaluate_prompts."""
 import numpy as np
 import pytest
 import torch
@@ -78,14 +78,6 @@ def test_bad_samples(model, samples):
     with pytest.raises(ValueError, match="instance map has shape"):
         sam.stability_sweep(model, [dict(image=samples[0]["image"], instance=np.zeros((5, 5), np.int64))],
                             progress=False)
-
-
-def test_automatic_masks_sorted_by_area(model, samples):
-    masks = sam.automatic_masks(model, samples[0]["image"], points_per_side=2, pred_iou_thresh=0.0,
-                                stability_score_thresh=0.0)
-    assert masks and {"segmentation", "area", "bbox", "predicted_iou", "stability_score"} <= set(masks[0])
-    areas = [m["area"] for m in masks]
-    assert areas == sorted(areas, reverse=True) and masks[0]["segmentation"].shape == (H, W)
 
 
 def test_evaluate_on_test_split_renders(model, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from gsam_lab import goodsam, sam, stable_sam
 from gsam_lab.goodsam import distill, pseudo
 from gsam_lab.goodsam.teacher import TeacherLoadError
 from gsam_lab.stable_sam import StableSam
-from gsam_lab.stable_sam.rts import EmbeddedImage
+from gsam_lab.stable_sam.embedded import EmbeddedImage
 from gsam_lab.utils import load_torch_file
 
 

@@ -5,7 +5,7 @@ import torch
 
 from gsam_lab import data, metrics, sam
 from gsam_lab.widgets import PlaygroundFrame, PlaygroundState, PromptPlayground, playground_frame
-from gsam_lab.widgets import prompt_playground as pp
+from gsam_lab.widgets import playground_state as pp
 
 H = W = 128
 

@@ -1,13 +1,12 @@
 """Write synthetic panoramas to a folder of PNG files (the ``gsam-lab render`` command)."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import List, Sequence, Union
 
 import numpy as np
-from PIL import Image
 
+from ..images import as_rgb_uint8, to_png
 from ..utils import atomic_write_bytes
 from .classes import colorize
 from .datasets import SyntheticPanoramas
@@ -39,10 +38,8 @@ def export_panoramas(out_dir: Union[str, Path], split: str = "test", n: int = 4,
     written = []
     for i, name in enumerate(names):
         item = ds[i]
-        image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        image = as_rgb_uint8(item["image"])
         semantic = item["semantic"].numpy().astype(np.uint8)
         for sub, arr in (("images", image), ("labels", semantic), ("preview", colorize(semantic))):
-            buf = io.BytesIO()
-            Image.fromarray(arr).save(buf, format="PNG")
-            written.append(atomic_write_bytes(out / sub / f"{name}.png", buf.getvalue()))
+            written.append(atomic_write_bytes(out / sub / f"{name}.png", to_png(arr)))
     return written

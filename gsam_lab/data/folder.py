@@ -1,8 +1,9 @@
-"""Read real labelled images from a folder: DensePASS (Cityscapes-style), Stanford2D3D panoramas, generic.
+"""Read real images from a folder: DensePASS (Cityscapes-style), Stanford2D3D panoramas, generic, unlabelled.
 
 Items are dicts like the synthetic datasets': ``image`` float32 ``3 x H x W`` in [0, 1], ``semantic``
 int64 ``H x W`` (``IGNORE_INDEX`` = 255 where the label is unknown) and ``meta`` (``image_path``,
-``label_path``, ``layout``, ``index``). There is no ``instance`` or ``depth``.
+``label_path``, ``layout``, ``index``). There is no ``instance`` or ``depth``; the ``"images"``
+layout has no ``semantic`` (nor ``label_path``) either.
 
 Layouts (``root`` is the dataset folder):
 
@@ -24,6 +25,9 @@ Layouts (``root`` is the dataset folder):
     ``images/*.png|jpg|jpeg`` with ``labels/<same stem>.png`` (single-channel class ids: grayscale or
     palette PNGs; colour labels are refused, as their first channel is not a class id); if
     ``images/<split>`` exists, ``images/<split>`` and ``labels/<split>`` are used. Default: ids as stored.
+``"images"`` (no labels)
+    every ``*.png|jpg|jpeg`` under ``root`` (or ``root/<split>``), sub-folders included, sorted by path:
+    e.g. the unlabelled panoramas that ``goodsam.pseudo_label_dataset`` labels.
 
 ``label_map``: ``None`` (the layout's default above), ``"identity"``, a dict ``{stored id: our id}``
 (unlisted ids -> 255) or a 256-entry array. ``hw``: resize to ``(H, W)`` (bilinear image, nearest
@@ -53,7 +57,7 @@ S2D3D_FOLDS = {
     3: ((2, 4, 5), (1, 3, 6)),
 }
 _IMG_EXT = (".png", ".jpg", ".jpeg")
-_LAYOUTS = ("densepass", "stanford2d3d", "generic")
+_LAYOUTS = ("densepass", "stanford2d3d", "generic", "images")
 _ID_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N")    # single-channel PIL modes: class ids
 
 
@@ -79,7 +83,7 @@ def _lut(label_map, default: Optional[np.ndarray]) -> Optional[np.ndarray]:
 
 
 class FolderDataset(Dataset):
-    """Labelled images under ``root`` in one of the layouts of the module doc.
+    """Images (labelled but for the ``"images"`` layout) under ``root`` in one of the layouts of the module doc.
 
     Raises ``FileNotFoundError`` for a missing root / split folder / label, ``ValueError`` for an
     unknown layout, an empty folder or a bad ``label_map``/``hw``, and, on reading an item, for a
@@ -109,10 +113,16 @@ class FolderDataset(Dataset):
             self.split = "all" if split is None else split
             self.pairs = self._s2d3d_pairs()
             self.lut = _lut(label_map, None)
-        else:
+        elif layout == "generic":
             self.split = split
             self.pairs = self._generic_pairs()
             self.lut = _lut(label_map, None)
+        else:
+            if label_map is not None:
+                raise ValueError("the 'images' layout has no labels: leave label_map=None")
+            self.split = split
+            self.pairs = self._unlabelled_images()
+            self.lut = None
 
     # -- layouts ---------------------------------------------------------------------------------
     def _densepass_pairs(self) -> List[Tuple[Path, Path]]:
@@ -201,6 +211,15 @@ class FolderDataset(Dataset):
             pairs.append((img, lab))
         return pairs
 
+    def _unlabelled_images(self) -> List[Tuple[Path, None]]:
+        img_dir = self.root if self.split is None else self.root / str(self.split)
+        if not img_dir.is_dir():
+            raise FileNotFoundError(f"split folder {img_dir} does not exist")
+        images = sorted(p for p in img_dir.rglob("*") if p.suffix.lower() in _IMG_EXT and p.is_file())
+        if not images:
+            raise ValueError(f"no .png/.jpg images under {img_dir}")
+        return [(img, None) for img in images]
+
     # -- items -------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.pairs)
@@ -241,8 +260,10 @@ class FolderDataset(Dataset):
         if self.hw is not None:
             img = img.resize((self.hw[1], self.hw[0]), Image.BILINEAR)
         image = torch.from_numpy(np.asarray(img).transpose(2, 0, 1).copy()).float().div_(255.0)
+        meta = {"image_path": str(img_path), "layout": self.layout, "index": int(index)}
+        if lab_path is None:                       # the "images" layout
+            return {"image": image, "meta": meta}
         sem = self._read_label(lab_path)
         if sem.shape != tuple(image.shape[1:]):
             raise ValueError(f"label {lab_path} has size {sem.shape}, image {img_path} has {tuple(image.shape[1:])}")
-        return {"image": image, "semantic": torch.from_numpy(sem), "meta": {
-            "image_path": str(img_path), "label_path": str(lab_path), "layout": self.layout, "index": int(index)}}
+        return {"image": image, "semantic": torch.from_numpy(sem), "meta": dict(meta, label_path=str(lab_path))}

@@ -47,6 +47,33 @@ class AblationResult(NamedTuple):
     examples: dict
 
 
+class _Tally:
+    """What :func:`run_ablation` measures of one variant, panorama after panorama."""
+
+    def __init__(self, num_classes: int):
+        self.meter = ConfusionMeter(num_classes)          # the ensemble's argmax, every labelled pixel
+        self.pseudo = ConfusionMeter(num_classes)         # the pseudo-labels, where they are not ignored
+        self.kept, self.labelled = 0, 0
+        self.preds: List[torch.Tensor] = []
+        self.seconds = 0.0
+
+    def add(self, res, gt: torch.Tensor, seconds: float) -> None:
+        pred = res.ensemble_logits.argmax(0)
+        self.meter.update(pred, gt)
+        self.preds.append(pred)
+        lab = gt != 255
+        ok = lab & (res.pseudo_label != 255)
+        self.kept += int(ok.sum())
+        self.labelled += int(lab.sum())
+        self.pseudo.update(torch.where(ok, res.pseudo_label, gt), torch.where(ok, gt, torch.full_like(gt, 255)))
+        self.seconds += seconds
+
+
+def _uses_masks(kw: dict) -> bool:
+    """Whether a ``dar`` variant needs SAM masks (fusion, or the boundary step)."""
+    return kw.get("fusion", "ctcf") != "none" or kw.get("boundary", True)
+
+
 @torch.no_grad()
 def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] = None,
                  sam_kwargs: Optional[dict] = None, bands: int = 6, progress: bool = True,
@@ -67,64 +94,51 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
         ``pseudo_coverage`` (labelled pixels not ignored), ``pseudo_miou`` (mIoU over those),
         ``seconds`` (per panorama, SAM excluded), plus the settings.
     """
-    import pandas as pd
-
     from ..utils import progress_bar
     from .fusion import sam_masks
     from .rectification import dar
 
     variants = dict(ABLATION_VARIANTS if variants is None else variants)
     common = dict(common or {})
-    k = teacher.num_classes
-    meters = {v: ConfusionMeter(k) for v in variants}
-    pmeters = {v: ConfusionMeter(k) for v in variants}
-    covered = {v: [0, 0] for v in variants}
-    preds: Dict[str, List[torch.Tensor]] = {v: [] for v in variants}
-    secs = {v: 0.0 for v in variants}
+    tallies = {name: _Tally(teacher.num_classes) for name in variants}
     gts, examples, sam_s = [], {}, 0.0
-    n = len(panoramas)
-    for i in progress_bar(range(n), desc="DAR ablation", disable=not progress):
+    for i in progress_bar(range(len(panoramas)), desc="DAR ablation", disable=not progress):
         item = panoramas[i]
-        gt = item["semantic"]
-        gts.append(gt)
-        if masks is not None:
-            ms = masks[i]
-        elif any(v.get("fusion", "ctcf") != "none" or v.get("boundary", True) for v in variants.values()):
-            t0 = time.perf_counter()
+        gts.append(item["semantic"])
+        ms = masks[i] if masks is not None else None
+        if masks is None and any(_uses_masks({**common, **kw}) for kw in variants.values()):
+            t0 = time.perf_counter()           # SAM's masks, once per panorama: they do not depend on the TA
             ms = sam_masks(model, item["image"].to(next(teacher.parameters()).device), **(sam_kwargs or {}))
             sam_s += time.perf_counter() - t0
-        else:
-            ms = None
         for name, kw in variants.items():
             kw = {**common, **kw}
-            use = ms if (kw.get("fusion", "ctcf") != "none" or kw.get("boundary", True)) else None
             t0 = time.perf_counter()
-            res = dar(teacher, None, item["image"], masks=use, **kw)
-            secs[name] += time.perf_counter() - t0
-            pred = res.ensemble_logits.argmax(0)
-            meters[name].update(pred, gt)
-            preds[name].append(pred)
-            lab = gt != 255
-            ok = lab & (res.pseudo_label != 255)
-            covered[name][0] += int(ok.sum())
-            covered[name][1] += int(lab.sum())
-            pmeters[name].update(torch.where(ok, res.pseudo_label, gt), torch.where(ok, gt, torch.full_like(gt, 255)))
+            res = dar(teacher, None, item["image"], masks=ms if _uses_masks(kw) else None, **kw)
+            tallies[name].add(res, item["semantic"], time.perf_counter() - t0)
             if i == 0:
                 examples[name] = res
-    gt_all = torch.stack(gts)
+    return _tables(teacher.classes, variants, tallies, torch.stack(gts), bands, sam_s, examples)
+
+
+def _tables(classes, variants: Dict[str, dict], tallies: Dict[str, _Tally], gt_all: torch.Tensor, bands: int,
+            sam_s: float, examples: dict) -> AblationResult:
+    """The three tables of :class:`AblationResult`, one row per variant (settings: the variant's own)."""
+    import pandas as pd
+
+    n = len(gt_all)
     base = None
     rows, pcs, lats = [], [], []
     for name, kw in variants.items():
-        m = meters[name].miou()
+        t = tallies[name]
+        m = t.meter.miou()
         base = m if base is None else base
         rows.append({"variant": name, "miou": round(m, 4), "delta_vs_ta": round(100 * (m - base), 2),
-                     "pixel_acc": round(meters[name].pixel_accuracy(), 4),
-                     "pseudo_coverage": round(covered[name][0] / max(1, covered[name][1]), 4),
-                     "pseudo_miou": round(pmeters[name].miou(), 4),
-                     "seconds": round(secs[name] / max(1, n), 3), **{k2: str(v) for k2, v in kw.items()}})
-        class_iou = zip(teacher.classes, meters[name].per_class_iou())
-        pcs.append({"variant": name, **{c: round(float(x), 4) for c, x in class_iou}})
-        lat = latitude_miou(torch.stack(preds[name]), gt_all, k, bands=bands)
+                     "pixel_acc": round(t.meter.pixel_accuracy(), 4),
+                     "pseudo_coverage": round(t.kept / max(1, t.labelled), 4),
+                     "pseudo_miou": round(t.pseudo.miou(), 4),
+                     "seconds": round(t.seconds / max(1, n), 3), **{k: str(v) for k, v in kw.items()}})
+        pcs.append({"variant": name, **{c: round(float(x), 4) for c, x in zip(classes, t.meter.per_class_iou())}})
+        lat = latitude_miou(torch.stack(t.preds), gt_all, len(classes), bands=bands)
         lats.append({"variant": name, **{f"{r.lat_max:+.0f}..{r.lat_min:+.0f}": round(float(r.miou), 4)
                                          for r in lat.itertuples()}})
     table = pd.DataFrame(rows)

@@ -21,12 +21,11 @@ Readings (docs/methods/goodsam.md, DAR steps 2 and 3):
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import NamedTuple, Optional, Tuple, Union
 
-import numpy as np
 import torch
 
-__all__ = ["MaskSet", "as_mask_set", "sam_masks", "grid_masks", "window_masks", "pair_seam_masks", "interior_vote",
+__all__ = ["MaskSet", "as_mask_set", "sam_masks", "window_masks", "pair_seam_masks", "interior_vote",
            "mask_stats", "fuse_vote", "fuse_ctcf", "FUSION_MODES"]
 
 FUSION_MODES = ("none", "vote", "ctcf")
@@ -41,23 +40,16 @@ class MaskSet(NamedTuple):
     seam: torch.Tensor
 
 
-def as_mask_set(masks: Union[MaskSet, Sequence[Dict[str, Any]], Tuple[torch.Tensor, torch.Tensor]],
-                hw: Tuple[int, int], device=None) -> MaskSet:
-    """A :class:`MaskSet` from ``sam.automatic_masks`` output, a ``(masks, iou)`` pair or a MaskSet."""
+def as_mask_set(masks: Union[MaskSet, Tuple[torch.Tensor, torch.Tensor]], hw: Tuple[int, int], device=None) -> MaskSet:
+    """A :class:`MaskSet` from a MaskSet, or from a ``(masks, iou)`` pair such as ``sam.automatic_masks`` output."""
     if isinstance(masks, MaskSet):
         m, iou, seam = masks
     elif isinstance(masks, tuple) and len(masks) == 2 and isinstance(masks[0], torch.Tensor):
         m, iou = masks
         seam = torch.zeros(len(m), dtype=torch.bool)
     else:
-        items = list(masks)
-        if items and not all(isinstance(d, dict) and "segmentation" in d for d in items):
-            raise ValueError("masks must be a MaskSet, a (masks N x H x W, iou N) pair or sam.automatic_masks output "
-                             "(dicts with 'segmentation' and 'predicted_iou')")
-        m = (torch.from_numpy(np.stack([np.asarray(d["segmentation"], dtype=bool) for d in items])) if items
-             else torch.zeros(0, *hw, dtype=torch.bool))
-        iou = torch.tensor([float(d.get("predicted_iou", 1.0)) for d in items], dtype=torch.float32)
-        seam = torch.zeros(len(items), dtype=torch.bool)
+        raise ValueError(f"masks must be a MaskSet or a (masks N x H x W, iou N) pair of tensors such as "
+                         f"sam.automatic_masks output, got {type(masks).__name__}")
     m = torch.as_tensor(m).to(device=device, dtype=torch.bool)
     if m.dim() != 3 or tuple(m.shape[1:]) != tuple(hw):
         raise ValueError(f"SAM masks must be N x {hw[0]} x {hw[1]} (the ERP's size), got {tuple(m.shape)}")
@@ -70,103 +62,32 @@ def as_mask_set(masks: Union[MaskSet, Sequence[Dict[str, Any]], Tuple[torch.Tens
 def sam_masks(model, erp_image: torch.Tensor, method: str = "grid", **kw) -> MaskSet:
     """SAM "everything" masks of an ERP (``3 x H x W`` float in [0, 1]) as a :class:`MaskSet`.
 
-    ``method="windows"``: :func:`window_masks` (SAM on the ``"h"`` windows: finer masks, 4x the cost);
-    ``method="grid"`` (default): :func:`grid_masks`, a lean point-grid generator that filters and
-    de-duplicates at the decoder's low resolution (about 10x faster on a CPU than the next one);
-    ``method="automatic"``: :func:`gsam_lab.sam.automatic_masks` (``SamAutomaticMaskGenerator``; ``kw``
-    go to it, defaults here ``points_per_side=16``, ``pred_iou_thresh=0.7``, ``stability_score_thresh=0.85``).
+    ``method="grid"`` (default): :func:`gsam_lab.sam.automatic_masks` on the whole ERP;
+    ``method="windows"``: :func:`window_masks`, the same on each ``"h"`` window (finer masks, 4x the cost).
+    ``kw`` go to ``automatic_masks`` (``points_per_side``, thresholds; for windows also ``window_hw``, ...).
     """
     if method == "grid":
-        return grid_masks(model, erp_image, **kw)
+        from ..sam import automatic_masks
+
+        masks, iou = automatic_masks(model, erp_image.detach().clamp(0, 1), **kw)
+        return MaskSet(masks.to(erp_image.device), iou.to(erp_image.device),
+                       torch.zeros(len(masks), dtype=torch.bool, device=erp_image.device))
     if method == "windows":
         return window_masks(model, erp_image, **kw)
-    if method != "automatic":
-        raise ValueError(f"method must be 'grid', 'windows' or 'automatic', got {method!r}")
-    from ..sam import automatic_masks
-
-    kw = {"points_per_side": 16, "pred_iou_thresh": 0.7, "stability_score_thresh": 0.85, **kw}
-    img = (erp_image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return as_mask_set(automatic_masks(model, img, **kw), tuple(erp_image.shape[-2:]), erp_image.device)
-
-
-@torch.no_grad()
-def grid_masks(model, erp_image: torch.Tensor, points_per_side: int = 8, pred_iou_thresh: float = 0.6,
-               stability_thresh: float = 0.7, nms_iou: float = 0.7, min_area: float = 1e-3,
-               stability_offset: float = 0.25, points_per_batch: int = 64) -> MaskSet:
-    """Class-agnostic masks from a grid of single-point prompts (SAM's "everything" recipe, leaner).
-
-    ``points_per_side`` rows x ``points_per_side * W / H`` columns of points (twice as many on a 2:1 ERP); all 3 of
-    SAM's candidate masks per point are candidates. Kept: predicted IoU >= ``pred_iou_thresh``,
-    stability (area at logit > +offset over area at logit > -offset; ``stability_offset`` = 0.25 as the
-    tiny SAM's logits are flatter than Meta's, whose generator uses 1.0) >= ``stability_thresh``, area >= ``min_area``
-    of the image; then greedy NMS on mask IoU (``nms_iou``) by score = IoU x stability. All of this
-    runs on the decoder's low-resolution logits; only the kept masks are upsampled to ``H x W``.
-
-    Returns: :class:`MaskSet` with masks sorted by area, largest first.
-    """
-    import torch.nn.functional as F
-
-    from ..sam import PromptPredictor
-
-    hh, ww = erp_image.shape[-2:]
-    img = (erp_image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    pred = PromptPredictor(model)
-    pred.set_image(img)
-    dev = pred.device
-    n = int(points_per_side)
-    ys = (torch.arange(n, dtype=torch.float64) + 0.5) / n * hh
-    ncol = max(1, round(n * ww / hh))
-    xs = (torch.arange(ncol, dtype=torch.float64) + 0.5) / ncol * ww
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = np.stack([gx.flatten().numpy(), gy.flatten().numpy()], -1)[:, None]        # N x 1 x 2
-    pts_in = torch.as_tensor(pred.transform.apply_coords(pts, pred.original_size), dtype=torch.float32, device=dev)
-    lab = torch.ones(len(pts), 1, dtype=torch.int, device=dev)
-    lows, ious = [], []
-    for s in range(0, len(pts), points_per_batch):
-        low, iou = pred.decode(pts_in[s:s + points_per_batch], lab[s:s + points_per_batch], None, None, True)
-        lows.append(low.flatten(0, 1))
-        ious.append(iou.flatten())
-    low, iou = torch.cat(lows), torch.cat(ious)                         # M x h x w, M
-    size = model.image_encoder.img_size
-    lh, lw = low.shape[-2:]
-    vh = max(1, round(pred.input_size[0] * lh / size))
-    vw = max(1, round(pred.input_size[1] * lw / size))
-    low = low[:, :vh, :vw]                                              # the image part (no padding)
-    hi, lo = (low > stability_offset).flatten(1), (low > -stability_offset).flatten(1)
-    area = (low > 0).flatten(1).sum(1).float()
-    stab = hi.sum(1).float() / lo.sum(1).float().clamp_min(1)
-    keep = (iou >= pred_iou_thresh) & (stab >= stability_thresh) & (area >= min_area * vh * vw)
-    idx = torch.nonzero(keep).flatten()
-    idx = idx[torch.argsort((iou * stab)[idx], descending=True)]
-    binm = (low[idx] > 0).flatten(1).float()
-    inter = binm @ binm.T
-    union = binm.sum(1)[:, None] + binm.sum(1)[None, :] - inter
-    miou = inter / union.clamp_min(1)
-    chosen: List[int] = []
-    for i in range(len(idx)):
-        if all(float(miou[i, j]) < nms_iou for j in chosen):
-            chosen.append(i)
-    sel = idx[chosen]
-    if len(sel) == 0:
-        return MaskSet(torch.zeros(0, hh, ww, dtype=torch.bool, device=erp_image.device),
-                       torch.zeros(0, device=erp_image.device),
-                       torch.zeros(0, dtype=torch.bool, device=erp_image.device))
-    up = F.interpolate(low[sel][:, None], size=(hh, ww), mode="bilinear", align_corners=False)[:, 0] > 0
-    order = torch.argsort(up.flatten(1).sum(1), descending=True)
-    up, sel_iou = up[order], iou[sel][order]
-    return MaskSet(up.to(erp_image.device), sel_iou.clamp(0, 1).float().to(erp_image.device),
-                   torch.zeros(len(sel), dtype=torch.bool, device=erp_image.device))
+    raise ValueError(f"method must be 'grid' or 'windows', got {method!r}")
 
 
 @torch.no_grad()
 def window_masks(model, erp_image: torch.Tensor, window_hw=None, stride_hw=None, nms_iou: float = 0.6,
-                 **grid_kw) -> MaskSet:
-    """SAM masks from :func:`grid_masks` on each ``"h"`` window of the ERP (columns wrap across the seam),
-    mapped back to ``H x W`` and de-duplicated by greedy NMS on mask IoU (``nms_iou``, by predicted IoU).
+                 **auto_kw) -> MaskSet:
+    """SAM masks from :func:`gsam_lab.sam.automatic_masks` on each ``"h"`` window of the ERP (columns wrap
+    across the seam), mapped back to ``H x W`` and de-duplicated by greedy NMS on mask IoU (``nms_iou``, by
+    predicted IoU).
 
     A window is half the ERP's width, so SAM's fixed input size sees it at twice the resolution of
     the whole ERP: smaller objects get masks. Masks of a window that cross the seam come back whole.
     """
+    from ..sam.automatic import automatic_masks, greedy_mask_nms
     from .windows import window_layout
 
     hh, ww = erp_image.shape[-2:]
@@ -175,8 +96,8 @@ def window_masks(model, erp_image: torch.Tensor, window_hw=None, stride_hw=None,
     for t, l, wh, wwid in window_layout((hh, ww), "h", window_hw, stride_hw):
         cols = (torch.arange(wwid, device=dev) + l) % ww
         crop = erp_image[:, t:t + wh].index_select(2, cols)
-        ms = grid_masks(model, crop, **grid_kw)
-        for m, iou in zip(ms.masks, ms.iou):
+        found = automatic_masks(model, crop.detach().clamp(0, 1), **auto_kw)
+        for m, iou in zip(found.masks.to(dev), found.iou.to(dev)):
             full = torch.zeros(hh, ww, dtype=torch.bool, device=dev)
             full[t:t + wh, cols] = m
             parts.append(full)
@@ -187,15 +108,7 @@ def window_masks(model, erp_image: torch.Tensor, window_hw=None, stride_hw=None,
     m = torch.stack(parts)
     iou = torch.stack(ious).float()
     order = torch.argsort(iou, descending=True)
-    f = m[order].flatten(1).float()
-    inter = f @ f.T
-    union = f.sum(1)[:, None] + f.sum(1)[None, :] - inter
-    miou = inter / union.clamp_min(1)
-    chosen: List[int] = []
-    for i in range(len(order)):
-        if all(float(miou[i, j]) < nms_iou for j in chosen):
-            chosen.append(i)
-    sel = order[chosen]
+    sel = order[greedy_mask_nms(m[order], nms_iou)]
     sel = sel[torch.argsort(m[sel].flatten(1).sum(1), descending=True)]
     return MaskSet(m[sel], iou[sel].clamp(0, 1), torch.zeros(len(sel), dtype=torch.bool, device=dev))
 

@@ -46,45 +46,21 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..data.folder import FolderDataset
 from ..training import describe_dataset
 from ..utils import atomic_save, atomic_write_bytes, load_torch_file, weights_fingerprint
 
-__all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError",
-           "ImageFolder", "dense_from_topk", "topk_from_logits", "read_item", "model_fingerprint"]
+__all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError", "dense_from_topk",
+           "topk_from_logits", "read_item", "model_fingerprint"]
 
 PSEUDO_FORMAT = "gsam_lab.pseudo/1"
-_IMG_EXT = (".png", ".jpg", ".jpeg")
 
 
 class PseudoLabelFolderError(FileExistsError):
     """The output folder holds something else than a matching, resumable pseudo-label run."""
-
-
-class ImageFolder(Dataset):
-    """Unlabelled panoramas from a folder (``*.png|jpg|jpeg``, recursive, sorted): items ``image``
-    ``3 x H x W`` float in [0, 1] and ``meta`` (``image_path``)."""
-
-    def __init__(self, root: Union[str, os.PathLike]):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"no folder of panoramas at {self.root}")
-        self.paths = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in _IMG_EXT)
-        if not self.paths:
-            raise FileNotFoundError(f"no .png/.jpg images under {self.root}")
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> dict:
-        from PIL import Image
-
-        img = np.asarray(Image.open(self.paths[i]).convert("RGB"))
-        return {"image": torch.from_numpy(img.copy()).permute(2, 0, 1).float() / 255.0,
-                "meta": {"image_path": str(self.paths[i]), "index": i}}
 
 
 def topk_from_logits(logits: torch.Tensor, k: int):
@@ -197,7 +173,7 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     Args:
         teacher, model: the TA and the SAM (as for ``dar``).
         panoramas: a Dataset of items with ``image`` (``3 x H x W`` float in [0, 1], ``W == 2 H``), or a
-            folder of ERP images (:class:`ImageFolder`).
+            folder of ERP images (read as ``data.FolderDataset(folder, layout="images")``).
         out_dir: output folder (created; must be new, empty, or a matching earlier run: same settings,
             same TA and SAM weights).
         windows, boundary, fusion, **dar_kwargs: DAR settings (recorded in the manifest).
@@ -216,7 +192,7 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     from ..utils import progress_bar
     from .rectification import dar
 
-    ds = ImageFolder(panoramas) if isinstance(panoramas, (str, os.PathLike)) else panoramas
+    ds = FolderDataset(panoramas, layout="images") if isinstance(panoramas, (str, os.PathLike)) else panoramas
     k = teacher.num_classes
     if not 1 <= int(topk) <= k:
         raise ValueError(f"topk must be in 1..{k} (the teacher's classes), got {topk}")

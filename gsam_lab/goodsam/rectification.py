@@ -19,14 +19,22 @@ The three steps, each switchable (the notebook and ``data_scripts/eval_dar.py`` 
 """
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Union
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from ..data.classes import IGNORE_INDEX
 from .fusion import FUSION_MODES, MaskSet, as_mask_set, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks, sam_masks
-from .windows import WINDOW_MODES, border_ramp, sliding_window_logits, tangent_logits, whole_logits, window_layout
+from .windows import (
+    WINDOW_MODES,
+    border_ramp,
+    sliding_window_logits,
+    tangent_logits,
+    tangent_views,
+    whole_logits,
+    window_layout,
+)
 
 __all__ = ["dar", "DarResult", "as_erp_tensor", "pad_band_to_erp", "WINDOW_MODES", "FUSION_MODES"]
 
@@ -60,7 +68,7 @@ def as_erp_tensor(erp, device=None) -> torch.Tensor:
     """An ERP as ``3 x H x W`` float in [0, 1] on ``device``; accepts ``3 x H x W`` / ``1 x 3 x H x W``
     tensors (float in [0, 1] or uint8) and ``H x W x 3`` numpy arrays (uint8 or float in [0, 1]).
 
-    The checks follow :func:`gsam_lab.sam.as_rgb_uint8`: a float image of 0..255 values would otherwise
+    The checks follow :func:`gsam_lab.images.as_rgb_uint8`: a float image of 0..255 values would otherwise
     saturate every pixel (one class everywhere), and NaN pixels would spread NaN through the teacher.
 
     Raises:
@@ -108,7 +116,7 @@ def _check_choice(value, options, name):
 def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: str = "ctcf", *,
         window_hw: Optional[Sequence[int]] = None, stride_hw: Optional[Sequence[int]] = None, scale: float = 1.0,
         tangent_fov: float = 90.0, ramp_frac: float = 0.25,
-        masks: Union[None, MaskSet, Sequence[dict]] = None, sam_kwargs: Optional[dict] = None,
+        masks: Union[None, MaskSet, Tuple[torch.Tensor, torch.Tensor]] = None, sam_kwargs: Optional[dict] = None,
         seam_overlap: float = 0.5, purity_thresh: float = 0.5, fusion_strength: float = 2.0, gamma: float = 1.0,
         conf_thresh: float = 0.5, ignore_index: int = IGNORE_INDEX) -> DarResult:
     """Run DAR on one panorama.
@@ -150,48 +158,23 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
     layout = None
     if windows in ("h", "hv"):
         layout = window_layout((h, w), windows, window_hw, stride_hw)      # validates sizes before any work
-    needs_masks = fusion != "none" or (boundary and (masks is not None or model is not None))
     if fusion != "none" and masks is None and model is None:
         raise ValueError(f"fusion={fusion!r} needs SAM masks: pass model=sam.load_sam(...) or masks=...")
 
     # step 1: prediction-level consistency
-    ta = whole_logits(teacher, x, scale)
-    if windows == "none":
-        merged = ta
-        context = (border_ramp(h, w, ramp_frac / 4, floor=0.0, edges=(False, False, True, True), device=dev)
-                   if boundary else torch.ones(h, w, device=dev))
-        win_info: Any = [(0, 0, h, w)]
-    elif windows in ("h", "hv"):
-        merged, wsum = sliding_window_logits(teacher, x, layout, boundary, scale, ramp_frac)
-        context = _window_context(layout, h, w, ramp_frac, dev) if boundary else torch.ones(h, w, device=dev)
-        win_info = [tuple(wi) for wi in layout]
-    else:
-        merged, wsum = tangent_logits(teacher, x, tangent_fov, boundary=boundary, ramp_frac=ramp_frac)
-        uncovered = wsum <= 0
-        merged = torch.where(uncovered[None], ta, merged)
-        context = wsum.clamp(0, 1) if boundary else torch.ones(h, w, device=dev)
-        from .windows import tangent_views
-        win_info = list(zip(*tangent_views(tangent_fov)))
-
-    probs = merged.softmax(0)
-
-    # step 2: boundary enhancement with SAM masks
+    ta, merged, context, win_info = _consistency_step(teacher, x, windows, layout, boundary, scale, tangent_fov,
+                                                      ramp_frac)
+    # step 2: boundary enhancement with SAM masks (joined across the seam; border pixels follow the interior)
     ms: Optional[MaskSet] = None
-    if needs_masks:
+    if fusion != "none" or (boundary and (masks is not None or model is not None)):
         ms = as_mask_set(masks, (h, w), dev) if masks is not None else sam_masks(model, x, **(sam_kwargs or {}))
         if boundary:
             ms = pair_seam_masks(ms, seam_overlap)
+    probs = merged.softmax(0)
     bprobs = interior_vote(probs, context, ms) if (boundary and ms is not None) else probs
-
     # step 3: cross-task complementary fusion
-    info: Dict[str, Any] = {}
-    if fusion == "vote":
-        fused, info = fuse_vote(bprobs, ms)
-    elif fusion == "ctcf":
-        fused, info = fuse_ctcf(bprobs, ms, purity_thresh, fusion_strength, gamma,
-                                weight=context.clamp_min(0.05) if boundary else None)
-    else:
-        fused = bprobs
+    fused, info = _fusion_step(bprobs, ms, fusion, purity_thresh, fusion_strength, gamma,
+                               weight=context.clamp_min(0.05) if boundary else None)
 
     conf, label = fused.max(0)
     pseudo = torch.where(conf >= conf_thresh, label, torch.full_like(label, ignore_index))
@@ -201,6 +184,41 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
              "fusion_info": {k: cpu(v) for k, v in info.items()}, "confidence": cpu(conf), "windows": win_info,
              "settings": settings}
     return DarResult(cpu(fused.clamp_min(1e-6).log()), cpu(pseudo), parts)
+
+
+def _consistency_step(teacher, x: torch.Tensor, windows: str, layout, boundary: bool, scale: float,
+                      tangent_fov: float, ramp_frac: float):
+    """DAR step 1, prediction-level consistency: the TA on the whole ERP and on its windows (or tangent views).
+
+    Returns ``(ta, merged, context, win_info)``: the whole-ERP logits and the merged window logits
+    (``K x H x W``), the context (``H x W``: how far inside its best window each pixel is; all ones
+    without ``boundary``) and the windows (``(top, left, h, w)``) or tangent angles used.
+    """
+    h, w = x.shape[-2:]
+    dev = x.device
+    ta = whole_logits(teacher, x, scale)
+    if windows == "none":
+        context = (border_ramp(h, w, ramp_frac / 4, floor=0.0, edges=(False, False, True, True), device=dev)
+                   if boundary else torch.ones(h, w, device=dev))
+        return ta, ta, context, [(0, 0, h, w)]
+    if windows in ("h", "hv"):
+        merged, _ = sliding_window_logits(teacher, x, layout, boundary, scale, ramp_frac)
+        context = _window_context(layout, h, w, ramp_frac, dev) if boundary else torch.ones(h, w, device=dev)
+        return ta, merged, context, [tuple(wi) for wi in layout]
+    merged, wsum = tangent_logits(teacher, x, tangent_fov, boundary=boundary, ramp_frac=ramp_frac)
+    merged = torch.where((wsum <= 0)[None], ta, merged)                 # pixels no view covers keep the TA
+    context = wsum.clamp(0, 1) if boundary else torch.ones(h, w, device=dev)
+    return ta, merged, context, list(zip(*tangent_views(tangent_fov)))
+
+
+def _fusion_step(probs: torch.Tensor, ms: Optional[MaskSet], fusion: str, purity_thresh: float, strength: float,
+                 gamma: float, weight: Optional[torch.Tensor]):
+    """DAR step 3, cross-task complementary fusion: ``(fused K x H x W probabilities, per-mask info)``."""
+    if fusion == "vote":
+        return fuse_vote(probs, ms)
+    if fusion == "ctcf":
+        return fuse_ctcf(probs, ms, purity_thresh, strength, gamma, weight=weight)
+    return probs, {}
 
 
 def _window_context(layout, h: int, w: int, ramp_frac: float, device) -> torch.Tensor:

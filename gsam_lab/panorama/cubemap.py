@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._images import NP_HW, NP_HWC, T_HW, _numpy_to_tensor, restore_dtype, work_dtype
+from ..images import NP_HW, NP_HWC, T_HW, numpy_to_tensor, restore_dtype, work_dtype
 from ._validate import check_erp_size, check_mode, check_positive_int
 from .projection import _erp_rays, erp_to_perspective
 from .sampling import sample_image
@@ -49,7 +49,7 @@ def erp_to_cubemap(erp, face_size: int, mode: str = "bilinear"):
 def _faces_to_tensor(faces):
     """faces -> (``B x 6 x C x f x f``, layout). Raises on a wrong shape."""
     if isinstance(faces, np.ndarray):
-        t = _numpy_to_tensor(faces, "faces")
+        t = numpy_to_tensor(faces, "faces")
         if t.dim() == 3:
             t, layout = t[None, :, None], NP_HW
         elif t.dim() == 4:

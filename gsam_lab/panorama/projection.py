@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._images import _numpy_to_tensor, from_batch, restore_dtype, to_batch, work_dtype
+from ..images import from_batch, numpy_to_tensor, restore_dtype, to_batch, work_dtype
 from ._validate import broadcast_angles, check_erp_size, check_hw, check_mode, check_positive_int, deg
 from .outline import sphere_loop_to_erp
 from .sampling import sample_erp_grid
@@ -144,7 +144,7 @@ def _views_to_batch(views) -> Tuple[torch.Tensor, str]:
     """views -> (``V x C x h x w`` tensor, layout of the result: "t", "np_hw" or "np_hwc")."""
     if isinstance(views, np.ndarray):
         if views.ndim == 4:
-            t = _numpy_to_tensor(views, "views")
+            t = numpy_to_tensor(views, "views")
             return t.permute(0, 3, 1, 2), "np_hwc"
         if views.ndim in (2, 3):
             ib = to_batch(views, "views")
@@ -193,47 +193,14 @@ def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int]
     labels = mode == "nearest" and not dtype.is_floating_point
     if not labels:
         x = x.to(wdt)
-    vw = None
-    if view_weight is not None:
-        vw = torch.as_tensor(view_weight).to(device=x.device, dtype=wdt)
-        if vw.dim() == 2 and tuple(vw.shape) == (h, w):
-            vw = vw[None].expand(nv, h, w)
-        if tuple(vw.shape) != (nv, h, w):
-            raise ValueError(f"view_weight must be h x w = {(h, w)} or V x h x w = {(nv, h, w)}, "
-                             f"got shape {tuple(vw.shape)}")
-        if not bool(torch.isfinite(vw).all()) or bool((vw < 0).any()):
-            raise ValueError("view_weight must hold finite weights >= 0 (a negative weight would flip a view's "
-                             "contribution and can make the weighted mean divide by zero)")
+    vw = _check_view_weight(view_weight, nv, h, w, x.device, wdt)
     rays = _erp_rays(eh, ew, x.device, wdt)
     acc = torch.zeros(c, eh, ew, dtype=x.dtype, device=x.device)
     wsum = torch.zeros(eh, ew, dtype=wdt, device=x.device)
     best = torch.zeros(eh, ew, dtype=wdt, device=x.device) if labels else None
     for i in range(nv):
-        yaw, pitch, roll = vals["yaw_deg"][i], vals["pitch_deg"][i], vals["roll_deg"][i]
-        tx = math.tan(deg(vals["fov_deg"][i]) / 2)
-        ty = tx * h / w
-        # d -> (x / (z tx), -y / (z ty), z) in camera coordinates: grid_sample's normalised image coordinates
-        proj = rotation_matrix(yaw, pitch, roll, dtype=wdt, device=x.device) * torch.tensor(
-            [1.0 / tx, -1.0 / ty, 1.0], dtype=wdt, device=x.device)
-        for r0, r1, c0, c1 in _erp_windows(yaw, pitch, tx, ty, eh, ew):
-            q = rays[r0:r1, c0:c1] @ proj                                   # rows x cols x 3
-            z = q[..., 2]
-            valid = z > 1e-9                                                # in front of the camera
-            z = torch.where(valid, z, torch.ones_like(z))
-            gx, gy = q[..., 0] / z, q[..., 1] / z
-            valid &= (gx.abs() <= 1.0) & (gy.abs() <= 1.0)                  # inside the image
-            s = _sample_view(x[i:i + 1], gx, gy, mode)[0]                   # C x rows x cols
-            wt = valid.to(wdt)
-            if vw is not None:
-                wt = wt * _sample_view(vw[i:i + 1, None], gx, gy, "bilinear")[0, 0]
-            win = (slice(r0, r1), slice(c0, c1))
-            if labels:
-                take = wt > best[win]
-                acc[(slice(None),) + win] = torch.where(take, s, acc[(slice(None),) + win])
-                best[win] = torch.where(take, wt, best[win])
-            else:
-                acc[(slice(None),) + win] += s * wt
-            wsum[win] += wt
+        angles = tuple(vals[k][i] for k in ("fov_deg", "yaw_deg", "pitch_deg", "roll_deg"))
+        _splat_view(x[i:i + 1], None if vw is None else vw[i:i + 1, None], angles, rays, mode, acc, wsum, best)
     if labels:
         erp = acc
     else:
@@ -243,6 +210,61 @@ def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int]
         return erp, wsum
     erp = erp[0] if layout == "np_hw" else erp.movedim(0, -1)
     return np.ascontiguousarray(erp.detach().cpu().numpy()), wsum.detach().cpu().numpy()
+
+
+def _check_view_weight(view_weight, nv: int, h: int, w: int, device, dtype) -> Optional[torch.Tensor]:
+    """``view_weight`` as ``V x h x w`` (an ``h x w`` one shared by every view), or None."""
+    if view_weight is None:
+        return None
+    vw = torch.as_tensor(view_weight).to(device=device, dtype=dtype)
+    if vw.dim() == 2 and tuple(vw.shape) == (h, w):
+        vw = vw[None].expand(nv, h, w)
+    if tuple(vw.shape) != (nv, h, w):
+        raise ValueError(f"view_weight must be h x w = {(h, w)} or V x h x w = {(nv, h, w)}, "
+                         f"got shape {tuple(vw.shape)}")
+    if not bool(torch.isfinite(vw).all()) or bool((vw < 0).any()):
+        raise ValueError("view_weight must hold finite weights >= 0 (a negative weight would flip a view's "
+                         "contribution and can make the weighted mean divide by zero)")
+    return vw
+
+
+def _splat_view(view: torch.Tensor, weight: Optional[torch.Tensor], angles, rays: torch.Tensor, mode: str,
+                acc: torch.Tensor, wsum: torch.Tensor, best: Optional[torch.Tensor]) -> None:
+    """Add one view (``1 x C x h x w``, with optional ``1 x 1 x h x w`` pixel weights) to the ERP sums, in place.
+
+    Each ERP pixel's ray is projected into the view; where it lands inside the image (and in front of
+    the camera) the view is sampled there. ``acc`` (``C x H x W``) gets ``sample * weight`` and
+    ``wsum`` (``H x W``) the weight; for label maps (``best`` given) ``acc`` instead keeps the sample
+    of the view with the largest weight so far. Only the ERP windows the view can see are visited.
+    """
+    fov, yaw, pitch, roll = angles
+    h, w = view.shape[-2:]
+    eh, ew = wsum.shape
+    wdt = wsum.dtype
+    tx = math.tan(deg(fov) / 2)
+    ty = tx * h / w
+    # d -> (x / (z tx), -y / (z ty), z) in camera coordinates: grid_sample's normalised image coordinates
+    proj = rotation_matrix(yaw, pitch, roll, dtype=wdt, device=view.device) * torch.tensor(
+        [1.0 / tx, -1.0 / ty, 1.0], dtype=wdt, device=view.device)
+    for r0, r1, c0, c1 in _erp_windows(yaw, pitch, tx, ty, eh, ew):
+        q = rays[r0:r1, c0:c1] @ proj                                   # rows x cols x 3
+        z = q[..., 2]
+        valid = z > 1e-9                                                # in front of the camera
+        z = torch.where(valid, z, torch.ones_like(z))
+        gx, gy = q[..., 0] / z, q[..., 1] / z
+        valid &= (gx.abs() <= 1.0) & (gy.abs() <= 1.0)                  # inside the image
+        s = _sample_view(view, gx, gy, mode)[0]                         # C x rows x cols
+        wt = valid.to(wdt)
+        if weight is not None:
+            wt = wt * _sample_view(weight, gx, gy, "bilinear")[0, 0]
+        win = (slice(r0, r1), slice(c0, c1))
+        if best is not None:
+            take = wt > best[win]
+            acc[(slice(None),) + win] = torch.where(take, s, acc[(slice(None),) + win])
+            best[win] = torch.where(take, wt, best[win])
+        else:
+            acc[(slice(None),) + win] += s * wt
+        wsum[win] += wt
 
 
 def perspective_footprint(fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], erp_hw: Sequence[int],

@@ -11,12 +11,12 @@ a batched prompt predictor, automatic ("everything") masks and prompt-stability 
     res = sam.stability_sweep(model, samples, draws=20)
     res.summary()                                       # mIoU, mBIoU, stability per prompt setting
 """
+from ..images import as_rgb_uint8
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
-from .automatic import automatic_masks
+from .automatic import AutoMasks, automatic_masks
 from .decoding import shared_predict_masks
 from .fast_decoder import folded_predict_masks
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
-from .images import as_rgb_uint8
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict
 from .predictor import Prediction, PromptPredictor
 from .prompts import PromptSampler
@@ -28,14 +28,14 @@ __all__ = [
     # attention.py
     "AttentionMaps", "attention_layers", "attention_mass", "decoder_attention",
     # automatic.py
-    "automatic_masks",
+    "AutoMasks", "automatic_masks",
     # decoding.py
     "shared_predict_masks",
     # fast_decoder.py
     "folded_predict_masks",
     # gallery.py
     "PromptOutcome", "casual_prompts", "prompt_outcomes",
-    # images.py
+    # gsam_lab/images.py
     "as_rgb_uint8",
     # loading.py
     "CheckpointError", "encoder_signature", "infer_sam_type", "load_sam", "read_state_dict",

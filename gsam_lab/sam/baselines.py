@@ -13,7 +13,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .images import as_rgb_uint8
+from gsam_lab.images import as_rgb_uint8
+
 from .predictor import Prediction
 
 __all__ = ["BoxFillPredictor", "fill_boxes"]

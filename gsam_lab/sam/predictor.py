@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from gsam_lab.images import as_rgb_uint8
+
 from .decoding import shared_predict_masks
 from .fast_decoder import folded_predict_masks, has_hooks, supports_folding
-from .images import as_rgb_uint8
 
 __all__ = ["PromptPredictor", "Prediction"]
 
@@ -125,7 +126,7 @@ class PromptPredictor:
         Args:
             image: ``H x W x 3`` RGB uint8. Also accepted: ``H x W x 3`` float in ``[0, 1]``
                 (converted with ``round(255 x)``) and torch tensors ``3 x H x W``; anything else is a
-                ``ValueError``/``TypeError`` (see :func:`gsam_lab.sam.images.as_rgb_uint8`).
+                ``ValueError``/``TypeError`` (see :func:`gsam_lab.images.as_rgb_uint8`).
 
         Returns:
             ``self`` (so ``pred.set_image(img).predict(...)`` chains).

@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 
 from gsam_lab import metrics
+from gsam_lab.images import as_rgb_uint8
 
-from .images import as_rgb_uint8
 from .predictor import PromptPredictor
 from .prompts import PromptSampler
 

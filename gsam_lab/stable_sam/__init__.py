@@ -13,11 +13,12 @@
 from .decoder import DEFORM_ATTNS, plugin_predict_masks
 from .drp import ROUTINGS, DynamicRoutingPlugin
 from .dsp import DeformableSamplingPlugin, sample_at_offsets
-from .evaluate import TARGETS, check_targets, compare, heldout_sets
+from .embedded import embed_dataset
+from .evaluate import TARGETS, check_targets, compare
 from .io import FORMAT, PluginCheckpointError, load, sam_fingerprint, save
 from .model import StableSam, count_trainable
 from .predictor import StableSamPredictor, predictor_factory
-from .rts import RTSConfig, embed_dataset, train_rts
+from .rts import RTSConfig, train_rts
 
 __all__ = [
     # decoder.py
@@ -26,8 +27,10 @@ __all__ = [
     "ROUTINGS", "DynamicRoutingPlugin",
     # dsp.py
     "DeformableSamplingPlugin", "sample_at_offsets",
+    # embedded.py
+    "embed_dataset",
     # evaluate.py
-    "TARGETS", "check_targets", "compare", "heldout_sets",
+    "TARGETS", "check_targets", "compare",
     # io.py
     "FORMAT", "PluginCheckpointError", "load", "sam_fingerprint", "save",
     # model.py
@@ -35,5 +38,5 @@ __all__ = [
     # predictor.py
     "StableSamPredictor", "predictor_factory",
     # rts.py
-    "RTSConfig", "embed_dataset", "train_rts",
+    "RTSConfig", "train_rts",
 ]

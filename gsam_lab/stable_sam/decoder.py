@@ -77,6 +77,10 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
                          return_aux: bool = False):
     """``MaskDecoder.predict_masks`` with the Stable-SAM plugins (all output slots).
 
+    The body mirrors segment_anything's ``MaskDecoder.predict_masks`` (and ``TwoWayTransformer.forward``)
+    step by step, with the plugins inserted where Stable-SAM puts them, so it reads side by side with
+    SAM's code; it is kept in one piece on purpose, although it is longer than the other functions here.
+
     Args:
         decoder: SAM's ``MaskDecoder`` (a ``TwoWayTransformer`` of depth >= 2); not modified.
         image_embeddings: ``1 x C x h x w`` (one image, broadcast to every prompt) or

@@ -8,28 +8,22 @@ paired bootstrap interval over objects.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
 from gsam_lab import sam
+from gsam_lab.data import heldout_domains
 from gsam_lab.sam.evaluate import PromptEvaluation, score_models
 
 from .model import StableSam
 from .predictor import StableSamPredictor
 
-__all__ = ["compare", "check_targets", "TARGETS", "heldout_sets"]
+__all__ = ["compare", "check_targets", "TARGETS"]
 
 #: Targets of the plugins, against SAM with the same prompts (differences of mIoU; 0.04 = 4 points).
 #: ``gap_ratio``: the robustness gap (GT box minus noisy box s=0.4) at most this share of SAM's.
 TARGETS = {"noisy_box s=0.4": 0.04, "points k=1": 0.05, "gt_box": -0.01, "gap_ratio": 0.5}
-
-
-def heldout_sets(n_pinhole: int = 8, n_erp: int = 4, pinhole_hw: Tuple[int, int] = (256, 256),
-                 erp_hw: Tuple[int, int] = (256, 512), seed: int = 0):
-    """Held-out renders of the test split (:func:`gsam_lab.data.heldout_domains`)."""
-    from gsam_lab import data
-    return data.heldout_domains(n_pinhole, n_erp, pinhole_hw, erp_hw, seed=seed)
 
 
 def _predictor(m):
@@ -49,14 +43,15 @@ def compare(models: Mapping[str, object], domains: Optional[Mapping[str, object]
     Args:
         models: ``{"SAM": sam_model, "Stable-SAM": stable, ...}``: a ``Sam``, a :class:`StableSam`
             or any predictor (``set_image`` / ``predict``).
-        domains: ``{"pinhole": dataset, "erp": dataset}``; default :func:`heldout_sets` ``()``.
+        domains: ``{"pinhole": dataset, "erp": dataset}``; default
+            :func:`gsam_lab.data.heldout_domains` ``(n_pinhole=8, n_erp=4)``.
         noise, points, draws, seed, max_objects, min_area: as :func:`gsam_lab.sam.stability_sweep`.
 
     Returns:
         :class:`gsam_lab.sam.evaluate.PromptEvaluation`: ``.summary()`` has one row per domain,
         model and setting with ``n``, mIoU and mBIoU with 95 % intervals, and stability.
     """
-    domains = heldout_sets() if domains is None else domains
+    domains = heldout_domains(n_pinhole=8, n_erp=4) if domains is None else domains
     preds = {name: _predictor(m) for name, m in models.items()}
     return score_models(preds, domains, noise=noise, points=points, one_click_multimask=False, fill_box=fill_box,
                         draws=draws, seed=seed, min_area=min_area, max_objects=max_objects, progress=progress)

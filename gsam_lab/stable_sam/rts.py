@@ -36,15 +36,14 @@ import torch
 import torch.nn.functional as F
 
 from gsam_lab.sam import PromptPredictor, PromptSampler
-from gsam_lab.sam.images import as_rgb_uint8
 from gsam_lab.sam.losses import dice_loss
 from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
+from .embedded import EmbeddedImage, embed_dataset
 from .io import sam_fingerprint, save
 from .model import StableSam
 
-__all__ = ["RTSConfig", "train_rts", "embed_dataset", "EmbeddedImage", "PROMPT_MIX_KINDS", "RESUMABLE",
-           "job_description"]
+__all__ = ["RTSConfig", "train_rts", "PROMPT_MIX_KINDS", "RESUMABLE", "job_description"]
 
 PROMPT_MIX_KINDS = ("gt_box", "noisy_box", "points")
 TRAINABLE = ("plugins", "decoder")
@@ -96,73 +95,6 @@ class RTSConfig:
         if self.steps is not None and int(self.steps) < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps!r}")
         return self
-
-
-@dataclass
-class EmbeddedImage:
-    """One training image: its cached embedding and its objects.
-
-    ``embedding``: ``1 x C x h x w``; ``instance``: ``H x W`` int64 numpy; ``objects``: the ids
-    with at least ``min_area`` pixels; ``input_size``: the resized image's size in SAM's frame.
-    """
-
-    embedding: torch.Tensor
-    instance: np.ndarray
-    objects: np.ndarray
-    original_size: Tuple[int, int]
-    input_size: Tuple[int, int]
-
-
-@torch.no_grad()
-def embed_dataset(stable: StableSam, dataset, min_area: int = 64, progress: bool = True) -> List[EmbeddedImage]:
-    """Embed every image of ``dataset`` once with SAM's frozen image encoder.
-
-    Args:
-        dataset: a sequence of dicts with ``image`` (``3 x H x W`` float in [0, 1] or ``H x W x 3``
-            uint8) and ``instance`` (``H x W`` ids, 0 = no object), e.g. ``data.SyntheticPinholes``.
-
-    Returns:
-        one :class:`EmbeddedImage` per item that has at least one object of ``min_area`` pixels.
-
-    Raises:
-        ValueError: the dataset is empty or none of its images has an object (instance id > 0)
-            with ``min_area`` pixels.
-    """
-    try:
-        n = len(dataset)
-    except TypeError:
-        raise TypeError(f"dataset must have a length (a torch Dataset or a list of samples), got "
-                        f"{type(dataset).__name__}") from None
-    if n == 0:
-        raise ValueError("the dataset is empty: RTS needs images with instance masks")
-    pred = PromptPredictor(stable.sam, cache_size=0)
-    out: List[EmbeddedImage] = []
-    it = range(n)
-    if progress:
-        from ..utils import progress_bar
-        it = progress_bar(it, desc="embedding images", leave=False)
-    for i in it:
-        item = dataset[i]
-        if not isinstance(item, dict) or "image" not in item or "instance" not in item:
-            raise KeyError(f"dataset item {i} must be a dict with 'image' and 'instance'")
-        inst = item["instance"]
-        inst = inst.detach().cpu().numpy() if isinstance(inst, torch.Tensor) else np.asarray(inst)
-        if not np.issubdtype(inst.dtype, np.integer):
-            raise TypeError(f"dataset item {i}: 'instance' must hold integer ids, got dtype {inst.dtype}")
-        ids, areas = np.unique(inst[inst > 0], return_counts=True)
-        ids = ids[areas >= min_area]
-        if len(ids) == 0:
-            continue
-        img = as_rgb_uint8(item["image"])
-        if inst.shape != img.shape[:2]:
-            raise ValueError(f"dataset item {i}: instance map {inst.shape} does not match the image {img.shape[:2]}")
-        pred.set_image(img)
-        out.append(EmbeddedImage(pred.features.detach(), inst.astype(np.int64), ids, pred.original_size,
-                                 pred.input_size))
-    if not out:
-        raise ValueError(f"none of the {n} dataset images has an object (instance id > 0) of at least "
-                         f"{min_area} pixels: RTS trains on per-instance prompts and needs instance masks")
-    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -390,7 +322,7 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
         overwrite: replace an existing ``out`` and start over: an existing ``checkpoint`` is deleted,
             never resumed.
         sam_name: registry name stored in ``out`` so that ``stable_sam.load(out)`` can rebuild the SAM.
-        embedded: the output of :func:`embed_dataset` (skips embedding the images again).
+        embedded: the output of :func:`~gsam_lab.stable_sam.embedded.embed_dataset` (skips embedding the images again).
 
     Returns:
         ``{"steps": int, "seconds": float, "history": [{"step", "loss", "bce", "dice", "lr"}, ...],

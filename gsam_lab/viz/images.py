@@ -1,4 +1,5 @@
-"""Images for display: any array or tensor layout to ``H x W x 3`` uint8, grids of images, saving figures.
+"""Images for display: grids of images, saving figures; the conversion of any array or tensor layout to
+``H x W x 3`` uint8 is :func:`gsam_lab.images.to_numpy_image` (also ``viz.to_numpy_image``).
 
 Image layouts understood by :func:`to_numpy_image`:
 
@@ -11,71 +12,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 
+from gsam_lab.images import as_array as _to_numpy
+from gsam_lab.images import channel_last as _channel_last
+from gsam_lab.images import to_numpy_image
+
 __all__ = ["to_numpy_image", "show_grid", "savefig"]
 
 ImageLike = Union[np.ndarray, torch.Tensor]
-
-
-def _to_numpy(x) -> Tuple[np.ndarray, bool]:
-    """(array, was_torch)."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy(), True
-    if isinstance(x, np.ndarray):
-        return x, False
-    if hasattr(x, "__array__") or isinstance(x, (list, tuple)):  # e.g. a PIL image
-        return np.asarray(x), False
-    raise TypeError(f"expected a numpy array or torch tensor, got {type(x).__name__}")
-
-
-def _channel_last(arr: np.ndarray, was_torch: bool) -> np.ndarray:
-    """Bring a 2-D/3-D (or 1 x ... 4-D) array to ``H x W`` or ``H x W x C`` with ``C`` in 1, 3, 4."""
-    shape = arr.shape
-    if arr.ndim == 4 and shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim == 2:
-        return arr
-    if arr.ndim == 3:
-        first, last = arr.shape[0] in (1, 3, 4), arr.shape[-1] in (1, 3, 4)
-        if was_torch and first or (first and not last):
-            return np.moveaxis(arr, 0, -1)
-        if last:
-            return arr
-    raise ValueError(f"expected an image H x W, H x W x C or C x H x W with C in (1, 3, 4) "
-                     f"(optionally with a leading batch of 1), got shape {tuple(shape)}")
-
-
-def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == np.bool_:
-        return arr.astype(np.uint8) * 255
-    if np.issubdtype(arr.dtype, np.floating):
-        return (np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if np.issubdtype(arr.dtype, np.integer):
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError(f"integer images must hold values in 0..255, got {arr.min()}..{arr.max()} "
-                             f"(dtype {arr.dtype}); for label maps use colorize()")
-        return arr.astype(np.uint8)
-    raise ValueError(f"unsupported image dtype {arr.dtype}")
-
-
-def to_numpy_image(x: ImageLike) -> np.ndarray:
-    """Any image layout (see the module docstring) -> ``H x W x 3`` uint8 numpy array for display.
-
-    Grey images are repeated to 3 channels, alpha is dropped, floats are read as ``[0, 1]``.
-    """
-    arr, was_torch = _to_numpy(x)
-    arr = _to_uint8(_channel_last(arr, was_torch))
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    return np.ascontiguousarray(arr[..., :3])
 
 
 def _display_array(x) -> np.ndarray:

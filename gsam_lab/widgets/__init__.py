@@ -4,13 +4,16 @@
 """
 from .colab import enable_colab_widgets, in_colab
 from .distortion_explorer import DistortionExplorer, ExplorerFrame, explorer_frame
-from .prompt_playground import PlaygroundFrame, PlaygroundState, PromptPlayground, playground_frame
+from .playground_state import PlaygroundFrame, PlaygroundState, playground_frame
+from .prompt_playground import PromptPlayground
 
 __all__ = [
     # colab.py
     "enable_colab_widgets", "in_colab",
     # distortion_explorer.py
     "DistortionExplorer", "ExplorerFrame", "explorer_frame",
+    # playground_state.py
+    "PlaygroundFrame", "PlaygroundState", "playground_frame",
     # prompt_playground.py
-    "PlaygroundFrame", "PlaygroundState", "PromptPlayground", "playground_frame",
+    "PromptPlayground",
 ]

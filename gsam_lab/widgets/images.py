@@ -1,23 +1,15 @@
-"""Image helpers shared by the widgets: arrays to PNG bytes, polylines drawn onto pixels."""
+"""Image helpers shared by the widgets: arrays to PNG bytes (:func:`gsam_lab.images.to_png`), polylines
+drawn onto pixels."""
 from __future__ import annotations
 
-import io
 from typing import Iterable, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from gsam_lab.images import to_png
+
 __all__ = ["to_png", "draw_polylines"]
-
-
-def to_png(image: np.ndarray) -> bytes:
-    """``H x W x 3`` (or ``H x W``) uint8 array -> PNG bytes for an ``ipywidgets.Image``."""
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
-        raise ValueError(f"expected an HxWx3 or HxW uint8 image, got {arr.dtype} array of shape {arr.shape}")
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def draw_polylines(image: np.ndarray, polylines: Iterable[np.ndarray], color: Tuple[int, int, int] = (255, 40, 40),

@@ -23,7 +23,7 @@ from labdriver import (
 NOTEBOOK_02 = "02_sam_prompt_stability.ipynb"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
 
-GREEN = (0, 255, 0)          # positive point (gsam_lab.widgets.prompt_playground.POSITIVE_COLOR)
+GREEN = (0, 255, 0)          # positive point (gsam_lab.widgets.playground_state.POSITIVE_COLOR)
 YELLOW = (255, 215, 0)       # the box outline (BOX_COLOR)
 
 
