@@ -17,13 +17,14 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
-from gsam_lab.utils import atomic_write_bytes
+from gsam_lab.utils import PROGRESS_ENV, atomic_write_bytes
 
 __all__ = ["PROFILES", "MARKER", "RunError", "NotebookResult", "find_notebooks_dir", "resolve_notebooks",
            "notebook_parameters", "parameter_type", "check_params", "run_notebooks"]
@@ -279,6 +280,13 @@ def _describe_failure(exc: Exception, copy: Path, timeout: Optional[float]) -> s
     return f"{where}{first}: {ename}: {_first_line(evalue)}".strip()
 
 
+def _restore_env(name: str, value: Optional[str]) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 def _write_summary(out: Path, results: List[NotebookResult]) -> None:
     """``summary.json`` and ``summary.csv``, each written atomically (a kill never leaves half a summary)."""
     rows = [asdict(r) for r in results]
@@ -332,6 +340,7 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
 
     results: List[NotebookResult] = []
     cleared = set()
+    progress_before = os.environ.get(PROGRESS_ENV)
     for nb in notebooks:
         target, figures = out / nb.name, figures_of[nb]
         target.unlink(missing_ok=True)              # an earlier run's copy must not pass for this one's
@@ -343,6 +352,7 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
         _write_summary(out, results + [NotebookResult(nb.stem, "running", 0.0, str(target))])
         t0 = time.perf_counter()
         try:
+            os.environ[PROGRESS_ENV] = "0"          # the kernel inherits it: no bar widgets in the saved copy
             pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name=KERNEL,
                                 cwd=str(nb.parent), progress_bar=progress,
                                 execution_timeout=math.ceil(timeout) if timeout else None, report_mode=False)
@@ -356,6 +366,8 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
         except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
             res = NotebookResult(nb.stem, "failed", time.perf_counter() - t0, str(target),
                                  _describe_failure(exc, target, timeout))
+        finally:
+            _restore_env(PROGRESS_ENV, progress_before)
         results.append(res)
         _write_summary(out, results)
         print(f"[gsam-lab] {res.notebook}: {res.status} in {res.seconds:.1f} s" +

@@ -160,6 +160,9 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
 #: training loop; in Jupyter each redraw is 2-3 widget messages, and a few thousand of them queued behind one
 #: long cell can make a headless runner (nbval waits only 5 s for a cell's trailing output) miss the end of it.
 PROGRESS_INTERVAL_S = 1.0
+#: set to "0" to switch every progress bar off: ``gsam-lab run`` and the nbval runs (notebooks/conftest.py) do,
+#: so that executed notebooks do not store bar widgets among their outputs
+PROGRESS_ENV = "GSAM_LAB_PROGRESS"
 
 
 def progress_bar(iterable=None, **kwargs):
@@ -167,9 +170,11 @@ def progress_bar(iterable=None, **kwargs):
 
     Takes tqdm's arguments (``desc``, ``total``, ``initial``, ``disable``, ``leave`` ...); ``mininterval``
     defaults to :data:`PROGRESS_INTERVAL_S`. Use ``bar.set_postfix(..., refresh=False)`` in loops so a postfix
-    does not force a redraw either.
+    does not force a redraw either. With ``$GSAM_LAB_PROGRESS`` set to ``0`` the bar is disabled.
     """
     from tqdm.auto import tqdm
 
     kwargs.setdefault("mininterval", PROGRESS_INTERVAL_S)
+    if os.environ.get(PROGRESS_ENV, "1") == "0":
+        kwargs["disable"] = True
     return tqdm(iterable, **kwargs)

@@ -6,7 +6,8 @@ import nbformat
 import papermill
 import pytest
 
-from gsam_lab.runner import parameter_type
+from gsam_lab import cli
+from gsam_lab.runner import RunError, check_params, notebook_parameters, parameter_type
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb"))
 
@@ -31,3 +32,33 @@ def test_every_parameter_has_a_type(stem):
     found = papermill.inspect_notebook(str(next(p for p in NOTEBOOKS if p.stem == stem)))
     untyped = [k for k, v in found.items() if parameter_type(v) is None]
     assert not untyped, f"{stem}: give {untyped} a type annotation (e.g. \"Optional[int]\")"
+
+
+# -- check_claims: the teaching asserts can be switched off, the mechanical ones cannot ----------------
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_a_check_claims_switch(nb):
+    spec = notebook_parameters(nb)["check_claims"]
+    assert parameter_type(spec) == "bool" and spec["default"] == "True"
+    assert "False skips the teaching asserts; mechanical checks always run" in spec["help"]
+
+
+def test_gsam_lab_run_passes_check_claims_false_to_every_notebook(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_execute(inp, outp, parameters=None, **kw):
+        calls.append((Path(inp).stem, dict(parameters)))
+        Path(outp).write_text(Path(inp).read_text())
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    nb_dir = str(NOTEBOOKS[0].parent)
+    assert cli.main(["run", "--notebooks-dir", nb_dir, "--out", str(tmp_path / "o"), "--quiet",
+                     "-p", "check_claims=False"]) == 0
+    assert [c[0] for c in calls] == [p.stem for p in NOTEBOOKS]
+    assert all(params["check_claims"] is False for _, params in calls)
+
+
+def test_check_claims_must_be_a_bool():
+    with pytest.raises(RunError, match="-p check_claims: notebook 01_panorama_distortion expects bool"):
+        check_params({"check_claims": "no"}, NOTEBOOKS[:1])
+    assert check_params(cli.parse_params(["check_claims=false"]), NOTEBOOKS[:1]) == {
+        NOTEBOOKS[0]: {"check_claims": False}}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gsam_lab"
-SUBPACKAGES = ["panorama", "data", "sam", "stable_sam", "goodsam", "widgets", "metrics"]
+SUBPACKAGES = ["panorama", "data", "sam", "stable_sam", "goodsam", "widgets", "metrics", "viz"]
 
 
 @pytest.mark.parametrize("name", SUBPACKAGES)

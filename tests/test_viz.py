@@ -168,7 +168,9 @@ def test_legend():
     assert [p.get_label() for p in patches] == ["a", "b", "c"]
     assert np.allclose(patches[1].get_facecolor()[:3], PAL[1] / 255.0)
     assert [p.get_label() for p in viz.legend_patches(["a", "b", "c"], PAL, present=np.array([[2, 0], [2, 255]]))] \
-        == ["a", "c"]
+        == ["a", "c", "ignored"]
+    two_maps = [np.array([[1]]), np.array([[2]])]
+    assert [p.get_label() for p in viz.legend_patches(["a", "b", "c"], PAL, present=two_maps)] == ["b", "c"]
     with pytest.raises(ValueError, match="3 colours for 4 classes"):
         viz.legend_patches(["a", "b", "c", "d"], PAL)
     fig, ax = plt.subplots()

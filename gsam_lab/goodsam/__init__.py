@@ -9,30 +9,36 @@ student distilled by Multi-level Knowledge Adaptation (MKA).
     res = goodsam.dar(teacher, sam.load_sam("tiny-synth"), erp, windows="h", boundary=True, fusion="ctcf")
     student = goodsam.Student("b0")
 """
+from .ablation import ABLATION_VARIANTS, AblationResult, run_ablation
 from .classmap import CITYSCAPES_CLASSES, map_logits
 from .distill import MKAConfig, MKAResult, evaluate_miou, train_mka
-from .fusion import MaskSet, sam_masks
-from .mka import MKALoss
-from .pseudo import PseudoLabelDataset, pseudo_label_dataset
-from .rectification import DarResult, dar  # DAR lives in rectification.py: a dar.py would shadow the function
-from .student import STUDENT_CONFIGS, Student, StudentOutput, load_student
+from .fusion import MaskSet, pair_seam_masks, sam_masks
+from .mka import MKALoss, feature_pca_rgb, standardize_channels
+from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset
+from .rectification import DarResult, dar, pad_band_to_erp
+from .student import STUDENT_CONFIGS, Student, StudentOutput, count_parameters, load_student
 from .teacher import TEACHERS, Teacher, TeacherOutput, evaluate_teacher, load_teacher, save_teacher
+from .windows import Window, window_layout
 
 __all__ = [
+    # ablation.py
+    "ABLATION_VARIANTS", "AblationResult", "run_ablation",
     # classmap.py
     "CITYSCAPES_CLASSES", "map_logits",
     # distill.py
     "MKAConfig", "MKAResult", "evaluate_miou", "train_mka",
     # fusion.py
-    "MaskSet", "sam_masks",
+    "MaskSet", "pair_seam_masks", "sam_masks",
     # mka.py
-    "MKALoss",
+    "MKALoss", "feature_pca_rgb", "standardize_channels",
     # pseudo.py
-    "PseudoLabelDataset", "pseudo_label_dataset",
-    # rectification.py
-    "DarResult", "dar",
+    "PseudoLabelDataset", "model_fingerprint", "pseudo_label_dataset",
+    # rectification.py (DAR lives there: a dar.py would shadow the function)
+    "DarResult", "dar", "pad_band_to_erp",
     # student.py
-    "STUDENT_CONFIGS", "Student", "StudentOutput", "load_student",
+    "STUDENT_CONFIGS", "Student", "StudentOutput", "count_parameters", "load_student",
     # teacher.py
     "TEACHERS", "Teacher", "TeacherOutput", "evaluate_teacher", "load_teacher", "save_teacher",
+    # windows.py
+    "Window", "window_layout",
 ]
