@@ -25,6 +25,8 @@ BUNDLED_SHA256: Dict[str, str] = {
     "teacher_tiny_synth.pt": "1e0fd956583bd89def09e5827ebee26ff29faac09c13232bdcfeb72254871b00",
     # data_scripts/train_stable_sam.py
     "stable_sam_tiny_synth.pt": "589827db72bb7df3f7185e8ed5ceac2e5f4f0234cc1875b3450a64e853063217",
+    # data_scripts/train_student.py
+    "student_synth.pt": "056854413537566c0d0912a2dfb7ba5ac5ee49d296a5f9f09e58d2a454907815",
 }
 
 _seen: Dict[Tuple[str, int, int], str] = {}      # (path, size, mtime) -> hash: each file is hashed once per process

@@ -67,3 +67,12 @@ def test_save_and_load_round_trip(tmp_path):
         load_student(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
         load_student(tmp_path / "missing.pt")
+
+
+def test_the_shipped_student_loads_by_name_and_segments_a_panorama():
+    from gsam_lab import data, goodsam
+    m = goodsam.load_student("tiny-synth")
+    assert m.num_classes == data.NUM_CLASSES and sum(p.numel() for p in m.parameters()) < 1_000_000
+    item = data.SyntheticPanoramas("test", 1, (64, 128))[0]
+    logits = m.predict(item["image"][None].float())
+    assert logits.shape == (1, data.NUM_CLASSES, 64, 128) and torch.isfinite(logits).all()

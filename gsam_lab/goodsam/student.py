@@ -146,9 +146,24 @@ def count_parameters(config: str, num_classes: int = 19) -> int:
         return Student(config, num_classes).num_parameters()
 
 
-def load_student(path: Union[str, Path], device="cpu") -> Student:
-    """A :class:`Student` from a file written by :meth:`Student.save` (clear error for anything else)."""
+#: student names -> file in ``gsam_lab/assets`` (made by ``data_scripts/train_student.py``)
+BUNDLED_STUDENTS = {"tiny-synth": "student_synth.pt"}
+
+
+def load_student(path: Union[str, Path] = "tiny-synth", device="cpu") -> Student:
+    """A :class:`Student` from a file written by :meth:`Student.save` (clear error for anything else).
+
+    ``path`` may also be a bundled student's name: ``"tiny-synth"`` (the default) is the shipped
+    0.46M-parameter student distilled with MKA from DAR pseudo-labels (``data_scripts/README.md``).
+    """
+    from gsam_lab.bundled import ASSETS_DIR, check_bundled
     from gsam_lab.utils import check_finite, load_torch_file, resolve_device
+    if isinstance(path, str) and path in BUNDLED_STUDENTS:
+        path = ASSETS_DIR / BUNDLED_STUDENTS[path]
+        if not path.is_file():
+            raise FileNotFoundError(f"the bundled student is not in this installation ({path}); "
+                                    "python data_scripts/train_student.py makes one")
+        check_bundled(path)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no student weights at {path}")
