@@ -12,7 +12,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("panorama", "data", "sam", "stable_sam", "goodsam", "metrics", "viz", "widgets", "cli", "utils",
-               "report", "bundled", "profiles", "lab")
+               "report", "bundled", "profiles", "lab", "bootstrap")
 _FROM_LAB = ("setup", "Lab")
 
 __all__ = list(_SUBMODULES) + list(_FROM_LAB) + ["__version__"]

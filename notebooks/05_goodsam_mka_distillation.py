@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import gsam_lab
-from gsam_lab import data, goodsam, sam, viz
+from gsam_lab import bootstrap, data, goodsam, metrics, sam, viz
 
 # %% [markdown]
 # ## Parameters
@@ -348,6 +348,47 @@ print(f"student with full MKA: {100 * mka_miou:.1f} mIoU vs TA {100 * ta_miou:.1
       f"with {n_ta / full.student.num_parameters():.1f}x fewer parameters")
 if check_claims:
     assert all(e["miou"] > 1.0 / K for _, e in scores.values()), "every model is above chance (1/K)"
+
+# %% [markdown]
+# ## 5b. The shipped student, fully trained
+#
+# The runs above are a short live demo. The package also ships a student trained by the full recipe
+# (`data_scripts/train_student.py`: 96 unlabelled panoramas, DAR with the vote fusion, full MKA, 4000
+# steps; 11 CPU-minutes). It was trained at 128 x 256 and is scored there (at this notebook's quick
+# 64 x 128 it loses to the TA by about 11 points: a student learns the scale it is trained at),
+# on `n_test` test panoramas beside the TA, with a 95 %
+# bootstrap interval over panoramas and the paired difference (both models on the same panoramas,
+# resampled together). With a few panoramas the interval is wide: read it before the point value.
+# On 16 test panoramas at 128 x 256 the measured difference is +3.3 [-0.8, +7.5] points
+# (`data_scripts/README.md`): the student *reaches* its TA, with a fifth of its parameters.
+
+# %%
+if cfg.teacher == "tiny-synth":
+    shipped = goodsam.load_student("tiny-synth", device=dev)
+
+    test_128 = data.SyntheticPanoramas("test", cfg.n_test, (128, 256), seed=seed)
+
+    def per_panorama_confusions(model):
+        cms = []
+        with torch.no_grad():
+            for i in range(len(test_128)):
+                item = test_128[i]
+                pred = model.predict(item["image"][None].float().to(dev)).argmax(1)[0].cpu()
+                cms.append(metrics.confusion_matrix(pred, item["semantic"], K).numpy())
+        return cms
+
+    def ci_text(cms, base=None):
+        return bootstrap.format_ci(*(100 * v for v in bootstrap.miou_bootstrap_ci(cms, base)), digits=1)
+
+    cm_ta, cm_shipped = per_panorama_confusions(ta), per_panorama_confusions(shipped)
+    shipped_table = pd.DataFrame([
+        {"model": f"TA ({cfg.teacher})", "params (M)": round(n_ta / 1e6, 2), "test mIoU (%)": ci_text(cm_ta),
+         "minus TA (points)": ""},
+        {"model": "shipped student (full recipe)", "params (M)": round(shipped.num_parameters() / 1e6, 2),
+         "test mIoU (%)": ci_text(cm_shipped), "minus TA (points)": ci_text(cm_shipped, cm_ta)},
+    ]).set_index("model")
+    print(f"n = {len(test_128)} test panoramas at 128 x 256")
+    display(shipped_table)
 
 # %% [markdown]
 # ## 6. Predictions against the ground truth
