@@ -400,6 +400,11 @@ if check_claims:
 #   direction; re-projecting them into the ERP is how GoodSAM-style pipelines merge per-view predictions.
 # - **Rotations** move the distortion around but never remove it.
 # - Classes are not spread evenly on the sphere: ground below, sky above, objects around the horizon.
+# - Real benchmarks do not always keep the whole sphere. **DensePASS**, the panoramic test set GoodSAM
+#   reports on, is a 400 x 2048 strip that covers only about ±35° of latitude (a 70° band around the
+#   horizon): its labelled pixels skip the most distorted rows shown above. Notebook 04 centres such a
+#   strip in a full panorama and ignores the rest, so results on it speak for the band near the
+#   equator, not for the poles.
 #
 # Next: notebook 02 looks at SAM's masks on these images and how they wobble under casual prompts;
 # notebook 04 measures how a pinhole-trained segmenter's accuracy falls with latitude and repairs it.

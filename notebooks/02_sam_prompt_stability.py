@@ -60,7 +60,7 @@ from IPython.display import display
 from scipy import ndimage
 
 import gsam_lab
-from gsam_lab import data, metrics, sam, viz, widgets
+from gsam_lab import bootstrap, data, metrics, sam, viz, widgets
 
 # %% [markdown]
 # ## Parameters
@@ -245,25 +245,35 @@ if check_claims:
 # many random draws of each prompt kind.
 #
 # ## 3 · Prompt sweeps: accuracy and stability against prompt quality
-# `sam.stability_sweep` draws `draws` prompts of each setting for every object, decodes all of them
-# in batched calls, and returns a tidy table (one row per object, setting and draw) plus a summary.
+# `sam.score_models` draws `draws` prompts of each setting for every object, decodes all of them in
+# batched calls, and scores **filling the prompt box** on exactly the same boxes: the simplest baseline,
+# which SAM should beat when it is handed a box. It also decodes one click with SAM's three candidates
+# and keeps the one SAM rates best (`points k=1 multimask`). The result keeps one row per object and
+# setting, so every mean comes with `n` and a 95 % bootstrap interval over objects.
+#
+# Why intervals: a quick-profile run scores a few dozen objects, and the same SAM's mean moves by
+# several points from one sample of objects to the next. A difference inside the interval is not a
+# finding.
 
 # %%
-sweeps = {name: sam.stability_sweep(model, ds, prompt_kinds=("gt_box", "noisy_box", "points"), noise=noise,
-                                    points=points, draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
-          for name, ds in domains.items()}
-summary = pd.concat({name: r.summary() for name, r in sweeps.items()}, names=["domain"]).reset_index(level=0)
+ev = sam.score_models({"SAM": model}, domains, noise=noise, points=points, draws=cfg.draws, seed=seed,
+                      max_objects=cfg.max_objects)
+summary = ev.summary()
 summary.to_csv(out / "sweep_summary.csv", index=False)
-for name, r in sweeps.items():
-    r.table.to_csv(out / f"sweep_{name}.csv", index=False)
-summary[["domain", "setting", "miou", "mbiou", "stability", "n_objects"]].round(3)
+ev.objects.to_csv(out / "sweep_objects.csv", index=False)
+shown = summary[["domain", "method", "setting", "n"]].copy()
+for m in ("miou", "mbiou", "stability"):
+    shown[m] = [bootstrap.format_ci(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits=2) for _, r in summary.iterrows()]
+shown
 
 # %%
-fig = viz.plot_sweep({n: r.summary() for n, r in sweeps.items()}, x="noise")
-fig.suptitle("boxes: ground truth (noise 0) and noisy", y=1.03)
+plotted = {d: g for d, g in summary.groupby("domain", sort=False)}
+fig = viz.plot_sweep(plotted, x="noise")
+fig.suptitle(f"boxes: ground truth (noise 0) and noisy; dashed: fill the box; bars: 95 % CI over "
+             f"n = {summary['n'].min()}-{summary['n'].max()} objects", y=1.04, fontsize=9)
 viz.savefig(fig, out / "sweep_boxes.png")
-fig = viz.plot_sweep({n: r.summary() for n, r in sweeps.items()}, x="k")
-fig.suptitle("random positive clicks", y=1.03)
+fig = viz.plot_sweep(plotted, x="k")
+fig.suptitle("random positive clicks; dashed: filling the ground-truth box", y=1.04, fontsize=9)
 viz.savefig(fig, out / "sweep_points.png")
 plt.show()
 
@@ -271,26 +281,40 @@ plt.show()
 # What to read in these curves:
 #
 # - **Noisy boxes cost accuracy, and stability falls fastest.** The mean IoU slips as the box gets
-#   sloppier, but the mask *changes from draw to draw* much more than the mean suggests: the same
-#   object gets a different mask for every casual box. That wobble is what Stable-SAM targets.
+#   sloppier, but the mask *changes from draw to draw* more than the mean suggests: the same object
+#   gets a different mask for every casual box. That wobble is what Stable-SAM targets.
+# - **The dashed baseline keeps SAM honest.** Filling the box is a strong baseline on boxy objects
+#   (buildings, cars). The bundled tiny SAM does *not* beat it with the ground-truth box: on 183
+#   objects of 16 held-out pinholes its GT-box mIoU is 0.637 [0.604, 0.670] against 0.688 [0.663,
+#   0.717] for the filled box (`data_scripts/README.md`). It is a small SAM trained in 96 CPU-minutes
+#   on a 32 x 32 token grid, and it loses on small objects; it wins on objects of 8,000 px and more
+#   (0.89 against 0.83). Meta's SAM is far above the box: what this notebook can show honestly is the
+#   *shape* of the curves, not their height.
+# - **Under noisy boxes SAM segments the object, not the box.** There the filled box falls much faster
+#   (0.57 against 0.49 at s = 0.4 on those pinholes): a casual box hurts SAM less than it hurts the
+#   box itself. The filled box's stability is only the boxes' own overlap; SAM's stability means
+#   something only beside it.
 # - **A single click is ambiguous** (is it the window, the car, or the street?); more clicks pin the
-#   object down and make the mask more stable.
+#   object down and make the mask more stable. SAM's pick of its three candidates for one click
+#   helps little with the tiny SAM.
 # - The ground-truth box is deterministic, so its stability is exactly 1.
 # - The boundary IoU is lower than the IoU everywhere: thin parts and edges go first.
 #
-# The cell below checks these claims on the numbers just measured.
+# The cell below checks the claims that hold with margin across seeds.
 
 # %%
-for name, r in sweeps.items():
-    s = r.summary().set_index("setting")
+for name in domains:
+    s = summary[(summary["domain"] == name) & (summary["method"] == "SAM")].set_index("setting")
     worst = f"noisy_box s={max(noise):g}"
     gt_box, noisy = s.loc["gt_box"], s.loc[worst]
     stab = [s.loc[f"noisy_box s={x:g}", "stability"] for x in sorted(noise)]
-    print(f"{name:8s} GT box mIoU {gt_box.miou:.3f} -> {worst}: {noisy.miou:.3f};  stability "
+    drop, lo, hi = ev.paired(name, ("SAM", "gt_box"), ("SAM", worst))
+    print(f"{name:8s} GT box mIoU {gt_box.miou:.3f} -> {worst}: {noisy.miou:.3f} "
+          f"(paired drop {bootstrap.format_ci(drop, lo, hi, digits=3)});  stability "
           + " > ".join(f"{x:.2f}" for x in [1.0] + stab))
     assert gt_box.stability == 1.0, "the ground-truth box is deterministic"
     if check_claims:
-        assert noisy.miou < gt_box.miou - 0.03, f"{name}: noisy boxes should cost accuracy"
+        assert lo > 0, f"{name}: noisy boxes should cost accuracy (the paired interval excludes 0)"
         assert all(a > b for a, b in zip(stab, stab[1:])), f"{name}: stability should fall as the box noise grows"
         assert stab[-1] < 0.85, f"{name}: masks from very noisy boxes should differ between draws"
         assert s.loc["points k=1", "miou"] < gt_box.miou - 0.1, f"{name}: one click is much weaker than the box"
@@ -299,14 +323,14 @@ for name, r in sweeps.items():
 
 # %% [markdown]
 # ## 4 · Failure cases side by side
-# `SweepResult.compare` lines up every object's IoU under two settings. The objects with the largest
+# `ev.compare` lines up every object's IoU under two settings. The objects with the largest
 # drop from the ground-truth box to the noisiest box are the failure cases; we re-prompt them with a
 # few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into
 # a neighbour the box now covers, or shrinks to the part the box still contains).
 
 # %%
-name0 = next(iter(sweeps))
-cmp = sweeps[name0].compare("gt_box", f"noisy_box s={max(noise):g}")
+name0 = next(iter(domains))
+cmp = ev.compare("gt_box", f"noisy_box s={max(noise):g}", domain=name0)
 display(cmp.head(5).round(3))
 images, panels = [], []
 for _, row in cmp.head(3).iterrows():

@@ -316,11 +316,40 @@ checks.round(3)
 # `check_targets` reads the plugins' targets off the per-object table: the robustness gap (GT box
 # minus noisy box s=0.4) at least halved, noisy box s=0.4 +4 points, one click +5, GT box at most 1
 # point lower, each difference on the same objects with a paired 95 % interval (`low`, `high`). These
-# are the paper's kind of claim for Meta's SAM; here a small SAM trained on two CPU cores and plugins
-# trained for a few CPU minutes, so read the table as what *this* setting gives, not as a
-# reproduction. With a handful of test images the intervals are wide: a difference whose interval
-# holds 0 is not a finding. `data_scripts/README.md` holds the full measurement with the ablations
-# (DSP alone, DSP+DRP, the decoder tuned with the same prompts and budget).
+# are the paper's kind of claim for Meta's SAM. With a handful of test images the intervals are wide: a
+# difference whose interval holds 0 is not a finding.
+#
+# ### The decisive ablation, on more images
+#
+# The paper's point is that 0.08M plugins do what tuning does, without touching SAM. So the question
+# has three answers to compare: DSP alone, DSP + DRP, and **SAM's whole mask decoder tuned** (4.06M
+# parameters) with the same prompts and budget. `data_scripts/eval_stable_sam.py` measured them on
+# held-out **validation** renders (76 pinhole and 121 ERP objects, 3 draws each; mIoU, 95 % interval
+# over objects for SAM; 2026-12-04):
+#
+# | domain | method | GT box | noisy s=0.4 | 1 click | stability s=0.4 |
+# |---|---|---|---|---|---|
+# | pinhole | SAM (tiny-synth) | 0.672 [0.625, 0.717] | 0.615 [0.569, 0.659] | 0.462 [0.415, 0.510] | 0.699 |
+# | pinhole | DSP alone | 0.667 | 0.618 | 0.462 | 0.708 |
+# | pinhole | DSP + DRP (shipped) | 0.674 | 0.616 | 0.464 | 0.704 |
+# | pinhole | decoder tuned | 0.672 | 0.620 | 0.445 | 0.707 |
+# | pinhole | fill the box | 0.708 [0.665, 0.749] | 0.515 | - | 0.523 |
+# | ERP | SAM (tiny-synth) | 0.425 [0.379, 0.470] | 0.396 [0.354, 0.438] | 0.286 [0.254, 0.320] | 0.690 |
+# | ERP | DSP + DRP (shipped) | 0.432 | 0.400 | 0.284 | 0.684 |
+# | ERP | decoder tuned | 0.420 | 0.391 | 0.235 | 0.649 |
+#
+# **What this shows: the paper's effect does not reproduce here.** DSP + DRP minus SAM on the same
+# objects is +0.001 [-0.002, +0.006] (pinhole) and +0.004 [+0.002, +0.008] (ERP) under noisy boxes,
+# and +0.002 [-0.005, +0.010] / -0.002 [-0.005, 0.000] for one click: within a point of nothing, where
+# the paper reports about +33 points for Meta's SAM. The test split gives the same verdict. Tuning the
+# whole decoder with the same budget is no better, and costs single-click quality (-0.017 pinhole,
+# -0.051 ERP): so the plugins at least do no harm where tuning does. Why the null result: this small
+# SAM is already fairly robust to the box noise RTS trains on (GT box to s=0.4 loses 6 points on
+# pinholes, 3 on ERP, while filling the box loses 19 and 20), so there is little instability left for
+# the plugins to fix; the paper's failure (attention drifting to the background under a sloppy box)
+# is a property of a large ViT SAM that this one does not share; and one epoch of 200 steps x 2
+# images is a small budget. The plugins are the right size and start as exact no-ops (section 4);
+# what they buy depends on the SAM underneath.
 #
 # The same object as in section 1, now with Stable-SAM:
 
@@ -442,10 +471,11 @@ if check_claims:
 #   prompt-conditioned switch (DRP) between deformed and regular features, both starting as exact
 #   no-ops, so training can only move away from SAM where the loss asks for it.
 # - RTS trains them with the prompts people actually give: sloppy boxes and a few clicks.
-# - How much this buys depends on the SAM underneath and on the training budget; the table above is
-#   the honest measurement for the bundled tiny model. With Meta's ViT-B/L/H (full profile) the same
-#   code runs unchanged.
-#
+# - What it buys depends on the SAM underneath. On the bundled tiny SAM the shipped plugins change
+#   held-out mIoU by less than a point under every prompt kind (intervals hold 0 or sit within 0.01 of
+#   it), and tuning the whole decoder does no better: the paper's large gains under casual prompts are
+#   **not reproduced** here, because this SAM barely suffers from the failure the plugins repair. With
+#   Meta's ViT-B/L/H (full profile) the same code runs unchanged, and that is where to test the claim.
 # Next: notebook 04 turns to GoodSAM, where SAM's masks help a semantic model on panoramas.
 
 # %%

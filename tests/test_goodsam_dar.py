@@ -224,3 +224,30 @@ def test_window_masks_map_back_to_the_erp():
     # a window covers half the width: no mask from one window can be wider than the window
     for m in ms.masks:
         assert int(m.any(0).sum()) <= 64
+
+
+def test_run_ablation_tables_carry_intervals_and_band_accuracy():
+    t = PointwiseTeacher()
+    pans = []
+    for i in range(4):
+        x = blocks_erp() * (0.8 + 0.05 * i)
+        with torch.no_grad():
+            sem = t(x[None]).logits[0].argmax(0)
+        sem = nn.functional.interpolate(sem[None, None].float(), size=(64, 128), mode="nearest")[0, 0].long()
+        sem[:, 8 * i:8 * i + 20] = (sem[:, 8 * i:8 * i + 20] + 1) % 9       # a different wrong strip per panorama
+        pans.append({"image": x, "semantic": sem})
+    m = torch.zeros(1, 64, 128, dtype=torch.bool)
+    m[0, :, :32] = True
+    masks = [MaskSet(m, torch.ones(1), torch.zeros(1, dtype=torch.bool))] * 4
+    variants = {"TA alone": dict(windows="none", boundary=False, fusion="none"),
+                "vote": dict(windows="none", boundary=False, fusion="vote")}
+    res = goodsam.run_ablation(t, None, pans, variants=variants, masks=masks, progress=False)
+    tab = res.table.set_index("variant")
+    assert (tab["n"] == 4).all()
+    assert (tab["miou_lo"] <= tab["miou"]).all() and (tab["miou"] <= tab["miou_hi"]).all()
+    assert tab.loc["TA alone", ["delta_vs_ta", "delta_lo", "delta_hi"]].tolist() == [0.0, 0.0, 0.0]
+    assert tab.loc["vote", "delta_lo"] <= tab.loc["vote", "delta_vs_ta"] <= tab.loc["vote", "delta_hi"]
+    assert tab.loc["vote", "miou_hi"] - tab.loc["vote", "miou_lo"] > 0       # panoramas differ: a real interval
+    acc = res.latitude_acc.set_index("variant")
+    assert list(acc.columns) == list(res.latitude.set_index("variant").columns)
+    assert ((acc >= 0) & (acc <= 1)).all().all()

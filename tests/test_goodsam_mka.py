@@ -3,6 +3,7 @@
 ``FakeTeacher`` and ``make_dataset`` follow the TA / pseudo-label interface; test_goodsam_ddp imports them.
 """
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -182,6 +183,20 @@ def test_loss_errors_name_what_was_expected():
 # ----------------------------------------------------------------------------------------------
 
 FAST = dict(steps=4, batch_size=2, warmup=1, ckpt_every=2, log_every=2, lr=3e-3)
+
+
+def test_evaluate_miou_keeps_one_confusion_per_image_for_intervals():
+    from gsam_lab import bootstrap, metrics
+    torch.set_num_threads(1)
+    ds = make_dataset(n=5)
+    model = FakeTeacher()
+    e = evaluate_miou(model, ds, K, batch_size=2, device="cpu")
+    cms = e["confusions"]
+    assert cms.shape == (5, K, K)
+    summed = metrics.iou_from_confusion(torch.as_tensor(cms.sum(0))).numpy()
+    assert float(np.nanmean(summed)) == pytest.approx(e["miou"])
+    value, lo, hi = bootstrap.miou_bootstrap_ci(cms)
+    assert value == pytest.approx(e["miou"]) and lo <= value <= hi
 
 
 def test_training_lowers_the_loss_and_learns_the_toy_task(tmp_path):

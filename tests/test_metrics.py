@@ -318,8 +318,10 @@ def test_latitude_miou_one_band_wrong():
     pred[2:4] = (gt[2:4] + 1) % k  # every pixel of the middle band wrong
     gt[0, :6] = 255  # 6 ignored pixels in the top band
     df = M.latitude_miou(pred, gt, k, bands=3)
-    assert list(df.columns[:7]) == ["band", "row_start", "row_stop", "lat_min", "lat_max", "miou", "pixel_share"]
+    assert list(df.columns[:8]) == ["band", "row_start", "row_stop", "lat_min", "lat_max", "miou", "pixel_acc",
+                                    "pixel_share"]
     assert df["miou"].tolist() == [1.0, 0.0, 1.0]
+    assert df["pixel_acc"].tolist() == [1.0, 0.0, 1.0]
     assert df["lat_max"].tolist() == [90.0, 30.0, -30.0]
     assert df["lat_min"].tolist() == [30.0, -30.0, -90.0]
     assert df["pixel_share"].tolist() == pytest.approx([18 / 66, 24 / 66, 24 / 66])
@@ -336,7 +338,21 @@ def test_latitude_miou_band_equals_crop_miou():
     df = M.latitude_miou(pred, gt, 5, bands=4)
     for r in df.itertuples():
         assert r.miou == pytest.approx(M.miou(pred[:, r.row_start:r.row_stop], gt[:, r.row_start:r.row_stop], 5))
+        crop = (pred[:, r.row_start:r.row_stop] == gt[:, r.row_start:r.row_stop]).double().mean()
+        assert r.pixel_acc == pytest.approx(float(crop))
     assert df["pixel_share"].sum() == pytest.approx(1.0)
+
+
+def test_latitude_pixel_accuracy_tells_what_band_miou_hides():
+    # a sky band: 100 sky pixels, 1 pole pixel the model calls sky -> mIoU 0.495, yet 99 % of the pixels right
+    gt = torch.zeros(2, 101, dtype=torch.long)
+    gt[:, -1] = 1
+    gt[1] = 255
+    pred = torch.zeros(2, 101, dtype=torch.long)
+    df = M.latitude_miou(pred, gt, 2, bands=2)
+    assert df.loc[0, "miou"] == pytest.approx(100 / 101 / 2)
+    assert df.loc[0, "pixel_acc"] == pytest.approx(100 / 101)
+    assert np.isnan(df.loc[1, "pixel_acc"]) and np.isnan(df.loc[1, "miou"])     # nothing labelled
 
 
 def test_latitude_miou_errors():

@@ -35,6 +35,31 @@ def test_plot_sweep_draws_one_line_per_summary_with_gt_box_at_zero():
     plt.close("all")
 
 
+def _with_methods():
+    sam_rows = _summary(0.5).assign(method="SAM")
+    fill = _summary(1.0).assign(method="fill box")
+    fill = fill[fill["kind"] != "points"]
+    t = pd.concat([sam_rows, fill], ignore_index=True)
+    t["miou_lo"], t["miou_hi"] = t["miou"] - 0.05, t["miou"] + 0.1
+    return t
+
+
+def test_plot_sweep_draws_methods_with_error_bars_and_the_baseline_dashed():
+    fig = viz.plot_sweep({"ERP": _with_methods()}, metrics_=("miou", "stability"))
+    ax = fig.axes[0]
+    assert len(ax.containers) == 2                        # SAM and the fill-box baseline, each with error bars
+    sam_bars, fill_bars = ax.containers
+    assert sam_bars.has_yerr and fill_bars.has_yerr
+    assert fill_bars.lines[0].get_linestyle() == "--" and sam_bars.lines[0].get_linestyle() == "-"
+    seg = sam_bars.lines[2][0].get_segments()[1]           # the interval drawn at noise 0.1
+    np.testing.assert_allclose(seg[:, 1], [0.75 - 0.05, 0.75 + 0.1])
+    assert not fig.axes[1].containers[0].has_yerr          # no stability interval given: no bars
+    fig2 = viz.plot_sweep({"ERP": _with_methods()}, x="k", metrics_=("miou",))
+    ref = [line for line in fig2.axes[0].lines if line.get_linestyle() == "--"]
+    assert len(ref) == 1 and ref[0].get_ydata()[0] == 0.8   # fill box at the GT box: a horizontal line
+    plt.close("all")
+
+
 def test_draw_boxes_and_points():
     fig, ax = plt.subplots()
     ax.imshow(np.zeros((50, 80, 3)))

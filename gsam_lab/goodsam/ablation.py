@@ -16,7 +16,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 
-from ..metrics import ConfusionMeter, latitude_miou
+from ..bootstrap import miou_bootstrap_ci
+from ..metrics import ConfusionMeter, confusion_matrix, latitude_miou
 
 __all__ = ["ABLATION_VARIANTS", "AblationResult", "run_ablation"]
 
@@ -38,13 +39,15 @@ ABLATION_VARIANTS: Dict[str, dict] = {
 
 
 class AblationResult(NamedTuple):
-    """``table``, ``per_class``, ``latitude`` (pandas DataFrames, one row per variant) and ``examples``
-    (variant -> DarResult of the first panorama, for plots)."""
+    """``table``, ``per_class``, ``latitude`` (band mIoU) and ``latitude_acc`` (band pixel accuracy)
+    (pandas DataFrames, one row per variant) and ``examples`` (variant -> DarResult of the first
+    panorama, for plots)."""
 
     table: "object"
     per_class: "object"
     latitude: "object"
     examples: dict
+    latitude_acc: "object" = None
 
 
 class _Tally:
@@ -52,6 +55,7 @@ class _Tally:
 
     def __init__(self, num_classes: int):
         self.meter = ConfusionMeter(num_classes)          # the ensemble's argmax, every labelled pixel
+        self.cms: List[torch.Tensor] = []                 # ... per panorama, for the bootstrap intervals
         self.pseudo = ConfusionMeter(num_classes)         # the pseudo-labels, where they are not ignored
         self.kept, self.labelled = 0, 0
         self.preds: List[torch.Tensor] = []
@@ -60,6 +64,7 @@ class _Tally:
     def add(self, res, gt: torch.Tensor, seconds: float) -> None:
         pred = res.ensemble_logits.argmax(0)
         self.meter.update(pred, gt)
+        self.cms.append(confusion_matrix(pred, gt, self.meter.num_classes).cpu())
         self.preds.append(pred)
         lab = gt != 255
         ok = lab & (res.pseudo_label != 255)
@@ -89,8 +94,10 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
         masks: precomputed MaskSets, one per panorama (default: computed here once each).
 
     Returns:
-        :class:`AblationResult`. ``table`` columns: ``variant``, ``miou`` (argmax of the ensemble,
-        every labelled pixel), ``delta_vs_ta`` (mIoU points vs the first variant), ``pixel_acc``,
+        :class:`AblationResult`. ``table`` columns: ``variant``, ``n`` (panoramas), ``miou`` (argmax of
+        the ensemble, every labelled pixel) with its 95 % bootstrap interval over panoramas
+        (``miou_lo``, ``miou_hi``), ``delta_vs_ta`` (mIoU points vs the first variant) with its paired
+        interval (``delta_lo``, ``delta_hi``), ``pixel_acc``,
         ``pseudo_coverage`` (labelled pixels not ignored), ``pseudo_miou`` (mIoU over those),
         ``seconds`` (per panorama, SAM excluded), plus the settings.
     """
@@ -126,21 +133,25 @@ def _tables(classes, variants: Dict[str, dict], tallies: Dict[str, _Tally], gt_a
     import pandas as pd
 
     n = len(gt_all)
-    base = None
-    rows, pcs, lats = [], [], []
+    cms = {name: torch.stack(t.cms).numpy() for name, t in tallies.items()}
+    base = next(iter(cms.values()))
+    rows, pcs, lats, accs = [], [], [], []
     for name, kw in variants.items():
         t = tallies[name]
         m = t.meter.miou()
-        base = m if base is None else base
-        rows.append({"variant": name, "miou": round(m, 4), "delta_vs_ta": round(100 * (m - base), 2),
+        _, lo, hi = miou_bootstrap_ci(cms[name])
+        d, dlo, dhi = (0.0, 0.0, 0.0) if cms[name] is base else miou_bootstrap_ci(cms[name], base=base)
+        rows.append({"variant": name, "n": n, "miou": round(m, 4), "miou_lo": round(lo, 4), "miou_hi": round(hi, 4),
+                     "delta_vs_ta": round(100 * d, 2), "delta_lo": round(100 * dlo, 2), "delta_hi": round(100 * dhi, 2),
                      "pixel_acc": round(t.meter.pixel_accuracy(), 4),
                      "pseudo_coverage": round(t.kept / max(1, t.labelled), 4),
                      "pseudo_miou": round(t.pseudo.miou(), 4),
                      "seconds": round(t.seconds / max(1, n), 3), **{k: str(v) for k, v in kw.items()}})
         pcs.append({"variant": name, **{c: round(float(x), 4) for c, x in zip(classes, t.meter.per_class_iou())}})
         lat = latitude_miou(torch.stack(t.preds), gt_all, len(classes), bands=bands)
-        lats.append({"variant": name, **{f"{r.lat_max:+.0f}..{r.lat_min:+.0f}": round(float(r.miou), 4)
-                                         for r in lat.itertuples()}})
+        band = [f"{r.lat_max:+.0f}..{r.lat_min:+.0f}" for r in lat.itertuples()]
+        lats.append({"variant": name, **{b: round(float(v), 4) for b, v in zip(band, lat["miou"])}})
+        accs.append({"variant": name, **{b: round(float(v), 4) for b, v in zip(band, lat["pixel_acc"])}})
     table = pd.DataFrame(rows)
     table.attrs["sam_seconds_per_panorama"] = round(sam_s / max(1, n), 2)
-    return AblationResult(table, pd.DataFrame(pcs), pd.DataFrame(lats), examples)
+    return AblationResult(table, pd.DataFrame(pcs), pd.DataFrame(lats), examples, pd.DataFrame(accs))

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -409,14 +410,18 @@ def evaluate_miou(model: nn.Module, dataset, num_classes: Optional[int] = None, 
                   device="auto", ignore_index: int = 255, label_key: str = "semantic") -> Dict[str, object]:
     """mIoU of ``model.predict(images)`` (B x K x H x W logits) against ``dataset`` items' ``label_key``.
 
-    Works for the student and the TA alike. Returns ``{"miou": float, "per_class": list of K floats (nan = absent)}``.
+    Works for the student and the TA alike. Returns ``{"miou": float, "per_class": list of K floats (nan = absent),
+    "confusions": N x K x K numpy array}``: one confusion matrix per image, for
+    :func:`gsam_lab.bootstrap.miou_bootstrap_ci` (an interval over images, or a paired difference of
+    two models on the same images).
     """
-    from gsam_lab.metrics import ConfusionMeter
+    from gsam_lab.metrics import ConfusionMeter, confusion_matrix
     dev = resolve_device(device)
     K = int(num_classes if num_classes is not None else model.num_classes)
     was_training = model.training
     model.to(dev).eval()
     meter = ConfusionMeter(K, ignore_index=ignore_index)
+    cms = []
     for s in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(s, min(len(dataset), s + batch_size))]
         images = torch.stack([as_item_tensor(it["image"], "image").float() for it in items]).to(dev)
@@ -424,7 +429,10 @@ def evaluate_miou(model: nn.Module, dataset, num_classes: Optional[int] = None, 
         logits = model.predict(images)
         if logits.shape[1] != K or logits.shape[-2:] != gt.shape[-2:]:
             raise ValueError(f"predict returned {tuple(logits.shape)}; expected B x {K} x {tuple(gt.shape[-2:])}")
-        meter.update(logits.argmax(1).cpu(), gt)
+        pred = logits.argmax(1).cpu()
+        meter.update(pred, gt)
+        cms += [confusion_matrix(p, g, K, ignore_index=ignore_index).numpy() for p, g in zip(pred, gt)]
     model.train(was_training)
-    return {"miou": meter.miou(), "per_class": [float(x) for x in meter.per_class_iou()]}
+    return {"miou": meter.miou(), "per_class": [float(x) for x in meter.per_class_iou()],
+            "confusions": np.stack(cms) if cms else np.zeros((0, K, K), np.int64)}
 

@@ -260,7 +260,10 @@ def latitude_miou(pred: ArrayLike, gt: ArrayLike, num_classes: int, bands: int =
     Returns:
         a pandas DataFrame with one row per band, top to bottom, and columns ``band``,
         ``row_start``, ``row_stop``, ``lat_min``, ``lat_max`` (degrees), ``miou`` (NaN for a band with no
-        labelled pixel), ``pixel_share`` (the band's fraction of all labelled pixels).
+        labelled pixel), ``pixel_acc`` (the fraction of the band's labelled pixels labelled right) and
+        ``pixel_share`` (the band's fraction of all labelled pixels). Read ``miou`` beside ``pixel_acc``:
+        a band that holds one or two classes (sky at the top, road at the bottom) can score a low mIoU
+        from a few stray pixels of other classes while nearly every pixel is right.
     """
     import pandas as pd
 
@@ -288,6 +291,7 @@ def latitude_miou(pred: ArrayLike, gt: ArrayLike, num_classes: int, bands: int =
             "lat_min": min(lat_edges[b], lat_edges[b + 1]),
             "lat_max": max(lat_edges[b], lat_edges[b + 1]),
             "miou": _nanmean(iou_from_confusion(cms[b])),
+            "pixel_acc": float(cms[b].diagonal().sum()) / float(counts[b]) if counts[b] else float("nan"),
             "pixel_share": float(counts[b]) / total if total else float("nan"),
         })
     return pd.DataFrame(rows)

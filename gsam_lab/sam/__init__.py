@@ -15,6 +15,7 @@ from ..images import as_rgb_uint8
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
 from .automatic import AutoMasks, automatic_masks
 from .decoding import shared_predict_masks
+from .evaluate import PromptEvaluation, evaluate_prompts, score_models
 from .fast_decoder import folded_predict_masks
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict
@@ -31,6 +32,8 @@ __all__ = [
     "AutoMasks", "automatic_masks",
     # decoding.py
     "shared_predict_masks",
+    # evaluate.py
+    "PromptEvaluation", "evaluate_prompts", "score_models",
     # fast_decoder.py
     "folded_predict_masks",
     # gallery.py

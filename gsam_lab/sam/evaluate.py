@@ -22,7 +22,7 @@ import pandas as pd
 from gsam_lab.bootstrap import bootstrap_ci, paired_bootstrap_ci, summarize_ci
 
 from .baselines import BoxFillPredictor
-from .stability import _predictor, stability_sweep
+from .stability import SweepResult, _predictor, stability_sweep
 
 __all__ = ["evaluate_prompts", "score_models", "PromptEvaluation", "TARGETS", "check_targets", "SIZE_BINS"]
 
@@ -56,14 +56,17 @@ class PromptEvaluation:
     params: Dict[str, object] = field(default_factory=dict)
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """Per domain, method and setting: ``n`` objects, ``miou`` with its bootstrap interval
-        (``miou_lo``, ``miou_hi``), ``mbiou`` with its interval, mean ``stability``."""
+        """Per domain, method and setting: the prompt ``kind``, ``noise`` and ``k``, ``n`` objects, and
+        ``miou``, ``mbiou`` and ``stability`` (means over objects), each with its bootstrap interval
+        over objects (``<column>_lo``, ``<column>_hi``)."""
         rows = []
         for (dom, meth, setting), g in self.objects.groupby(["domain", "method", "setting"], sort=False):
-            m, lo, hi = bootstrap_ci(g["iou"], level=level)
-            b, blo, bhi = bootstrap_ci(g["boundary_iou"], level=level)
-            rows.append(dict(domain=dom, method=meth, setting=setting, n=len(g), miou=m, miou_lo=lo, miou_hi=hi,
-                             mbiou=b, mbiou_lo=blo, mbiou_hi=bhi, stability=g["stability"].mean()))
+            row = dict(domain=dom, method=meth, setting=setting, n=len(g),
+                       **{c: g[c].iloc[0] for c in ("kind", "noise", "k") if c in g})
+            for col, name in (("iou", "miou"), ("boundary_iou", "mbiou"), ("stability", "stability")):
+                m, lo, hi = bootstrap_ci(g[col], level=level)
+                row.update({name: m, f"{name}_lo": lo, f"{name}_hi": hi})
+            rows.append(row)
         return pd.DataFrame(rows)
 
     def paired(self, domain: str, a: Tuple[str, str], b: Tuple[str, str], value: str = "iou",
@@ -78,6 +81,14 @@ class PromptEvaluation:
             return g.set_index(["image", "object"])[value]
         left, right = pick(a).align(pick(b), join="inner")
         return paired_bootstrap_ci(left.to_numpy(), right.to_numpy(), level=level)
+
+    def compare(self, a: str, b: str, domain: str, method: str = SAM_NAME) -> pd.DataFrame:
+        """Per object of ``domain``, ``method``'s IoU under setting ``a`` and under setting ``b``, sorted
+        by the drop, largest first (as :meth:`gsam_lab.sam.SweepResult.compare`)."""
+        g = self.objects[(self.objects["domain"] == domain) & (self.objects["method"] == method)]
+        if g.empty:
+            raise ValueError(f"no rows for method {method!r} in domain {domain!r}")
+        return SweepResult(pd.DataFrame(), g, {}).compare(a, b)
 
     def by_class(self, setting: str = "gt_box", class_names: Optional[Sequence[str]] = None) -> pd.DataFrame:
         """mIoU per domain, method and object class for one ``setting``, with ``n`` and intervals."""

@@ -52,15 +52,29 @@ def draw_points(ax, points, labels=None, size: float = 40.0) -> list:
     return out
 
 
-def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "mbiou", "stability"), axes=None):
-    """Plot prompt-sweep summaries (``SweepResult.summary()`` tables) side by side, one line per entry.
+def _sweep_part(s, x: str):
+    """The rows of one summary that a sweep plot draws against ``x``, sorted along it."""
+    if x == "noise":
+        return s[s["kind"].isin(["gt_box", "noisy_box"])].sort_values("noise")
+    part = s[(s["kind"] == "points") & ~s["setting"].astype(str).str.contains("multimask")]
+    return part.sort_values("k")
+
+
+def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "mbiou", "stability"), axes=None,
+               baseline: str = "fill box"):
+    """Plot prompt-sweep summaries side by side, one line per entry, with error bars where given.
 
     Args:
-        summaries: ``{"pinhole": summary, "ERP": summary, ...}`` (or one summary).
+        summaries: ``{"pinhole": summary, "ERP": summary, ...}`` (or one summary): tables of
+            ``SweepResult.summary()`` or ``PromptEvaluation.summary()``. A table with a ``method``
+            column gives one line per method; columns ``<metric>_lo`` / ``<metric>_hi`` (the
+            bootstrap interval) become error bars.
         x: ``"noise"``: noisy boxes against their noise scale, with the ground-truth box drawn at
             noise 0; ``"k"``: point prompts against the number of points.
         metrics_: columns to plot, one panel each.
         axes: optional axes to draw on (one per metric).
+        baseline: the method drawn as a dashed reference (default ``"fill box"``, the prompt box painted
+            solid); against ``"k"`` (no box to fill) its ground-truth-box value is a horizontal line.
 
     Returns:
         the figure.
@@ -77,24 +91,42 @@ def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     titles = {"miou": "mIoU", "mbiou": "boundary mIoU", "stability": "stability (pairwise IoU)"}
-    for name, s in summaries.items():
-        if x == "noise":
-            part = s[s["kind"].isin(["gt_box", "noisy_box"])].sort_values("noise")
-            label_x = "box noise scale (0 = ground-truth box)"
-        else:
-            part = s[s["kind"] == "points"].sort_values("k")
-            label_x = "positive points"
-        if part.empty:
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, s) in enumerate(summaries.items()):
+        color = colors[i % len(colors)]
+        by_method = dict(iter(s.groupby("method", sort=False))) if "method" in s else {None: s}
+        drawn = False
+        for method, t in by_method.items():
+            label = " · ".join(str(v) for v in (name, method) if v) or None
+            is_base = method == baseline
+            part = _sweep_part(t, x)
+            if is_base and x == "k":
+                ref = t[t["kind"] == "gt_box"]
+                for ax, m in zip(axes, metrics_):
+                    if len(ref) and m != "stability":
+                        ax.axhline(float(ref[m].iloc[0]), color=color, linestyle="--", linewidth=1,
+                                   label=f"{label} (GT box)")
+                continue
+            if part.empty:
+                continue
+            drawn = True
+            for ax, m in zip(axes, metrics_):
+                err = None
+                if f"{m}_lo" in part and f"{m}_hi" in part:
+                    err = np.vstack([part[m] - part[f"{m}_lo"], part[f"{m}_hi"] - part[m]]).astype(float).clip(min=0)
+                ax.errorbar(part[x].to_numpy(float), part[m].to_numpy(float), yerr=err, capsize=3, color=color,
+                            marker="_" if is_base else "o",
+                            linestyle="--" if is_base else "-", alpha=0.7 if is_base else 1.0, label=label)
+        if not drawn:
             raise ValueError(f"summary {name!r} has no {'box' if x == 'noise' else 'point'} settings to plot")
-        for ax, m in zip(axes, metrics_):
-            ax.plot(part[x], part[m], marker="o", label=name or None)
+    label_x = "box noise scale (0 = ground-truth box)" if x == "noise" else "positive points"
     for ax, m in zip(axes, metrics_):
         ax.set_xlabel(label_x)
         ax.set_title(titles.get(m, m))
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    if any(summaries):
-        axes[0].legend()
+    if any(ax.get_legend_handles_labels()[1] for ax in axes[:1]):
+        axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
