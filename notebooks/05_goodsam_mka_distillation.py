@@ -334,18 +334,28 @@ scores = {f"TA ({cfg.teacher})": (n_ta, goodsam.evaluate_miou(ta, test, K, devic
 for name, r in runs.items():
     scores[f"student {cfg.student}: {name}"] = (r.student.num_parameters(),
                                                 goodsam.evaluate_miou(r.student, test, K, device=dev))
-table = pd.DataFrame([{"model": k, "params (M)": round(n / 1e6, 2), "test mIoU (%)": round(100 * e["miou"], 1),
+ta_cms = scores[f"TA ({cfg.teacher})"][1]["confusions"]
+
+
+def ci_text(cms, base=None):
+    """Dataset mIoU (or its paired difference to ``base``) in points, with its 95 % interval over panoramas."""
+    return bootstrap.format_ci(*(100 * v for v in bootstrap.miou_bootstrap_ci(cms, base)), digits=1)
+
+
+table = pd.DataFrame([{"model": k, "params (M)": round(n / 1e6, 2), "n": len(e["confusions"]),
+                       "test mIoU (%)": ci_text(e["confusions"]),
+                       "minus TA (points)": "" if e["confusions"] is ta_cms else ci_text(e["confusions"], ta_cms),
                        **{c: round(100 * v, 1) for c, v in zip(data.CLASSES, e["per_class"])}}
                       for k, (n, e) in scores.items()]).set_index("model")
 table.to_csv(out / "ablation.csv")
 table
 
 # %%
-ta_miou = scores[f"TA ({cfg.teacher})"][1]["miou"]
-mka_miou = scores[f"student {cfg.student}: CE + KD + features (MKA)"][1]["miou"]
-verdict = "reaches" if mka_miou >= ta_miou else "does NOT reach"
-print(f"student with full MKA: {100 * mka_miou:.1f} mIoU vs TA {100 * ta_miou:.1f}: it {verdict} its TA "
-      f"with {n_ta / full.student.num_parameters():.1f}x fewer parameters")
+mka_cms = scores[f"student {cfg.student}: CE + KD + features (MKA)"][1]["confusions"]
+d, lo, hi = (100 * v for v in bootstrap.miou_bootstrap_ci(mka_cms, ta_cms))
+verdict = ("beats" if lo > 0 else "falls short of" if hi < 0 else "cannot be told apart from")
+print(f"live demo, student with full MKA minus TA: {d:+.1f} [{lo:+.1f}, {hi:+.1f}] mIoU points on {len(test)} "
+      f"panoramas: it {verdict} its TA, with {n_ta / full.student.num_parameters():.1f}x fewer parameters")
 if check_claims:
     assert all(e["miou"] > 1.0 / K for _, e in scores.values()), "every model is above chance (1/K)"
 
@@ -367,20 +377,8 @@ if cfg.teacher == "tiny-synth":
     shipped = goodsam.load_student("tiny-synth", device=dev)
 
     test_128 = data.SyntheticPanoramas("test", cfg.n_test, (128, 256), seed=seed)
-
-    def per_panorama_confusions(model):
-        cms = []
-        with torch.no_grad():
-            for i in range(len(test_128)):
-                item = test_128[i]
-                pred = model.predict(item["image"][None].float().to(dev)).argmax(1)[0].cpu()
-                cms.append(metrics.confusion_matrix(pred, item["semantic"], K).numpy())
-        return cms
-
-    def ci_text(cms, base=None):
-        return bootstrap.format_ci(*(100 * v for v in bootstrap.miou_bootstrap_ci(cms, base)), digits=1)
-
-    cm_ta, cm_shipped = per_panorama_confusions(ta), per_panorama_confusions(shipped)
+    cm_ta = goodsam.evaluate_miou(ta, test_128, K, device=dev)["confusions"]
+    cm_shipped = goodsam.evaluate_miou(shipped, test_128, K, device=dev)["confusions"]
     shipped_table = pd.DataFrame([
         {"model": f"TA ({cfg.teacher})", "params (M)": round(n_ta / 1e6, 2), "test mIoU (%)": ci_text(cm_ta),
          "minus TA (points)": ""},
@@ -447,10 +445,14 @@ print(f"notebook run time: {lab.elapsed():.0f} s")
 #   **ensemble distribution** softened by a temperature (how sure, and what the runner-up is), and
 #   the TA's **intermediate features** through cheap 1x1 adapters (how the TA sees the scene).
 # - Only unlabelled target-domain panoramas are used; the ground truth is read once, for scoring.
-# - The student trains on panoramas, so it can beat a TA that only ever saw pinhole images, with a
-#   fraction of its parameters and time per image. Whether it does in a short quick-profile run is
-#   printed above, honestly; `data_scripts/train_student.py` runs the longer measurement
-#   (results in `data_scripts/README.md`).
+# - In the live demo each loss term added a point or two (on 8 test panoramas, seed 0: CE only 19.7,
+#   + KD 21.2, + features 23.3 mIoU), differences that sit inside the intervals: the ordering is a
+#   hint, not a finding. 150 steps are far too few: the demo student stays about 8 points *below* its
+#   TA, an interval that excludes 0. That is a budget, not a verdict on MKA.
+# - The shipped student, trained by the full recipe (4000 steps on 96 unlabelled panoramas), is
+#   level with its TA or a little above it (+3.1 [-2.1, +8.2] points on this notebook's 8 panoramas,
+#   +3.3 [-0.8, +7.5] on 16), with a fifth of its parameters. GoodSAM reports a student that *beats*
+#   its teacher; here the interval still holds 0, so "reaches" is the honest word.
 #
 # Next: notebook 06 runs the whole pipeline end to end and compares it with the papers' claims.
 
