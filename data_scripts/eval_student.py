@@ -20,18 +20,6 @@ from gsam_lab import data, goodsam, metrics
 from gsam_lab.bootstrap import format_ci, miou_bootstrap_ci
 
 
-@torch.no_grad()
-def confusions(model, panoramas, num_classes: int, device) -> list:
-    """One confusion matrix per panorama (numpy ``K x K``) of ``model.predict``'s argmax."""
-    model.to(device).eval()
-    out = []
-    for i in range(len(panoramas)):
-        item = panoramas[i]
-        logits = model.predict(item["image"][None].float().to(device))
-        out.append(metrics.confusion_matrix(logits.argmax(1)[0].cpu(), item["semantic"], num_classes).numpy())
-    return out
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("students", nargs="*", help="student files written by Student.save / train_student.py "
@@ -55,7 +43,7 @@ def main(argv=None):
     models += [("shipped student" if f is None else Path(f).stem,
                 goodsam.load_student("tiny-synth" if f is None else f, device=dev))
                for f in files]
-    cms = {name: confusions(m, panos, k, dev) for name, m in models}
+    cms = {name: goodsam.evaluate_miou(m, panos, k, batch_size=1, device=dev)["confusions"] for name, m in models}
     base = cms[models[0][0]]
     rows = []
     for name, m in models:
@@ -63,7 +51,7 @@ def main(argv=None):
         d = None if cms[name] is base else miou_bootstrap_ci(cms[name], base=base)
         rows.append({"model": name, "params_M": sum(q.numel() for q in m.parameters()) / 1e6,
                      "miou": v, "minus_ta": d,
-                     "per_class": [float(x) for x in metrics.iou_from_confusion(sum(cms[name]))]})
+                     "per_class": [float(x) for x in metrics.iou_from_confusion(torch.as_tensor(cms[name].sum(0)))]})
     print(f"{len(panos)} {args.split}-split ERPs {tuple(args.hw)}; 95 % bootstrap intervals over panoramas")
     print("| model | params | mIoU | minus TA (points) | " + " | ".join(data.CLASSES) + " |")
     print("|---|---:|---|---|" + "---:|" * len(data.CLASSES))
