@@ -37,9 +37,9 @@
 # includes 0 the verdict is "not resolved". With the quick profile's few images, most intervals are
 # wide: the larger held-out runs of `data_scripts/README.md` are quoted where they decide a question.
 #
-# **Run time:** quick profile about 100-110 s on 2 CPU cores shared with other jobs (99 s in the
-# notebook, 108 s through `gsam-lab run 06`, at a load of about 4); the SAM masks for DAR and the live
-# demo are most of it. Full profile: a GPU and the real checkpoints, not measured.
+# **Run time:** quick profile 66-72 s on 2 CPU cores at a load of about 2 (`gsam-lab run 06`: 72 s), about
+# 100-110 s when other work shares the cores (load about 4); the SAM masks for DAR and the live demo
+# are most of it. Full profile: a GPU and the real checkpoints, not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -306,7 +306,7 @@ print(f"DAR on {len(train_set)} training panoramas + {cfg.steps} MKA steps: sect
 
 labels = {"TA": f"TA {cfg.teacher} (whole ERP)", "DAR vote": "DAR ensemble, vote (TA windows + SAM)",
           "DAR ctcf": "DAR ensemble, ctcf (the paper's fusion)",
-          "shipped student": f"shipped student {cfg.student if shipped is None else 'tiny'} (full recipe, 4000 steps)",
+          "shipped student": "shipped student tiny (full recipe, 4000 steps)",
           "TA (demo size)": f"TA {cfg.teacher} (whole ERP)"}
 goodsam_table = pd.DataFrame([{
     "model": labels.get(name, f"student {cfg.student}: live demo, {cfg.steps} steps"),
