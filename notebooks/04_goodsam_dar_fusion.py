@@ -109,6 +109,10 @@ if data_root and cfg.dataset == "densepass":
         def __getitem__(self, i):
             it = self.ds[i]
             erp, sem, _ = goodsam.pad_band_to_erp(it["image"], it["semantic"])
+            if tuple(erp.shape[-2:]) != tuple(cfg.erp_hw):        # 400 x 2048 pads to 1024 x 2048; else resize
+                erp = torch.nn.functional.interpolate(erp[None], size=cfg.erp_hw, mode="bilinear", antialias=True)[0]
+                sem = torch.nn.functional.interpolate(sem[None, None].float(), size=cfg.erp_hw, mode="nearest")[0, 0]
+                sem = sem.to(it["semantic"].dtype)
             return {"image": erp, "semantic": sem}
     test_set = _Padded(data.FolderDataset(data_root, layout="densepass", split="val"))
 else:
@@ -452,7 +456,8 @@ plt.show()
 ok = it0["pseudo_label"] != 255
 assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]), \
     "compact logits keep the pseudo-label's class"
-assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), \
+assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(it0["ensemble_logits"].shape[-2:]),
+                      atol=2e-2), \
     "dense logits are a distribution"
 print(f"notebook ran in {lab.elapsed():.0f} s")
 

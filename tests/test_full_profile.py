@@ -112,8 +112,8 @@ def test_04_full_densepass(full_run):
     assert len(folders) == 1, folders
     pl = goodsam.PseudoLabelDataset(folders[0])
     item = pl[0]
-    # a DensePASS band (400 x 2048) is centred in a full 1024 x 2048 ERP before DAR
-    assert tuple(item["pseudo_label"].shape) == (1024, 2048)
+    # a DensePASS band (400 x 2048) is centred in a full 1024 x 2048 ERP, then resized to erp_hw, before DAR
+    assert tuple(item["pseudo_label"].shape) == (64, 128)
     assert item["ensemble_logits"].shape[0] == len(CLASSES)
     labels = item["pseudo_label"].unique()
     assert bool(((labels < len(CLASSES)) | (labels == 255)).all())
