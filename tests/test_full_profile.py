@@ -81,6 +81,7 @@ def test_standin_formats(meta_sam_checkpoint, cityscapes_ta_folder, densepass_ro
     car = ta.groups[CLASSES.index("car")]
     assert [CITYSCAPES_CLASSES[i] for i in car] == ["car", "truck", "bus", "train"]
     assert {CITYSCAPES_CLASSES[i] for g in ta.groups for i in g}.isdisjoint({"fence", "motorcycle", "bicycle"})
+    assert goodsam.count_parameters("b0", 19) < sum(p.numel() for p in ta.parameters()), "TA > B0 student"
     out = ta(torch.rand(1, 3, 64, 128))
     assert out.logits.shape == (1, len(CLASSES), 16, 32) and len(out.features) == 4
     ds = data.FolderDataset(densepass_root, layout="densepass", split="val")
