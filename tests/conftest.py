@@ -27,4 +27,4 @@ def tiny_sam():
 
 
 # stand-ins of the full profile's files (Meta SAM checkpoint, SegFormer folders, DensePASS), built once per session
-from standins import cityscapes_student_folder, cityscapes_ta_folder, densepass_root, meta_sam_checkpoint, standin_dir  # noqa: E402,F401
+from standins import cityscapes_ta_folder, densepass_root, meta_sam_checkpoint, standin_dir  # noqa: E402,F401

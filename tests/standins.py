@@ -52,8 +52,12 @@ def make_meta_sam_checkpoint(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def make_segformer_folder(path: Path, seed: int = 0, arch: dict = TINY_SEGFORMER) -> Path:
-    """A Hugging Face ``save_pretrained`` folder: SegFormer with Cityscapes' 19 classes, random weights."""
+def make_segformer_folder(path: Path, seed: int = 0, arch: dict = TINY_SEGFORMER, sharpen: float = 60.0) -> Path:
+    """A Hugging Face ``save_pretrained`` folder: SegFormer with Cityscapes' 19 classes, random weights.
+
+    ``sharpen`` scales the classifier so the random TA is *confident* (peaked softmax), as a trained one
+    is: DAR then keeps pixels above its confidence threshold and the students' CE term has labels.
+    """
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
     from gsam_lab.data.classes import CITYSCAPES_CLASSES
@@ -64,6 +68,9 @@ def make_segformer_folder(path: Path, seed: int = 0, arch: dict = TINY_SEGFORMER
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = SegformerForSemanticSegmentation(cfg)
+    with torch.no_grad():
+        model.decode_head.classifier.weight.mul_(sharpen)
+        model.decode_head.classifier.bias.normal_(0.0, 1.0)
     model.save_pretrained(path)
     return path
 
