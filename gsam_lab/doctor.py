@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-__all__ = ["versions", "bundled_weights", "cache_usage", "report"]
+__all__ = ["versions", "bundled_weights", "cache_usage", "named_models", "report"]
 
 PACKAGES = ("gsam_lab", "torch", "torchvision", "numpy", "segment_anything", "transformers", "papermill",
             "ipywidgets", "matplotlib", "pandas")
@@ -45,6 +45,22 @@ def cache_usage() -> Dict[str, object]:
     return {"path": str(root), "files": len(files), "mb": sum(p.stat().st_size for p in files) / 2 ** 20}
 
 
+def named_models() -> List[str]:
+    """Lines of the named models of each kind (SAM, TA, student, plugins): where each is read from, and
+    whether it is there (:func:`gsam_lab.registry.listing`)."""
+    from gsam_lab.registry import listing
+
+    lines = []
+    kind = None
+    for row in listing():
+        if row["kind"] != kind:
+            kind = row["kind"]
+            lines.append(f"    {kind}")
+        state = "present" if row["present"] else "missing"
+        lines.append(f"      {row['name']:<26} {state:<8} {row['location']}")
+    return lines
+
+
 def report() -> str:
     import torch
 
@@ -64,6 +80,9 @@ def report() -> str:
         path = ASSETS_DIR / name
         size = f"{path.stat().st_size / 2 ** 20:6.2f} MB" if path.is_file() else "     - MB"
         lines.append(f"    {name:<30} {size}  {state}")
+    lines += ["", "  named models      name, present or missing, where it is read from "
+              "(a file, or a Hugging Face id: hub or its cache)"]
+    lines += named_models()
     cache = cache_usage()
     if "error" in cache:
         lines += ["", f"  cache             unusable: {cache['error']}"]

@@ -65,7 +65,7 @@ import pandas as pd
 import torch
 
 import gsam_lab
-from gsam_lab import bundled, data, metrics, sam, stable_sam, viz
+from gsam_lab import data, metrics, sam, stable_sam, viz
 
 # %% [markdown]
 # ## Parameters
@@ -76,13 +76,13 @@ profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the training run and of the prompt draws
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
-sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" | "vit_h" (cache folder), a .pth
+sam_checkpoint: str = "tiny-synth"   # "tiny-synth" (bundled), "vit_b" | "vit_l" (the paper's) | "vit_h", a .pth
 plugins: str = ""               # plugins to evaluate; empty: the shipped ones (tiny-synth), else this notebook's run
 data_root: str = ""             # optional folder of real labelled images for the evaluation (FolderDataset)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
 out_dir: str = "outputs/03_stable_sam_plugins"   # figures, tables and the plugins trained here
-steps: "Optional[int]" = None                     # RTS steps of the training run; None: 8 quick, 500 full
-n_train: "Optional[int]" = None                   # train-split renders for RTS; None: 4 quick, 2000 full
+steps: "Optional[int]" = None                     # RTS steps; None: 8 quick, 500 full (x 4 images: one epoch)
+n_train: "Optional[int]" = None                   # train renders for RTS; None: 4 quick, 2000 full (paper: ~1 epoch)
 images_per_step: "Optional[int]" = None           # images per RTS step; None: 2 quick, 4 full
 n_pinhole: "Optional[int]" = None                 # held-out pinhole images; None: 3 quick, 50 full
 n_erp: "Optional[int]" = None                     # held-out panoramas; None: 1 quick, 20 full
@@ -277,7 +277,7 @@ assert stable_nb.dsp.offset.weight.abs().sum() > 0, "the offset head left its ze
 if plugins:
     stable = stable_sam.load(plugins, model=model)
 elif sam_checkpoint == "tiny-synth":
-    stable = stable_sam.load(bundled.ASSETS_DIR / "stable_sam_tiny_synth.pt", model=model)
+    stable = stable_sam.load("tiny-synth", model=model)             # the shipped plugins, by name
 else:
     stable = stable_nb
 print("evaluating plugins:", getattr(stable, "meta", {}).get("recipe", "this notebook's run"),

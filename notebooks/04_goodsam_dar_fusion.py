@@ -68,8 +68,8 @@ device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the studied panorama's world (test split)
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # full profile: a DensePASS folder (data_scripts/prepare_densepass.py); empty: synthetic
-sam_checkpoint: "Optional[str]" = None     # None: "tiny-synth" (quick), "vit_h" (full); or a SAM name / .pth path
-teacher: "Optional[str]" = None            # None: tiny-synth quick, segformer-b5-cityscapes full; or a HF id / folder
+sam_checkpoint: "Optional[str]" = None     # None: "tiny-synth" quick, "vit_h" full (GoodSAM's); or a name / .pth
+teacher: "Optional[str]" = None            # None: tiny-synth quick, segformer-b5-cityscapes full (GoodSAM's TA)
 out_dir: str = "outputs/04_goodsam_dar_fusion"   # figures and pseudo-labels go here
 erp_hw: "Optional[Tuple[int, int]]" = None # (H, W) of the panoramas; None: (256, 512) quick, (1024, 2048) full
 n_test: "Optional[int]" = None             # held-out panoramas for the measurements; None: 4 quick, 100 full
@@ -109,6 +109,10 @@ if data_root and cfg.dataset == "densepass":
         def __getitem__(self, i):
             it = self.ds[i]
             erp, sem, _ = goodsam.pad_band_to_erp(it["image"], it["semantic"])
+            if tuple(erp.shape[-2:]) != tuple(cfg.erp_hw):        # 400 x 2048 pads to 1024 x 2048; else resize
+                erp = torch.nn.functional.interpolate(erp[None], size=cfg.erp_hw, mode="bilinear", antialias=True)[0]
+                sem = torch.nn.functional.interpolate(sem[None, None].float(), size=cfg.erp_hw, mode="nearest")[0, 0]
+                sem = sem.to(it["semantic"].dtype)
             return {"image": erp, "semantic": sem}
     test_set = _Padded(data.FolderDataset(data_root, layout="densepass", split="val"))
 else:
@@ -471,7 +475,8 @@ plt.show()
 ok = it0["pseudo_label"] != 255
 assert torch.equal(it0["ensemble_logits"].argmax(0)[ok], it0["pseudo_label"][ok]), \
     "compact logits keep the pseudo-label's class"
-assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(H, W), atol=2e-2), \
+assert torch.allclose(it0["ensemble_logits"].exp().sum(0), torch.ones(it0["ensemble_logits"].shape[-2:]),
+                      atol=2e-2), \
     "dense logits are a distribution"
 print(f"notebook ran in {lab.elapsed():.0f} s")
 

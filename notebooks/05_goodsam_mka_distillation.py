@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import gsam_lab
-from gsam_lab import bootstrap, data, goodsam, metrics, sam, viz
+from gsam_lab import bootstrap, data, goodsam, sam, viz
 
 # %% [markdown]
 # ## Parameters
@@ -73,15 +73,15 @@ device: str = "auto"            # auto | cpu | cuda | mps (training uses AMP on 
 seed: int = 0                   # dataset, initialisation and batch-order seed
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) used instead of DAR
-teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full (hub or its cache)
+teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full (GoodSAM's TA)
 sam_checkpoint: str = "tiny-synth"  # SAM for DAR's masks: tiny-synth | vit_b | vit_l | vit_h | a .pth path
 out_dir: str = "outputs/05_goodsam_mka_distillation"   # figures, tables, checkpoints
-student = None                  # student of the ablation; None: "tiny" quick, "b0" full
-sweep_students = None           # students trained with full MKA (capacity sweep); None: () quick, (b0, b1, b2) full
+student = None                  # student of the ablation; None: "tiny" quick, "b0" full (GoodSAM's smallest)
+sweep_students = None           # students trained with full MKA; None: () quick, (b0, b1, b2) full (GoodSAM's three)
 steps = None                    # training steps per run; None: 150 quick, 8000 full
 batch_size = None               # global batch; None: 4 quick, 8 full
 erp_hw = None                   # (H, W) of the panoramas; None: (64, 128) quick, (512, 1024) full
-n_train = None                  # unlabelled training panoramas; None: 6 quick, 2000 full
+n_train = None                  # unlabelled training panoramas; None: 6 quick, 500 full
 n_test = None                   # held-out test panoramas with labels (scoring only); None: 8 quick, 200 full
 dar_fusion = None               # DAR fusion: "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows only); None: profile
 

@@ -64,7 +64,7 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 import gsam_lab
-from gsam_lab import bootstrap, bundled, data, goodsam, metrics, report, sam, stable_sam, utils, viz
+from gsam_lab import bootstrap, data, goodsam, metrics, report, sam, stable_sam, utils, viz
 
 # %% [markdown]
 # ## Parameters
@@ -77,7 +77,7 @@ seed: int = 0                   # seed of the prompt draws, the training panoram
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) for the student
 sam_checkpoint: str = "tiny-synth"   # tiny-synth | vit_b | vit_l | vit_h | a .pth path
-plugins: str = ""               # Stable-SAM plugins file; empty: the bundled ones for tiny-synth
+plugins: str = "tiny-synth"     # Stable-SAM plugins: a name (tiny-synth: the shipped ones, for that SAM) or a file
 teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full
 out_dir: str = "outputs/06_results_report"   # report.md, report.html, figures, tables
 student = None                  # None: "tiny" quick, "b0" full
@@ -108,8 +108,15 @@ print(f"SAM={sam_checkpoint} TA={cfg.teacher} student={cfg.student} "
 # %%
 t_section = time.time()
 sam_model = sam.load_sam(sam_checkpoint, device=dev)
-plugin_file = plugins or bundled.ASSETS_DIR / "stable_sam_tiny_synth.pt"
-stable = stable_sam.load(plugin_file, model=sam_model)
+try:
+    stable = stable_sam.load(plugins, model=sam_model)
+except stable_sam.PluginCheckpointError:
+    if plugins not in stable_sam.PLUGINS:
+        raise
+    # named plugins belong to one SAM (tiny-synth's to the tiny-synth SAM): never put them on another
+    print(f"plugins {plugins!r} were trained on SAM {stable_sam.PLUGINS[plugins].sam!r}, not {sam_checkpoint!r}: "
+          "Stable-SAM below has UNTRAINED plugins (an exact no-op); pass plugins=<file from notebook 03>")
+    stable = stable_sam.StableSam(sam_model, dsp=True, drp=True)
 n_erp_images = max(1, cfg.n_pinhole // 2)
 domains = data.heldout_domains(n_pinhole=cfg.n_pinhole, n_erp=n_erp_images, seed=0)
 ev = stable_sam.compare({"SAM": sam_model, "Stable-SAM": stable}, domains, noise=(0.4,), points=(1, 3),

@@ -24,3 +24,7 @@ def tiny_sam():
     """``sam.build_tiny_sam(0)``: random weights (seed 0), eval mode, CPU; shared, so read-only."""
     torch.set_num_threads(1)
     return sam.build_tiny_sam(0).eval()
+
+
+# stand-ins of the full profile's files (Meta SAM checkpoint, SegFormer folders, DensePASS), built once per session
+from standins import cityscapes_ta_folder, densepass_root, meta_sam_checkpoint, standin_dir  # noqa: E402,F401

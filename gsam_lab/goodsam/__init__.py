@@ -16,8 +16,28 @@ from .fusion import MaskSet, pair_seam_masks, sam_masks
 from .mka import MKALoss, feature_pca_rgb, standardize_channels
 from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset
 from .rectification import DarResult, dar, pad_band_to_erp
-from .student import STUDENT_CONFIGS, Student, StudentOutput, count_parameters, load_student
-from .teacher import TEACHERS, Teacher, TeacherOutput, evaluate_teacher, load_teacher, save_teacher
+from .student import (
+                      STUDENT_CONFIGS,
+                      STUDENTS,
+                      Student,
+                      StudentOutput,
+                      StudentSpec,
+                      count_parameters,
+                      list_students,
+                      load_student,
+                      register_student,
+)
+from .teacher import (
+                      TEACHERS,
+                      Teacher,
+                      TeacherOutput,
+                      TeacherSpec,
+                      evaluate_teacher,
+                      list_teachers,
+                      load_teacher,
+                      register_teacher,
+                      save_teacher,
+)
 from .windows import Window, window_layout
 
 __all__ = [
@@ -36,9 +56,11 @@ __all__ = [
     # rectification.py (DAR lives there: a dar.py would shadow the function)
     "DarResult", "dar", "pad_band_to_erp",
     # student.py
-    "STUDENT_CONFIGS", "Student", "StudentOutput", "count_parameters", "load_student",
+    "STUDENT_CONFIGS", "STUDENTS", "Student", "StudentOutput", "StudentSpec", "count_parameters", "list_students",
+    "load_student", "register_student",
     # teacher.py
-    "TEACHERS", "Teacher", "TeacherOutput", "evaluate_teacher", "load_teacher", "save_teacher",
+    "TEACHERS", "Teacher", "TeacherOutput", "TeacherSpec", "evaluate_teacher", "list_teachers", "load_teacher",
+    "register_teacher", "save_teacher",
     # windows.py
     "Window", "window_layout",
 ]

@@ -15,14 +15,18 @@ student's and the TA's stages one to one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Student", "StudentOutput", "STUDENT_CONFIGS", "load_student", "count_parameters"]
+from gsam_lab.registry import Registry
+
+__all__ = ["Student", "StudentOutput", "STUDENT_CONFIGS", "StudentSpec", "STUDENTS", "list_students",
+           "register_student", "load_student", "count_parameters"]
 
 _HEADS = (1, 2, 5, 8)
 
@@ -146,20 +150,50 @@ def count_parameters(config: str, num_classes: int = 19) -> int:
         return Student(config, num_classes).num_parameters()
 
 
-#: student names -> file in ``gsam_lab/assets`` (made by ``data_scripts/train_student.py``)
-BUNDLED_STUDENTS = {"tiny-synth": "student_synth.pt"}
+@dataclass(frozen=True)
+class StudentSpec:
+    """One named, trained student: its file in ``gsam_lab/assets`` (made by ``data_scripts/train_student.py``)."""
+
+    name: str
+    filename: str
+    description: str = ""
+    bundled: bool = True
+
+    def location(self) -> Path:
+        from gsam_lab.bundled import ASSETS_DIR
+        return ASSETS_DIR / self.filename
+
+    def present(self) -> bool:
+        return self.location().is_file()
+
+
+#: name -> :class:`StudentSpec` (a :class:`gsam_lab.registry.Registry`; ``register_student`` adds one)
+STUDENTS: "Registry[StudentSpec]" = Registry("student", hint="or the path of a file written by Student.save", specs=(
+    StudentSpec("tiny-synth", "student_synth.pt",
+                description="tiny SegFormer student (0.46M) distilled with MKA from DAR pseudo-labels, 9 classes"),
+))
+
+
+def list_students() -> List[str]:
+    """Names accepted by :func:`load_student` (besides paths)."""
+    return STUDENTS.names()
+
+
+def register_student(spec: StudentSpec, overwrite: bool = False) -> StudentSpec:
+    """Add a named student file to :data:`STUDENTS`."""
+    return STUDENTS.register(spec, overwrite)
 
 
 def load_student(path: Union[str, Path] = "tiny-synth", device="cpu") -> Student:
     """A :class:`Student` from a file written by :meth:`Student.save` (clear error for anything else).
 
-    ``path`` may also be a bundled student's name: ``"tiny-synth"`` (the default) is the shipped
+    ``path`` may also be a name of :data:`STUDENTS`: ``"tiny-synth"`` (the default) is the shipped
     0.46M-parameter student distilled with MKA from DAR pseudo-labels (``data_scripts/README.md``).
     """
-    from gsam_lab.bundled import ASSETS_DIR, check_bundled
+    from gsam_lab.bundled import check_bundled
     from gsam_lab.utils import check_finite, load_torch_file, resolve_device
-    if isinstance(path, str) and path in BUNDLED_STUDENTS:
-        path = ASSETS_DIR / BUNDLED_STUDENTS[path]
+    if isinstance(path, str) and path in STUDENTS:
+        path = STUDENTS[path].location()
         if not path.is_file():
             raise FileNotFoundError(f"the bundled student is not in this installation ({path}); "
                                     "python data_scripts/train_student.py makes one")

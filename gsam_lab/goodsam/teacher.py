@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +27,13 @@ from torch import nn
 
 from ..bundled import ASSETS_DIR, check_bundled
 from ..data.classes import CLASSES
+from ..registry import Registry
 from ..utils import atomic_save, check_finite, load_torch_file, resolve_device
 from .classmap import class_groups, map_logits
 from .segformer_config import TINY_SYNTH_CONFIG, segformer_config
 
-__all__ = ["Teacher", "TeacherOutput", "TeacherSpec", "TEACHERS", "load_teacher", "save_teacher", "evaluate_teacher",
+__all__ = ["Teacher", "TeacherOutput", "TeacherSpec", "TEACHERS", "list_teachers", "register_teacher",
+           "load_teacher", "save_teacher", "evaluate_teacher",
            "TeacherLoadError", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 TRAIN_SCRIPT = "data_scripts/train_teacher.py"
@@ -141,8 +143,24 @@ class TeacherSpec:
     bundled: bool = False
     description: str = ""
 
+    def location(self) -> Union[Path, str]:
+        """The bundled file, or the Hugging Face id (read from the hub or its cache)."""
+        return ASSETS_DIR / self.source if self.bundled else self.source
 
-TEACHERS: Dict[str, TeacherSpec] = {s.name: s for s in (
+    def present(self) -> bool:
+        """The bundled file exists, or the model's ``config.json`` is in the Hugging Face cache."""
+        if self.bundled:
+            return (ASSETS_DIR / self.source).is_file()
+        try:
+            from huggingface_hub import try_to_load_from_cache
+            return isinstance(try_to_load_from_cache(self.source, "config.json"), str)
+        except Exception:  # noqa: BLE001 - no hub client, or an unreadable cache: not present
+            return False
+
+
+#: name -> :class:`TeacherSpec` (a :class:`gsam_lab.registry.Registry`; ``register_teacher`` adds one)
+TEACHERS: "Registry[TeacherSpec]" = Registry("teacher", hint="or a Hugging Face SegFormer id, a folder or a .pt file",
+                                             specs=(
     TeacherSpec("tiny-synth", "teacher_tiny_synth.pt", bundled=True,
                 description="tiny SegFormer (~2.2M params) trained on synthetic pinhole renders, 9 classes"),
     TeacherSpec("segformer-b5-cityscapes", "nvidia/segformer-b5-finetuned-cityscapes-1024-1024",
@@ -151,7 +169,17 @@ TEACHERS: Dict[str, TeacherSpec] = {s.name: s for s in (
                 description="SegFormer-B2 (27M) fine-tuned on Cityscapes, 19 classes"),
     TeacherSpec("segformer-b0-cityscapes", "nvidia/segformer-b0-finetuned-cityscapes-1024-1024",
                 description="SegFormer-B0 (3.7M) fine-tuned on Cityscapes, 19 classes"),
-)}
+))
+
+
+def list_teachers() -> List[str]:
+    """Names accepted by :func:`load_teacher` (besides Hugging Face ids, folders and files)."""
+    return TEACHERS.names()
+
+
+def register_teacher(spec: TeacherSpec, overwrite: bool = False) -> TeacherSpec:
+    """Add a named teacher (a bundled file name or a Hugging Face id) to :data:`TEACHERS`."""
+    return TEACHERS.register(spec, overwrite)
 
 
 def save_teacher(teacher: Teacher, path: Union[str, os.PathLike], meta: Optional[dict] = None,

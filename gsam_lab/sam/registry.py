@@ -21,6 +21,7 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
 from gsam_lab.bundled import ASSETS_DIR, BUNDLED_SHA256
+from gsam_lab.registry import Registry
 
 from .cnn_encoder import is_conv_encoder_state
 from .tiny import build_tiny_sam
@@ -71,32 +72,33 @@ class SamSpec:
         from gsam_lab.utils import cache_dir
         return cache_dir("checkpoints") / self.filename
 
+    def location(self) -> Path:
+        """Where :func:`~gsam_lab.sam.load_sam` reads the weights of this name (``gsam-lab doctor``)."""
+        return self.default_path()
+
+    def present(self) -> bool:
+        return self.default_path().is_file()
+
 
 _META = "https://dl.fbaipublicfiles.com/segment_anything/"
 
-SAM_MODELS: Dict[str, SamSpec] = {}
+#: name -> :class:`SamSpec` (a :class:`gsam_lab.registry.Registry`, the same shape as the TA, student and plugin tables)
+SAM_MODELS: "Registry[SamSpec]" = Registry("SAM model", hint="or pass the path of a .pth checkpoint")
 
 
 def register_sam(spec: SamSpec, overwrite: bool = False) -> SamSpec:
     """Add a row to :data:`SAM_MODELS` (``overwrite=True`` to replace an existing name)."""
-    if spec.name in SAM_MODELS and not overwrite:
-        raise ValueError(f"a SAM model named {spec.name!r} is already registered")
-    SAM_MODELS[spec.name] = spec
-    return spec
+    return SAM_MODELS.register(spec, overwrite)
 
 
 def list_sams() -> List[str]:
     """Names accepted by :func:`gsam_lab.sam.load_sam`."""
-    return list(SAM_MODELS)
+    return SAM_MODELS.names()
 
 
 def get_spec(name: str) -> SamSpec:
     """The :class:`SamSpec` of ``name``; an unknown name raises ``ValueError`` listing known names."""
-    try:
-        return SAM_MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown SAM model {name!r}; known names: {', '.join(SAM_MODELS)} "
-                         f"(or pass the path of a .pth checkpoint)") from None
+    return SAM_MODELS.spec(name)
 
 
 for _row in (

@@ -15,17 +15,20 @@ refused by another (tiny-synth vs ViT-B, or two tiny-synth trainings) unless ``s
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 from torch import nn
 
-from gsam_lab.bundled import check_bundled
+from gsam_lab.bundled import ASSETS_DIR, check_bundled
+from gsam_lab.registry import Registry
 from gsam_lab.utils import atomic_save, check_finite, load_torch_file, weights_fingerprint
 
 from .model import StableSam
 
-__all__ = ["save", "load", "sam_fingerprint", "PluginCheckpointError", "FORMAT"]
+__all__ = ["save", "load", "sam_fingerprint", "PluginCheckpointError", "FORMAT", "PluginSpec", "PLUGINS",
+           "list_plugins", "register_plugins"]
 
 FORMAT = "gsam_lab.stable_sam/1"
 PathLike = Union[str, os.PathLike]
@@ -33,6 +36,40 @@ PathLike = Union[str, os.PathLike]
 
 class PluginCheckpointError(ValueError):
     """A plugin file is missing, unreadable, or belongs to another model / transformer_dim."""
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """Named plugins: their file in ``gsam_lab/assets`` and the SAM (registry name) they were trained on."""
+
+    name: str
+    filename: str
+    sam: str
+    description: str = ""
+    bundled: bool = True
+
+    def location(self) -> Path:
+        return ASSETS_DIR / self.filename
+
+    def present(self) -> bool:
+        return self.location().is_file()
+
+
+#: name -> :class:`PluginSpec` (a :class:`gsam_lab.registry.Registry`; ``register_plugins`` adds one)
+PLUGINS: "Registry[PluginSpec]" = Registry("Stable-SAM plugins", hint="or the path of a file written by save", specs=(
+    PluginSpec("tiny-synth", "stable_sam_tiny_synth.pt", sam="tiny-synth",
+               description="DSP + DRP for the bundled tiny-synth SAM (one RTS epoch on synthetic renders), 0.08M"),
+))
+
+
+def list_plugins():
+    """Names accepted by :func:`load` (besides paths)."""
+    return PLUGINS.names()
+
+
+def register_plugins(spec: PluginSpec, overwrite: bool = False) -> PluginSpec:
+    """Add named plugins to :data:`PLUGINS`."""
+    return PLUGINS.register(spec, overwrite)
 
 
 def sam_fingerprint(model: nn.Module) -> str:
@@ -79,7 +116,8 @@ def load(path: PathLike, model: Union[nn.Module, str, None] = None, device="auto
     """Build a :class:`StableSam` with the plugins stored in ``path``.
 
     Args:
-        path: a file written by :func:`save` (e.g. ``gsam_lab/assets/stable_sam_tiny_synth.pt``).
+        path: a name of :data:`PLUGINS` (``"tiny-synth"``: the shipped plugins of the tiny-synth SAM) or
+            a file written by :func:`save` (e.g. ``gsam_lab/assets/stable_sam_tiny_synth.pt``).
         model: the SAM to host the plugins: a ``Sam``, a registry name for
             :func:`gsam_lab.sam.load_sam`, or None (the SAM named in the file). It is not copied
             unless the file holds a tuned decoder.
@@ -91,6 +129,8 @@ def load(path: PathLike, model: Union[nn.Module, str, None] = None, device="auto
             another format, another transformer_dim, another model (fingerprint), weights of the wrong shapes
             or non-finite ones, or a bundled file whose SHA-256 is not the listed one.
     """
+    if isinstance(path, str) and path in PLUGINS:
+        path = PLUGINS[path].location()
     path = Path(path)
     obj = _read(path)
     cfg, info = dict(obj["config"]), obj.get("sam", {})

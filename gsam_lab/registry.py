@@ -1,0 +1,74 @@
+"""One shape for the lab's named models: a table ``name -> spec`` per kind, as timm keeps its models.
+
+Four kinds, each with its table in the module that loads it:
+
+==============  ====================================  =================================================
+kind            table                                 loader (a name from the table, or a path)
+==============  ====================================  =================================================
+SAM             ``sam.SAM_MODELS`` (``SamSpec``)       ``sam.load_sam("tiny-synth" | "vit_h" | path)``
+TA              ``goodsam.TEACHERS`` (``TeacherSpec``) ``goodsam.load_teacher("tiny-synth" | HF id | path)``
+student         ``goodsam.STUDENTS`` (``StudentSpec``) ``goodsam.load_student("tiny-synth" | path)``
+plugins         ``stable_sam.PLUGINS`` (``PluginSpec``) ``stable_sam.load("tiny-synth" | path, model=...)``
+==============  ====================================  =================================================
+
+Every table is a :class:`Registry`: a ``dict`` (``name in TABLE``, ``TABLE[name]``, ``sorted(TABLE)``)
+with ``register(spec)``, ``spec(name)`` (an unknown name lists the known ones) and ``names()``. Every
+spec says where its weights are read from (``location()``) and whether they are there (``present()``);
+``gsam-lab doctor`` prints both for every name (:func:`listing`).
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, TypeVar
+
+__all__ = ["Registry", "registries", "listing"]
+
+S = TypeVar("S")
+
+
+class Registry(Dict[str, S]):
+    """``name -> spec`` for one kind of model (``kind`` names it in messages)."""
+
+    def __init__(self, kind: str, specs: Iterable[S] = (), hint: str = ""):
+        super().__init__()
+        self.kind, self.hint = kind, hint
+        for s in specs:
+            self.register(s)
+
+    def register(self, spec: S, overwrite: bool = False) -> S:
+        """Add ``spec`` under ``spec.name`` (``overwrite=True`` replaces an existing name)."""
+        name = getattr(spec, "name")
+        if name in self and not overwrite:
+            raise ValueError(f"a {self.kind} named {name!r} is already registered (pass overwrite=True to replace it)")
+        self[name] = spec
+        return spec
+
+    def spec(self, name: str) -> S:
+        """The spec of ``name``; an unknown name raises ``ValueError`` listing the known ones."""
+        try:
+            return self[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown {self.kind} {name!r}; known names: {', '.join(self)}"
+                             + (f" ({self.hint})" if self.hint else "")) from None
+
+    def names(self) -> List[str]:
+        return list(self)
+
+
+def registries() -> Dict[str, Registry]:
+    """``{"SAM": ..., "TA": ..., "student": ..., "plugins": ...}``: every table of named models."""
+    from gsam_lab.goodsam.student import STUDENTS
+    from gsam_lab.goodsam.teacher import TEACHERS
+    from gsam_lab.sam.registry import SAM_MODELS
+    from gsam_lab.stable_sam.io import PLUGINS
+
+    return {"SAM": SAM_MODELS, "TA": TEACHERS, "student": STUDENTS, "plugins": PLUGINS}
+
+
+def listing() -> List[dict]:
+    """One row per named model: ``kind``, ``name``, ``location`` (file, or Hugging Face id) and ``present``."""
+    rows = []
+    for kind, table in registries().items():
+        for name, spec in table.items():
+            rows.append({"kind": kind, "name": name, "location": str(spec.location()),
+                         "present": bool(spec.present())})
+    return rows
