@@ -103,7 +103,7 @@ def test_03_full(full_run):
     out = full_run("03")
     plugins = out / "plugins_notebook_run.pt"
     assert plugins.is_file(), "notebook 03 trains plugins on the given SAM"
-    obj = torch.load(plugins, map_location="cpu", weights_only=False)
+    obj = torch.load(plugins, map_location="cpu", weights_only=True)
     assert obj["config"]["transformer_dim"] == 256
 
 

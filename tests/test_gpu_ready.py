@@ -43,5 +43,5 @@ def test_amp_only_on_cuda(tmp_path):
     run = goodsam.train_mka(goodsam.Student("tiny", 9, seed=0), None, data, cfg, device="cpu",
                             work_dir=tmp_path / "w", log=lambda line: None)
     assert all(p.dtype == torch.float32 for p in run.student.parameters())
-    ck = torch.load(next((tmp_path / "w").glob("*.pt")), map_location="cpu", weights_only=False)
+    ck = torch.load(next((tmp_path / "w").glob("*.pt")), map_location="cpu", weights_only=True)
     assert not ck.get("scaler"), "no grad scaler state off CUDA"
