@@ -18,11 +18,25 @@ spec says where its weights are read from (``location()``) and whether they are 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict, Iterable, List, TypeVar
 
-__all__ = ["Registry", "registries", "listing"]
+__all__ = ["Registry", "BundledFile", "registries", "listing"]
 
 S = TypeVar("S")
+
+
+class BundledFile:
+    """For specs whose weights are one file in ``gsam_lab/assets`` (field ``filename``)."""
+
+    filename: str
+
+    def location(self) -> Path:
+        from gsam_lab.bundled import ASSETS_DIR
+        return ASSETS_DIR / self.filename
+
+    def present(self) -> bool:
+        return self.location().is_file()
 
 
 class Registry(Dict[str, S]):

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gsam_lab.registry import Registry
+from gsam_lab.registry import BundledFile, Registry
 
 __all__ = ["Student", "StudentOutput", "STUDENT_CONFIGS", "StudentSpec", "STUDENTS", "list_students",
            "register_student", "load_student", "count_parameters"]
@@ -151,20 +151,13 @@ def count_parameters(config: str, num_classes: int = 19) -> int:
 
 
 @dataclass(frozen=True)
-class StudentSpec:
+class StudentSpec(BundledFile):
     """One named, trained student: its file in ``gsam_lab/assets`` (made by ``data_scripts/train_student.py``)."""
 
     name: str
     filename: str
     description: str = ""
     bundled: bool = True
-
-    def location(self) -> Path:
-        from gsam_lab.bundled import ASSETS_DIR
-        return ASSETS_DIR / self.filename
-
-    def present(self) -> bool:
-        return self.location().is_file()
 
 
 #: name -> :class:`StudentSpec` (a :class:`gsam_lab.registry.Registry`; ``register_student`` adds one)

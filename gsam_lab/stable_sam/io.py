@@ -21,8 +21,8 @@ from typing import Optional, Union
 
 from torch import nn
 
-from gsam_lab.bundled import ASSETS_DIR, check_bundled
-from gsam_lab.registry import Registry
+from gsam_lab.bundled import check_bundled
+from gsam_lab.registry import BundledFile, Registry
 from gsam_lab.utils import atomic_save, check_finite, load_torch_file, weights_fingerprint
 
 from .model import StableSam
@@ -39,7 +39,7 @@ class PluginCheckpointError(ValueError):
 
 
 @dataclass(frozen=True)
-class PluginSpec:
+class PluginSpec(BundledFile):
     """Named plugins: their file in ``gsam_lab/assets`` and the SAM (registry name) they were trained on."""
 
     name: str
@@ -47,12 +47,6 @@ class PluginSpec:
     sam: str
     description: str = ""
     bundled: bool = True
-
-    def location(self) -> Path:
-        return ASSETS_DIR / self.filename
-
-    def present(self) -> bool:
-        return self.location().is_file()
 
 
 #: name -> :class:`PluginSpec` (a :class:`gsam_lab.registry.Registry`; ``register_plugins`` adds one)
