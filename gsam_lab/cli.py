@@ -26,25 +26,34 @@ def _parse_value(key: str, text: str):
 
     Text that starts like a tuple, list or dict but does not parse is an error, not a string.
     """
+    from gsam_lab.runner import RunError, _short
+
     lowered = {"true": True, "false": False, "none": None, "null": None}
     if text.lower() in lowered:
         return lowered[text.lower()]
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         if text[:1] in "([{":
-            raise SystemExit(f"gsam-lab run: -p {key}={text} does not parse as a Python literal "
-                             "(e.g. -p erp_hw=(512,1024) or -p noise=[0.1,0.2])") from None
+            raise RunError(f"-p {key}={_short(text)} does not parse as a Python literal "
+                           "(e.g. -p erp_hw=(512,1024) or -p noise=[0.1,0.2])") from None
         return text
 
 
 def parse_params(pairs: Sequence[str]) -> dict:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; a pair without ``=`` is a clear error."""
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``.
+
+    Raises:
+        RunError: a pair without ``=`` or a value that starts like a tuple, list or dict but does not parse
+            (``gsam-lab run`` exits 2 with one line, as for every other ``-p`` error).
+    """
+    from gsam_lab.runner import RunError, _short
+
     params = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise SystemExit(f"gsam-lab run: -p expects key=value with a Python identifier as key, got {pair!r}")
+            raise RunError(f"-p expects key=value with a Python identifier as key, got {_short(repr(pair))}")
         params[key.strip()] = _parse_value(key.strip(), value.strip())
     return params
 

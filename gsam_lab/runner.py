@@ -5,10 +5,15 @@ Each notebook is executed in a fresh ``python3`` kernel with its ``parameters`` 
 go to the run folder with a ``summary.csv``/``summary.json``; the source notebooks are never
 written to.
 
-The run folder holds a marker file (:data:`MARKER`); a non-empty folder without it holds someone
-else's files and is refused. The summary is rewritten as the run goes (the notebook being executed
-says ``running``), so a killed run never leaves an older summary claiming ``ok``; Ctrl-C (or a
-``kill`` of ``gsam-lab run``) records ``interrupted`` and marks the cells that did not run.
+The run folder holds a marker file (:data:`MARKER`) naming the folder and recording every file the
+runs wrote there (size and modification time); a non-empty folder without it (or with the marker of
+another folder: a copy) holds someone else's files and is refused. Before a notebook runs again, its
+executed copy and figures are deleted, but only the files the record lists unchanged; any other file
+there stops the run before anything is deleted. One run at a time holds a folder (:data:`LOCK`).
+
+The summary is rewritten as the run goes (the notebook being executed says ``running``), so a killed
+run never leaves an older summary claiming ``ok``; Ctrl-C (or a ``kill`` of ``gsam-lab run``) records
+``interrupted`` and marks the cells that did not run.
 """
 from __future__ import annotations
 
@@ -18,7 +23,6 @@ import io
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,13 +30,18 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from gsam_lab.utils import PROGRESS_ENV, atomic_write_bytes
 
-__all__ = ["PROFILES", "MARKER", "RunError", "NotebookResult", "find_notebooks_dir", "resolve_notebooks",
+__all__ = ["PROFILES", "MARKER", "LOCK", "RunError", "NotebookResult", "find_notebooks_dir", "resolve_notebooks",
            "notebook_parameters", "parameter_type", "check_params", "run_notebooks"]
 
 PROFILES = ("quick", "full")
 KERNEL = "python3"
-#: the file that says "this folder was written by gsam-lab run" (such a folder may be reused)
+#: the file that says "this folder was written by gsam-lab run" and lists the files it wrote there
 MARKER = ".gsam-lab-run"
+#: the file a run holds locked while it writes into the folder
+LOCK = ".gsam-lab-run.lock"
+#: file times come from a coarser clock than ``time.time_ns``: a file written just after a notebook started
+#: may carry a time up to a clock tick earlier
+CLOCK_SLACK_NS = 50_000_000
 
 
 class RunError(Exception):
@@ -46,6 +55,7 @@ class NotebookResult:
     seconds: float
     output: str
     error: str = ""
+    profile: str = ""    # the profile the notebook ran with
 
 
 def find_notebooks_dir(notebooks_dir: Union[str, Path, None] = None) -> Path:
@@ -139,6 +149,11 @@ def _matches(value, type_text: str) -> bool:
     return isinstance(value, simple[t]) if t in simple else True
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (a 5000-digit value is not echoed in full)."""
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
+
+
 def check_params(params: dict, notebooks: Sequence[Path]) -> Dict[Path, dict]:
     """The user's ``-p`` parameters each notebook defines, checked against its ``parameters`` cell.
 
@@ -161,8 +176,9 @@ def check_params(params: dict, notebooks: Sequence[Path]) -> Dict[Path, dict]:
         for key, value in params.items():
             want = parameter_type(specs[key]) if key in specs else None
             if want is not None and not _matches(value, want):
-                got = (f"the text {value!r}, which is not a Python literal of that type" if isinstance(value, str)
-                       else f"{value!r} ({type(value).__name__})")
+                shown = _short(repr(value))
+                got = (f"the text {shown}, which is not a Python literal of that type" if isinstance(value, str)
+                       else f"{shown} ({type(value).__name__})")
                 raise RunError(f"-p {key}: notebook {nb.stem} expects {want} (default {specs[key]['default']}), "
                                f"got {got}")
     return {nb: {k: v for k, v in params.items() if k in specs} for nb, specs in defined.items()}
@@ -185,24 +201,140 @@ def _default_out_dir() -> Path:
     return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
 
 
+def _read_marker(out: Path) -> Optional[dict]:
+    """The run folder's record (``folder``, ``files``, ``running``), or None when ``out`` has no marker.
+
+    A marker that is not this record (an older plain-text one) counts as a record of no files.
+    """
+    try:
+        text = (out / MARKER).read_text()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
+        return {"folder": None, "files": {}, "running": None}
+    record.setdefault("running", None)
+    return record
+
+
+def _write_marker(out: Path, record: dict) -> None:
+    body = {"about": "This folder was written by `gsam-lab run`. A later run into it deletes the files listed "
+                     "below (unchanged) and refuses to run if it would replace any other file.", **record}
+    atomic_write_bytes(out / MARKER, json.dumps(body, indent=1).encode())
+
+
 def _check_out_dir(out_dir: Path, notebooks: Iterable[Path]) -> None:
     if any(out_dir.resolve() == nb.resolve().parent for nb in notebooks):
         raise RunError(f"--out {out_dir} is the notebooks' own folder; "
                        "choose another so the sources are never overwritten")
     if out_dir.exists() and not out_dir.is_dir():
         raise RunError(f"--out {out_dir} is a file, not a folder; choose a new or empty folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+    if not out_dir.is_dir() or not any(p.name != LOCK for p in out_dir.iterdir()):
+        return
+    record = _read_marker(out_dir)
+    if record is None:
         raise RunError(f"--out {out_dir} is not empty and was not written by gsam-lab run (no {MARKER} in it); "
                        "refusing to overwrite its files: choose a new or empty folder")
+    if record.get("folder") not in (None, str(out_dir.resolve())):
+        raise RunError(f"--out {out_dir} holds the {MARKER} of another run folder ({record['folder']}), so it is a "
+                       "copy and its files are not the lab's to replace: choose a new or empty folder")
 
 
-def _claim_out_dir(out: Path) -> None:
+def _lock_out_dir(out: Path):
+    """Hold ``out/LOCK`` for this run (released when the returned file is closed, or the process ends).
+
+    Raises:
+        RunError: naming the process id of the run that holds the folder.
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text("This folder was written by `gsam-lab run`; "
-                                  "a later run may overwrite the files in it.\n")
+        handle = open(out / LOCK, "a+")
     except OSError as e:
         raise RunError(f"cannot use --out {out}: {e.strerror or e}") from None
+    try:
+        if os.name == "nt":                       # pragma: no cover - Windows
+            import msvcrt
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        pid = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunError(f"--out {out} is in use by another gsam-lab run (pid {pid}); "
+                       "wait for it to finish or choose another folder") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _entries(path: Path) -> List[Path]:
+    """The files (and links) at or under ``path``; none when it does not exist."""
+    if path.is_symlink() or path.is_file():
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        found += [Path(root) / n for n in files] + [Path(root) / d for d in dirs if (Path(root) / d).is_symlink()]
+    return sorted(found)
+
+
+def _stamp(path: Path) -> List[int]:
+    st = path.lstat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _ours(path: Path, out: Path, record: dict) -> bool:
+    """Whether ``path`` (inside ``out``) was written by gsam-lab run: listed in the record with its size and
+    time unchanged, or written into a folder of a run that was killed (not later than that run started)."""
+    rel = path.relative_to(out).as_posix()
+    if record["files"].get(rel) == _stamp(path):
+        return True
+    running = record.get("running") or {}
+    return (any(rel == p or rel.startswith(p + "/") for p in running.get("paths", ()))
+            and path.lstat().st_mtime_ns >= running.get("started_ns", float("inf")))
+
+
+def _lab_files(out: Path, paths: Iterable[Path], record: dict) -> List[Path]:
+    """The files at ``paths`` (inside ``out``), all of which the lab wrote.
+
+    Raises:
+        RunError: naming the first file that the lab did not write (or that was changed since).
+    """
+    found = [f for p in paths for f in _entries(p)]
+    foreign = [f for f in found if not _ours(f, out, record)]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise RunError(f"{foreign[0]}{more} in the run folder {out} was not written by gsam-lab run (or was changed "
+                       "since); refusing to replace it: move it elsewhere or choose another --out")
+    return found
+
+
+def _delete(files: Iterable[Path], folders: Iterable[Path]) -> None:
+    """Delete ``files``, then the folders under each of ``folders`` that this left empty."""
+    for f in files:
+        f.unlink(missing_ok=True)
+    for top in folders:
+        for root, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            if not os.listdir(root):
+                os.rmdir(root)
+
+
+def _record(out: Path, record: dict, paths: Iterable[Path]) -> None:
+    """Add every file at ``paths`` to the record as written by this run, and end its ``running`` entry."""
+    files = {rel: stamp for rel, stamp in record["files"].items() if os.path.lexists(out / rel)}
+    for p in paths:
+        for f in _entries(p):
+            files[f.relative_to(out).as_posix()] = _stamp(f)
+    record["files"] = files
+    record["running"] = None
+    _write_marker(out, record)
 
 
 def _notebook_out_dir(out: Path, nb: Path, given) -> Path:
@@ -265,8 +397,12 @@ def _mark_stopped(copy: Path, why: str) -> str:
 def _describe_failure(exc: Exception, copy: Path, timeout: Optional[float]) -> str:
     cell = getattr(exc, "cell_index", None)
     if cell is None:                                # not a cell's own error: a timeout, a dead kernel ...
-        if isinstance(exc, TimeoutError):
-            why = f"timed out after {timeout:g} s (--timeout)" if timeout else "timed out"
+        if isinstance(exc, TimeoutError) and timeout:
+            limit = math.ceil(timeout)              # nbclient counts whole seconds
+            why = f"timed out after {limit} s (--timeout" + (
+                ")" if limit == timeout else f" {timeout:g}, rounded up to whole seconds)")
+        elif isinstance(exc, TimeoutError):
+            why = "timed out"
         else:
             why = f"{type(exc).__name__}: {_first_line(exc)}"
         return _mark_stopped(copy, why)
@@ -317,11 +453,13 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
     """Execute notebooks and write executed copies and a summary under ``out_dir``.
 
     ``params`` are checked against each notebook's parameters cell (:func:`check_params`); a relative
-    ``out_dir`` parameter is taken inside the run folder. A notebook's figures folder inside the run
-    folder is emptied before the notebook runs again. ``timeout``: seconds per cell (rounded up).
+    ``out_dir`` parameter is taken inside the run folder. Before a notebook runs again, its executed copy
+    and the files of its figures folder inside the run folder are deleted; each must be one the lab wrote
+    (see the module doc). ``timeout``: seconds per cell (rounded up).
 
     Returns one :class:`NotebookResult` per notebook; raises :class:`RunError` before running
-    anything when a name, the profile, a parameter or the output folder is wrong. On Ctrl-C the
+    anything when a name, the profile, a parameter or the output folder is wrong (or another run holds
+    it). On Ctrl-C the
     summary records the notebook as ``interrupted`` and ``KeyboardInterrupt`` propagates.
     """
     import papermill as pm
@@ -333,41 +471,63 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
     nb_dir = find_notebooks_dir(notebooks_dir)
     notebooks = resolve_notebooks(names, nb_dir)
     per_notebook = check_params(dict(params or {}), notebooks)
-    out = Path(out_dir) if out_dir else _default_out_dir()
+    if (params or {}).get("profile", profile) != profile:
+        raise RunError(f"-p profile={params['profile']} contradicts --profile {profile}; "
+                       "choose the profile with --profile alone")
+    out = (Path(out_dir).expanduser() if out_dir else _default_out_dir()).resolve()
     figures_of = {nb: _notebook_out_dir(out, nb, per_notebook[nb].get("out_dir")) for nb in notebooks}
+    replaced = {nb: [out / nb.name] + ([figures_of[nb]] if out in figures_of[nb].parents else [])
+                for nb in notebooks}      # what each notebook's run replaces inside the run folder
     _check_out_dir(out, notebooks)
-    _claim_out_dir(out)
+    lock = _lock_out_dir(out)
+    try:
+        record = _read_marker(out) or {"files": {}, "running": None}
+        record["folder"] = str(out)
+        for nb in notebooks:                        # every file to be replaced is the lab's, before anything runs
+            _lab_files(out, replaced[nb], record)
+        _write_marker(out, record)
+        return _run(pm, notebooks, out, replaced, record, profile, per_notebook, figures_of, timeout, fail_fast,
+                    progress)
+    finally:
+        lock.close()
 
+
+def _run(pm, notebooks, out, replaced, record, profile, per_notebook, figures_of, timeout, fail_fast, progress):
     results: List[NotebookResult] = []
     cleared = set()
     progress_before = os.environ.get(PROGRESS_ENV)
     for nb in notebooks:
         target, figures = out / nb.name, figures_of[nb]
-        target.unlink(missing_ok=True)              # an earlier run's copy must not pass for this one's
-        if out.resolve() in figures.parents and figures not in cleared and figures.is_dir():
-            shutil.rmtree(figures)                  # no stale figures of an earlier run beside the new ones
-        cleared.add(figures)
+        paths = [p for p in replaced[nb] if p not in cleared]
+        # an earlier run's copy must not pass for this one's, nor its figures stand beside the new ones
+        _delete([f for p in paths for f in _entries(p) if _ours(f, out, record)], [p for p in paths if p != target])
+        cleared.update(paths)
+        record["running"] = {"started_ns": time.time_ns() - CLOCK_SLACK_NS,
+                             "paths": [p.relative_to(out).as_posix() for p in replaced[nb]]}
+        _write_marker(out, record)
         parameters = _for_papermill({"profile": profile, **per_notebook[nb], "out_dir": str(figures)})
         print(f"[gsam-lab] {nb.stem}  profile={profile}", flush=True)
-        _write_summary(out, results + [NotebookResult(nb.stem, "running", 0.0, str(target))])
+        _write_summary(out, results + [NotebookResult(nb.stem, "running", 0.0, str(target), profile=profile)])
         t0 = time.perf_counter()
         try:
             os.environ[PROGRESS_ENV] = "0"          # the kernel inherits it: no bar widgets in the saved copy
             pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name=KERNEL,
                                 cwd=str(nb.parent), progress_bar=progress,
                                 execution_timeout=math.ceil(timeout) if timeout else None, report_mode=False)
-            res = NotebookResult(nb.stem, "ok", time.perf_counter() - t0, str(target))
+            res = NotebookResult(nb.stem, "ok", time.perf_counter() - t0, str(target), profile=profile)
         except KeyboardInterrupt:
             where = _mark_stopped(target, "interrupted (Ctrl-C or a kill)")
-            results.append(NotebookResult(nb.stem, "interrupted", time.perf_counter() - t0, str(target), where))
+            results.append(NotebookResult(nb.stem, "interrupted", time.perf_counter() - t0, str(target), where,
+                                          profile))
             _write_summary(out, results)
             print(f"[gsam-lab] {nb.stem}: interrupted ({where}); summary in {out / 'summary.csv'}", flush=True)
             raise
         except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
             res = NotebookResult(nb.stem, "failed", time.perf_counter() - t0, str(target),
-                                 _describe_failure(exc, target, timeout))
+                                 _describe_failure(exc, target, timeout), profile)
         finally:
             _restore_env(PROGRESS_ENV, progress_before)
+            _record(out, record, replaced[nb])
         results.append(res)
         _write_summary(out, results)
         print(f"[gsam-lab] {res.notebook}: {res.status} in {res.seconds:.1f} s" +

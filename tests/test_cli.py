@@ -8,7 +8,7 @@ import nbformat
 import papermill
 import pytest
 
-from gsam_lab import cli
+from gsam_lab import cli, runner
 from gsam_lab.runner import MARKER, RunError, check_params, resolve_notebooks, run_notebooks
 
 PARAMS = 'profile = "quick"\nout_dir = "outputs"\nx = 1'
@@ -36,7 +36,7 @@ def nb_dir(tmp_path):
 def test_parse_params_types():
     p = cli.parse_params(["a=1", "b=2.5", "c=true", "d=hello", "e=[1, 2]", "f=None"])
     assert p == {"a": 1, "b": 2.5, "c": True, "d": "hello", "e": [1, 2], "f": None}
-    with pytest.raises(SystemExit, match="key=value"):
+    with pytest.raises(RunError, match="key=value"):
         cli.parse_params(["novalue"])
 
 
@@ -132,6 +132,74 @@ def test_a_run_folder_is_marked_and_may_be_reused(nb_dir, tmp_path, fake_pm):
     assert (out / MARKER).is_file() and _summary(out) == [("01_good", "ok")]
     run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)         # no error: ours
     assert len(fake_pm.calls) == 2
+
+
+def test_a_rerun_keeps_the_files_the_lab_did_not_write(nb_dir, tmp_path, fake_pm, capsys):
+    out = tmp_path / "run"
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+    (out / "01_good" / "my_notes.txt").write_text("notes")
+    assert cli.main(["run", "01", "--notebooks-dir", str(nb_dir), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "my_notes.txt" in err and "not written by gsam-lab run" in err
+    assert (out / "01_good" / "my_notes.txt").read_text() == "notes" and (out / "01_good" / "fig_1.png").is_file()
+    (out / "01_good" / "my_notes.txt").unlink()
+    (out / "01_good" / "fig_1.png").write_text("my edit of the figure")          # changed since the lab wrote it
+    with pytest.raises(RunError, match="fig_1.png .*changed since"):
+        run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+    assert (out / "01_good" / "fig_1.png").read_text() == "my edit of the figure" and len(fake_pm.calls) == 1
+
+
+def test_a_copied_run_folder_is_not_the_labs(nb_dir, tmp_path, fake_pm):
+    import shutil
+
+    out = tmp_path / "run"
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+    shutil.copytree(out, tmp_path / "thesis", copy_function=shutil.copy2)     # marker and file times travel too
+    with pytest.raises(RunError, match="copy"):
+        run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=tmp_path / "thesis", progress=False)
+    assert (tmp_path / "thesis" / "01_good" / "fig_1.png").is_file()
+
+
+def test_the_files_of_a_killed_run_are_the_labs(nb_dir, tmp_path, fake_pm, monkeypatch):
+    out = tmp_path / "run"
+    fake_pm.stop_at = (1, SystemExit("killed"))             # a stand-in for SIGKILL: nothing is recorded after it
+    with monkeypatch.context() as m:
+        m.setattr(runner, "_record", lambda *args: None)
+        with pytest.raises(SystemExit):
+            run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+    assert json.loads((out / MARKER).read_text())["running"]["paths"] == ["01_good.ipynb", "01_good"]
+    fake_pm.stop_at = None
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+    assert [p.name for p in (out / "01_good").iterdir()] == ["fig_2.png"]
+
+
+def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(nb_dir, tmp_path, fake_pm):
+    out = tmp_path / "run"
+    refused = []
+
+    def second_run():
+        fake_pm.on_start = lambda: None
+        with pytest.raises(RunError) as e:
+            run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+        refused.append(str(e.value))
+
+    fake_pm.on_start = second_run
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
+    assert len(refused) == 1 and f"in use by another gsam-lab run (pid {os.getpid()})" in refused[0]
+    assert len(fake_pm.calls) == 1 and (out / "01_good" / "fig_1.png").is_file()
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)      # the folder is free again
+    assert len(fake_pm.calls) == 2
+
+
+def test_a_profile_parameter_may_not_contradict_the_profile_option(nb_dir, tmp_path, fake_pm, capsys):
+    base = ["run", "01", "--notebooks-dir", str(nb_dir), "--out", str(tmp_path / "o"), "--quiet"]
+    assert cli.main(base + ["--profile", "quick", "-p", "profile=full"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-p profile=full contradicts --profile quick" in err and not fake_pm.calls
+    assert cli.main(base + ["--profile", "full"]) == 0
+    assert fake_pm.calls[0][1]["profile"] == "full"
+    rows = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert rows[0]["profile"] == "full" and "profile" in (tmp_path / "o" / "summary.csv").read_text().splitlines()[0]
 
 
 def test_out_pointing_at_a_file_is_one_line(nb_dir, tmp_path, fake_pm, capsys):
@@ -241,9 +309,24 @@ def test_tuples_reach_papermill_as_lists(nb_dir, tmp_path, fake_pm):
 
 
 def test_values_that_do_not_parse_name_the_parameter():
-    with pytest.raises(SystemExit, match=r"-p erp_hw=\(512,1024 does not parse"):
+    with pytest.raises(RunError, match=r"-p erp_hw=\(512,1024 does not parse"):
         cli.parse_params(["erp_hw=(512,1024"])
     assert cli.parse_params(["erp_hw=(512,1024)", "name=a(b"]) == {"erp_hw": (512, 1024), "name": "a(b"}
+
+
+def test_every_p_error_exits_2_in_one_short_line(nb_dir, tmp_path, fake_pm, capsys):
+    base = ["run", "01", "--notebooks-dir", str(nb_dir), "--out", str(tmp_path / "o"), "--quiet"]
+    for bad in ("novalue", "erp_hw=(512,1024", "x=abc", "x=" + "7" * 5000, "x=(" + "7" * 5000):
+        assert cli.main(base + ["-p", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and len(err) < 300, err[:300]
+    assert not fake_pm.calls
+
+
+def test_a_timeout_message_gives_the_seconds_that_were_allowed(tmp_path):
+    why = runner._describe_failure(TimeoutError(), tmp_path / "none.ipynb", 0.5)
+    assert "timed out after 1 s (--timeout 0.5, rounded up to whole seconds)" in why
+    assert "timed out after 2 s (--timeout)" in runner._describe_failure(TimeoutError(), tmp_path / "none.ipynb", 2)
 
 
 def test_timeout_accepts_what_its_help_says(nb_dir, tmp_path, fake_pm, capsys):
