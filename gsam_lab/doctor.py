@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-__all__ = ["versions", "bundled_weights", "cache_usage", "named_models", "report"]
+__all__ = ["versions", "bundled_weights", "cache_usage", "registries", "listing", "named_models", "report"]
 
 PACKAGES = ("gsam_lab", "torch", "torchvision", "numpy", "segment_anything", "transformers", "papermill",
             "ipywidgets", "matplotlib", "pandas")
@@ -45,11 +45,30 @@ def cache_usage() -> Dict[str, object]:
     return {"path": str(root), "files": len(files), "mb": sum(p.stat().st_size for p in files) / 2 ** 20}
 
 
+def registries() -> Dict[str, dict]:
+    """``{"SAM": ..., "TA": ..., "student": ..., "plugins": ...}``: every table of named models (each a
+    :class:`gsam_lab.registry.Registry`)."""
+    from gsam_lab.goodsam.student import STUDENTS
+    from gsam_lab.goodsam.teacher import TEACHERS
+    from gsam_lab.sam.registry import SAM_MODELS
+    from gsam_lab.stable_sam.io import PLUGINS
+
+    return {"SAM": SAM_MODELS, "TA": TEACHERS, "student": STUDENTS, "plugins": PLUGINS}
+
+
+def listing() -> List[dict]:
+    """One row per named model: ``kind``, ``name``, ``location`` (file, or Hugging Face id) and ``present``."""
+    rows = []
+    for kind, table in registries().items():
+        for name, spec in table.items():
+            rows.append({"kind": kind, "name": name, "location": str(spec.location()),
+                         "present": bool(spec.present())})
+    return rows
+
+
 def named_models() -> List[str]:
     """Lines of the named models of each kind (SAM, TA, student, plugins): where each is read from, and
-    whether it is there (:func:`gsam_lab.registry.listing`)."""
-    from gsam_lab.registry import listing
-
+    whether it is there (:func:`listing`)."""
     lines = []
     kind = None
     for row in listing():

@@ -14,14 +14,16 @@ plugins         ``stable_sam.PLUGINS`` (``PluginSpec``) ``stable_sam.load("tiny-
 Every table is a :class:`Registry`: a ``dict`` (``name in TABLE``, ``TABLE[name]``, ``sorted(TABLE)``)
 with ``register(spec)``, ``spec(name)`` (an unknown name lists the known ones) and ``names()``. Every
 spec says where its weights are read from (``location()``) and whether they are there (``present()``);
-``gsam-lab doctor`` prints both for every name (:func:`listing`).
+``gsam-lab doctor`` prints both for every name (:func:`gsam_lab.doctor.listing`).
+
+This module is the lowest layer of the four: it imports none of the tables (they import it).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Dict, Iterable, List, TypeVar
 
-__all__ = ["Registry", "BundledFile", "registries", "listing"]
+__all__ = ["Registry", "BundledFile"]
 
 S = TypeVar("S")
 
@@ -66,23 +68,3 @@ class Registry(Dict[str, S]):
 
     def names(self) -> List[str]:
         return list(self)
-
-
-def registries() -> Dict[str, Registry]:
-    """``{"SAM": ..., "TA": ..., "student": ..., "plugins": ...}``: every table of named models."""
-    from gsam_lab.goodsam.student import STUDENTS
-    from gsam_lab.goodsam.teacher import TEACHERS
-    from gsam_lab.sam.registry import SAM_MODELS
-    from gsam_lab.stable_sam.io import PLUGINS
-
-    return {"SAM": SAM_MODELS, "TA": TEACHERS, "student": STUDENTS, "plugins": PLUGINS}
-
-
-def listing() -> List[dict]:
-    """One row per named model: ``kind``, ``name``, ``location`` (file, or Hugging Face id) and ``present``."""
-    rows = []
-    for kind, table in registries().items():
-        for name, spec in table.items():
-            rows.append({"kind": kind, "name": name, "location": str(spec.location()),
-                         "present": bool(spec.present())})
-    return rows

@@ -10,7 +10,7 @@ from gsam_lab.utils import weights_fingerprint
 
 
 def test_every_kind_has_one_shape():
-    tables = registry.registries()
+    tables = doctor.registries()
     assert list(tables) == ["SAM", "TA", "student", "plugins"]
     assert tables["SAM"] is sam.SAM_MODELS and tables["TA"] is goodsam.TEACHERS
     assert tables["student"] is goodsam.STUDENTS and tables["plugins"] is stable_sam.PLUGINS
