@@ -13,23 +13,39 @@ plugins         ``stable_sam.PLUGINS`` (``PluginSpec``) ``stable_sam.load("tiny-
 
 Every table is a :class:`Registry`: a ``dict`` (``name in TABLE``, ``TABLE[name]``, ``sorted(TABLE)``)
 with ``register(spec)``, ``spec(name)`` (an unknown name lists the known ones) and ``names()``. Every
-spec says where its weights are read from (``location()``) and whether they are there (``present()``);
-``gsam-lab doctor`` prints both for every name (:func:`gsam_lab.doctor.listing`).
+spec is a :class:`ModelSpec`: it says where its weights are read from (``location()``) and whether they
+are there (``present()``); ``gsam-lab doctor`` prints both for every name (:func:`gsam_lab.doctor.listing`).
 
-This module is the lowest layer of the four: it imports none of the tables (they import it).
+The modules that hold the tables import this one; it imports none of them.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List, TypeVar
+from typing import Dict, Iterable, List, Protocol, TypeVar, Union
 
-__all__ = ["Registry", "BundledFile"]
+__all__ = ["ModelSpec", "Registry", "BundledFile"]
 
-S = TypeVar("S")
+
+class ModelSpec(Protocol):
+    """What every row of every table has (a protocol: the specs share these members, not a base class)."""
+
+    @property
+    def name(self) -> str:
+        """The registry key."""
+
+    def location(self) -> Union[Path, str]:
+        """Where the weights are read from: a file, or a Hugging Face id."""
+
+    def present(self) -> bool:
+        """Whether the weights are there (the file exists, or the id is in the Hugging Face cache)."""
+
+
+S = TypeVar("S", bound=ModelSpec)
 
 
 class BundledFile:
-    """For specs whose weights are one file in ``gsam_lab/assets`` (field ``filename``)."""
+    """:class:`ModelSpec`'s ``location()`` and ``present()`` for specs whose weights are one file in
+    ``gsam_lab/assets`` (field ``filename``)."""
 
     filename: str
 

@@ -1,6 +1,8 @@
 """One registry shape for SAM, TA, student and plugins; every loader takes a name or a path; the doctor lists them."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -23,6 +25,9 @@ def test_every_kind_has_one_shape():
             table.spec("no-such-model")
     assert sam.list_sams() == list(sam.SAM_MODELS) and goodsam.list_teachers() == list(goodsam.TEACHERS)
     assert goodsam.list_students() == ["tiny-synth"] and stable_sam.list_plugins() == ["tiny-synth"]
+    for table in tables.values():                 # every row: a name, location() and present() (ModelSpec)
+        for name, spec in table.items():
+            assert spec.name == name and isinstance(spec.location(), (Path, str)) and isinstance(spec.present(), bool)
     b5 = goodsam.TEACHERS["segformer-b5-cityscapes"]
     assert b5.location() == "nvidia/segformer-b5-finetuned-cityscapes-1024-1024" and not b5.bundled
 

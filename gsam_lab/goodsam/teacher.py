@@ -150,7 +150,7 @@ class TeacherSpec:
     def present(self) -> bool:
         """The bundled file exists, or the model's ``config.json`` is in the Hugging Face cache."""
         if self.bundled:
-            return (ASSETS_DIR / self.source).is_file()
+            return self.location().is_file()
         try:
             from huggingface_hub import try_to_load_from_cache
             return isinstance(try_to_load_from_cache(self.source, "config.json"), str)

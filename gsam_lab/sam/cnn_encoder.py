@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from segment_anything.modeling.common import LayerNorm2d
 from torch import nn
 
-__all__ = ["ConvImageEncoder", "is_conv_encoder_state", "tiny_stride"]
+__all__ = ["ConvImageEncoder", "is_conv_encoder_state"]
 
 #: a key that only the convolutional encoder's state dicts hold
 CONV_ENCODER_KEY = "image_encoder.stem.0.0.weight"
@@ -74,18 +74,14 @@ class ConvImageEncoder(nn.Module):
     """
 
     def __init__(self, img_size: int = 256, widths: Sequence[int] = (48, 96, 192, 256),
-                 depths: Sequence[int] = (2, 2, 1), pyramid_chans: int = 128, out_chans: int = 256,
-                 stride: int = 8):
+                 depths: Sequence[int] = (2, 2, 1), pyramid_chans: int = 128, out_chans: int = 256):
         super().__init__()
         if len(widths) != 4 or len(depths) != 3:
             raise ValueError("widths needs 4 entries (strides 4..32) and depths 3 (strides 8..32), "
                              f"got {widths}, {depths}")
-        if stride not in (4, 8):
-            raise ValueError(f"stride must be 4 or 8, got {stride}")
         if img_size % 32:
             raise ValueError(f"img_size must be a multiple of 32, got {img_size}")
         self.img_size = img_size
-        self.stride = stride
         w4, w8, w16, w32 = widths
         self.stem = nn.Sequential(conv_bn_relu(3, w4 // 2, stride=2), conv_bn_relu(w4 // 2, w4, stride=2))
         self.stage8 = stage(w4, w8, depths[0])
@@ -96,12 +92,6 @@ class ConvImageEncoder(nn.Module):
         self.lateral16 = nn.Conv2d(w16, pyramid_chans, 1)
         self.lateral32 = nn.Conv2d(w32, pyramid_chans, 1)
         self.detail4 = nn.Conv2d(w4, pyramid_chans, 3, stride=2, padding=1)
-        if stride == 4:
-            # a stride-4 embedding: the stride-8 pyramid upsampled, plus the stem's detail at full stride-4
-            # resolution. Zero at first, so weights trained at stride 8 start from their upsampled embedding.
-            self.lateral4 = nn.Conv2d(w4, pyramid_chans, 1)
-            nn.init.zeros_(self.lateral4.weight)
-            nn.init.zeros_(self.lateral4.bias)
         self.mix = conv_bn_relu(pyramid_chans, pyramid_chans)
         self.neck = nn.Sequential(nn.Conv2d(pyramid_chans, out_chans, 1), LayerNorm2d(out_chans))
 
@@ -116,16 +106,9 @@ class ConvImageEncoder(nn.Module):
         p = self.lateral8(f8) + self.detail4(f4)
         p = p + F.interpolate(self.lateral16(f16), size=size, mode="bilinear", align_corners=False)
         p = p + F.interpolate(self.lateral32(f32), size=size, mode="bilinear", align_corners=False)
-        if self.stride == 4:
-            p = F.interpolate(p, size=f4.shape[-2:], mode="bilinear", align_corners=False) + self.lateral4(f4)
         return self.neck(self.mix(p))
 
 
 def is_conv_encoder_state(state_dict) -> bool:
     """Whether a tiny-synth state dict holds :class:`ConvImageEncoder` weights (rather than the ViT's)."""
     return CONV_ENCODER_KEY in state_dict
-
-
-def tiny_stride(state_dict) -> int:
-    """The output stride (4 or 8) of the :class:`ConvImageEncoder` whose weights ``state_dict`` holds."""
-    return 4 if "image_encoder.lateral4.weight" in state_dict else 8

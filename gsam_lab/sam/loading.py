@@ -16,7 +16,6 @@ from segment_anything.modeling import Sam
 from gsam_lab.bundled import check_bundled
 from gsam_lab.utils import check_finite, load_torch_file, resolve_device
 
-from .cnn_encoder import tiny_stride
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
 
 __all__ = ["CheckpointError", "load_sam", "read_state_dict", "infer_sam_type", "encoder_signature",
@@ -153,8 +152,8 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
             name. Default: the bundled asset (``tiny-synth``) or the cache folder
             ``$GSAM_LAB_CACHE/checkpoints`` (Meta's models; see :mod:`gsam_lab.sam.registry`).
         pretrained: ``False`` skips the weights and returns the randomly initialised network
-            (seeded by ``seed`` for ``tiny-synth``); used by tests and for training from scratch.
-        seed: seed of the random initialisation (``tiny-synth`` only).
+            (seeded by ``seed``); used by tests and for training from scratch.
+        seed: seed of the random initialisation (``pretrained=False``).
 
     Returns:
         ``segment_anything.modeling.Sam`` in eval mode on ``device``, fp32.
@@ -170,9 +169,8 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
     if key in SAM_MODELS:
         spec = get_spec(key)
         if not pretrained:
-            model = spec.build(seed) if spec.name == "tiny-synth" else spec.build()
-            return model.to(dev).eval()
-        path = Path(checkpoint).expanduser() if checkpoint is not None else spec.default_path()
+            return spec.build(seed).to(dev).eval()
+        path = Path(checkpoint).expanduser() if checkpoint is not None else spec.location()
         if path.is_dir():
             path = path / spec.filename
         if not path.is_file():
@@ -198,10 +196,7 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
             raise ValueError("pass either a model name with checkpoint=..., or a bare path, not both")
         state = read_state_dict(path)
         spec = get_spec(infer_sam_type(state))
-    if spec.name == "tiny-synth":   # the file says which output stride its encoder was trained at
-        model = spec.build(0, stride=tiny_stride(state))
-    else:
-        model = spec.build()
+    model = spec.build(seed)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

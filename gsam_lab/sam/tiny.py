@@ -27,32 +27,30 @@ from .cnn_encoder import ConvImageEncoder
 __all__ = ["TINY_SAM_CONFIG", "build_tiny_sam"]
 
 #: Encoder settings of ``tiny-synth`` (the decoder settings are SAM's and not configurable).
-TINY_SAM_CONFIG = dict(img_size=256, stride=8, widths=(48, 96, 192, 256), depths=(2, 2, 1), pyramid_chans=128)
+TINY_SAM_CONFIG = dict(img_size=256, widths=(48, 96, 192, 256), depths=(2, 2, 1), pyramid_chans=128)
 
 PROMPT_EMBED_DIM = 256  # SAM's transformer_dim: the same on every SAM
+ENCODER_STRIDE = 8      # image pixels per embedding token along each side (ConvImageEncoder's output stride)
 
 
-def build_tiny_sam(seed: Optional[int] = 0, stride: Optional[int] = None) -> Sam:
+def build_tiny_sam(seed: Optional[int] = 0) -> Sam:
     """Build the ``tiny-synth`` SAM with random weights (``seed`` makes them reproducible).
 
     Args:
         seed: seed of the initial weights; ``None`` uses (and advances) torch's global RNG.
             With an int the global RNG state is left untouched.
-        stride: the image encoder's output stride, 8 (``32 x 32`` tokens) or 4 (``64 x 64``, as dense
-            as real SAM's tokens relative to the image); ``None`` takes ``TINY_SAM_CONFIG``'s.
 
     Returns:
         a ``segment_anything.modeling.Sam`` in eval mode on the CPU, about 7.9M parameters
         (image encoder ~3.8M; prompt encoder ~6K; mask decoder ~4.1M as in real SAM).
     """
-    c = dict(TINY_SAM_CONFIG, **({} if stride is None else {"stride": stride}))
-    grid = c["img_size"] // c["stride"]
+    c = TINY_SAM_CONFIG
+    grid = c["img_size"] // ENCODER_STRIDE
 
     def make() -> Sam:
         return Sam(
             image_encoder=ConvImageEncoder(img_size=c["img_size"], widths=c["widths"], depths=c["depths"],
-                                           pyramid_chans=c["pyramid_chans"], out_chans=PROMPT_EMBED_DIM,
-                                           stride=c["stride"]),
+                                           pyramid_chans=c["pyramid_chans"], out_chans=PROMPT_EMBED_DIM),
             prompt_encoder=PromptEncoder(
                 embed_dim=PROMPT_EMBED_DIM,
                 image_embedding_size=(grid, grid),
