@@ -140,7 +140,7 @@ def _matches(value, type_text: str) -> bool:
         if not isinstance(value, (tuple, list)):
             return False
         args = _split_args(inner[:-1]) if inner else []
-        if not args or args[-1] == "...":
+        if head.lower() != "tuple" or not args or args[-1] == "...":     # any length: List[int], Tuple[int, ...]
             return all(_matches(v, args[0]) for v in value) if args else True
         return len(args) == len(value) and all(_matches(v, a) for v, a in zip(value, args))
     if t in ("int", "float") and isinstance(value, bool):

@@ -64,16 +64,17 @@ from gsam_lab import data, panorama, viz, widgets
 # Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
 
 # %% tags=["parameters"]
+from typing import Optional, Tuple  # isort: skip (the types named in the annotations below)
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # world seed of the panorama we study
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional folder of real panoramas (FolderDataset "generic" layout) for section 6
 out_dir: str = "outputs/01_panorama_distortion"   # figures go here
-erp_hw = None                   # (H, W) of the studied panorama; None: (256, 512) quick, (1024, 2048) full
-view_hw = None                  # (h, w) of tangent views; None: (160, 160) quick, (512, 512) full
-n_stats = None                  # panoramas pooled for class statistics; None: 6 quick, 100 full
-stats_hw = None                 # their size; None: (128, 256) quick, (256, 512) full
+erp_hw: "Optional[Tuple[int, int]]" = None   # studied panorama (H, W); None: (256, 512) quick, (1024, 2048) full
+view_hw: "Optional[Tuple[int, int]]" = None  # (h, w) of tangent views; None: (160, 160) quick, (512, 512) full
+n_stats: "Optional[int]" = None              # panoramas pooled for class statistics; None: 6 quick, 100 full
+stats_hw: "Optional[Tuple[int, int]]" = None  # their size; None: (128, 256) quick, (256, 512) full
 
 # %%
 lab = gsam_lab.setup("01", profile, device=device, seed=seed, out_dir=out_dir,

@@ -67,6 +67,7 @@ from gsam_lab import bootstrap, data, metrics, sam, viz, widgets
 # Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
 
 # %% tags=["parameters"]
+from typing import Optional, Sequence, Tuple  # isort: skip (the types named in the annotations below)
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the prompt draws (the test renders are the fixed test split)
@@ -75,14 +76,14 @@ sam_checkpoint: str = "tiny-synth"   # tiny-synth (bundled), vit_b | vit_l | vit
 data_root: str = ""             # optional folder of real labelled images (objects: connected regions of thing classes)
 data_layout: str = "generic"    # FolderDataset layout of data_root: generic | densepass | stanford2d3d
 out_dir: str = "outputs/02_sam_prompt_stability"   # figures and tables go here
-noise = (0.1, 0.2, 0.4)         # box noise scales (HQ-SAM's noise: jitter of centre and size, fraction of the box)
-points = (1, 3, 5, 10)          # numbers of random positive clicks
-n_pinhole = None                # held-out pinhole images; None: 4 quick, 50 full
-n_erp = None                    # held-out panoramas; None: 2 quick, 20 full
-pinhole_hw = None               # their size; None: (192, 256) quick, (768, 1024) full
-erp_hw = None                   # None: (256, 512) quick, (1024, 2048) full
-draws = None                    # prompt draws per object and setting; None: 5 quick, 20 full
-max_objects = None              # largest objects per image; None: 6 quick, 20 full
+noise: "Sequence[float]" = (0.1, 0.2, 0.4)   # box noise scales (HQ-SAM's: centre and size jitter, fraction of the box)
+points: "Sequence[int]" = (1, 3, 5, 10)      # numbers of random positive clicks
+n_pinhole: "Optional[int]" = None            # held-out pinhole images; None: 4 quick, 50 full
+n_erp: "Optional[int]" = None                # held-out panoramas; None: 2 quick, 20 full
+pinhole_hw: "Optional[Tuple[int, int]]" = None  # their size; None: (192, 256) quick, (768, 1024) full
+erp_hw: "Optional[Tuple[int, int]]" = None   # None: (256, 512) quick, (1024, 2048) full
+draws: "Optional[int]" = None                # prompt draws per object and setting; None: 5 quick, 20 full
+max_objects: "Optional[int]" = None          # largest objects per image; None: 6 quick, 20 full
 
 # %%
 lab = gsam_lab.setup("02", profile, device=device, seed=seed, out_dir=out_dir, n_pinhole=n_pinhole, n_erp=n_erp,

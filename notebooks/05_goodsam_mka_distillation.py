@@ -68,22 +68,23 @@ from gsam_lab import bootstrap, data, goodsam, sam, viz
 # Papermill and `gsam-lab run -p key=value` override this cell. Values left at `None` come from the profile.
 
 # %% tags=["parameters"]
+from typing import Optional, Sequence, Tuple  # isort: skip (the types named in the annotations below)
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps (training uses AMP on CUDA only)
 seed: int = 0                   # dataset, initialisation and batch-order seed
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) used instead of DAR
-teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full (GoodSAM's TA)
+teacher: "Optional[str]" = None              # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full
 sam_checkpoint: str = "tiny-synth"  # SAM for DAR's masks: tiny-synth | vit_b | vit_l | vit_h | a .pth path
 out_dir: str = "outputs/05_goodsam_mka_distillation"   # figures, tables, checkpoints
-student = None                  # student of the ablation; None: "tiny" quick, "b0" full (GoodSAM's smallest)
-sweep_students = None           # students trained with full MKA; None: () quick, (b0, b1, b2) full (GoodSAM's three)
-steps = None                    # training steps per run; None: 150 quick, 8000 full
-batch_size = None               # global batch; None: 4 quick, 8 full
-erp_hw = None                   # (H, W) of the panoramas; None: (64, 128) quick, (512, 1024) full
-n_train = None                  # unlabelled training panoramas; None: 6 quick, 500 full
-n_test = None                   # held-out test panoramas with labels (scoring only); None: 8 quick, 200 full
-dar_fusion = None               # DAR fusion: "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows only); None: profile
+student: "Optional[str]" = None              # ablation student; None: "tiny" quick, "b0" full (GoodSAM's smallest)
+sweep_students: "Optional[Sequence[str]]" = None  # MKA students; None: () quick, (b0, b1, b2) full (GoodSAM's three)
+steps: "Optional[int]" = None                # training steps per run; None: 150 quick, 8000 full
+batch_size: "Optional[int]" = None           # global batch; None: 4 quick, 8 full
+erp_hw: "Optional[Tuple[int, int]]" = None   # (H, W) of the panoramas; None: (64, 128) quick, (512, 1024) full
+n_train: "Optional[int]" = None              # unlabelled training panoramas; None: 6 quick, 500 full
+n_test: "Optional[int]" = None               # labelled test panoramas (scoring only); None: 8 quick, 200 full
+dar_fusion: "Optional[str]" = None           # "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows); None: profile
 
 # %%
 # one CPU thread: small models, many small ops; a second thread on a shared core only adds waiting

@@ -71,6 +71,7 @@ from gsam_lab import bootstrap, data, goodsam, metrics, report, sam, stable_sam,
 # Papermill and `gsam-lab run -p key=value` override this cell. Sizes left at `None` come from the profile.
 
 # %% tags=["parameters"]
+from typing import Optional, Tuple  # isort: skip (the types named in the annotations below)
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
 seed: int = 0                   # seed of the prompt draws, the training panoramas and the student
@@ -78,15 +79,15 @@ check_claims: bool = True        # False skips the teaching asserts; mechanical 
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) for the student
 sam_checkpoint: str = "tiny-synth"   # tiny-synth | vit_b | vit_l | vit_h | a .pth path
 plugins: str = "tiny-synth"     # Stable-SAM plugins: a name (tiny-synth: the shipped ones, for that SAM) or a file
-teacher = None                  # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full
+teacher: "Optional[str]" = None              # the TA; None: "tiny-synth" quick, "segformer-b5-cityscapes" full
 out_dir: str = "outputs/06_results_report"   # report.md, report.html, figures, tables
-student = None                  # None: "tiny" quick, "b0" full
-steps = None                    # MKA training steps; None: 150 quick, 8000 full
-erp_hw = None                   # panoramas of the GoodSAM pipeline; None: (64, 128) quick, (512, 1024) full
-n_train = None                  # unlabelled training panoramas; None: 6 quick, 500 full
-n_test = None                   # labelled test panoramas; None: 8 quick, 200 full
-n_pinhole = None                # Stable-SAM test images per domain; None: 2 quick, 50 full
-draws = None                    # prompt draws per object; None: 4 quick, 20 full
+student: "Optional[str]" = None              # None: "tiny" quick, "b0" full
+steps: "Optional[int]" = None                # MKA training steps; None: 150 quick, 8000 full
+erp_hw: "Optional[Tuple[int, int]]" = None   # GoodSAM pipeline panoramas; None: (64, 128) quick, (512, 1024) full
+n_train: "Optional[int]" = None              # unlabelled training panoramas; None: 6 quick, 500 full
+n_test: "Optional[int]" = None               # labelled test panoramas; None: 8 quick, 200 full
+n_pinhole: "Optional[int]" = None            # Stable-SAM test images per domain; None: 2 quick, 50 full
+draws: "Optional[int]" = None                # prompt draws per object; None: 4 quick, 20 full
 
 # %%
 # one CPU thread: small models and many small ops; one thread per process is fastest on 2 shared cores

@@ -16,7 +16,7 @@ def _assigned_names(nb_path):
     nb = nbformat.read(str(nb_path), as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     return [line.split("=")[0].split(":")[0].strip() for line in cell.source.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+            if line.strip() and not line.lstrip().startswith(("#", "from ", "import "))]
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
@@ -27,11 +27,32 @@ def test_papermill_reads_every_parameter(nb, caplog):
     assert list(found) == _assigned_names(nb)
 
 
-@pytest.mark.parametrize("stem", ["03_stable_sam_plugins", "04_goodsam_dar_fusion"])
-def test_every_parameter_has_a_type(stem):
-    found = papermill.inspect_notebook(str(next(p for p in NOTEBOOKS if p.stem == stem)))
-    untyped = [k for k, v in found.items() if parameter_type(v) is None]
-    assert not untyped, f"{stem}: give {untyped} a type annotation (e.g. \"Optional[int]\")"
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_has_a_type_annotation(nb):
+    found = papermill.inspect_notebook(str(nb))
+    untyped = [k for k, v in found.items() if v["inferred_type_name"] == "None" or parameter_type(v) is None]
+    assert not untyped, f"{nb.stem}: give {untyped} a type annotation (e.g. \"Optional[int]\")"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_default_fits_its_annotation(nb):
+    import ast
+
+    from gsam_lab.runner import _matches
+
+    for name, spec in papermill.inspect_notebook(str(nb)).items():
+        assert _matches(ast.literal_eval(spec["default"]), spec["inferred_type_name"]), (nb.stem, name, spec)
+
+
+def test_a_size_parameter_of_the_wrong_type_is_refused_before_the_run():
+    by_stem = {p.stem[:2]: p for p in NOTEBOOKS}
+    for stem, key in (("01", "erp_hw"), ("02", "pinhole_hw"), ("05", "steps"), ("06", "n_test")):
+        with pytest.raises(RunError, match=f"-p {key}: notebook {by_stem[stem].stem} expects"):
+            check_params(cli.parse_params([f"{key}=abc"]), [by_stem[stem]])
+    with pytest.raises(RunError, match="-p noise: .* expects Sequence\\[float\\]"):
+        check_params({"noise": ("a", "b")}, [by_stem["02"]])
+    assert check_params({"noise": [0.1, 1], "sweep_students": ["b0", "b1"]}, [by_stem["02"], by_stem["05"]]) == {
+        by_stem["02"]: {"noise": [0.1, 1]}, by_stem["05"]: {"sweep_students": ["b0", "b1"]}}
 
 
 # -- check_claims: the teaching asserts can be switched off, the mechanical ones cannot ----------------
