@@ -12,7 +12,7 @@ once, not timed):
 * ``PromptPredictor(model).predict(boxes=...)``: the default, plain path (SAM's own decoder modules,
   batched in chunks of ``max_batch``);
 * ``PromptPredictor(model, fast=True).predict(boxes=...)``: the optional fast path
-  (:mod:`gsam_lab.sam.fast_decoder`).
+  (:mod:`gsam_lab.sam.fast`).
 
 For each it prints ms per prompt, the ratio to Meta's loop (loop time / its time: above 1 is faster)
 and how many mask pixels differ from the loop's masks. The methods are timed in interleaved rounds

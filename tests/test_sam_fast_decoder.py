@@ -1,6 +1,9 @@
-"""The optional fast decoder (folded_predict_masks: image-side projections folded onto the prompt tokens)
-computes SAM's predict_masks up to float rounding, and PromptPredictor takes it only when asked (fast=True)."""
+"""The optional fast decoder (gsam_lab.sam.fast: image-side projections folded onto the prompt tokens)
+computes SAM's predict_masks up to float rounding, and PromptPredictor loads and takes it only when asked
+(fast=True)."""
 import copy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import torch
 from torch import nn
 
 from gsam_lab import sam
-from gsam_lab.sam.fast_decoder import folded_predict_masks, has_hooks, supports_folding
+from gsam_lab.sam.fast import folded_predict_masks, has_hooks, supports_folding
 
 
 def _perturbed(model, seed=0):
@@ -150,13 +153,13 @@ def test_gradients_flow_like_sams(model):
 def test_upscaling_blocks_do_not_change_the_logits(model, monkeypatch, block):
     """Without gradients the upscaling runs in blocks of prompts through reused buffers; any block size
     (1, one that leaves a remainder, more than the batch) gives predict_masks' logits."""
-    from gsam_lab.sam import fast_decoder
+    from gsam_lab.sam.fast import decoder
 
     emb = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(5))
     pe = model.prompt_encoder.get_dense_pe()
     sparse, dense = _prompts(model, "boxes", n=7, seed=3)
     want_m, _ = _reference(model, emb, pe, sparse, dense)
-    monkeypatch.setattr(fast_decoder, "UPSCALE_BLOCK", block)
+    monkeypatch.setattr(decoder, "UPSCALE_BLOCK", block)
     got_m, _ = folded_predict_masks(model.mask_decoder, emb, pe, sparse, dense)
     torch.testing.assert_close(got_m, want_m, atol=1e-4, rtol=1e-5)
 
@@ -186,3 +189,21 @@ def test_a_memo_needs_no_grad(model):
     with pytest.raises(ValueError, match="without gradients"):
         folded_predict_masks(model.mask_decoder, torch.randn(1, 256, 32, 32), model.prompt_encoder.get_dense_pe(),
                              sparse, dense, memo={})
+
+
+def test_the_default_path_never_loads_the_fast_decoder():
+    """The fast decoder is fenced: not exported by gsam_lab.sam, not imported until fast=True asks for it."""
+    assert not any("fold" in name or "fast" in name for name in sam.__all__)
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from gsam_lab import sam\n"
+            "img = np.zeros((64, 64, 3), np.uint8)\n"
+            "pred = sam.PromptPredictor(sam.build_tiny_sam(0)).set_image(img)\n"
+            "pred.predict(boxes=[[5, 5, 40, 40]])\n"
+            "assert not pred.uses_fast_decoder()\n"
+            "assert 'gsam_lab.sam.fast' not in sys.modules, 'the default path loaded the fast decoder'\n"
+            "fast = sam.PromptPredictor(pred.model, fast=True).set_image(img)\n"
+            "fast.predict(boxes=[[5, 5, 40, 40]])\n"
+            "assert fast.uses_fast_decoder() and 'gsam_lab.sam.fast' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -16,7 +16,6 @@ from .attention import AttentionMaps, attention_layers, attention_mass, decoder_
 from .automatic import AutoMasks, automatic_masks
 from .decoding import shared_predict_masks
 from .evaluate import PromptEvaluation, evaluate_prompts, score_models
-from .fast_decoder import folded_predict_masks
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict
 from .predictor import Prediction, PromptPredictor
@@ -34,8 +33,6 @@ __all__ = [
     "shared_predict_masks",
     # evaluate.py
     "PromptEvaluation", "evaluate_prompts", "score_models",
-    # fast_decoder.py
-    "folded_predict_masks",
     # gallery.py
     "PromptOutcome", "casual_prompts", "prompt_outcomes",
     # gsam_lab/images.py

@@ -8,8 +8,8 @@ memory), with the same pre- and post-processing as ``SamPredictor`` so that the 
 The decoder runs SAM's own modules (:func:`gsam_lab.sam.decoding.shared_predict_masks`: SAM's
 ``predict_masks`` without its per-prompt copies of the image embedding), so forward hooks on the
 decoder's modules fire and a debugger steps through SAM's code. ``PromptPredictor(model, fast=True)``
-opts in to :func:`gsam_lab.sam.fast_decoder.folded_predict_masks`, an optional optimisation that
-gives the same masks up to float rounding (see :mod:`gsam_lab.sam.fast_decoder`).
+opts in to an optional optimisation that gives the same masks up to float rounding, kept apart in
+:mod:`gsam_lab.sam.fast` and loaded only then.
 
 Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
 place that calls the prompt encoder and the mask decoder.
@@ -30,7 +30,6 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from gsam_lab.images import as_rgb_uint8
 
 from .decoding import shared_predict_masks
-from .fast_decoder import folded_predict_masks, has_hooks, supports_folding
 
 __all__ = ["PromptPredictor", "Prediction"]
 
@@ -78,9 +77,9 @@ class PromptPredictor:
             --sweep-batch`` measures it).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
             the same image again is free (0 disables the cache).
-        fast: decode with the optional fast path, :func:`~gsam_lab.sam.fast_decoder.folded_predict_masks`
-            (same masks up to float rounding), whenever the decoder has SAM's layout and no forward
-            hooks; default ``False``: SAM's own modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
+        fast: decode with the optional fast path, :func:`gsam_lab.sam.fast.fast_decode` (same masks up to
+            float rounding), whenever the decoder has SAM's layout and no forward hooks; default ``False``:
+            SAM's own modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
 
     Example::
 
@@ -101,7 +100,6 @@ class PromptPredictor:
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self._pe: Optional[torch.Tensor] = None
-        self._memo: Optional[dict] = None        # the fast decoder's image-only terms, during one predict
         self.reset_image()
 
     # -- image --------------------------------------------------------------------------------
@@ -264,17 +262,18 @@ class PromptPredictor:
             points=(points, labels) if points is not None else None, boxes=boxes, masks=mask_input)
         dec = self.model.mask_decoder
         if self.uses_fast_decoder():
-            slots = range(1, dec.num_mask_tokens) if multimask else [0]   # as MaskDecoder.forward
-            return folded_predict_masks(dec, self.features, self._dense_pe(), sparse, dense, slots=slots,
-                                        memo=self._memo if not torch.is_grad_enabled() else None)
+            from .fast import fast_decode
+            return fast_decode(dec, self.features, self._dense_pe(), sparse, dense, multimask)
         low, iou = shared_predict_masks(dec, self.features, self._dense_pe(), sparse, dense)
         keep = slice(1, None) if multimask else slice(0, 1)    # as MaskDecoder.forward
         return low[:, keep], iou[:, keep]
 
     def uses_fast_decoder(self) -> bool:
         """Whether :meth:`decode` takes the fast path now (``fast=True``, SAM's decoder layout, no hooks)."""
-        dec = self.model.mask_decoder
-        return self.fast and supports_folding(dec) and not has_hooks(dec)
+        if not self.fast:
+            return False
+        from .fast import can_fold  # the optional fast path, imported only by fast=True
+        return can_fold(self.model.mask_decoder)
 
     def _postprocess(self, low: torch.Tensor) -> torch.Tensor:
         """``Sam.postprocess_masks``: low-res logits -> the padded input frame -> crop -> the original size.
@@ -326,18 +325,14 @@ class PromptPredictor:
         n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
         step = self._chunk()
         masks, ious, lows = [], [], []
-        self._memo = {} if self.fast else None            # filled by the fast decoder, shared by the chunks
-        try:
-            for start in range(0, n, step):
-                rows = slice(start, start + step)
-                low, iou = self.decode(_rows(pts, rows), _rows(lab, rows), _rows(box, rows), _rows(mask, rows),
-                                       multimask)
-                up = self._postprocess(low)
-                masks.append(up if return_logits else up > self.model.mask_threshold)
-                ious.append(iou)
-                lows.append(low)
-        finally:
-            self._memo = None
+        for start in range(0, n, step):
+            rows = slice(start, start + step)
+            low, iou = self.decode(_rows(pts, rows), _rows(lab, rows), _rows(box, rows), _rows(mask, rows),
+                                   multimask)
+            up = self._postprocess(low)
+            masks.append(up if return_logits else up > self.model.mask_threshold)
+            ious.append(iou)
+            lows.append(low)
         masks, ious, lows = torch.cat(masks), torch.cat(ious), torch.cat(lows)
         if not multimask:
             masks, ious = masks[:, 0], ious[:, 0]

@@ -28,7 +28,7 @@ Recipe (``data_scripts/train_tiny_sam.py`` is the command line around :func:`tra
 * **speed**: ``amp=1`` (default) runs the image encoder and mask decoder under bfloat16 autocast
   (about 2x on a CPU with bf16 units); the prompt encoder and the dense positional encoding stay in
   fp32 (in bf16 their sin/cos of pixel positions moved by up to 0.16), and so do the losses. The
-  decoder is the opt-in fast path :func:`gsam_lab.sam.fast_decoder.folded_predict_masks` (SAM's
+  decoder is the opt-in fast path :func:`gsam_lab.sam.fast.folded_predict_masks` (SAM's
   ``predict_masks`` without per-prompt copies of the image embedding: the same loss and gradients up
   to rounding, about 1.3x faster).
 """
@@ -47,7 +47,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from gsam_lab.utils import resolve_device
 
 from .decoding import shared_predict_masks
-from .fast_decoder import folded_predict_masks, supports_folding
+from .fast import folded_predict_masks, supports_folding
 from .loading import save_tiny_checkpoint
 from .losses import sam_loss
 from .prompts import PromptSampler
@@ -83,7 +83,6 @@ class TrainConfig:
     aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it: class features that are too strong
                                    # merge neighbouring instances of one class (seen: batch IoU fell with 1.0)
-    stride: int = 8                # image encoder output stride: 8 (32 x 32 tokens) or 4 (64 x 64; ~3x slower per step)
     amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder (CPU: ~2x faster where
                                    # the CPU has bf16 units; CUDA: bf16 too); the prompt encoder's positional encodings
                                    # (bf16 moves them by up to 0.16) and the losses stay in fp32
@@ -346,7 +345,7 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = build_tiny_sam(cfg.seed, stride=cfg.stride).to(dev).train()
+    model = build_tiny_sam(cfg.seed).to(dev).train()
     if init is not None:
         from gsam_lab.sam.loading import read_state_dict
         missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)

@@ -1,10 +1,10 @@
 """Optional fast path: SAM's mask decoder for many prompts on one image, image-side projections folded away.
 
-This module is an **optimisation, not part of SAM**. Nothing in the library needs it: by default
-:class:`~gsam_lab.sam.PromptPredictor` runs SAM's own decoder modules
+This module is an **optimisation, not part of SAM** (see :mod:`gsam_lab.sam.fast`). Nothing in the library
+needs it: by default :class:`~gsam_lab.sam.PromptPredictor` runs SAM's own decoder modules
 (:func:`gsam_lab.sam.decoding.shared_predict_masks`), which is the code to read and step through.
 Turn the fast path on with ``PromptPredictor(model, fast=True)``, or call :func:`folded_predict_masks`
-directly (the training step in :mod:`gsam_lab.sam.train` does, for speed). It computes the same
+directly (the tiny-SAM training recipe, :mod:`gsam_lab.recipes.tiny_sam`, does, for speed). It computes the same
 function as SAM's ``MaskDecoder.predict_masks``, **equal up to float rounding** (the products are
 summed in another order): tests check logits within 1e-4 on random and trained weights and masks
 the same as ``SamPredictor``'s (``tests/test_sam_fast_decoder.py``);
@@ -41,7 +41,7 @@ head's softmax over the prompt tokens sums to 1), and that attention's residual 
 :func:`folded_predict_masks` reads SAM's parameters and never calls the image-side modules, so
 **forward hooks on the decoder do not fire**: ``PromptPredictor(model, fast=True)`` takes this path
 only while no hook is registered (:func:`has_hooks`) and SAM's decoder layout is there
-(:func:`supports_folding`), and runs SAM's modules otherwise.
+(:func:`supports_folding`), and runs SAM's modules otherwise (:func:`can_fold`, :func:`fast_decode`).
 """
 from __future__ import annotations
 
@@ -54,9 +54,9 @@ from segment_anything.modeling.common import LayerNorm2d
 from segment_anything.modeling.transformer import Attention, TwoWayTransformer
 from torch import nn
 
-from .decoding import decoder_inputs
+from ..decoding import decoder_inputs
 
-__all__ = ["folded_predict_masks", "supports_folding", "has_hooks"]
+__all__ = ["folded_predict_masks", "supports_folding", "has_hooks", "can_fold", "fast_decode"]
 
 
 def supports_folding(decoder: nn.Module) -> bool:
@@ -73,7 +73,10 @@ def supports_folding(decoder: nn.Module) -> bool:
 
 
 def has_hooks(module: nn.Module) -> bool:
-    """True if ``module`` or a sub-module has forward (pre-)hooks, or global module hooks are set."""
+    """True if ``module`` or a sub-module has forward (pre-)hooks, or global module hooks are set.
+
+    torch has no public way to ask this, so it reads ``nn.Module``'s hook dicts (``_forward_hooks``,
+    ``_forward_pre_hooks`` and their global counterparts), which every torch 2 release keeps."""
     glob = nn.modules.module
     if glob._global_forward_hooks or glob._global_forward_pre_hooks:
         return True
@@ -307,3 +310,19 @@ def folded_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     masks = _upscaled_masks(decoder, keys, hs[:, 1:], h, w, slots)
     iou = decoder.iou_prediction_head(hs[:, 0])[:, slots]
     return masks, iou
+
+
+def can_fold(decoder: nn.Module) -> bool:
+    """Whether ``PromptPredictor(model, fast=True)`` takes the fast path for ``decoder`` now: SAM's decoder
+    layout (:func:`supports_folding`) and no forward hooks that would be skipped (:func:`has_hooks`)."""
+    return supports_folding(decoder) and not has_hooks(decoder)
+
+
+def fast_decode(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
+                multimask: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``PromptPredictor.decode``'s fast path: the low-res logits and IoU predictions of the masks that
+    ``MaskDecoder.forward`` returns (the three multimask slots, or the single-mask slot 0)."""
+    slots = range(1, decoder.num_mask_tokens) if multimask else [0]     # as MaskDecoder.forward
+    return folded_predict_masks(decoder, image_embeddings, image_pe, sparse_prompt_embeddings,
+                                dense_prompt_embeddings, slots=slots)
