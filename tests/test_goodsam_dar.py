@@ -6,7 +6,15 @@ import torch
 from torch import nn
 
 from gsam_lab import data, goodsam
-from gsam_lab.goodsam.fusion import MaskSet, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks
+from gsam_lab.goodsam.fusion import (
+    FUSION_RULES,
+    MaskSet,
+    fuse_ctcf,
+    fuse_vote,
+    fusion_rule,
+    interior_vote,
+    pair_seam_masks,
+)
 from gsam_lab.goodsam.teacher import TeacherOutput
 from gsam_lab.goodsam.windows import border_ramp, sliding_window_logits, whole_logits, window_layout
 
@@ -185,6 +193,72 @@ def test_dar_end_to_end_with_given_masks():
         low = res.parts["confidence"] < 0.6
         assert torch.all(res.pseudo_label[low] == 255) and torch.all(res.pseudo_label[~low] < 9)
         assert {"ta_logits", "window_logits", "context", "masks", "fusion_info"} <= set(res.parts)
+
+
+def _three_masks():
+    m = torch.zeros(3, 64, 128, dtype=torch.bool)
+    m[0, :, :16] = True
+    m[1, 40:, 60:90] = True
+    m[2, 10:30, 100:128] = True
+    return MaskSet(m, torch.tensor([1.0, 0.7, 0.9]), torch.zeros(3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("boundary", [False, True])
+@pytest.mark.parametrize("name", ["none", "vote", "ctcf"])
+def test_each_fusion_rule_is_its_function_bit_for_bit(name, boundary):
+    """dar(fusion=name) runs the table's function on the step-2 distribution, with the context as the pixel
+    weight under boundary=True, exactly as a direct call: the same numbers bit for bit, and the same again
+    when the function itself is passed."""
+    t, x, ms = PointwiseTeacher(), blocks_erp(), _three_masks()
+    res = goodsam.dar(t, None, x, windows="h", boundary=boundary, fusion=name, masks=ms)
+    p = res.parts
+    weight = p["context"].clamp_min(0.05) if boundary else None
+    if name == "none":
+        want, info = p["boundary_probs"], {}
+    elif name == "vote":
+        want, info = fuse_vote(p["boundary_probs"], p["masks"])
+    else:
+        want, info = fuse_ctcf(p["boundary_probs"], p["masks"], 0.5, 2.0, 1.0, weight=weight)
+    assert torch.equal(res.ensemble_logits, want.clamp_min(1e-6).log())
+    assert res.parts["fusion_info"].keys() == info.keys()
+    again = goodsam.dar(t, None, x, windows="h", boundary=boundary, fusion=FUSION_RULES[name].fuse, masks=ms)
+    assert torch.equal(again.ensemble_logits, res.ensemble_logits)
+    assert FUSION_RULES[name].name == name and res.parts["settings"]["fusion"] == name
+
+
+def test_fusion_kwargs_reach_the_rule():
+    t, x, ms = PointwiseTeacher(), blocks_erp(), _three_masks()
+    kw = dict(purity_thresh=0.3, strength=5.0, gamma=2.0)
+    res = goodsam.dar(t, None, x, windows="none", boundary=False, fusion="ctcf", fusion_kwargs=kw, masks=ms)
+    want, _ = fuse_ctcf(res.parts["boundary_probs"], res.parts["masks"], **kw)
+    assert torch.equal(res.ensemble_logits, want.clamp_min(1e-6).log())
+    assert res.parts["settings"]["fusion_kwargs"] == kw
+    default = goodsam.dar(t, None, x, windows="none", boundary=False, fusion="ctcf", masks=ms)
+    assert not torch.equal(default.ensemble_logits, res.ensemble_logits)
+
+
+def paint_first_mask(probs, masks, weight=None, cls=0):
+    """A rule of one's own, as a notebook would write it: the first mask becomes class ``cls``."""
+    out = probs.clone()
+    out[:, masks.masks[0]] = 0.0
+    out[cls, masks.masks[0]] = 1.0
+    return out, {"painted": masks.masks[0].sum()}
+
+
+def test_a_rule_of_ones_own():
+    t, x, ms = PointwiseTeacher(), blocks_erp(), _three_masks()
+    res = goodsam.dar(t, None, x, windows="h", boundary=True, fusion=paint_first_mask, fusion_kwargs=dict(cls=3),
+                      masks=ms)
+    first = res.parts["masks"].masks[0]          # the masks after step 2 (halves joined across the seam)
+    assert torch.all(res.pseudo_label[first] == 3) and not torch.all(res.pseudo_label == 3)
+    assert int(res.parts["fusion_info"]["painted"]) == int(first.sum())
+    assert res.parts["settings"]["fusion"].endswith("paint_first_mask")
+    with pytest.raises(ValueError, match="needs SAM masks"):          # a rule of one's own is given masks
+        goodsam.dar(t, None, x, fusion=paint_first_mask)
+    with pytest.raises(ValueError, match=r"one of \('none', 'vote', 'ctcf'\) or a function, got 'best'"):
+        goodsam.dar(t, None, x, fusion="best")
+    with pytest.raises(ValueError, match="or a function, got int"):
+        fusion_rule(3)
 
 
 def test_dar_with_tiny_sam_runs():

@@ -12,7 +12,7 @@ student distilled by Multi-level Knowledge Adaptation (MKA).
 from .ablation import ABLATION_VARIANTS, AblationResult, run_ablation
 from .classmap import CITYSCAPES_CLASSES, map_logits
 from .distill import MKAConfig, MKAResult, evaluate_miou, train_mka
-from .fusion import MaskSet, pair_seam_masks, sam_masks
+from .fusion import FUSION_RULES, MaskSet, pair_seam_masks, sam_masks
 from .mka import MKALoss, feature_pca_rgb, standardize_channels
 from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset
 from .rectification import DarResult, dar, pad_band_to_erp
@@ -48,7 +48,7 @@ __all__ = [
     # distill.py
     "MKAConfig", "MKAResult", "evaluate_miou", "train_mka",
     # fusion.py
-    "MaskSet", "pair_seam_masks", "sam_masks",
+    "FUSION_RULES", "MaskSet", "pair_seam_masks", "sam_masks",
     # mka.py
     "MKALoss", "feature_pca_rgb", "standardize_channels",
     # pseudo.py

@@ -18,17 +18,22 @@ Readings (docs/methods/goodsam.md, DAR steps 2 and 3):
   their pixels toward ``c_m`` with weight ``alpha_m = pi_m ** gamma * iou_m``:
   ``p = (p_TA + s * sum_m alpha_m onehot(c_m)) / (1 + s * sum_m alpha_m)`` over the masks covering
   the pixel (``s = strength``); pixels no mask covers keep the TA.
+
+The fusion rules, one table (:data:`FUSION_RULES`): ``dar(..., fusion=name)`` looks a rule up by name, and
+``dar(..., fusion=my_rule, fusion_kwargs={...})`` runs a rule of your own. A rule is a function
+``rule(probs, masks, weight=None, **kwargs) -> (fused, info)``: ``probs`` the TA's ``K x H x W``
+distribution, ``masks`` a :class:`MaskSet`, ``weight`` an optional ``H x W`` pixel weight for per-mask
+means (DAR passes the context map when ``boundary=True``), ``kwargs`` the rule's own settings; it returns
+the fused ``K x H x W`` distribution and a dict of whatever it wants to show (per-mask classes, ...).
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 
 __all__ = ["MaskSet", "as_mask_set", "sam_masks", "window_masks", "pair_seam_masks", "interior_vote",
-           "mask_stats", "fuse_vote", "fuse_ctcf", "FUSION_MODES"]
-
-FUSION_MODES = ("none", "vote", "ctcf")
+           "mask_stats", "keep_ta", "fuse_vote", "fuse_ctcf", "FusionRule", "FUSION_RULES", "fusion_rule"]
 
 
 class MaskSet(NamedTuple):
@@ -195,10 +200,18 @@ def interior_vote(probs: torch.Tensor, context: torch.Tensor, ms: MaskSet, inter
     return out
 
 
-def fuse_vote(probs: torch.Tensor, ms: MaskSet, smooth: float = 0.05) -> Tuple[torch.Tensor, dict]:
+def keep_ta(probs: torch.Tensor, ms: Optional[MaskSet] = None,
+            weight: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, dict]:
+    """No fusion: the TA's distribution unchanged (DAR without step 3); ``ms`` and ``weight`` are unused."""
+    return probs, {}
+
+
+def fuse_vote(probs: torch.Tensor, ms: MaskSet, smooth: float = 0.05,
+              weight: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, dict]:
     """Majority vote per mask: each mask's pixels take the TA's most frequent argmax class inside it
-    (masks painted largest first, so nested smaller masks win). Returns (``K x H x W`` probabilities,
-    info: ``mask_class``, ``covered`` ``H x W``)."""
+    (masks painted largest first, so nested smaller masks win); ``smooth`` of the probability is spread
+    over all classes. ``weight`` is unused: every pixel's vote counts the same. Returns (``K x H x W``
+    probabilities, info: ``mask_class``, ``covered`` ``H x W``)."""
     k = probs.shape[0]
     out = probs.clone()
     covered = torch.zeros(probs.shape[1:], dtype=torch.bool, device=probs.device)
@@ -249,3 +262,48 @@ def fuse_ctcf(probs: torch.Tensor, ms: MaskSet, purity_thresh: float = 0.5, stre
     pull = (alpha[None, :] @ mf).reshape(probs.shape[1:])                  # H x W
     fused = (probs + strength * acc) / (1 + strength * pull)[None]
     return fused, {"mask_class": cls, "mask_purity": purity, "mask_alpha": alpha, "pull": pull}
+
+
+class FusionRule(NamedTuple):
+    """One row of :data:`FUSION_RULES`.
+
+    Attributes:
+        name: the table's key; for a rule of your own, its module and name (``"__main__.my_rule"``).
+        fuse: ``fuse(probs, masks, weight=None, **kwargs) -> (fused, info)`` (module docstring).
+        needs_masks: whether the rule reads SAM's masks (``dar`` then needs ``model=`` or ``masks=``).
+        description: one line for listings.
+    """
+
+    name: str
+    fuse: Callable[..., Tuple[torch.Tensor, dict]]
+    needs_masks: bool
+    description: str = ""
+
+
+#: name -> :class:`FusionRule`: the fusion rules ``dar(..., fusion=name)`` knows
+FUSION_RULES: Dict[str, FusionRule] = {
+    rule.name: rule for rule in (
+        FusionRule("none", keep_ta, False, "no fusion: the TA's windows (and the boundary step) alone"),
+        FusionRule("vote", fuse_vote, True, "each SAM mask painted with the TA's majority class inside it"),
+        FusionRule("ctcf", fuse_ctcf, True, "cross-task complementary fusion: pure, confident masks pull their pixels"),
+    )
+}
+
+
+def fusion_rule(fusion: Union[str, Callable[..., Tuple[torch.Tensor, dict]]]) -> FusionRule:
+    """The :class:`FusionRule` of a name of :data:`FUSION_RULES`, or of a rule of your own (a function with
+    the signature in the module docstring; it is given SAM's masks).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones) or something else than a name or
+            a function.
+    """
+    if isinstance(fusion, str):
+        if fusion not in FUSION_RULES:
+            raise ValueError(f"fusion must be one of {tuple(FUSION_RULES)} or a function, got {fusion!r}")
+        return FUSION_RULES[fusion]
+    if callable(fusion):
+        name = getattr(fusion, "__qualname__", type(fusion).__name__)
+        return FusionRule(f"{getattr(fusion, '__module__', '')}.{name}".lstrip("."), fusion, True,
+                          "a fusion rule passed to dar")
+    raise ValueError(f"fusion must be one of {tuple(FUSION_RULES)} or a function, got {type(fusion).__name__}")

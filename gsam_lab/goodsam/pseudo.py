@@ -44,7 +44,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import torch
 from torch.utils.data import Dataset
@@ -52,6 +52,7 @@ from torch.utils.data import Dataset
 from ..data.folder import FolderDataset
 from ..training import describe_dataset
 from ..utils import atomic_save, atomic_write_bytes, load_torch_file, weights_fingerprint
+from .fusion import fusion_rule
 
 __all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError", "dense_from_topk",
            "topk_from_logits", "read_item", "model_fingerprint"]
@@ -164,8 +165,8 @@ def _prepare_folder(out: Path, manifest: Dict[str, Any], resume: bool) -> None:
 
 
 def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathLike], out_dir: Union[str, os.PathLike],
-                         *, windows: str = "h", boundary: bool = True, fusion: str = "ctcf", topk: int = 3,
-                         resume: bool = True, progress: bool = True, rank: Optional[int] = None,
+                         *, windows: str = "h", boundary: bool = True, fusion: Union[str, Callable] = "ctcf",
+                         topk: int = 3, resume: bool = True, progress: bool = True, rank: Optional[int] = None,
                          world_size: Optional[int] = None, indices: Optional[Sequence[int]] = None,
                          **dar_kwargs) -> Path:
     """Run :func:`~gsam_lab.goodsam.dar` on every panorama and write the folder described in the module doc.
@@ -176,7 +177,8 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
             folder of ERP images (read as ``data.FolderDataset(folder, layout="images")``).
         out_dir: output folder (created; must be new, empty, or a matching earlier run: same settings,
             same TA and SAM weights).
-        windows, boundary, fusion, **dar_kwargs: DAR settings (recorded in the manifest).
+        windows, boundary, fusion, **dar_kwargs: DAR settings (recorded in the manifest; a fusion rule of your
+            own by its module and name).
         topk: classes kept per pixel of the ensemble logits (1..K).
         resume: continue a matching earlier run (default) or refuse it.
         rank, world_size: this process's share; default from ``RANK`` / ``WORLD_SIZE`` (torchrun).
@@ -205,7 +207,8 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     manifest = {"format": PSEUDO_FORMAT, "classes": list(teacher.classes), "teacher": getattr(teacher, "name", ""),
                 "teacher_weights": model_fingerprint(teacher), "sam_weights": model_fingerprint(model),
                 "source": describe_dataset(ds), "n": len(ds), "topk": int(topk),
-                "dar": _jsonable(dict(windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs))}
+                "dar": _jsonable(dict(windows=windows, boundary=boundary, fusion=fusion_rule(fusion).name,
+                                      **dar_kwargs))}
     _prepare_folder(out, manifest, resume)
     items_dir = out / "items"
     items_dir.mkdir(parents=True, exist_ok=True)

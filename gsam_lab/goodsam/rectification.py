@@ -14,18 +14,19 @@ The three steps, each switchable (the notebook and ``data_scripts/eval_dar.py`` 
 2. boundary enhancement, ``boundary``: window-border down-weighting in the merge, SAM masks joined
    across the ±180° seam, and border pixels inside a SAM mask decided by the mask's interior
    (:func:`~gsam_lab.goodsam.fusion.pair_seam_masks`, :func:`~gsam_lab.goodsam.fusion.interior_vote`);
-3. cross-task complementary fusion, ``fusion``: ``"none"`` | ``"vote"`` | ``"ctcf"``
-   (:mod:`gsam_lab.goodsam.fusion`).
+3. cross-task complementary fusion, ``fusion``: a rule of :data:`~gsam_lab.goodsam.fusion.FUSION_RULES`
+   (``"none"`` | ``"vote"`` | ``"ctcf"``), or a rule of your own (a function; :mod:`gsam_lab.goodsam.fusion`
+   says what it is given and returns), with its settings in ``fusion_kwargs``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from ..data.classes import IGNORE_INDEX
-from .fusion import FUSION_MODES, MaskSet, as_mask_set, fuse_ctcf, fuse_vote, interior_vote, pair_seam_masks, sam_masks
+from .fusion import FUSION_RULES, MaskSet, as_mask_set, fusion_rule, interior_vote, pair_seam_masks, sam_masks
 from .windows import (
     WINDOW_MODES,
     border_ramp,
@@ -36,7 +37,7 @@ from .windows import (
     window_layout,
 )
 
-__all__ = ["dar", "DarResult", "as_erp_tensor", "pad_band_to_erp", "WINDOW_MODES", "FUSION_MODES"]
+__all__ = ["dar", "DarResult", "as_erp_tensor", "pad_band_to_erp", "WINDOW_MODES", "FUSION_RULES"]
 
 
 class DarResult(NamedTuple):
@@ -113,12 +114,12 @@ def _check_choice(value, options, name):
 
 
 @torch.no_grad()
-def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: str = "ctcf", *,
-        window_hw: Optional[Sequence[int]] = None, stride_hw: Optional[Sequence[int]] = None, scale: float = 1.0,
-        tangent_fov: float = 90.0, ramp_frac: float = 0.25,
-        masks: Union[None, MaskSet, Tuple[torch.Tensor, torch.Tensor]] = None, sam_kwargs: Optional[dict] = None,
-        seam_overlap: float = 0.5, purity_thresh: float = 0.5, fusion_strength: float = 2.0, gamma: float = 1.0,
-        conf_thresh: float = 0.5, ignore_index: int = IGNORE_INDEX) -> DarResult:
+def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: Union[str, Callable] = "ctcf", *,
+        fusion_kwargs: Optional[dict] = None, window_hw: Optional[Sequence[int]] = None,
+        stride_hw: Optional[Sequence[int]] = None, scale: float = 1.0, tangent_fov: float = 90.0,
+        ramp_frac: float = 0.25, masks: Union[None, MaskSet, Tuple[torch.Tensor, torch.Tensor]] = None,
+        sam_kwargs: Optional[dict] = None, seam_overlap: float = 0.5, conf_thresh: float = 0.5,
+        ignore_index: int = IGNORE_INDEX) -> DarResult:
     """Run DAR on one panorama.
 
     Args:
@@ -128,7 +129,11 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
         erp: ``3 x H x W`` float in [0, 1] (or uint8, or numpy ``H x W x 3``), ``W == 2 H``.
         windows: ``"none"`` | ``"h"`` | ``"hv"`` | ``"tangent"`` (:mod:`gsam_lab.goodsam.windows`).
         boundary: boundary enhancement on / off.
-        fusion: ``"none"`` | ``"vote"`` | ``"ctcf"``.
+        fusion: a name of :data:`~gsam_lab.goodsam.fusion.FUSION_RULES` (``"none"`` | ``"vote"`` |
+            ``"ctcf"``) or a rule of your own, ``rule(probs, masks, weight=None, **kwargs) -> (fused, info)``
+            (:mod:`gsam_lab.goodsam.fusion`).
+        fusion_kwargs: the rule's own settings, e.g. ``dict(purity_thresh=0.5, strength=2.0, gamma=1.0)`` for
+            ``"ctcf"`` (:func:`~gsam_lab.goodsam.fusion.fuse_ctcf`); default: the rule's defaults.
         window_hw, stride_hw: sliding window size / stride (defaults in
             :func:`~gsam_lab.goodsam.windows.window_layout`).
         scale: resize factor of each window before the TA (``"none"``, ``"h"``, ``"hv"``).
@@ -137,7 +142,6 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
         masks: precomputed SAM masks of this ERP (``sam.automatic_masks`` output or a MaskSet), to
             reuse them across settings; None runs SAM with ``sam_kwargs``.
         seam_overlap: edge-row overlap for joining masks across the seam.
-        purity_thresh, fusion_strength, gamma: ctcf parameters (:func:`~gsam_lab.goodsam.fusion.fuse_ctcf`).
         conf_thresh: pseudo-label pixels whose fused probability is below this get ``ignore_index``.
 
     Raises:
@@ -146,35 +150,35 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
             outside [0, 1], or SAM needed but neither ``model`` nor ``masks`` given.
     """
     _check_choice(windows, WINDOW_MODES, "windows")
-    _check_choice(fusion, FUSION_MODES, "fusion")
+    rule = fusion_rule(fusion)
     if not 0.0 <= float(conf_thresh) <= 1.0:
         raise ValueError(f"conf_thresh is a probability in [0, 1], got {conf_thresh!r}")
     dev = next(teacher.parameters()).device
     x = as_erp_tensor(erp, dev)
     h, w = x.shape[-2:]
-    settings = dict(windows=windows, boundary=boundary, fusion=fusion, window_hw=window_hw, stride_hw=stride_hw,
-                    scale=scale, tangent_fov=tangent_fov, ramp_frac=ramp_frac, purity_thresh=purity_thresh,
-                    fusion_strength=fusion_strength, gamma=gamma, conf_thresh=conf_thresh)
+    settings = dict(windows=windows, boundary=boundary, fusion=rule.name, fusion_kwargs=dict(fusion_kwargs or {}),
+                    window_hw=window_hw, stride_hw=stride_hw, scale=scale, tangent_fov=tangent_fov,
+                    ramp_frac=ramp_frac, conf_thresh=conf_thresh)
     layout = None
     if windows in ("h", "hv"):
         layout = window_layout((h, w), windows, window_hw, stride_hw)      # validates sizes before any work
-    if fusion != "none" and masks is None and model is None:
-        raise ValueError(f"fusion={fusion!r} needs SAM masks: pass model=sam.load_sam(...) or masks=...")
+    if rule.needs_masks and masks is None and model is None:
+        raise ValueError(f"fusion={rule.name!r} needs SAM masks: pass model=sam.load_sam(...) or masks=...")
 
     # step 1: prediction-level consistency
     ta, merged, context, win_info = _consistency_step(teacher, x, windows, layout, boundary, scale, tangent_fov,
                                                       ramp_frac)
     # step 2: boundary enhancement with SAM masks (joined across the seam; border pixels follow the interior)
     ms: Optional[MaskSet] = None
-    if fusion != "none" or (boundary and (masks is not None or model is not None)):
+    if rule.needs_masks or (boundary and (masks is not None or model is not None)):
         ms = as_mask_set(masks, (h, w), dev) if masks is not None else sam_masks(model, x, **(sam_kwargs or {}))
         if boundary:
             ms = pair_seam_masks(ms, seam_overlap)
     probs = merged.softmax(0)
     bprobs = interior_vote(probs, context, ms) if (boundary and ms is not None) else probs
-    # step 3: cross-task complementary fusion
-    fused, info = _fusion_step(bprobs, ms, fusion, purity_thresh, fusion_strength, gamma,
-                               weight=context.clamp_min(0.05) if boundary else None)
+    # step 3: cross-task complementary fusion (the context weighs each mask's mean toward its interior)
+    weight = context.clamp_min(0.05) if boundary else None
+    fused, info = rule.fuse(bprobs, ms, weight=weight, **(fusion_kwargs or {}))
 
     conf, label = fused.max(0)
     pseudo = torch.where(conf >= conf_thresh, label, torch.full_like(label, ignore_index))
@@ -209,16 +213,6 @@ def _consistency_step(teacher, x: torch.Tensor, windows: str, layout, boundary: 
     merged = torch.where((wsum <= 0)[None], ta, merged)                 # pixels no view covers keep the TA
     context = wsum.clamp(0, 1) if boundary else torch.ones(h, w, device=dev)
     return ta, merged, context, list(zip(*tangent_views(tangent_fov)))
-
-
-def _fusion_step(probs: torch.Tensor, ms: Optional[MaskSet], fusion: str, purity_thresh: float, strength: float,
-                 gamma: float, weight: Optional[torch.Tensor]):
-    """DAR step 3, cross-task complementary fusion: ``(fused K x H x W probabilities, per-mask info)``."""
-    if fusion == "vote":
-        return fuse_vote(probs, ms)
-    if fusion == "ctcf":
-        return fuse_ctcf(probs, ms, purity_thresh, strength, gamma, weight=weight)
-    return probs, {}
 
 
 def _window_context(layout, h: int, w: int, ramp_frac: float, device) -> torch.Tensor:
