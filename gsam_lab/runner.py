@@ -5,11 +5,8 @@ Each notebook is executed in a fresh ``python3`` kernel with its ``parameters`` 
 go to the run folder with a ``summary.csv``/``summary.json``; the source notebooks are never
 written to.
 
-The run folder holds a marker file (:data:`MARKER`) naming the folder and recording every file the
-runs wrote there (size and modification time); a non-empty folder without it (or with the marker of
-another folder: a copy) holds someone else's files and is refused. Before a notebook runs again, its
-executed copy and figures are deleted, but only the files the record lists unchanged; any other file
-there stops the run before anything is deleted. One run at a time holds a folder (:data:`LOCK`).
+The run folder (:mod:`gsam_lab.run_folder`) records the files the lab wrote in it: a re-run replaces
+those and nothing else, a copied or foreign folder is refused, and one run at a time may use a folder.
 
 The summary is rewritten as the run goes (the notebook being executed says ``running``), so a killed
 run never leaves an older summary claiming ``ok``; Ctrl-C (or a ``kill`` of ``gsam-lab run``) records
@@ -26,26 +23,16 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
-from gsam_lab.utils import PROGRESS_ENV, atomic_write_bytes
+from gsam_lab.run_folder import LOCK, MARKER, RunError, RunFolder
+from gsam_lab.utils import CACHE_ENV, PROGRESS_ENV, atomic_write_bytes, cache_root
 
 __all__ = ["PROFILES", "MARKER", "LOCK", "RunError", "NotebookResult", "find_notebooks_dir", "resolve_notebooks",
            "notebook_parameters", "parameter_type", "check_params", "run_notebooks"]
 
 PROFILES = ("quick", "full")
 KERNEL = "python3"
-#: the file that says "this folder was written by gsam-lab run" and lists the files it wrote there
-MARKER = ".gsam-lab-run"
-#: the file a run holds locked while it writes into the folder
-LOCK = ".gsam-lab-run.lock"
-#: file times come from a coarser clock than ``time.time_ns``: a file written just after a notebook started
-#: may carry a time up to a clock tick earlier
-CLOCK_SLACK_NS = 50_000_000
-
-
-class RunError(Exception):
-    """A run that cannot start: unknown notebook, profile or parameter, unsafe output folder."""
 
 
 @dataclass
@@ -201,142 +188,6 @@ def _default_out_dir() -> Path:
     return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
 
 
-def _read_marker(out: Path) -> Optional[dict]:
-    """The run folder's record (``folder``, ``files``, ``running``), or None when ``out`` has no marker.
-
-    A marker that is not this record (an older plain-text one) counts as a record of no files.
-    """
-    try:
-        text = (out / MARKER).read_text()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-    try:
-        record = json.loads(text)
-    except ValueError:
-        record = None
-    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
-        return {"folder": None, "files": {}, "running": None}
-    record.setdefault("running", None)
-    return record
-
-
-def _write_marker(out: Path, record: dict) -> None:
-    body = {"about": "This folder was written by `gsam-lab run`. A later run into it deletes the files listed "
-                     "below (unchanged) and refuses to run if it would replace any other file.", **record}
-    atomic_write_bytes(out / MARKER, json.dumps(body, indent=1).encode())
-
-
-def _check_out_dir(out_dir: Path, notebooks: Iterable[Path]) -> None:
-    if any(out_dir.resolve() == nb.resolve().parent for nb in notebooks):
-        raise RunError(f"--out {out_dir} is the notebooks' own folder; "
-                       "choose another so the sources are never overwritten")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunError(f"--out {out_dir} is a file, not a folder; choose a new or empty folder")
-    if not out_dir.is_dir() or not any(p.name != LOCK for p in out_dir.iterdir()):
-        return
-    record = _read_marker(out_dir)
-    if record is None:
-        raise RunError(f"--out {out_dir} is not empty and was not written by gsam-lab run (no {MARKER} in it); "
-                       "refusing to overwrite its files: choose a new or empty folder")
-    if record.get("folder") not in (None, str(out_dir.resolve())):
-        raise RunError(f"--out {out_dir} holds the {MARKER} of another run folder ({record['folder']}), so it is a "
-                       "copy and its files are not the lab's to replace: choose a new or empty folder")
-
-
-def _lock_out_dir(out: Path):
-    """Hold ``out/LOCK`` for this run (released when the returned file is closed, or the process ends).
-
-    Raises:
-        RunError: naming the process id of the run that holds the folder.
-    """
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle = open(out / LOCK, "a+")
-    except OSError as e:
-        raise RunError(f"cannot use --out {out}: {e.strerror or e}") from None
-    try:
-        if os.name == "nt":                       # pragma: no cover - Windows
-            import msvcrt
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        pid = handle.read().strip() or "unknown"
-        handle.close()
-        raise RunError(f"--out {out} is in use by another gsam-lab run (pid {pid}); "
-                       "wait for it to finish or choose another folder") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
-
-
-def _entries(path: Path) -> List[Path]:
-    """The files (and links) at or under ``path``; none when it does not exist."""
-    if path.is_symlink() or path.is_file():
-        return [path]
-    found = []
-    for root, dirs, files in os.walk(path):
-        found += [Path(root) / n for n in files] + [Path(root) / d for d in dirs if (Path(root) / d).is_symlink()]
-    return sorted(found)
-
-
-def _stamp(path: Path) -> List[int]:
-    st = path.lstat()
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _ours(path: Path, out: Path, record: dict) -> bool:
-    """Whether ``path`` (inside ``out``) was written by gsam-lab run: listed in the record with its size and
-    time unchanged, or written into a folder of a run that was killed (not later than that run started)."""
-    rel = path.relative_to(out).as_posix()
-    if record["files"].get(rel) == _stamp(path):
-        return True
-    running = record.get("running") or {}
-    return (any(rel == p or rel.startswith(p + "/") for p in running.get("paths", ()))
-            and path.lstat().st_mtime_ns >= running.get("started_ns", float("inf")))
-
-
-def _lab_files(out: Path, paths: Iterable[Path], record: dict) -> List[Path]:
-    """The files at ``paths`` (inside ``out``), all of which the lab wrote.
-
-    Raises:
-        RunError: naming the first file that the lab did not write (or that was changed since).
-    """
-    found = [f for p in paths for f in _entries(p)]
-    foreign = [f for f in found if not _ours(f, out, record)]
-    if foreign:
-        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        raise RunError(f"{foreign[0]}{more} in the run folder {out} was not written by gsam-lab run (or was changed "
-                       "since); refusing to replace it: move it elsewhere or choose another --out")
-    return found
-
-
-def _delete(files: Iterable[Path], folders: Iterable[Path]) -> None:
-    """Delete ``files``, then the folders under each of ``folders`` that this left empty."""
-    for f in files:
-        f.unlink(missing_ok=True)
-    for top in folders:
-        for root, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
-            if not os.listdir(root):
-                os.rmdir(root)
-
-
-def _record(out: Path, record: dict, paths: Iterable[Path]) -> None:
-    """Add every file at ``paths`` to the record as written by this run, and end its ``running`` entry."""
-    files = {rel: stamp for rel, stamp in record["files"].items() if os.path.lexists(out / rel)}
-    for p in paths:
-        for f in _entries(p):
-            files[f.relative_to(out).as_posix()] = _stamp(f)
-    record["files"] = files
-    record["running"] = None
-    _write_marker(out, record)
-
-
 def _notebook_out_dir(out: Path, nb: Path, given) -> Path:
     """Where the notebook writes its figures: ``out/<notebook>``, or the user's ``out_dir``
     (relative: under ``out``)."""
@@ -459,8 +310,7 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
 
     Returns one :class:`NotebookResult` per notebook; raises :class:`RunError` before running
     anything when a name, the profile, a parameter or the output folder is wrong (or another run holds
-    it). On Ctrl-C the
-    summary records the notebook as ``interrupted`` and ``KeyboardInterrupt`` propagates.
+    it). On Ctrl-C the summary records the notebook as ``interrupted`` and ``KeyboardInterrupt`` propagates.
     """
     import papermill as pm
 
@@ -478,39 +328,37 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
     figures_of = {nb: _notebook_out_dir(out, nb, per_notebook[nb].get("out_dir")) for nb in notebooks}
     replaced = {nb: [out / nb.name] + ([figures_of[nb]] if out in figures_of[nb].parents else [])
                 for nb in notebooks}      # what each notebook's run replaces inside the run folder
-    _check_out_dir(out, notebooks)
-    lock = _lock_out_dir(out)
-    try:
-        record = _read_marker(out) or {"files": {}, "running": None}
-        record["folder"] = str(out)
+    RunFolder.check(out, notebooks)
+    with RunFolder(out) as folder:
         for nb in notebooks:                        # every file to be replaced is the lab's, before anything runs
-            _lab_files(out, replaced[nb], record)
-        _write_marker(out, record)
-        return _run(pm, notebooks, out, replaced, record, profile, per_notebook, figures_of, timeout, fail_fast,
+            folder.check_replaceable(replaced[nb])
+        folder.save()
+        return _run(pm, notebooks, folder, replaced, profile, per_notebook, figures_of, timeout, fail_fast,
                     progress)
-    finally:
-        lock.close()
 
 
-def _run(pm, notebooks, out, replaced, record, profile, per_notebook, figures_of, timeout, fail_fast, progress):
+def _run(pm, notebooks, folder: RunFolder, replaced, profile, per_notebook, figures_of, timeout, fail_fast,
+         progress):
+    out = folder.out
     results: List[NotebookResult] = []
     cleared = set()
-    progress_before = os.environ.get(PROGRESS_ENV)
+    progress_before, cache_before = os.environ.get(PROGRESS_ENV), os.environ.get(CACHE_ENV)
     for nb in notebooks:
         target, figures = out / nb.name, figures_of[nb]
         paths = [p for p in replaced[nb] if p not in cleared]
-        # an earlier run's copy must not pass for this one's, nor its figures stand beside the new ones
-        _delete([f for p in paths for f in _entries(p) if _ours(f, out, record)], [p for p in paths if p != target])
+        folder.clear(paths)     # an earlier run's copy must not pass for this one's, nor its figures stand beside
         cleared.update(paths)
-        record["running"] = {"started_ns": time.time_ns() - CLOCK_SLACK_NS,
-                             "paths": [p.relative_to(out).as_posix() for p in replaced[nb]]}
-        _write_marker(out, record)
+        folder.start(replaced[nb])
         parameters = _for_papermill({"profile": profile, **per_notebook[nb], "out_dir": str(figures)})
         print(f"[gsam-lab] {nb.stem}  profile={profile}", flush=True)
         _write_summary(out, results + [NotebookResult(nb.stem, "running", 0.0, str(target), profile=profile)])
         t0 = time.perf_counter()
         try:
             os.environ[PROGRESS_ENV] = "0"          # the kernel inherits it: no bar widgets in the saved copy
+            if (cache_before or "").strip():         # the kernel starts in the notebooks' folder: an absolute cache
+                os.environ[CACHE_ENV] = str(cache_root())
+            else:
+                os.environ.pop(CACHE_ENV, None)     # empty means unset
             pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name=KERNEL,
                                 cwd=str(nb.parent), progress_bar=progress,
                                 execution_timeout=math.ceil(timeout) if timeout else None, report_mode=False)
@@ -527,7 +375,8 @@ def _run(pm, notebooks, out, replaced, record, profile, per_notebook, figures_of
                                  _describe_failure(exc, target, timeout), profile)
         finally:
             _restore_env(PROGRESS_ENV, progress_before)
-            _record(out, record, replaced[nb])
+            _restore_env(CACHE_ENV, cache_before)
+            folder.finish(replaced[nb])
         results.append(res)
         _write_summary(out, results)
         print(f"[gsam-lab] {res.notebook}: {res.status} in {res.seconds:.1f} s" +

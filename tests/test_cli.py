@@ -9,6 +9,7 @@ import papermill
 import pytest
 
 from gsam_lab import cli, runner
+from gsam_lab.run_folder import RunFolder
 from gsam_lab.runner import MARKER, RunError, check_params, resolve_notebooks, run_notebooks
 
 PARAMS = 'profile = "quick"\nout_dir = "outputs"\nx = 1'
@@ -164,7 +165,7 @@ def test_the_files_of_a_killed_run_are_the_labs(nb_dir, tmp_path, fake_pm, monke
     out = tmp_path / "run"
     fake_pm.stop_at = (1, SystemExit("killed"))             # a stand-in for SIGKILL: nothing is recorded after it
     with monkeypatch.context() as m:
-        m.setattr(runner, "_record", lambda *args: None)
+        m.setattr(RunFolder, "finish", lambda *args: None)
         with pytest.raises(SystemExit):
             run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
     assert json.loads((out / MARKER).read_text())["running"]["paths"] == ["01_good.ipynb", "01_good"]
@@ -254,6 +255,18 @@ def test_a_kill_leaves_a_running_row_not_an_old_ok(nb_dir, tmp_path, fake_pm):
     with pytest.raises(SystemExit):
         run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=out, progress=False)
     assert seen == [[("01_good", "running")]] and _summary(out) == [("01_good", "running")]
+
+
+def test_kernels_get_the_cache_folder_as_an_absolute_path(nb_dir, tmp_path, fake_pm, monkeypatch):
+    seen = []
+    fake_pm.on_start = lambda: seen.append(os.environ.get("GSAM_LAB_CACHE"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GSAM_LAB_CACHE", f"rel-cache-{tmp_path.name}")       # the kernel starts in nb_dir
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=tmp_path / "o", progress=False)
+    monkeypatch.setenv("GSAM_LAB_CACHE", "")
+    run_notebooks(["01"], notebooks_dir=nb_dir, out_dir=tmp_path / "o", progress=False)
+    assert seen == [str(tmp_path / f"rel-cache-{tmp_path.name}"), None]
+    assert os.environ["GSAM_LAB_CACHE"] == ""                                 # restored after the run
 
 
 def test_sigterm_is_handled_as_an_interruption():
