@@ -1,7 +1,8 @@
 """The weights shipped in ``gsam_lab/assets`` and their SHA-256, checked whenever one is loaded.
 
-A damaged or half-copied file would otherwise load (or fail) in confusing ways, so each loader calls
-:func:`check_bundled` on the file it reads; a file of ``assets`` with another hash is an error.
+A damaged or half-copied file would otherwise load (or fail) in confusing ways, so every file read with
+:func:`gsam_lab.utils.load_torch_file` goes through :func:`check_bundled`: a bundled file (by name or by
+path, directly or through a symbolic link) with another hash is an error.
 
 **Replacing a bundled file** (new weights from a ``data_scripts/train_*.py`` run): put its new hash in
 :data:`BUNDLED_SHA256`. ``python -m gsam_lab.bundled`` prints the table for the files on disk, ready to
@@ -10,10 +11,12 @@ paste; ``tests/test_bundled_assets.py`` fails until the table matches the files.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
-from typing import Dict, Tuple, Type, Union
+from typing import Dict, Optional, Tuple, Type, Union
 
-__all__ = ["ASSETS_DIR", "BUNDLED_SHA256", "AssetError", "sha256_file", "check_bundled", "asset_status"]
+__all__ = ["ASSETS_DIR", "BUNDLED_SHA256", "AssetError", "sha256_file", "bundled_name", "check_bundled",
+           "asset_status"]
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
@@ -29,7 +32,9 @@ BUNDLED_SHA256: Dict[str, str] = {
     "student_synth.pt": "056854413537566c0d0912a2dfb7ba5ac5ee49d296a5f9f09e58d2a454907815",
 }
 
-_seen: Dict[Tuple[str, int, int], str] = {}      # (path, size, mtime) -> hash: each file is hashed once per process
+#: (path, inode, size, mtime, ctime) -> hash: each file is hashed once per process, again once it changes
+#: (the ctime moves on every write, even one that restores the size and the modification time)
+_seen: Dict[Tuple[str, int, int, int, int], str] = {}
 
 
 class AssetError(ValueError):
@@ -40,7 +45,7 @@ def sha256_file(path: Union[str, Path]) -> str:
     """The SHA-256 of a file's bytes, as 64 hex digits."""
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _seen:
         h = hashlib.sha256()
         with open(path, "rb") as f:
@@ -50,18 +55,36 @@ def sha256_file(path: Union[str, Path]) -> str:
     return _seen[key]
 
 
+def bundled_name(path: Union[str, Path]) -> Optional[str]:
+    """The name in :data:`BUNDLED_SHA256` of the bundled file that ``path`` reaches, else None.
+
+    ``path`` reaches a bundled file when it names ``gsam_lab/assets/<name>`` (even if that entry is a symbolic
+    link to a file elsewhere) or leads to the same file through symbolic links (a link to the file, or to
+    the ``assets`` folder).
+    """
+    path = Path(path).expanduser()
+    reached = {Path(os.path.abspath(path)), path.resolve()}
+    for name in BUNDLED_SHA256:
+        shipped = ASSETS_DIR / name
+        if reached & {shipped, shipped.resolve(), ASSETS_DIR.resolve() / name}:
+            return name
+    return None
+
+
 def check_bundled(path: Union[str, Path], error: Type[Exception] = AssetError) -> None:
-    """If ``path`` is one of the bundled files, raise ``error`` unless its SHA-256 is the listed one.
+    """If ``path`` reaches one of the bundled files (:func:`bundled_name`), raise ``error`` unless the
+    SHA-256 of the bytes it reads is the listed one.
 
     Files outside ``gsam_lab/assets`` (your own checkpoints) are not checked.
     """
     path = Path(path)
-    resolved = path.resolve()
-    if resolved.parent != ASSETS_DIR or resolved.name not in BUNDLED_SHA256:
+    name = bundled_name(path)
+    if name is None or not path.is_file():
         return
-    expected, actual = BUNDLED_SHA256[resolved.name], sha256_file(resolved)
+    expected, actual = BUNDLED_SHA256[name], sha256_file(path)
     if actual != expected:
-        raise error(f"the bundled file {path} has SHA-256 {actual}, but gsam_lab/bundled.py lists {expected}: "
+        shown = str(path) if path.name == name else f"{path} (gsam_lab/assets/{name})"
+        raise error(f"the bundled file {shown} has SHA-256 {actual}, but gsam_lab/bundled.py lists {expected}: "
                     "it is damaged or was replaced. Reinstall gsam_lab (or restore the file from git); if you replaced "
                     f"it on purpose, put its new hash in BUNDLED_SHA256 (python -m gsam_lab.bundled prints the table)")
 

@@ -123,10 +123,11 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_doctor(_args) -> int:
-    from gsam_lab.doctor import report
+    """Exit 0 when the installation is sound, 1 when the report lists problems."""
+    from gsam_lab.doctor import problems, report
 
     print(report())
-    return 0
+    return 1 if problems() else 0
 
 
 def _cmd_render(args) -> int:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import importlib
-import os
 import platform
 import sys
+import warnings
 from pathlib import Path
 from typing import Dict, List
 
-__all__ = ["versions", "bundled_weights", "cache_usage", "registries", "listing", "named_models", "report"]
+__all__ = ["versions", "bundled_weights", "cache_usage", "registries", "listing", "named_models", "problems",
+           "report"]
 
 PACKAGES = ("gsam_lab", "torch", "torchvision", "numpy", "segment_anything", "transformers", "papermill",
             "ipywidgets", "matplotlib", "pandas")
@@ -34,13 +35,13 @@ def bundled_weights() -> List[Path]:
 
 
 def cache_usage() -> Dict[str, object]:
-    """Where the render cache lives and how much it holds (``error`` set when it cannot be used)."""
-    from gsam_lab.utils import cache_dir
+    """Where the cache lives and how much it holds (``error`` set when it cannot be made or written)."""
+    from gsam_lab.utils import cache_problem, cache_root
 
-    try:
-        root = cache_dir()
-    except OSError as e:
-        return {"path": os.environ.get("GSAM_LAB_CACHE", ""), "files": 0, "mb": 0.0, "error": str(e)}
+    root = cache_root()
+    problem = cache_problem(root)
+    if problem:
+        return {"path": str(root), "files": 0, "mb": 0.0, "error": problem}
     files = [p for p in root.rglob("*") if p.is_file()]
     return {"path": str(root), "files": len(files), "mb": sum(p.stat().st_size for p in files) / 2 ** 20}
 
@@ -61,14 +62,22 @@ def listing() -> List[dict]:
     rows = []
     for kind, table in registries().items():
         for name, spec in table.items():
-            rows.append({"kind": kind, "name": name, "location": str(spec.location()),
-                         "present": bool(spec.present())})
+            with warnings.catch_warnings():          # an unwritable cache is reported once, under "cache"
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    location, present = str(spec.location()), bool(spec.present())
+                except OSError as e:                 # e.g. a file where the cache folder should be
+                    location, present = f"(unknown: {(str(e).splitlines() or [''])[0]})", False
+            rows.append({"kind": kind, "name": name, "location": location, "present": present})
     return rows
 
 
 def named_models() -> List[str]:
     """Lines of the named models of each kind (SAM, TA, student, plugins): where each is read from, and
     whether it is there (:func:`listing`)."""
+    from gsam_lab.bundled import asset_status, bundled_name
+
+    assets = asset_status()
     lines = []
     kind = None
     for row in listing():
@@ -76,8 +85,24 @@ def named_models() -> List[str]:
             kind = row["kind"]
             lines.append(f"    {kind}")
         state = "present" if row["present"] else "missing"
+        if row["present"] and assets.get(bundled_name(row["location"]) or "") == "SHA-256 mismatch":
+            state = "damaged"                    # present, but loading it is refused
         lines.append(f"      {row['name']:<26} {state:<8} {row['location']}")
     return lines
+
+
+def problems() -> List[str]:
+    """One line per fault found (a bundled file missing or with another SHA-256, an unusable cache);
+    ``gsam-lab doctor`` exits 1 when there is any."""
+    from gsam_lab.bundled import asset_status
+    from gsam_lab.utils import cache_problem
+
+    found = [f"bundled file {name}: {state}" for name, state in asset_status().items()
+             if state in ("missing", "SHA-256 mismatch")]
+    problem = cache_problem()
+    if problem:
+        found.append(f"cache: {problem}")
+    return found
 
 
 def report() -> str:
@@ -107,4 +132,6 @@ def report() -> str:
         lines += ["", f"  cache             unusable: {cache['error']}"]
     else:
         lines += ["", f"  cache             {cache['path']}  ({cache['files']} files, {cache['mb']:.1f} MB)"]
+    faults = problems()
+    lines += ["", f"  problems          {len(faults) or 'none'}"] + [f"    {f}" for f in faults]
     return "\n".join(lines)

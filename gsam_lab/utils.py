@@ -8,14 +8,17 @@ import pickle
 import random
 import re
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
-from typing import Mapping, Type, Union
+from typing import Dict, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "cache_dir", "seed_everything", "atomic_write_bytes", "atomic_save", "load_torch_file",
-           "check_finite", "weights_fingerprint"]
+__all__ = ["resolve_device", "CACHE_ENV", "cache_root", "cache_dir", "cache_problem", "warn_cache_unwritable",
+           "seed_everything", "atomic_write_bytes", "atomic_save", "verify_archive",
+           "load_torch_file", "check_finite", "weights_fingerprint"]
 
 
 def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:
@@ -33,16 +36,71 @@ def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.dev
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from e
 
 
+#: the variable that moves the on-disk cache (renders, Meta's checkpoints, training work folders)
+CACHE_ENV = "GSAM_LAB_CACHE"
+_cache_roots: Dict[Tuple[str, str], Path] = {}     # ($GSAM_LAB_CACHE, home) -> the absolute folder it meant first
+_cache_warned = set()                              # cache folders already reported as unwritable
+
+
+def cache_root() -> Path:
+    """The cache folder as an absolute path: ``$GSAM_LAB_CACHE`` (empty counts as unset), else
+    ``~/.cache/gsam_lab``.
+
+    A relative value is resolved once, against the working folder of the first call: a notebook kernel
+    that starts elsewhere, or a later ``os.chdir``, does not move the cache.
+    """
+    value = os.environ.get(CACHE_ENV, "").strip()
+    key = (value, str(Path.home()))
+    if key not in _cache_roots:
+        raw = Path(value).expanduser() if value else Path.home() / ".cache" / "gsam_lab"
+        _cache_roots[key] = Path(os.path.abspath(raw))
+    return _cache_roots[key]
+
+
+def cache_problem(path: Union[str, Path, None] = None) -> Optional[str]:
+    """Why the cache folder (or ``path`` in it) cannot hold files, in a few words; None when it can."""
+    path = Path(path) if path is not None else cache_root()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except (FileExistsError, NotADirectoryError):
+        return f"{path} cannot be made: a file is in the way; point ${CACHE_ENV} at a folder"
+    except OSError as e:
+        return f"{path} is not writable ({e.strerror or type(e).__name__}); point ${CACHE_ENV} at a writable folder"
+    return None
+
+
 def cache_dir(*parts: str) -> Path:
-    """The package's on-disk cache, ``$GSAM_LAB_CACHE`` or ``~/.cache/gsam_lab``, joined with ``parts``."""
-    root = Path(os.environ.get("GSAM_LAB_CACHE", Path.home() / ".cache" / "gsam_lab")).expanduser()
+    """The package's on-disk cache (:func:`cache_root`) joined with ``parts``, made if missing.
+
+    When the folder cannot be made or written (a read-only home, a shared cache of another user), a
+    ``RuntimeWarning`` says so once and the path is returned anyway: readers find nothing there, and
+    callers that can work without the cache (the renders) do.
+
+    Raises:
+        NotADirectoryError: a file stands where the folder should be.
+    """
+    root = cache_root()
     path = root.joinpath(*parts)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise NotADirectoryError(f"the cache folder {path} cannot be made: {root} or a folder inside it is a file; "
-                                 "point $GSAM_LAB_CACHE at a folder") from None
+                                 f"point ${CACHE_ENV} at a folder") from None
+    except OSError as e:
+        warn_cache_unwritable(path, e)
     return path
+
+
+def warn_cache_unwritable(path: Union[str, Path], exc: OSError) -> None:
+    """One ``RuntimeWarning`` per folder: the cache at ``path`` cannot be written (``exc``), the work goes on
+    without it."""
+    if str(path) not in _cache_warned:
+        _cache_warned.add(str(path))
+        warnings.warn(f"the cache folder {path} is not writable ({exc.strerror or type(exc).__name__}): working "
+                      f"without the cache (slower); point ${CACHE_ENV} at a writable folder", RuntimeWarning,
+                      stacklevel=3)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -108,17 +166,59 @@ def atomic_save(obj, path: Union[str, Path]) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+#: (path, inode, size, mtime, ctime) of the archives found intact in this process (each is read once)
+_intact: Dict[Tuple[str, int, int, int, int], bool] = {}
+
+
+def verify_archive(path: Union[str, Path], error: Type[Exception] = ValueError, what: str = "torch file") -> None:
+    """Check the CRC-32 of every member of the zip archive ``torch.save`` wrote to ``path``.
+
+    ``torch.load`` does not check them, so a damaged block (a bad sector, an interrupted copy) would load
+    as wrong weights. Files that are not zip archives (the pre-1.6 torch format) are left to ``torch.load``.
+
+    Raises:
+        error: naming ``path`` and the damaged member, when the archive is damaged.
+    """
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _intact:
+        return
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":          # not a zip archive
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, struct/zlib errors: one message for all
+        raise error(f"{path} is not a readable {what} (corrupt or truncated?): its zip archive is damaged "
+                    f"({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}); it was not loaded") from None
+    if bad is not None:
+        raise error(f"{path} is damaged: the CRC-32 of {bad!r} inside it does not match its bytes (a damaged "
+                    f"block or an incomplete copy); it was not loaded: restore or re-create the {what}")
+    _intact[key] = True
+
+
 def load_torch_file(path: Union[str, Path], error: Type[Exception] = ValueError, what: str = "torch file"):
-    """``torch.load(path)`` on the CPU, restricted to tensors and plain containers (``weights_only=True``).
+    """``torch.load(path)`` on the CPU, restricted to tensors and plain containers (``weights_only=True``),
+    after checking the file's integrity.
 
     A pickle can hold any Python object, and loading one may run code (a class whose ``__reduce__`` calls
     a function). Every file gsam_lab writes holds only tensors, numbers, strings, lists, tuples and dicts,
-    so anything else is refused before it runs.
+    so anything else is refused before it runs. Before loading, a bundled file must have its listed
+    SHA-256 (:func:`gsam_lab.bundled.check_bundled`) and the archive its CRC-32s (:func:`verify_archive`).
 
     Raises:
-        error: naming ``path``, when the file holds other objects, or is not a readable ``what``
+        error: naming ``path``, when the file holds other objects, is damaged, or is not a readable ``what``
             (truncated, corrupt, something else).
     """
+    from gsam_lab.bundled import check_bundled
+
+    try:
+        check_bundled(path, error)
+        verify_archive(path, error, what)
+    except OSError as e:
+        raise error(f"{path} is not a readable {what}: {e.strerror or e}") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - zip / pickle / OS errors vary by torch version: one message for all

@@ -75,3 +75,75 @@ def test_cache_dir_pointing_at_a_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("GSAM_LAB_CACHE", str(tmp_path / "f"))
     with pytest.raises(NotADirectoryError, match=r"point \$GSAM_LAB_CACHE at a folder"):
         cache_dir("renders")
+
+
+# -- $GSAM_LAB_CACHE: one absolute folder; an unwritable one is worked around, not a crash -----------------
+
+def test_an_empty_cache_variable_means_unset(tmp_path, monkeypatch):
+    from gsam_lab.utils import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  "):
+        monkeypatch.setenv("GSAM_LAB_CACHE", empty)
+        assert cache_dir("renders") == tmp_path / "home" / ".cache" / "gsam_lab" / "renders"
+    assert [p.name for p in tmp_path.iterdir()] == ["home"]          # nothing cached into the working folder
+
+
+def test_a_relative_cache_variable_is_resolved_once_to_an_absolute_folder(tmp_path, monkeypatch):
+    from gsam_lab.utils import cache_dir
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    name = f"cache-{os.getpid()}-{tmp_path.name}"                   # a value no other test has resolved
+    monkeypatch.setenv("GSAM_LAB_CACHE", name)
+    monkeypatch.chdir(tmp_path / "a")
+    first = cache_dir("renders")
+    monkeypatch.chdir(tmp_path / "b")                                 # e.g. a kernel's own working folder
+    assert first == cache_dir("renders") == tmp_path / "a" / name / "renders" and first.is_absolute()
+    assert not (tmp_path / "b" / name).exists()
+
+
+@pytest.fixture
+def unwritable_cache(tmp_path, monkeypatch):
+    """$GSAM_LAB_CACHE naming a folder that cannot be made (a read-only parent; /sys when running as root)."""
+    if os.name != "nt" and os.geteuid() == 0:
+        if not os.path.isdir("/sys/kernel"):
+            pytest.skip("no read-only folder to point the cache at")
+        path = "/sys/gsam_lab_cache_test"
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        path = str(ro / "cache")
+    monkeypatch.setenv("GSAM_LAB_CACHE", path)
+    yield path
+    if not path.startswith("/sys"):
+        (tmp_path / "ro").chmod(0o755)
+
+
+def test_an_unwritable_cache_renders_without_it_and_warns_once(unwritable_cache, tmp_path):
+    import warnings
+
+    from gsam_lab import cli
+    from gsam_lab.data import SyntheticPanoramas
+
+    ds = SyntheticPanoramas("val", 2, hw=(16, 32), world_params=dict(n_cars=1, n_persons=1, n_poles=1, n_trees=1,
+                                                                     n_bushes=1))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        items = [ds[0], ds[1], ds[0]]
+    about_cache = [w for w in seen if "not writable" in str(w.message)]
+    assert len(about_cache) == 1 and "GSAM_LAB_CACHE" in str(about_cache[0].message)
+    assert items[0]["image"].shape == (3, 16, 32) and torch.equal(items[0]["image"], items[2]["image"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli.main(["render", "--n", "1", "--hw", "16", "32", "--out", str(tmp_path / "r")]) == 0
+
+
+def test_doctor_reports_an_unwritable_cache_and_exits_1(unwritable_cache, capsys):
+    from gsam_lab import cli
+
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "cache             unusable" in out and "not writable" in out and "named models" in out

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..utils import atomic_write_bytes
+from ..utils import atomic_write_bytes, warn_cache_unwritable
 from ..utils import cache_dir as _cache_root
 from .render import RENDERER_VERSION, render_panorama, render_pinhole
 from .world import make_world
@@ -106,9 +106,14 @@ def load_or_render(path: Optional[Path], render_fn, hw: Tuple[int, int]) -> Dict
     """Read a cached render at ``path`` or render (``render_fn()``) and store it atomically.
 
     ``path=None`` disables the cache. A file that cannot be read, lacks a key or has the wrong shapes
-    is re-rendered (``RuntimeWarning``) and replaced.
+    is re-rendered (``RuntimeWarning``) and replaced. A cache folder that cannot be written is reported
+    once (``RuntimeWarning``) and the render is returned without being stored.
     """
-    if path is not None and path.exists():
+    try:
+        cached = path is not None and path.is_file()
+    except OSError:                                 # a folder we may not even look into
+        cached = False
+    if cached:
         try:
             with np.load(path, allow_pickle=False) as z:
                 out = {k: z[k] for k in _KEYS}
@@ -123,7 +128,12 @@ def load_or_render(path: Optional[Path], render_fn, hw: Tuple[int, int]) -> Dict
     if path is not None:
         buf = io.BytesIO()
         np.savez_compressed(buf, **{k: out[k] for k in _KEYS})
-        atomic_write_bytes(path, buf.getvalue())
+        try:
+            atomic_write_bytes(path, buf.getvalue())
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            raise                                   # something is in the way: a clear error, not a warning
+        except OSError as e:                        # read-only or foreign cache folder, full disk
+            warn_cache_unwritable(path.parent, e)
     return out
 
 
@@ -155,7 +165,12 @@ class _Synthetic(Dataset):
         if not self.cache:
             return None
         if self._cache_dir is not None:
-            self._cache_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self._cache_dir.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise
+            except OSError as e:
+                warn_cache_unwritable(self._cache_dir, e)
             return self._cache_dir
         return _cache_root("renders", self.kind)
 

@@ -183,18 +183,16 @@ def load_student(path: Union[str, Path] = "tiny-synth", device="cpu") -> Student
     ``path`` may also be a name of :data:`STUDENTS`: ``"tiny-synth"`` (the default) is the shipped
     0.46M-parameter student distilled with MKA from DAR pseudo-labels (``data_scripts/README.md``).
     """
-    from gsam_lab.bundled import check_bundled
     from gsam_lab.utils import check_finite, load_torch_file, resolve_device
     if isinstance(path, str) and path in STUDENTS:
         path = STUDENTS[path].location()
         if not path.is_file():
             raise FileNotFoundError(f"the bundled student is not in this installation ({path}); "
                                     "python data_scripts/train_student.py makes one")
-        check_bundled(path)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no student weights at {path}")
-    ck = load_torch_file(path)
+    ck = load_torch_file(path)          # a bundled file's SHA-256 is checked, whatever path reaches it
     if not isinstance(ck, dict) or ck.get("kind") != "gsam_lab.goodsam.Student":
         raise ValueError(f"{path} is not a gsam_lab student file (expected kind 'gsam_lab.goodsam.Student'); "
                          "a training checkpoint is read by train_mka(resume=...)")
