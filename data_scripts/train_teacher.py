@@ -27,14 +27,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gsam_lab import data  # noqa: E402
-from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config  # noqa: E402
-from gsam_lab.goodsam.teacher import ASSETS_DIR, Teacher, save_teacher  # noqa: E402
-from gsam_lab.training import Checkpoint, ResumeMismatch, describe, fingerprint, run_steps, warmup_poly  # noqa: E402
-from gsam_lab.utils import progress_bar, seed_everything  # noqa: E402
+from gsam_lab import data
+from gsam_lab.bundled import ASSETS_DIR
+from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config
+from gsam_lab.goodsam.teacher import Teacher, save_teacher
+from gsam_lab.training import Checkpoint, ResumeMismatch, describe, fingerprint, run_steps, warmup_poly
+from gsam_lab.utils import progress_bar, seed_everything
 
 #: options that may change between a run and its resume (everything else defines the job)
 RESUMABLE = ("threads", "max_minutes", "ckpt", "ckpt_every", "log_every", "out", "report", "n_test_pinhole",
