@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train Stable-SAM plugins for ``tiny-synth`` with RTS on train-split renders (never the test split).
 
-    python data_scripts/train_stable_sam.py                      # DSP+DRP -> gsam_lab/assets/stable_sam_tiny_synth.pt
+    python data_scripts/train_stable_sam.py                      # DSP+DRP -> runs/stable_sam/stable_sam_tiny_synth.pt
     python data_scripts/train_stable_sam.py --variants dsp_drp dsp decoder    # + the ablations (runs/stable_sam/)
     python data_scripts/train_stable_sam.py --n-pinhole 8 --n-erp 2 --steps 5 --out /tmp/p.pt   # quick look
 
@@ -11,7 +11,8 @@ The images are embedded once and shared by all variants. Each variant checkpoint
 ``<ablation-dir>/stable_sam_<variant>.pt.ckpt`` and resumes when run again with the same settings
 (``--max-minutes`` caps one run; other settings, data or weights are refused with what differs); an
 existing output is never replaced without ``--overwrite``, which also deletes the checkpoint and starts
-over (so leave it out of the reruns that should resume).
+over (so leave it out of the reruns that should resume). To ship new plugins, pass
+``--out gsam_lab/assets/stable_sam_tiny_synth.pt --overwrite`` and put their SHA-256 in ``gsam_lab/bundled.py``.
 Recipe: ``gsam_lab/stable_sam/rts.py``; results: ``data_scripts/README.md``.
 """
 from __future__ import annotations
@@ -54,7 +55,8 @@ def main(argv=None) -> int:
     d = RTSConfig()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="+", default=["dsp_drp"], choices=VARIANTS)
-    ap.add_argument("--out", type=Path, default=ASSETS_DIR / "stable_sam_tiny_synth.pt", help="output of dsp_drp")
+    ap.add_argument("--out", type=Path, default=Path("runs/stable_sam/stable_sam_tiny_synth.pt"),
+                    help=f"output of dsp_drp (the shipped file is {ASSETS_DIR / 'stable_sam_tiny_synth.pt'})")
     ap.add_argument("--ablation-dir", type=Path, default=Path("runs/stable_sam"),
                     help="outputs of dsp / decoder, and every variant's training checkpoint "
                          "(stable_sam_<variant>.pt.ckpt)")

@@ -9,10 +9,11 @@ same command resumes, only the same job (the settings but for :data:`RESUMABLE`,
 initial weights; another job is refused with what differs, ``--no-resume`` starts over); stop on NaN;
 a wall-time budget per run (``--max-minutes``, with a checkpoint; run again to continue).
 
-At the end the weights go to ``--out`` (fp16, default ``gsam_lab/assets/teacher_tiny_synth.pt``) and
-the TA is measured on held-out TEST-split pinholes and ERP panoramas with
-``gsam_lab.goodsam.evaluate_teacher`` (notebook 04 makes the same measurement; to score a saved TA on
-test-split ERPs alone, run ``data_scripts/eval_student.py --teacher <name or path>`` with no student)::
+At the end the weights go to ``--out`` (fp16, default ``runs/teacher_tiny_synth.pt``; an existing file is
+replaced only with ``--overwrite``, and a run stopped by its budget writes nothing there) and the TA is
+measured on held-out TEST-split pinholes and ERP panoramas with ``gsam_lab.goodsam.evaluate_teacher``
+(notebook 04 makes the same measurement; to score a saved TA on test-split ERPs alone, run
+``data_scripts/eval_student.py --teacher <name or path>`` with no student)::
 
     nohup python data_scripts/train_teacher.py --threads 1 > /tmp/goodsam/teacher.log 2>&1 &
 """
@@ -35,8 +36,8 @@ from gsam_lab.training import Checkpoint, ResumeMismatch, describe, fingerprint,
 from gsam_lab.utils import progress_bar, seed_everything
 
 #: options that may change between a run and its resume (everything else defines the job)
-RESUMABLE = ("threads", "max_minutes", "ckpt", "ckpt_every", "log_every", "out", "report", "n_test_pinhole",
-             "n_test_erp", "no_progress", "no_resume")
+RESUMABLE = ("threads", "max_minutes", "ckpt", "ckpt_every", "log_every", "out", "overwrite", "report",
+             "n_test_pinhole", "n_test_erp", "no_progress", "no_resume")
 
 
 def parse(argv=None):
@@ -57,7 +58,10 @@ def parse(argv=None):
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--no-resume", action="store_true", help="start over: delete an existing --ckpt")
-    p.add_argument("--out", default=str(ASSETS_DIR / "teacher_tiny_synth.pt"))
+    p.add_argument("--out", default="runs/teacher_tiny_synth.pt",
+                   help=f"the trained weights (to ship them: {ASSETS_DIR / 'teacher_tiny_synth.pt'} with --overwrite, "
+                        "then their new SHA-256 in gsam_lab/bundled.py)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--report", default="/tmp/goodsam/teacher_report.json")
     p.add_argument("--n-test-pinhole", type=int, default=64)
     p.add_argument("--n-test-erp", type=int, default=16)
@@ -197,6 +201,8 @@ def evaluate(args, teacher: Teacher, argv=None) -> dict:
 
 def main(argv=None):
     args = parse(argv)
+    if Path(args.out).exists() and not args.overwrite:       # said now, not after the training
+        raise SystemExit(f"--out {args.out} exists; pass --overwrite to replace it, or choose another --out")
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)  # noqa: E731
     gen = seed_everything(args.seed)
@@ -207,6 +213,10 @@ def main(argv=None):
         raise SystemExit(f"{e} ({args.ckpt})") from None
     except ResumeMismatch as e:
         raise SystemExit(str(e)) from None
+    if not run["finished"]:                                    # a half-trained TA is not written to --out
+        print(f"stopped by --max-minutes at step {run['steps']} of {args.steps}, checkpoint in {args.ckpt}; "
+              f"run the same command again to continue (--out {args.out} was not written)", flush=True)
+        return
     tail = run["history"][-50:]
     report = {"steps": run["steps"], "train_wall_s": round(run["elapsed"], 1),
               "final_loss": round(sum(tail) / max(1, len(tail)), 4), **evaluate(args, teacher, argv)}

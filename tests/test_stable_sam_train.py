@@ -208,3 +208,27 @@ def test_nan_leaves_the_last_checkpoint_as_it_was(model, tmp_path):
         stable_sam.train_rts(broken, _dataset(), RTSConfig(**FAST), checkpoint=tmp_path / "nan.ckpt", device="cpu",
                              progress=False)
     assert not (tmp_path / "nan.ckpt").exists() and ck.read_bytes() == saved
+
+
+def test_the_training_script_writes_outside_the_package_by_default(monkeypatch, tmp_path):
+    """data_scripts/train_stable_sam.py: a run without --out never replaces the shipped plugins."""
+    import importlib.util
+    from pathlib import Path
+
+    from gsam_lab.bundled import ASSETS_DIR
+
+    path = Path(__file__).resolve().parents[1] / "data_scripts" / "train_stable_sam.py"
+    spec = importlib.util.spec_from_file_location("train_stable_sam_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    outs = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(script.sam, "load_sam", lambda *a, **k: None)
+    monkeypatch.setattr(script, "training_set", lambda *a: [])
+    monkeypatch.setattr(script, "build", lambda *a: None)
+    monkeypatch.setattr(script.stable_sam, "StableSam", lambda *a, **k: None)
+    monkeypatch.setattr(script.stable_sam, "embed_dataset", lambda *a, **k: [])
+    monkeypatch.setattr(script.stable_sam, "train_rts", lambda *a, out, **k: outs.append(Path(out)) or
+                        {"steps": 0, "trainable": 0, "seconds": 0.0, "out": out})
+    assert script.main(["--no-progress"]) == 0
+    assert len(outs) == 1 and ASSETS_DIR.resolve() not in outs[0].resolve().parents

@@ -85,3 +85,26 @@ def test_the_command_line_keeps_its_options(script):
     assert (args.n_train, tuple(args.hw), args.steps, args.batch, args.lr, args.warmup) == (480, (128, 256), 1500, 8,
                                                                                              6e-4, 60)
     assert args.max_minutes == 22.0 and args.ckpt_every == 100 and not args.no_resume
+
+
+def test_the_default_output_is_outside_the_package_and_is_never_replaced_silently(script, tmp_path, monkeypatch):
+    from gsam_lab.bundled import ASSETS_DIR
+
+    assert ASSETS_DIR.resolve() not in Path(script.parse([]).out).resolve().parents
+    out = tmp_path / "ta.pt"
+    out.write_bytes(b"an earlier TA")
+    monkeypatch.setattr(script, "train", lambda *a, **k: pytest.fail("trained before refusing --out"))
+    with pytest.raises(SystemExit, match="ta.pt exists; pass --overwrite"):
+        script.main(["--out", str(out)])
+    assert out.read_bytes() == b"an earlier TA"
+
+
+def test_a_run_stopped_by_its_budget_writes_no_weights(script, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ta.pt"
+    out.write_bytes(b"an earlier TA")
+    monkeypatch.setattr(script, "build_teacher", lambda: None)
+    monkeypatch.setattr(script, "train", lambda *a, **k: {"steps": 1, "finished": False, "history": [1.0]})
+    monkeypatch.setattr(script, "evaluate", lambda *a, **k: pytest.fail("a half-trained TA was evaluated"))
+    script.main(["--out", str(out), "--overwrite", "--report", str(tmp_path / "report.json")])
+    assert out.read_bytes() == b"an earlier TA" and not (tmp_path / "report.json").exists()
+    assert "run the same command again to continue" in capsys.readouterr().out
