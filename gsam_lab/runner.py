@@ -86,7 +86,12 @@ def notebook_parameters(notebook: Path) -> Dict[str, dict]:
     (``papermill.inspect_notebook``; a parameter without annotation has type ``"None"``)."""
     import papermill as pm
 
-    return {k: dict(v) for k, v in pm.inspect_notebook(str(notebook)).items()}
+    try:
+        found = pm.inspect_notebook(str(notebook))
+    except Exception as e:  # noqa: BLE001 - JSON, nbformat and OS errors vary: one line naming the notebook
+        raise RunError(f"notebook {notebook} cannot be read as a Jupyter notebook (.ipynb JSON): {type(e).__name__}: "
+                       f"{_first_line(e)}") from None
+    return {k: dict(v) for k, v in found.items()}
 
 
 def parameter_type(spec: dict) -> Optional[str]:

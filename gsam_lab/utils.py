@@ -21,6 +21,10 @@ __all__ = ["resolve_device", "CACHE_ENV", "cache_root", "cache_dir", "cache_prob
            "load_torch_file", "check_finite", "weights_fingerprint"]
 
 
+#: the device types the lab runs on (torch knows others, such as "meta", that hold no data)
+COMPUTE_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+
 def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:
     """``"auto"`` (or ``None``) picks CUDA, then MPS, then CPU; anything else goes to ``torch.device``."""
     if device is None or (isinstance(device, str) and device == "auto"):
@@ -31,9 +35,13 @@ def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.dev
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from e
+    if dev.type not in COMPUTE_DEVICES:        # e.g. "meta": tensors without data, every result would be empty
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r} "
+                         f"(a {dev.type!r} device does not compute)")
+    return dev
 
 
 #: the variable that moves the on-disk cache (renders, Meta's checkpoints, training work folders)

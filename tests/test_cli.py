@@ -50,6 +50,14 @@ def test_resolve_by_prefix_and_errors(nb_dir):
         resolve_notebooks(["0"], nb_dir)
 
 
+def test_a_notebook_that_is_not_json_is_named(nb_dir, tmp_path, fake_pm, capsys):
+    (nb_dir / "03_broken.ipynb").write_text("{ not json")
+    assert cli.main(["run", "--notebooks-dir", str(nb_dir), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "03_broken.ipynb cannot be read as a Jupyter notebook" in err
+    assert not fake_pm.calls
+
+
 def test_unknown_profile_is_rejected(nb_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["run", "--profile", "huge", "--notebooks-dir", str(nb_dir), "--out", str(tmp_path / "o")])

@@ -147,3 +147,27 @@ def test_images_layout_reads_unlabelled_images_recursively(tmp_path):
     (tmp_path / "train/zz.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     with pytest.raises(ValueError, match=r"cannot read image .*zz\.png"):
         FolderDataset(tmp_path, layout="images", split="train")[2]
+
+
+def test_label_ids_out_of_range_are_refused_naming_the_file(tmp_path):
+    ids = np.zeros((8, 16), np.uint16)
+    ids[0, 0] = 300                                        # a 16-bit label
+    with pytest.raises(ValueError, match="labels/a.png holds class id 300; expected stored ids 0..255"):
+        _generic(tmp_path, Image.fromarray(ids))[0]
+    ids[0, 0] = 12                                         # a stored id beyond the model's classes
+    ds = _generic(tmp_path / "b", Image.fromarray(ids))
+    assert int(ds[0]["semantic"].max()) == 12                # no num_classes: ids as stored
+    ds = FolderDataset(tmp_path / "b", layout="generic", num_classes=9)
+    with pytest.raises(ValueError, match=r"labels/a.png holds class id 12; expected ids 0..8 \(num_classes=9\)"):
+        ds[0]
+    ids[0, 0] = IGNORE_INDEX
+    assert FolderDataset(_generic(tmp_path / "c", Image.fromarray(ids)).root, num_classes=9)[0]["semantic"].max() == 255
+    with pytest.raises(ValueError, match="num_classes must be None or an int"):
+        FolderDataset(tmp_path / "b", num_classes=0)
+
+
+def test_an_index_that_is_not_an_int_is_a_type_error(tmp_path):
+    ds = _generic(tmp_path, Image.fromarray(np.zeros((8, 16), np.uint8)))
+    with pytest.raises(TypeError, match="index must be an int, got str 'a'"):
+        ds["a"]
+    assert ds[np.int64(0)]["semantic"].shape == (8, 16)

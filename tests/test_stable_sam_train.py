@@ -232,3 +232,18 @@ def test_the_training_script_writes_outside_the_package_by_default(monkeypatch, 
                         {"steps": 0, "trainable": 0, "seconds": 0.0, "out": out})
     assert script.main(["--no-progress"]) == 0
     assert len(outs) == 1 and ASSETS_DIR.resolve() not in outs[0].resolve().parents
+
+
+def test_a_plugin_file_missing_a_part_names_it(tmp_path):
+    from gsam_lab.bundled import ASSETS_DIR
+
+    shipped = torch.load(ASSETS_DIR / "stable_sam_tiny_synth.pt", map_location="cpu", weights_only=True)
+    for drop, said in (("config", "it has no 'config'"), ("plugins", "it has no 'plugins'")):
+        path = tmp_path / f"no_{drop}.pt"
+        torch.save({k: v for k, v in shipped.items() if k != drop}, path)
+        with pytest.raises(PluginCheckpointError, match=f"no_{drop}.pt is not a complete Stable-SAM .*: {said}"):
+            stable_sam.load(path, model=sam.build_tiny_sam(0))
+    path = tmp_path / "no_dsp.pt"
+    torch.save({**shipped, "config": {k: v for k, v in shipped["config"].items() if k != "dsp"}}, path)
+    with pytest.raises(PluginCheckpointError, match="no_dsp.pt: its 'config' lacks dsp"):
+        stable_sam.load(path, model=sam.build_tiny_sam(0))

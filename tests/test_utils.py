@@ -29,6 +29,12 @@ def test_resolve_device():
         resolve_device("gpu0")
 
 
+def test_a_device_that_does_not_compute_is_refused():
+    for device in ("meta", torch.device("meta")):
+        with pytest.raises(ValueError, match="got .*meta.*a 'meta' device does not compute"):
+            resolve_device(device)
+
+
 def test_weights_fingerprint_follows_the_weights_not_the_object():
     import copy
 

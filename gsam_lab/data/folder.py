@@ -31,7 +31,8 @@ Layouts (``root`` is the dataset folder):
 
 ``label_map``: ``None`` (the layout's default above), ``"identity"``, a dict ``{stored id: our id}``
 (unlisted ids -> 255) or a 256-entry array. ``hw``: resize to ``(H, W)`` (bilinear image, nearest
-labels); None keeps the files' size.
+labels); None keeps the files' size. Stored ids are 0..255 (a 16-bit label holding a larger id is
+refused); with ``num_classes``, every id (after ``label_map``) must be below it or 255.
 """
 from __future__ import annotations
 
@@ -86,15 +87,20 @@ class FolderDataset(Dataset):
     """Images (labelled but for the ``"images"`` layout) under ``root`` in one of the layouts of the module doc.
 
     Raises ``FileNotFoundError`` for a missing root / split folder / label, ``ValueError`` for an
-    unknown layout, an empty folder or a bad ``label_map``/``hw``, and, on reading an item, for a
-    damaged image or label file or a colour (RGB / RGBA) label outside Stanford2D3D (naming the file).
+    unknown layout, an empty folder or a bad ``label_map``/``hw``/``num_classes``, and, on reading an
+    item, for a damaged image or label file, a colour (RGB / RGBA) label outside Stanford2D3D or a class
+    id out of range (naming the file); ``TypeError`` for an index that is not an int.
     """
 
     def __init__(self, root: Union[str, Path], layout: str = "generic", split: Union[str, Sequence[str], None] = None,
-                 hw: Optional[Sequence[int]] = None, label_map=None):
+                 hw: Optional[Sequence[int]] = None, label_map=None, num_classes: Optional[int] = None):
         self.root = Path(root).expanduser()
         if layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                        or not 0 < num_classes <= IGNORE_INDEX):
+            raise ValueError(f"num_classes must be None or an int in 1..{IGNORE_INDEX}, got {num_classes!r}")
+        self.num_classes = num_classes
         if not self.root.is_dir():
             raise FileNotFoundError(f"dataset root {self.root} does not exist or is not a folder")
         if hw is not None:
@@ -245,11 +251,22 @@ class FolderDataset(Dataset):
             ids = np.where(idx < len(names), names[np.minimum(idx, len(names) - 1)], IGNORE_INDEX)
         else:
             ids = arr.astype(np.int64)
+            out_of_range = ids[(ids < 0) | (ids > 255)]     # 16- or 32-bit labels may hold any id
+            if out_of_range.size:
+                raise ValueError(f"label {path} holds class id {int(out_of_range[0])}; expected stored ids 0..255 "
+                                 f"({IGNORE_INDEX} = ignore)")
         if self.lut is not None:
-            ids = self.lut[np.clip(ids, 0, 255)]
+            ids = self.lut[ids]
+        if self.num_classes is not None:
+            bad = ids[(ids >= self.num_classes) & (ids != IGNORE_INDEX)]
+            if bad.size:
+                raise ValueError(f"label {path} holds class id {int(bad.max())}; expected ids 0..{self.num_classes - 1}"
+                                 f" (num_classes={self.num_classes}) or {IGNORE_INDEX} = ignore")
         return ids
 
     def __getitem__(self, index: int) -> dict:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {type(index).__name__} {index!r}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         img_path, lab_path = self.pairs[index]

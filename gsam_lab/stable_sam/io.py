@@ -101,9 +101,30 @@ def _read(path: Path) -> dict:
         got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise PluginCheckpointError(f"{path} is not a Stable-SAM plugin file: expected format {FORMAT!r}, got {got!r}"
                                     " (a SAM checkpoint goes to gsam_lab.sam.load_sam)")
+    _check_fields(obj, path)
     check_finite(obj.get("plugins", {}), path, PluginCheckpointError)
     check_finite(obj.get("mask_decoder", {}), path, PluginCheckpointError)
     return obj
+
+
+#: what a plugin file written by :func:`save` holds: part -> its type, and the keys of ``config`` that load reads
+_PARTS = {"config": dict, "plugins": dict, "sam": dict, "meta": dict, "mask_decoder": dict}
+_CONFIG_KEYS = ("transformer_dim", "dsp", "drp", "routing", "deform_attn")
+
+
+def _check_fields(obj: dict, path: Path) -> None:
+    """Raise :class:`PluginCheckpointError` naming the first part of ``obj`` that is missing or of the wrong type."""
+    for part in ("config", "plugins"):
+        if part not in obj:
+            raise PluginCheckpointError(f"{path} is not a complete Stable-SAM plugin file: it has no {part!r} "
+                                        "(stable_sam.save writes config, plugins, sam and meta)")
+    for part, kind in _PARTS.items():
+        if part in obj and not isinstance(obj[part], kind):
+            raise PluginCheckpointError(f"{path}: {part!r} must be a {kind.__name__}, got {type(obj[part]).__name__}")
+    missing = [k for k in _CONFIG_KEYS if k not in obj["config"]]
+    if missing:
+        raise PluginCheckpointError(f"{path}: its 'config' lacks {', '.join(missing)} "
+                                    f"(expected {', '.join(_CONFIG_KEYS)}, as written by stable_sam.save)")
 
 
 def load(path: PathLike, model: Union[nn.Module, str, None] = None, device="auto", strict: bool = True) -> StableSam:
