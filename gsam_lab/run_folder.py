@@ -126,8 +126,11 @@ class RunFolder:
                 import fcntl
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            handle.seek(0)
-            pid = handle.read().strip() or "unknown"
+            try:
+                handle.seek(0)
+                pid = handle.read().strip() or "unknown"
+            except OSError:                           # Windows: the holder's lock covers what we would read
+                pid = "unknown"
             handle.close()
             raise RunError(f"--out {self.out} is in use by another gsam-lab run (pid {pid}); "
                            "wait for it to finish or choose another folder") from None
