@@ -38,7 +38,7 @@ def best_of(fn, repeat, before=None):
 
 
 def clear_caches():
-    projection._view_grids.cache_clear()
+    projection.view_grids.cache_clear()
 
 
 def main():
@@ -77,7 +77,7 @@ def main():
 
     x = torch.from_numpy(erp).permute(2, 0, 1)[None]
     padded = torch.cat((x[..., -1:], x, x[..., :1]), dim=-1)
-    grid = projection._view_grids(tuple((fov, y, p, 0.0) for y, p in zip(yaws, pitches)), hw, (eh, ew),
+    grid = projection.view_grids(tuple((fov, y, p, 0.0) for y, p in zip(yaws, pitches)), hw, (eh, ew),
                                   x.device, torch.float32)
     t_gs, _ = best_of(lambda: F.grid_sample(padded.expand(n_views, -1, -1, -1), grid, mode="bilinear",
                                             padding_mode="border", align_corners=False), args.repeat)

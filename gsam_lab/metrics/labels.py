@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from .masks import ArrayLike, _as_tensor, mask_to_boundary
+from .masks import ArrayLike, mask_to_boundary, to_tensor
 
 __all__ = ["confusion_matrix", "iou_from_confusion", "miou", "per_class_iou", "pixel_accuracy", "ConfusionMeter",
            "semantic_boundary_miou", "latitude_band_edges", "latitude_miou"]
@@ -21,8 +21,8 @@ __all__ = ["confusion_matrix", "iou_from_confusion", "miou", "per_class_iou", "p
 
 def _label_pair(pred: ArrayLike, gt: ArrayLike) -> Tuple[torch.Tensor, torch.Tensor]:
     """Convert, check dtypes and shapes, and put ``gt`` on ``pred``'s device."""
-    pred = _as_tensor(pred, "pred")
-    gt = _as_tensor(gt, "gt")
+    pred = to_tensor(pred, "pred")
+    gt = to_tensor(gt, "gt")
     for name, t in (("pred", pred), ("gt", gt)):
         if t.is_floating_point() or t.is_complex():
             raise ValueError(f"{name} must be an integer label map (class ids), got dtype {t.dtype}; "
@@ -89,7 +89,7 @@ def iou_from_confusion(cm: ArrayLike) -> torch.Tensor:
 
     Returns a float64 tensor of shape ``K``; ``NaN`` for classes absent from both gt and prediction.
     """
-    cm = _as_tensor(cm, "cm")
+    cm = to_tensor(cm, "cm")
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"a confusion matrix must be square K x K, got shape {tuple(cm.shape)}")
     cm = cm.double()

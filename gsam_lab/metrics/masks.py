@@ -17,7 +17,7 @@ ArrayLike = Union[torch.Tensor, np.ndarray]
 __all__ = ["mask_iou", "mask_to_boundary", "boundary_iou", "mean_pairwise_iou"]
 
 
-def _as_tensor(x: ArrayLike, name: str) -> torch.Tensor:
+def to_tensor(x: ArrayLike, name: str) -> torch.Tensor:
     """A tensor from a tensor, a numpy array, a list or a scalar (label maps use it too)."""
     if isinstance(x, torch.Tensor):
         return x
@@ -31,7 +31,7 @@ def _as_tensor(x: ArrayLike, name: str) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 
 def _as_mask(x: ArrayLike, name: str) -> torch.Tensor:
-    t = _as_tensor(x, name)
+    t = to_tensor(x, name)
     if t.dtype != torch.bool:
         if t.numel() and not bool(((t == 0) | (t == 1)).all()):
             raise ValueError(f"{name} must be a binary mask (bool, or values 0/1); got dtype {t.dtype} "

@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..images import NP_HW, NP_HWC, T_HW, numpy_to_tensor, restore_dtype, work_dtype
+from gsam_lab.images import NP_HW, NP_HWC, T_HW, numpy_to_tensor, restore_dtype, work_dtype
+
 from ._validate import check_erp_size, check_mode, check_positive_int
-from .projection import _erp_rays, erp_to_perspective
+from .projection import cached_erp_rays, erp_to_perspective
 from .sampling import sample_image
 from .sphere import rotation_matrix
 
@@ -91,7 +92,7 @@ def cubemap_to_erp(faces, erp_hw, mode: str = "bilinear"):
     dtype = t.dtype
     wdt = work_dtype(dtype)
     x = t if mode == "nearest" else t.to(wdt)
-    rays = _erp_rays(eh, ew, x.device, wdt)                                   # H x W x 3
+    rays = cached_erp_rays(eh, ew, x.device, wdt)                                   # H x W x 3
     rots = torch.stack([rotation_matrix(y, p, dtype=wdt, device=x.device) for y, p in FACE_ANGLES])
     cams = torch.einsum("hwi,fij->fhwj", rays, rots)                            # R^T d per face: 6 x H x W x 3
     face = cams[..., 2].argmax(dim=0)                                           # the face hit: largest depth

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..images import from_batch, numpy_to_tensor, restore_dtype, to_batch, work_dtype
+from gsam_lab.images import from_batch, numpy_to_tensor, restore_dtype, to_batch, work_dtype
+
 from ._validate import broadcast_angles, check_erp_size, check_hw, check_mode, check_positive_int, deg
 from .outline import sphere_loop_to_erp
 from .sampling import sample_erp_grid
@@ -32,13 +33,14 @@ __all__ = ["erp_to_perspective", "perspective_to_erp", "perspective_footprint", 
 
 
 @functools.lru_cache(maxsize=4)
-def _erp_rays(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def cached_erp_rays(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`~gsam_lab.panorama.sphere.erp_rays`, kept for the last few sizes (callers treat it as read-only)."""
     with torch.inference_mode(False), torch.no_grad():
         return erp_rays(h, w, device=device, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=4)
-def _view_grids(views: Tuple[Tuple[float, float, float, float], ...], out_hw: Tuple[int, int],
+def view_grids(views: Tuple[Tuple[float, float, float, float], ...], out_hw: Tuple[int, int],
                 erp_hw: Tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``grid_sample`` grids into the padded ERP (see :func:`~gsam_lab.panorama.sampling.erp_grid`) of the
     views ``((fov, yaw, pitch, roll), ...)``: ``V x h x w x 2``.
@@ -93,7 +95,7 @@ def erp_to_perspective(erp, fov_deg, yaw_deg, pitch_deg, out_hw: Sequence[int], 
     wdt = work_dtype(ib.dtype)
     x = ib.x if mode == "nearest" else ib.x.to(wdt)
     views = tuple(zip(vals["fov_deg"], vals["yaw_deg"], vals["pitch_deg"], vals["roll_deg"]))
-    grid = _view_grids(views, (h, w), (eh, ew), x.device, wdt)
+    grid = view_grids(views, (h, w), (eh, ew), x.device, wdt)
     out = sample_erp_grid(x, grid, mode)                              # B x V x C x h x w
     return from_batch(out, ib, multi=not scalar)
 
@@ -194,7 +196,7 @@ def perspective_to_erp(views, fov_deg, yaw_deg, pitch_deg, erp_hw: Sequence[int]
     if not labels:
         x = x.to(wdt)
     vw = _check_view_weight(view_weight, nv, h, w, x.device, wdt)
-    rays = _erp_rays(eh, ew, x.device, wdt)
+    rays = cached_erp_rays(eh, ew, x.device, wdt)
     acc = torch.zeros(c, eh, ew, dtype=x.dtype, device=x.device)
     wsum = torch.zeros(eh, ew, dtype=wdt, device=x.device)
     best = torch.zeros(eh, ew, dtype=wdt, device=x.device) if labels else None

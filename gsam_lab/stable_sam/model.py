@@ -77,6 +77,9 @@ class StableSam(nn.Module):
             self.drp = DynamicRoutingPlugin(dim, drp_hidden, routing).to(ref.device, ref.dtype) if drp else None
         self.config = dict(dsp=bool(dsp), drp=bool(drp), routing=routing, deform_attn=list(deform_attn),
                            drp_hidden=int(drp_hidden), kernel_size=int(kernel_size), transformer_dim=dim)
+        #: fingerprint of SAM's mask decoder before any training changed it (set by the first training run;
+        #: saved plugins record it, so they still match their SAM after the decoder-tuning baseline)
+        self.original_sam_fingerprint: Optional[str] = None
 
     # -- bookkeeping ----------------------------------------------------------------------------
     @property

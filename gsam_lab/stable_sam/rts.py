@@ -37,6 +37,16 @@ import torch.nn.functional as F
 
 from gsam_lab.sam import PromptPredictor, PromptSampler
 from gsam_lab.sam.losses import dice_loss
+from gsam_lab.training import (
+    Checkpoint,
+    content_hash,
+    describe,
+    describe_dataset,
+    fingerprint,
+    run_steps,
+    spaced_indices,
+    warmup_cosine,
+)
 from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
 from .embedded import EmbeddedImage, embed_dataset
@@ -221,7 +231,6 @@ def job_description(stable: StableSam, cfg: RTSConfig, embedded: Sequence[Embedd
     number of images and objects and a hash of a few images' instance maps; ``model``: the
     fingerprints of SAM's mask decoder and of the plugins' initial weights, and the plugins' layout.
     """
-    from gsam_lab.training import content_hash, describe, describe_dataset, spaced_indices
     config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
     picks = spaced_indices(len(embedded))
     data = {"dataset": describe_dataset(dataset) if dataset is not None else None, "images": len(embedded),
@@ -244,7 +253,6 @@ def _check_files(out: Optional[Path], ckpt: Optional[Path], resume: bool, overwr
 def _open_checkpoint(path: Optional[Path], job: dict, overwrite: bool, log):
     """The job's :class:`~gsam_lab.training.Checkpoint` at ``path`` (None: no checkpoints); with
     ``overwrite`` an earlier checkpoint there is deleted, so the run starts over."""
-    from gsam_lab.training import Checkpoint, fingerprint
     if path is None:
         return None
     if overwrite and path.exists():
@@ -334,7 +342,6 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
         ValueError: bad config (e.g. a prompt mix summing to zero) or a dataset with no instances.
         FloatingPointError: the loss became NaN or infinite (the last checkpoint is kept).
     """
-    from gsam_lab.training import run_steps, warmup_cosine
     cfg = RTSConfig(**{**asdict(config or RTSConfig()), **overrides}).validate()
     if not isinstance(stable, StableSam):
         raise TypeError(f"train_rts trains a StableSam, got {type(stable).__name__}")
@@ -344,8 +351,9 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
     dev = resolve_device(device)
     stable.to(dev)
     frozen = sam_fingerprint(stable.sam) if cfg.trainable == "plugins" else None
-    orig_fp = getattr(stable, "_orig_fingerprint", None) or sam_fingerprint(stable.sam)
-    stable._orig_fingerprint = orig_fp
+    if stable.original_sam_fingerprint is None:
+        stable.original_sam_fingerprint = sam_fingerprint(stable.sam)
+    orig_fp = stable.original_sam_fingerprint
     params = _trainable_params(stable, cfg)
     embedded = embedded if embedded is not None else embed_dataset(stable, dataset, cfg.min_area, progress)
     per_epoch = len(embedded) / cfg.images_per_step

@@ -6,7 +6,9 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import torch
 
-from .images import ImageLike, _display_array, _to_numpy
+from gsam_lab.images import as_array
+
+from .images import ImageLike, display_array
 
 __all__ = ["plot_erp", "draw_polylines", "draw_windows"]
 
@@ -52,7 +54,7 @@ def plot_erp(ax, erp_image: ImageLike, grid: bool = True, lon_step: Optional[flo
         vmin, vmax: colour range of an ``H x W`` map (default: its own min and max). Fix them for maps
             with a known range (weights in [0, 1]), so that a constant map is not shown as noise.
     """
-    arr = _display_array(erp_image)
+    arr = display_array(erp_image)
     h, w = arr.shape[:2]
     grey = arr.ndim == 2
     im = ax.imshow(arr, cmap=cmap if grey else None, extent=(0, w, h, 0), interpolation="nearest",
@@ -101,7 +103,7 @@ def draw_polylines(ax, polylines: Iterable, split_seam: bool = True, **kw) -> li
     half = abs(x1 - x0) / 2.0
     lines = []
     for i, line in enumerate(polylines):
-        pts, _ = _to_numpy(line)
+        pts, _ = as_array(line)
         pts = np.asarray(pts, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise ValueError(f"polyline {i} must be an N x 2 array of (u, v), got shape {pts.shape}")

@@ -6,7 +6,9 @@ from typing import Optional
 
 import numpy as np
 
-from .images import ImageLike, _to_numpy, to_numpy_image
+from gsam_lab.images import as_array
+
+from .images import ImageLike, to_numpy_image
 
 __all__ = ["plot_heatmap"]
 
@@ -27,7 +29,7 @@ def plot_heatmap(ax, image: ImageLike, heat, vmax: Optional[float] = None, cmap:
     from matplotlib.colors import Normalize
 
     img = to_numpy_image(image).astype(np.float32)
-    h, _ = _to_numpy(heat)
+    h, _ = as_array(heat)
     h = np.asarray(h, dtype=np.float64)
     if h.shape != img.shape[:2]:
         raise ValueError(f"heat must be H x W = {img.shape[:2]} like the image, got shape {h.shape}")

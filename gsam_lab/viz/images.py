@@ -17,19 +17,17 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from gsam_lab.images import as_array as _to_numpy
-from gsam_lab.images import channel_last as _channel_last
-from gsam_lab.images import to_numpy_image
+from gsam_lab.images import as_array, channel_last, to_numpy_image
 
-__all__ = ["to_numpy_image", "show_grid", "savefig"]
+__all__ = ["to_numpy_image", "display_array", "show_grid", "savefig"]
 
 ImageLike = Union[np.ndarray, torch.Tensor]
 
 
-def _display_array(x) -> np.ndarray:
+def display_array(x) -> np.ndarray:
     """Grey ``H x W`` arrays keep their values (shown with a colormap); others become RGB uint8."""
-    arr, was_torch = _to_numpy(x)
-    arr = _channel_last(arr, was_torch)
+    arr, was_torch = as_array(x)
+    arr = channel_last(arr, was_torch)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 2:
@@ -60,7 +58,7 @@ def show_grid(images, titles: Optional[Sequence[str]] = None, ncols: int = 4, si
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     if not isinstance(ncols, int) or ncols < 1:
         raise ValueError(f"ncols must be a positive int, got {ncols!r}")
-    arrays = [_display_array(im) for im in images]
+    arrays = [display_array(im) for im in images]
     n = len(arrays)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)

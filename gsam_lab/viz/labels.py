@@ -9,27 +9,16 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .images import ImageLike, _to_numpy, to_numpy_image
+from gsam_lab.data.classes import CLASSES, PALETTE
+from gsam_lab.images import as_array
+
+from .images import ImageLike, to_numpy_image
 
 __all__ = ["colorize", "overlay", "colorize_instances", "legend_patches", "add_class_legend"]
 
 
-def _default_palette():
-    try:
-        from gsam_lab.data import PALETTE
-    except ImportError as e:  # pragma: no cover - only while gsam_lab.data is unavailable
-        raise ImportError("the default palette comes from gsam_lab.data.PALETTE, which could not be "
-                          "imported; pass palette= explicitly (a K x 3 uint8 array)") from e
-    return PALETTE
-
-
-def _default_classes():
-    from gsam_lab.data import CLASSES
-    return CLASSES
-
-
 def _check_palette(palette) -> np.ndarray:
-    pal = np.asarray(_default_palette() if palette is None else palette)
+    pal = np.asarray(PALETTE if palette is None else palette)
     if pal.ndim != 2 or pal.shape[1] != 3 or len(pal) == 0:
         raise ValueError(f"a palette must be a K x 3 array of RGB colours, got shape {pal.shape}")
     if np.issubdtype(pal.dtype, np.floating) and pal.size and pal.max() <= 1.0:
@@ -38,7 +27,7 @@ def _check_palette(palette) -> np.ndarray:
 
 
 def _label_array(label, name: str = "label") -> np.ndarray:
-    arr, _ = _to_numpy(label)
+    arr, _ = as_array(label)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
@@ -71,7 +60,7 @@ def colorize(label: ImageLike, palette=None, ignore_index: Optional[int] = 255) 
     return out
 
 
-def _edges(lab: np.ndarray) -> np.ndarray:
+def label_edges(lab: np.ndarray) -> np.ndarray:
     """Pixels with a 4-neighbour of a different value (inside the image)."""
     e = np.zeros(lab.shape, bool)
     dv = lab[1:] != lab[:-1]
@@ -102,7 +91,7 @@ def overlay(image: ImageLike, label_or_mask: ImageLike, alpha: float = 0.5, pale
         outline_color: contour colour; default ``color`` for masks, white for label maps.
     """
     img = to_numpy_image(image).astype(np.float32)
-    arr, _ = _to_numpy(label_or_mask)
+    arr, _ = as_array(label_or_mask)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.shape != img.shape[:2]:
@@ -114,13 +103,13 @@ def overlay(image: ImageLike, label_or_mask: ImageLike, alpha: float = 0.5, pale
     if kind == "mask":
         where = arr > 0.5 if np.issubdtype(arr.dtype, np.floating) else arr.astype(bool)
         colours = np.broadcast_to(np.asarray(color, np.float32), img.shape)
-        edge = _edges(where) & where
+        edge = label_edges(where) & where
         line = color if outline_color is None else outline_color
     elif kind == "label":
         lab = _label_array(arr, "label_or_mask")
         colours = colorize(lab, palette, ignore_index).astype(np.float32)
         where = np.ones(lab.shape, bool) if ignore_index is None else lab != ignore_index
-        edge = _edges(lab)
+        edge = label_edges(lab)
         line = (255, 255, 255) if outline_color is None else outline_color
     else:
         raise ValueError(f"kind must be 'auto', 'mask' or 'label', got {kind!r}")
@@ -133,7 +122,7 @@ def overlay(image: ImageLike, label_or_mask: ImageLike, alpha: float = 0.5, pale
 
 def colorize_instances(instance, seed: int = 0) -> np.ndarray:
     """``H x W`` object ids -> ``H x W x 3`` uint8, a distinct random colour per id, 0 (no object) black."""
-    inst, _ = _to_numpy(instance)
+    inst, _ = as_array(instance)
     inst = np.asarray(inst)
     if inst.ndim != 2 or not np.issubdtype(inst.dtype, np.integer):
         raise ValueError(f"instance must be an H x W array of integer ids, got {inst.dtype} {inst.shape}")
@@ -146,9 +135,9 @@ def colorize_instances(instance, seed: int = 0) -> np.ndarray:
 
 def _present_ids(present) -> set:
     """Class ids seen in ``present``: ids, one label map, or a list of label maps."""
-    if isinstance(present, (list, tuple)) and present and np.ndim(_to_numpy(present[0])[0]) >= 2:
+    if isinstance(present, (list, tuple)) and present and np.ndim(as_array(present[0])[0]) >= 2:
         return set().union(*(_present_ids(p) for p in present))
-    ids, _ = _to_numpy(present)
+    ids, _ = as_array(present)
     return set(int(i) for i in np.unique(ids))
 
 
@@ -164,7 +153,7 @@ def legend_patches(classes: Optional[Sequence[str]] = None, palette=None, presen
     """
     from matplotlib.patches import Patch
 
-    names = list(_default_classes() if classes is None else classes)
+    names = list(CLASSES if classes is None else classes)
     pal = _check_palette(palette)
     if len(pal) < len(names):
         raise ValueError(f"the palette has {len(pal)} colours for {len(names)} classes")

@@ -6,8 +6,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .images import _to_numpy, to_numpy_image
-from .labels import _edges
+from gsam_lab.images import as_array
+
+from .images import to_numpy_image
+from .labels import label_edges
 
 __all__ = ["draw_boxes", "draw_points", "show_outcomes", "plot_sweep"]
 
@@ -20,7 +22,7 @@ def draw_boxes(ax, boxes, **kw) -> list:
     """
     from matplotlib.patches import Rectangle
 
-    b, _ = _to_numpy(boxes)
+    b, _ = as_array(boxes)
     b = np.asarray(b, dtype=np.float64)
     if b.ndim == 1:
         b = b[None]
@@ -38,9 +40,9 @@ def draw_boxes(ax, boxes, **kw) -> list:
 def draw_points(ax, points, labels=None, size: float = 40.0) -> list:
     """Draw ``K x 2`` ``(x, y)`` prompt points: positives (label 1) as green stars, negatives
     (label 0) as red crosses; label -1 (padding) is skipped. Returns the artists."""
-    p, _ = _to_numpy(points)
+    p, _ = as_array(points)
     p = np.asarray(p, dtype=np.float64).reshape(-1, 2)
-    lab = np.ones(len(p), dtype=int) if labels is None else np.asarray(_to_numpy(labels)[0]).reshape(-1).astype(int)
+    lab = np.ones(len(p), dtype=int) if labels is None else np.asarray(as_array(labels)[0]).reshape(-1).astype(int)
     if len(lab) != len(p):
         raise ValueError(f"labels must have one entry per point ({len(p)}), got {len(lab)}")
     out = []
@@ -156,7 +158,7 @@ def show_outcomes(image, outcomes, ncols: Optional[int] = None, size: float = 3.
     for ax, o, img in zip(axes.ravel(), outcomes, imgs):
         shown = img.astype(np.float32).copy()
         shown[o.mask] = 0.45 * shown[o.mask] + 0.55 * np.asarray(color, np.float32)
-        edge = _edges(o.gt.astype(np.int64))
+        edge = label_edges(o.gt.astype(np.int64))
         shown[edge & o.gt] = 255
         ax.imshow(shown.astype(np.uint8))
         if o.boxes is not None:
