@@ -23,6 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Protocol, TypeVar, Union
 
+from gsam_lab.bundled import ASSETS_DIR
+
 __all__ = ["ModelSpec", "Registry", "BundledFile"]
 
 
@@ -50,7 +52,6 @@ class BundledFile:
     filename: str
 
     def location(self) -> Path:
-        from gsam_lab.bundled import ASSETS_DIR
         return ASSETS_DIR / self.filename
 
     def present(self) -> bool:

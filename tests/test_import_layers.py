@@ -1,4 +1,4 @@
-"""No import cycles between the library's modules.
+"""No import cycles between the library's modules, and one way to write an import.
 
 A cycle (``a`` imports ``b`` imports ... imports ``a``) hides which module is the lower layer, and at import
 time it makes the result depend on which module a program happens to import first. The test reads every
@@ -122,6 +122,43 @@ def test_the_library_has_no_import_cycle():
     cycles = import_cycles(graph)
     assert not cycles, "import cycles between library modules (move the shared code down a layer): " + "; ".join(
         " <-> ".join(c) for c in cycles)
+
+
+def import_style_problems(package: Path = PACKAGE):
+    """The imports at the top of the package's modules that break the one style: a module reaches the modules
+    of its own package relatively (``from .sibling import x``) and every other part of the library by its
+    full name (``from gsam_lab.data.classes import CLASSES``), never through a parent (``from ..data``). The
+    top-level modules (``gsam_lab/utils.py``, ...), whose package is the library itself, name everything in full.
+    Imports inside functions are left to their authors (an optional dependency, a fenced module)."""
+    problems = []
+    for name, path in _modules(package).items():
+        own = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.parse(path.read_text(), filename=str(path)).body:
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            where = f"{path.relative_to(package.parent).as_posix()}:{node.lineno} {ast.unparse(node)}"
+            if node.level > 1 or (node.level == 1 and own == package.name):
+                problems.append(f"{where} (write the full gsam_lab. name)")
+            elif node.level == 0 and own != package.name and (node.module or "").startswith(own + "."):
+                problems.append(f"{where} (a module of its own package: import it relatively)")
+    return problems
+
+
+def test_one_import_style():
+    problems = import_style_problems()
+    assert not problems, "imports of another style: " + "; ".join(problems)
+
+
+def test_the_style_check_reads_parent_and_own_package_imports(tmp_path):
+    pkg = _write(tmp_path, {
+        "gsam_lab/__init__.py": "",
+        "gsam_lab/top.py": "from gsam_lab.sub import a\nfrom .sub import b\n",
+        "gsam_lab/sub/__init__.py": "from .a import f\n",
+        "gsam_lab/sub/a.py": "from ..top import x\nfrom gsam_lab.sub.b import y\nfrom gsam_lab.top import z\n",
+        "gsam_lab/sub/b.py": "def g():\n    from ..top import x\n",
+    })
+    problems = import_style_problems(pkg)
+    assert [p.split(" ")[0] for p in problems] == ["gsam_lab/sub/a.py:1", "gsam_lab/sub/a.py:2", "gsam_lab/top.py:2"]
 
 
 def _write(root: Path, files: dict) -> Path:

@@ -34,8 +34,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..utils import atomic_write_bytes, warn_cache_unwritable
-from ..utils import cache_dir as _cache_root
+from gsam_lab.utils import atomic_write_bytes, warn_cache_unwritable
+from gsam_lab.utils import cache_dir as _cache_root
+
 from .render import RENDERER_VERSION, render_panorama, render_pinhole
 from .world import make_world
 

@@ -6,8 +6,9 @@ from typing import List, Sequence, Union
 
 import numpy as np
 
-from ..images import as_rgb_uint8, to_png
-from ..utils import atomic_write_bytes
+from gsam_lab.images import as_rgb_uint8, to_png
+from gsam_lab.utils import atomic_write_bytes
+
 from .classes import colorize
 from .datasets import SyntheticPanoramas
 

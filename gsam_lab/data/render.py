@@ -21,8 +21,9 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from ..panorama.sphere import check_erp_hw, erp_rays, perspective_rays
-from ..utils import resolve_device
+from gsam_lab.panorama.sphere import check_erp_hw, erp_rays, perspective_rays
+from gsam_lab.utils import resolve_device
+
 from .appearance import shade as _shade
 from .appearance_params import Material
 from .classes import CLASSES

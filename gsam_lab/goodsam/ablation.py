@@ -16,8 +16,12 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 
-from ..bootstrap import miou_bootstrap_ci
-from ..metrics import ConfusionMeter, confusion_matrix, latitude_miou
+from gsam_lab.bootstrap import miou_bootstrap_ci
+from gsam_lab.metrics import ConfusionMeter, confusion_matrix, latitude_miou
+from gsam_lab.utils import progress_bar
+
+from .fusion import sam_masks
+from .rectification import dar
 
 __all__ = ["ABLATION_VARIANTS", "AblationResult", "run_ablation"]
 
@@ -101,10 +105,6 @@ def run_ablation(teacher, model, panoramas, variants: Optional[Dict[str, dict]] 
         ``pseudo_coverage`` (labelled pixels not ignored), ``pseudo_miou`` (mIoU over those),
         ``seconds`` (per panorama, SAM excluded), plus the settings.
     """
-    from ..utils import progress_bar
-    from .fusion import sam_masks
-    from .rectification import dar
-
     variants = dict(ABLATION_VARIANTS if variants is None else variants)
     common = dict(common or {})
     tallies = {name: _Tally(teacher.num_classes) for name in variants}

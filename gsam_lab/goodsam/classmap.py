@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..data.classes import CITYSCAPES_CLASSES, CITYSCAPES_TO_SYNTH, CLASSES, IGNORE_INDEX
+from gsam_lab.data.classes import CITYSCAPES_CLASSES, CITYSCAPES_TO_SYNTH, CLASSES, IGNORE_INDEX
 
 __all__ = ["CITYSCAPES_CLASSES", "ALIASES", "class_groups", "map_logits", "ClassMappingError"]
 

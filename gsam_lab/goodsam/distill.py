@@ -45,6 +45,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from gsam_lab.metrics import ConfusionMeter, confusion_matrix
+from gsam_lab.training import (
+    Checkpoint,
+    ResumeMismatch,
+    content_hash,
+    describe,
+    describe_dataset,
+    fingerprint,
+    run_steps,
+    warmup_cosine,
+)
 from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
 from . import distributed as D
@@ -151,7 +162,6 @@ def job_description(student: nn.Module, teacher: Optional[nn.Module], dataset, f
     before training); ``model``: the student's architecture and initial weights, and the TA's feature
     channels and weights when its features are used (``feat_weight > 0``).
     """
-    from gsam_lab.training import content_hash, describe, describe_dataset
     config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
     data = {"dataset": describe_dataset(dataset), "size": len(dataset), "first_item": content_hash(first_item)}
     ta = None
@@ -167,7 +177,6 @@ def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: D
     An existing one is deleted (by rank 0) with ``overwrite``, refused with ``resume=False``, else left
     for :meth:`~gsam_lab.training.Checkpoint.load` to verify.
     """
-    from gsam_lab.training import Checkpoint, fingerprint
     if work_dir is None:
         return None
     path = Path(work_dir) / CHECKPOINT_NAME
@@ -185,7 +194,6 @@ def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: D
 
 def _load(ckpt) -> Optional[dict]:
     """``ckpt.load()``, with a hint when only the student's random initial weights differ."""
-    from gsam_lab.training import ResumeMismatch
     try:
         return ckpt.load() if ckpt is not None else None
     except ResumeMismatch as e:
@@ -366,7 +374,6 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
         ResumeMismatch: ``work_dir`` holds the checkpoint of another job.
         FloatingPointError: the loss is not finite (on any rank; every rank stops).
     """
-    from gsam_lab.training import run_steps, warmup_cosine
     cfg = replace(config or MKAConfig(), **overrides)
     info = D.DistInfo(0, D.env_world_size(), 0, resolve_device(device))
     _check_config(cfg, info)                      # before joining the group: every rank fails the same way
@@ -415,7 +422,6 @@ def evaluate_miou(model: nn.Module, dataset, num_classes: Optional[int] = None, 
     :func:`gsam_lab.bootstrap.miou_bootstrap_ci` (an interval over images, or a paired difference of
     two models on the same images).
     """
-    from gsam_lab.metrics import ConfusionMeter, confusion_matrix
     dev = resolve_device(device)
     K = int(num_classes if num_classes is not None else model.num_classes)
     was_training = model.training

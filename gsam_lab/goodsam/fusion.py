@@ -32,6 +32,10 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 
+from gsam_lab.sam.automatic import automatic_masks, greedy_mask_nms
+
+from .windows import window_layout
+
 __all__ = ["MaskSet", "as_mask_set", "sam_masks", "window_masks", "pair_seam_masks", "interior_vote",
            "mask_stats", "keep_ta", "fuse_vote", "fuse_ctcf", "FusionRule", "FUSION_RULES", "fusion_rule"]
 
@@ -72,8 +76,6 @@ def sam_masks(model, erp_image: torch.Tensor, method: str = "grid", **kw) -> Mas
     ``kw`` go to ``automatic_masks`` (``points_per_side``, thresholds; for windows also ``window_hw``, ...).
     """
     if method == "grid":
-        from ..sam import automatic_masks
-
         masks, iou = automatic_masks(model, erp_image.detach().clamp(0, 1), **kw)
         return MaskSet(masks.to(erp_image.device), iou.to(erp_image.device),
                        torch.zeros(len(masks), dtype=torch.bool, device=erp_image.device))
@@ -92,9 +94,6 @@ def window_masks(model, erp_image: torch.Tensor, window_hw=None, stride_hw=None,
     A window is half the ERP's width, so SAM's fixed input size sees it at twice the resolution of
     the whole ERP: smaller objects get masks. Masks of a window that cross the seam come back whole.
     """
-    from ..sam.automatic import automatic_masks, greedy_mask_nms
-    from .windows import window_layout
-
     hh, ww = erp_image.shape[-2:]
     dev = erp_image.device
     parts, ious = [], []

@@ -49,10 +49,12 @@ from typing import Any, Callable, Dict, Optional, Sequence, Union
 import torch
 from torch.utils.data import Dataset
 
-from ..data.folder import FolderDataset
-from ..training import describe_dataset
-from ..utils import atomic_save, atomic_write_bytes, load_torch_file, weights_fingerprint
+from gsam_lab.data.folder import FolderDataset
+from gsam_lab.training import describe_dataset
+from gsam_lab.utils import atomic_save, atomic_write_bytes, load_torch_file, progress_bar, weights_fingerprint
+
 from .fusion import fusion_rule
+from .rectification import dar
 
 __all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError", "dense_from_topk",
            "topk_from_logits", "read_item", "model_fingerprint"]
@@ -191,9 +193,6 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
             or unrelated files (nothing written).
         ValueError: bad ``topk`` / rank, or an ERP that is not 2:1 (from ``dar``).
     """
-    from ..utils import progress_bar
-    from .rectification import dar
-
     ds = FolderDataset(panoramas, layout="images") if isinstance(panoramas, (str, os.PathLike)) else panoramas
     k = teacher.num_classes
     if not 1 <= int(topk) <= k:

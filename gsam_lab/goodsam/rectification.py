@@ -25,7 +25,8 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple, U
 import numpy as np
 import torch
 
-from ..data.classes import IGNORE_INDEX
+from gsam_lab.data.classes import IGNORE_INDEX
+
 from .fusion import FUSION_RULES, MaskSet, as_mask_set, fusion_rule, interior_vote, pair_seam_masks, sam_masks
 from .windows import (
     WINDOW_MODES,

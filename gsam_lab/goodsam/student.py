@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gsam_lab.registry import BundledFile, Registry
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
 
 __all__ = ["Student", "StudentOutput", "STUDENT_CONFIGS", "StudentSpec", "STUDENTS", "list_students",
            "register_student", "load_student", "count_parameters"]
@@ -138,7 +139,6 @@ class Student(nn.Module):
     # -- files ------------------------------------------------------------------------------------
     def save(self, path: Union[str, Path], meta: Optional[dict] = None) -> Path:
         """Write ``{"spec", "classes", "state_dict", "meta"}`` atomically (read back by :func:`load_student`)."""
-        from gsam_lab.utils import atomic_save
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         return atomic_save({"kind": "gsam_lab.goodsam.Student", "spec": self.spec, "classes": list(self.classes),
                             "state_dict": state, "meta": dict(meta or {})}, path)
@@ -183,7 +183,6 @@ def load_student(path: Union[str, Path] = "tiny-synth", device="cpu") -> Student
     ``path`` may also be a name of :data:`STUDENTS`: ``"tiny-synth"`` (the default) is the shipped
     0.46M-parameter student distilled with MKA from DAR pseudo-labels (``data_scripts/README.md``).
     """
-    from gsam_lab.utils import check_finite, load_torch_file, resolve_device
     if isinstance(path, str) and path in STUDENTS:
         path = STUDENTS[path].location()
         if not path.is_file():

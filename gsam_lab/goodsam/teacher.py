@@ -25,10 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bundled import ASSETS_DIR, check_bundled
-from ..data.classes import CLASSES
-from ..registry import Registry
-from ..utils import atomic_save, check_finite, load_torch_file, resolve_device
+from gsam_lab.bundled import ASSETS_DIR, check_bundled
+from gsam_lab.data.classes import CLASSES
+from gsam_lab.metrics import ConfusionMeter
+from gsam_lab.registry import Registry
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, progress_bar, resolve_device
+
 from .classmap import class_groups, map_logits
 from .segformer_config import TINY_SYNTH_CONFIG, segformer_config
 
@@ -298,9 +300,6 @@ def evaluate_teacher(teacher: Teacher, dataset, batch_size: int = 8, progress: b
     Every item is run whole (an ERP at once: the "TA alone" baseline of DAR). Returns a dict with
     ``miou`` (float), ``per_class`` ({class: IoU}), ``confusion`` (K x K list) and ``n`` (items).
     """
-    from ..metrics import ConfusionMeter
-    from ..utils import progress_bar
-
     dev = next(teacher.parameters()).device
     meter = ConfusionMeter(teacher.num_classes)
     n = len(dataset)

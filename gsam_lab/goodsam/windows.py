@@ -27,6 +27,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from gsam_lab.panorama import erp_to_perspective, perspective_to_erp
+
 __all__ = ["WINDOW_MODES", "Window", "window_layout", "border_ramp", "sliding_window_logits",
            "tangent_views", "tangent_logits", "whole_logits"]
 
@@ -168,8 +170,6 @@ def tangent_logits(teacher, erp: torch.Tensor, fov_deg: float = 90.0, view_size:
     ``view_size`` (square views) defaults to the ERP's own resolution at the view centre
     (``fov / 360 * W``, rounded to a multiple of 32). ERP pixels no view covers get weight 0.
     """
-    from ..panorama import erp_to_perspective, perspective_to_erp
-
     _, h, w = erp.shape
     if view_size is None:
         view_size = max(64, int(round(fov_deg / 360.0 * w / 32.0)) * 32)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..images import from_batch, to_batch, work_dtype
+from gsam_lab.images import from_batch, to_batch, work_dtype
+
 from ._validate import check_mode, check_scalar_angle
 from .sampling import sample_erp
 from .sphere import check_erp_hw, erp_rays, lonlat_to_pixel, rotation_matrix, xyz_to_lonlat

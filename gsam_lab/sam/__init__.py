@@ -11,7 +11,8 @@ a batched prompt predictor, automatic ("everything") masks and prompt-stability 
     res = sam.stability_sweep(model, samples, draws=20)
     res.summary()                                       # mIoU, mBIoU, stability per prompt setting
 """
-from ..images import as_rgb_uint8
+from gsam_lab.images import as_rgb_uint8
+
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
 from .automatic import AutoMasks, automatic_masks
 from .decoding import shared_predict_masks

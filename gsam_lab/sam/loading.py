@@ -14,7 +14,7 @@ import torch
 from segment_anything.modeling import Sam
 
 from gsam_lab.bundled import check_bundled
-from gsam_lab.utils import check_finite, load_torch_file, resolve_device
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
 
 from .registry import DOWNLOAD_SCRIPT, SAM_MODELS, TRAIN_SCRIPT, SamSpec, get_spec
 
@@ -210,7 +210,6 @@ def save_tiny_checkpoint(model: Sam, path: PathLike, meta: Optional[dict] = None
 
     The file is ``{"format": "gsam_lab.sam/1", "state_dict": ..., "meta": meta}``.
     """
-    from gsam_lab.utils import atomic_save
     sd = {k: (v.detach().to("cpu", torch.float16) if (half and v.is_floating_point()) else v.detach().cpu())
           for k, v in model.state_dict().items()}
     return atomic_save({"format": TINY_FORMAT, "state_dict": sd, "meta": dict(meta or {})}, path)

@@ -14,6 +14,7 @@ import torch
 
 from gsam_lab.images import as_rgb_uint8
 from gsam_lab.sam import PromptPredictor
+from gsam_lab.utils import progress_bar
 
 from .model import StableSam
 
@@ -61,7 +62,6 @@ def embed_dataset(stable: StableSam, dataset, min_area: int = 64, progress: bool
     out: List[EmbeddedImage] = []
     it = range(n)
     if progress:
-        from ..utils import progress_bar
         it = progress_bar(it, desc="embedding images", leave=False)
     for i in it:
         item = dataset[i]

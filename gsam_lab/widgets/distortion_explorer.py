@@ -11,7 +11,10 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import torch
 
-from gsam_lab.widgets.images import draw_polylines, to_png
+from gsam_lab import panorama
+
+from . import colab
+from .images import draw_polylines, to_png
 
 __all__ = ["ExplorerFrame", "explorer_frame", "DistortionExplorer"]
 
@@ -40,8 +43,6 @@ def _erp_tensor(erp: np.ndarray) -> torch.Tensor:
 def explorer_frame(erp: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0, fov_deg: float = 90.0,
                    view_hw: Sequence[int] = (192, 192), color=(255, 40, 40)) -> ExplorerFrame:
     """Cut the tangent view at (yaw, pitch, fov) out of ``erp`` (H x W x 3 uint8) and draw its footprint."""
-    from gsam_lab import panorama
-
     t = _erp_tensor(erp)
     h, w = int(t.shape[1]), int(t.shape[2])
     view = panorama.erp_to_perspective(t, fov_deg, yaw_deg, pitch_deg, tuple(view_hw))
@@ -66,9 +67,7 @@ class DistortionExplorer:
                  pitch_deg: float = 0.0, fov_deg: float = 90.0):
         import ipywidgets as W
 
-        from gsam_lab.widgets.colab import enable_colab_widgets
-
-        enable_colab_widgets()
+        colab.enable_colab_widgets()
         _erp_tensor(erp)  # validate early, with a clear error
         self.erp, self.view_hw = np.asarray(erp), tuple(view_hw)
         self.yaw = W.FloatSlider(value=yaw_deg, min=-180, max=180, step=1, description="yaw °")

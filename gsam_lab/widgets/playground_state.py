@@ -19,6 +19,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from gsam_lab import viz
+from gsam_lab.images import as_rgb_uint8
+from gsam_lab.metrics import mean_pairwise_iou
+from gsam_lab.sam.prompts import PromptSampler
+
 __all__ = [
     "PlaygroundState", "PlaygroundFrame", "playground_frame", "render_overlay", "readout_html",
     "add_point", "set_box", "undo", "reset", "set_noise", "set_draws", "set_negative",
@@ -68,8 +73,6 @@ class PlaygroundState:
     history: Tuple[Tuple[Tuple[Point, ...], Tuple[int, ...], Optional[Box]], ...] = field(default=(), repr=False)
 
     def __post_init__(self):
-        from gsam_lab.images import as_rgb_uint8
-
         object.__setattr__(self, "image", as_rgb_uint8(self.image))
         object.__setattr__(self, "noise", _check_noise(self.noise))
         object.__setattr__(self, "draws", _check_draws(self.draws))
@@ -208,8 +211,6 @@ class PlaygroundFrame:
 
 
 def _noisy_boxes(state: PlaygroundState, seed) -> np.ndarray:
-    from gsam_lab.sam.prompts import PromptSampler
-
     h, w = state.hw
     x0, y0, x1, y1 = state.box
     rect = np.zeros((h, w), bool)
@@ -234,8 +235,6 @@ def playground_frame(predictor, state: PlaygroundState, seed=0) -> PlaygroundFra
     image = state.image
     if not state.has_prompt:
         return PlaygroundFrame(overlay=image.copy(), noise=state.noise, draws=0)
-    from gsam_lab.metrics import mean_pairwise_iou
-
     predictor.set_image(image)
     noisy = state.box is not None and state.noise > 0
     boxes = draws = None
@@ -277,8 +276,6 @@ def render_overlay(image: np.ndarray, mask: Optional[np.ndarray], state: Playgro
                    frequency: Optional[np.ndarray] = None, noisy_boxes: Optional[np.ndarray] = None,
                    alpha: float = 0.45) -> np.ndarray:
     """Draw the mask (or the frequency heat tint and the mask's outline), boxes and points on ``image``."""
-    from gsam_lab import viz
-
     out = image
     if frequency is not None:
         f = np.clip(frequency, 0.0, 1.0)

@@ -28,8 +28,11 @@ import math
 import warnings
 from typing import Optional, Tuple
 
-from gsam_lab.widgets.images import to_png
-from gsam_lab.widgets.playground_state import (
+from gsam_lab.sam.predictor import PromptPredictor
+
+from . import colab
+from .images import to_png
+from .playground_state import (
     MAX_DRAWS,
     MAX_NOISE,
     PlaygroundFrame,
@@ -52,8 +55,6 @@ def _as_predictor(model_or_predictor):
     if hasattr(model_or_predictor, "predict") and hasattr(model_or_predictor, "set_image"):
         return model_or_predictor
     if hasattr(model_or_predictor, "image_encoder") and hasattr(model_or_predictor, "mask_decoder"):
-        from gsam_lab.sam.predictor import PromptPredictor
-
         return PromptPredictor(model_or_predictor)
     raise TypeError("expected a segment_anything Sam model (e.g. gsam_lab.sam.load_sam(...)) or a "
                     f"PromptPredictor, got {type(model_or_predictor).__name__}")
@@ -87,9 +88,7 @@ class PromptPlayground:
                  display_width: int = 512, min_drag_screen: float = 5.0):
         import ipywidgets as W
 
-        from gsam_lab.widgets.colab import enable_colab_widgets
-
-        enable_colab_widgets()
+        colab.enable_colab_widgets()
         self.predictor = _as_predictor(model_or_predictor)
         self.state = PlaygroundState(image, noise=noise, draws=draws)
         self.seed = seed

@@ -54,7 +54,7 @@ from segment_anything.modeling.common import LayerNorm2d
 from segment_anything.modeling.transformer import Attention, TwoWayTransformer
 from torch import nn
 
-from ..decoding import decoder_inputs
+from gsam_lab.sam.decoding import decoder_inputs
 
 __all__ = ["folded_predict_masks", "supports_folding", "has_hooks", "can_fold", "fast_decode"]
 
