@@ -23,6 +23,7 @@ from torch import nn
 
 from gsam_lab.bundled import check_bundled
 from gsam_lab.registry import BundledFile, Registry
+from gsam_lab.sam import load_sam
 from gsam_lab.utils import atomic_save, check_finite, load_torch_file, weights_fingerprint
 
 from .model import StableSam
@@ -150,7 +151,6 @@ def load(path: PathLike, model: Union[nn.Module, str, None] = None, device="auto
     obj = _read(path)
     cfg, info = dict(obj["config"]), obj.get("sam", {})
     if model is None or isinstance(model, str):
-        from gsam_lab.sam import load_sam
         name = model or info.get("name")
         if not name:
             raise PluginCheckpointError(f"{path} does not name its SAM; pass model=<a Sam or a name like 'vit_b'>")
