@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Train the bundled ``tiny-synth`` SAM on synthetic train-split renders and write its weights.
 
-    python data_scripts/train_tiny_sam.py                       # full recipe -> gsam_lab/assets/tiny_sam_synth.pt
+    python data_scripts/train_tiny_sam.py --init gsam_lab/assets/tiny_sam_synth.pt --out runs/tiny_sam.pt
     python data_scripts/train_tiny_sam.py --steps 50 --out /tmp/t.pt --work-dir /tmp/tsam   # quick look
 
 Checkpoints go to ``--work-dir`` (default ``$GSAM_LAB_CACHE/train/tiny_sam``) every ``--ckpt-every``
-steps; running the same command again resumes from the last one (``--no-resume`` starts over).
-The recipe is documented in ``gsam_lab/sam/train.py``; results in ``data_scripts/README.md``.
+steps, with the current weights beside them (``weights.pt``); running the same command again
+resumes from the last one (``--no-resume`` starts over). ``--out`` is never replaced without
+``--overwrite``: a short experiment cannot overwrite the bundled weights by accident.
+The recipe is documented in ``gsam_lab/recipes/tiny_sam.py``; results in ``data_scripts/README.md``.
 """
 from __future__ import annotations
 
@@ -17,15 +19,17 @@ from pathlib import Path
 
 import torch
 
-from gsam_lab.sam.registry import ASSETS_DIR
-from gsam_lab.sam.train import TrainConfig, train_tiny_sam
+from gsam_lab.recipes.tiny_sam import TrainConfig, train_tiny_sam
 from gsam_lab.utils import cache_dir
 
 
 def main(argv=None) -> int:
     d = TrainConfig()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=ASSETS_DIR / "tiny_sam_synth.pt")
+    ap.add_argument("--out", type=Path, default=Path("runs/tiny_sam_synth.pt"),
+                    help="where the trained weights go (default runs/tiny_sam_synth.pt; never replaced without "
+                         "--overwrite)")
+    ap.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     ap.add_argument("--work-dir", type=Path, default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -48,7 +52,8 @@ def main(argv=None) -> int:
     work = args.work_dir or cache_dir("train", "tiny_sam")
     print(f"config: {dataclasses.asdict(cfg)}\nwork dir: {work}\nout: {args.out}", flush=True)
     res = train_tiny_sam(cfg, args.out, work, device=args.device, resume=not args.no_resume,
-                         progress=not args.no_progress, log=lambda s: print(s, flush=True), init=args.init)
+                         progress=not args.no_progress, log=lambda s: print(s, flush=True), init=args.init,
+                         overwrite=args.overwrite)
     print(f"done in {res['seconds']:.0f}s; wrote {args.out}", flush=True)
     return 0
 

@@ -14,7 +14,8 @@ SUBPACKAGES = ["panorama", "data", "sam", "stable_sam", "goodsam", "widgets", "m
 def test_all_names_exactly_the_explicit_imports(name):
     tree = ast.parse((PACKAGE / name / "__init__.py").read_text())
     imported = [alias.asname or alias.name for node in tree.body
-                if isinstance(node, ast.ImportFrom) and node.level >= 1 for alias in node.names]
+                if isinstance(node, ast.ImportFrom) and (node.level >= 1 or node.module.startswith("gsam_lab"))
+                for alias in node.names]
     pkg = importlib.import_module(f"gsam_lab.{name}")
     assert "*" not in imported and "__getattr__" not in vars(pkg)
     assert len(set(pkg.__all__)) == len(pkg.__all__), "a name is listed twice"

@@ -36,3 +36,28 @@ def test_a_rectangle_is_filled_perfectly_and_a_diagonal_bar_is_not():
                           draws=2, min_area=10, progress=False)
     iou = res.objects.set_index("object")["iou"]
     assert iou[1] == pytest.approx(1.0) and iou[2] < 0.3
+
+
+def test_grabcut_finds_a_coloured_object_inside_a_loose_box():
+    from gsam_lab.metrics import mask_iou
+    from gsam_lab.sam.baselines import GrabCutPredictor
+    rng = np.random.default_rng(0)
+    img = (rng.normal(60, 8, (64, 64, 3))).clip(0, 255).astype(np.uint8)
+    obj = np.zeros((64, 64), bool)
+    yy, xx = np.mgrid[:64, :64]
+    obj[(yy - 32) ** 2 + (xx - 30) ** 2 < 12 ** 2] = True        # a red disc on grey noise
+    img[obj] = (200, 40, 40)
+    box = np.array([[12, 14, 48, 50]])                         # loose: the disc fills about half of it
+    p = GrabCutPredictor(iterations=5).set_image(img)
+    out = p.predict(boxes=box)
+    assert out.masks.shape == (1, 64, 64) and out.masks.dtype == torch.bool
+    got = float(mask_iou(out.masks[0], torch.as_tensor(obj)))
+    filled = float(mask_iou(fill_boxes(box, (64, 64))[0], torch.as_tensor(obj)))
+    assert got > 0.9 and got > filled + 0.3
+    assert not out.masks[0][~fill_boxes(box, (64, 64))[0]].any()   # nothing outside the box
+    whole = p.predict(boxes=[[0, 0, 63, 63]])                     # no background to learn from: the box, filled
+    assert whole.masks.all()
+    with pytest.raises(ValueError, match="iterations"):
+        GrabCutPredictor(iterations=0)
+    with pytest.raises(ValueError, match="box prompts only"):
+        p.predict(points=np.zeros((1, 1, 2)), labels=np.ones((1, 1)))

@@ -15,27 +15,34 @@ from gsam_lab.images import as_rgb_uint8
 
 from .attention import AttentionMaps, attention_layers, attention_mass, decoder_attention
 from .automatic import AutoMasks, automatic_masks
+from .baselines import BoxFillPredictor, GrabCutPredictor
 from .decoding import shared_predict_masks
 from .evaluate import PromptEvaluation, evaluate_prompts, score_models
 from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
+from .interactive import corrective_click, refinement_summary, refinement_sweep
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict
 from .predictor import Prediction, PromptPredictor
 from .prompts import PromptSampler
 from .registry import SAM_MODELS, SamSpec, get_spec, list_sams, register_sam
 from .stability import PROMPT_KINDS, SweepResult, stability_sweep
 from .tiny import TINY_SAM_CONFIG, build_tiny_sam
+from .zoom import zoom_window
 
 __all__ = [
     # attention.py
     "AttentionMaps", "attention_layers", "attention_mass", "decoder_attention",
     # automatic.py
     "AutoMasks", "automatic_masks",
+    # baselines.py
+    "BoxFillPredictor", "GrabCutPredictor",
     # decoding.py
     "shared_predict_masks",
     # evaluate.py
     "PromptEvaluation", "evaluate_prompts", "score_models",
     # gallery.py
     "PromptOutcome", "casual_prompts", "prompt_outcomes",
+    # interactive.py
+    "corrective_click", "refinement_summary", "refinement_sweep",
     # gsam_lab/images.py
     "as_rgb_uint8",
     # loading.py
@@ -50,4 +57,6 @@ __all__ = [
     "PROMPT_KINDS", "SweepResult", "stability_sweep",
     # tiny.py
     "TINY_SAM_CONFIG", "build_tiny_sam",
+    # zoom.py
+    "zoom_window",
 ]

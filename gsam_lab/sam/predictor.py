@@ -11,6 +11,10 @@ decoder's modules fire and a debugger steps through SAM's code. ``PromptPredicto
 opts in to an optional optimisation that gives the same masks up to float rounding, kept apart in
 :mod:`gsam_lab.sam.fast` and loaded only then.
 
+``PromptPredictor(model, zoom=True)`` segments box prompts through a window around each box
+(:mod:`gsam_lab.sam.zoom`): the window is cropped from the image, resized to the encoder's input and
+embedded on its own, so a small object gets as many image tokens as a large one.
+
 Subclasses (e.g. Stable-SAM's predictor) can override :meth:`PromptPredictor.decode`, the one
 place that calls the prompt encoder and the mask decoder.
 """
@@ -30,6 +34,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from gsam_lab.images import as_rgb_uint8
 
 from .decoding import shared_predict_masks
+from .zoom import box_in_window, zoom_window
 
 __all__ = ["PromptPredictor", "Prediction"]
 
@@ -80,6 +85,14 @@ class PromptPredictor:
         fast: decode with the optional fast path, :func:`gsam_lab.sam.fast.fast_decode` (same masks up to
             float rounding), whenever the decoder has SAM's layout and no forward hooks; default ``False``:
             SAM's own modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
+        zoom: crop-and-zoom box prompts (:mod:`gsam_lab.sam.zoom`): each prompt that has a box (and no
+            ``mask_input``) is decoded on the embedding of a square window around its box, ``(1 +
+            zoom_context)`` times the box's longer side, resized to the encoder's input; the mask is
+            pasted back (nothing outside the window). Boxes whose window would not be smaller than the
+            image's longer side or would not hold the whole box, and prompts without a box, take the
+            usual path. One encoder pass per
+            zoomed prompt.
+        zoom_context: the surroundings kept around a zoomed box (see :func:`gsam_lab.sam.zoom.zoom_window`).
 
     Example::
 
@@ -89,12 +102,18 @@ class PromptPredictor:
         out.masks.shape                                           # 2 x H x W
     """
 
-    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, fast: bool = False):
+    def __init__(self, model: Sam, max_batch: Optional[int] = None, cache_size: int = 4, fast: bool = False,
+                 zoom: bool = False, zoom_context: float = 1.0):
         if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer))
                                       or max_batch < 1):
             raise ValueError(f"max_batch must be None or a positive int (prompts per decoder call), got {max_batch!r}")
         self.model = model.eval()
         self.fast = bool(fast)
+        if not isinstance(zoom, (bool, np.bool_)):
+            raise TypeError(f"zoom must be True or False, got {zoom!r}")
+        if not (isinstance(zoom_context, (int, float)) and np.isfinite(zoom_context) and zoom_context >= 0):
+            raise ValueError(f"zoom_context must be a number >= 0, got {zoom_context!r}")
+        self.zoom, self.zoom_context = bool(zoom), float(zoom_context)
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
         self.max_batch = max_batch
         self.cache_size = int(cache_size)
@@ -110,6 +129,7 @@ class PromptPredictor:
     def reset_image(self) -> None:
         """Forget the current image (the embedding cache is kept)."""
         self.features: Optional[torch.Tensor] = None
+        self.image: Optional[np.ndarray] = None
         self.original_size: Optional[Tuple[int, int]] = None
         self.input_size: Optional[Tuple[int, int]] = None
 
@@ -134,18 +154,23 @@ class PromptPredictor:
         self.reset_image()
         self.original_size = tuple(img.shape[:2])
         self.input_size = self.transform.get_preprocess_shape(img.shape[0], img.shape[1], self.transform.target_length)
+        self.image = img if self.zoom else None          # zoom crops windows out of it
         if key in self._cache:
             self._cache.move_to_end(key)
             self.features = self._cache[key]
             return self
-        x = torch.as_tensor(self.transform.apply_image(img), device=self.device)
-        x = x.permute(2, 0, 1).contiguous()[None]
-        self.features = self.model.image_encoder(self.model.preprocess(x))
+        self.features = self._embed(img)
         if self.cache_size > 0:
             self._cache[key] = self.features
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return self
+
+    def _embed(self, img: np.ndarray) -> torch.Tensor:
+        """The image encoder's embedding of an ``H x W x 3`` uint8 image (resized and padded as SAM does)."""
+        x = torch.as_tensor(self.transform.apply_image(img), device=self.device)
+        x = x.permute(2, 0, 1).contiguous()[None]
+        return self.model.image_encoder(self.model.preprocess(x))
 
     def get_image_embedding(self) -> torch.Tensor:
         """The cached embedding, ``1 x 256 x h x w``."""
@@ -323,6 +348,8 @@ class PromptPredictor:
         """
         self._require_image()
         n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
+        if self.zoom and box is not None and mask is None:
+            return self._predict_zoomed(pts, lab, box, multimask, return_logits)
         step = self._chunk()
         masks, ious, lows = [], [], []
         for start in range(0, n, step):
@@ -337,6 +364,75 @@ class PromptPredictor:
         if not multimask:
             masks, ious = masks[:, 0], ious[:, 0]
         return Prediction(masks, ious, lows)
+
+
+    # -- crop-and-zoom --------------------------------------------------------------------------
+    def _predict_zoomed(self, pts, lab, box, multimask: bool, return_logits: bool) -> Prediction:
+        """:meth:`predict` with ``zoom=True``: every boxed prompt decoded on its own window's embedding.
+
+        The prompts arrive in the model's input frame; each goes back to image pixels, into its window,
+        and its window-frame logits are pasted into an image-size canvas (outside the window: a large
+        negative logit). The low-res logits returned are the canvas brought back to SAM's low-res frame,
+        so they can be passed as ``mask_input`` to a later, unzoomed call.
+        """
+        H, W = self.original_size
+        size = self.model.image_encoder.img_size
+        to_image = np.array([W, H, W, H], dtype=np.float64) / np.array(self.input_size[::-1] * 2, dtype=np.float64)
+        boxes_img = box.cpu().numpy() * to_image
+        full, masks, ious, lows = self.features, [], [], []
+        try:
+            for i, b in enumerate(boxes_img):
+                window = zoom_window(b, (H, W), context=self.zoom_context)
+                if not _zooms_in(window, b, (H, W)):             # the image's own embedding
+                    self.features = full
+                    low, iou = self.decode(_rows(pts, slice(i, i + 1)), _rows(lab, slice(i, i + 1)), box[i:i + 1],
+                                           None, multimask)
+                    logits = self._postprocess(low)
+                else:
+                    logits, iou = self._decode_window(window, b, pts, lab, i, multimask, to_image, size)
+                masks.append(logits)
+                ious.append(iou)
+                lows.append(self._to_low_res(logits))
+        finally:
+            self.features = full
+        logits, ious, lows = torch.cat(masks), torch.cat(ious), torch.cat(lows)
+        masks_out = logits if return_logits else logits > self.model.mask_threshold
+        if not multimask:
+            masks_out, ious = masks_out[:, 0], ious[:, 0]
+        return Prediction(masks_out, ious, lows)
+
+    def _decode_window(self, window, box_img, pts, lab, i, multimask, to_image, size):
+        """Logits ``1 x C x H x W`` and IoU predictions of prompt ``i`` decoded inside ``window``."""
+        H, W = self.original_size
+        x0, y0, x1, y1 = window
+        self.features = self._embed(self.image[y0:y1, x0:x1])           # a square window: resized to size x size
+        wbox = torch.as_tensor(box_in_window(box_img, window, size), dtype=torch.float, device=self.device)[None]
+        wpts = None
+        if pts is not None:
+            p = pts[i:i + 1].cpu().numpy() * to_image[:2]
+            p = (p - np.array([x0, y0])) * size / (x1 - x0)
+            wpts = torch.as_tensor(p, dtype=torch.float, device=self.device)
+        low, iou = self.decode(wpts, _rows(lab, slice(i, i + 1)), wbox, None, multimask)
+        up = F.interpolate(low, (size, size), mode="bilinear", align_corners=False)
+        up = F.interpolate(up, (y1 - y0, x1 - x0), mode="bilinear", align_corners=False)
+        canvas = torch.full((1, up.shape[1], H, W), -1e4, device=up.device, dtype=up.dtype)
+        canvas[..., y0:y1, x0:x1] = up
+        return canvas, iou
+
+    def _to_low_res(self, logits: torch.Tensor) -> torch.Tensor:
+        """Image-size logits ``B x C x H x W`` -> SAM's low-res frame (resized, padded, 4 x the embedding grid)."""
+        size = self.model.image_encoder.img_size
+        h, w = self.input_size
+        x = F.interpolate(logits, (h, w), mode="bilinear", align_corners=False)
+        x = F.pad(x, (0, size - w, 0, size - h), value=-1e4)
+        return F.interpolate(x, tuple(4 * s for s in self.features.shape[-2:]), mode="bilinear", align_corners=False)
+
+
+def _zooms_in(window, box, hw) -> bool:
+    """Whether ``window`` magnifies (smaller than the image's longer side) and holds the whole ``box``."""
+    x0, y0, x1, y1 = window
+    holds = x0 <= box[0] and y0 <= box[1] and box[2] < x1 and box[3] < y1
+    return holds and (x1 - x0) < max(hw)
 
 
 def _rows(t: Optional[torch.Tensor], rows: slice) -> Optional[torch.Tensor]:

@@ -207,16 +207,17 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
         for j, (kind, s, k) in enumerate(settings):
             masks, piou = _setting_masks(pred, inst, ids, (kind, s, k), draws, multimask, (seed, i, j))
             iou, biou, piou, stab = _scores(masks, piou, gts, dilation_ratio)
+            outside = _outside_gt_box(masks, gts)
             setting = dict(kind=kind, noise=s, k=k, setting=_setting_name(kind, s, k))
             for a, (o, area) in enumerate(zip(ids, areas)):
                 obj = dict(image=i, object=int(o), area=int(area), **setting)
                 rows += [dict(obj, draw=d, iou=iou[a, d], boundary_iou=biou[a, d], predicted_iou=piou[a, d])
                          for d in range(draws)]
                 obj_rows.append(dict(obj, iou=iou[a].mean(), boundary_iou=biou[a].mean(), stability=stab[a],
-                                     cls=classes[a]))
+                                     cls=classes[a], outside_box=outside[a]))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     objects = pd.DataFrame(obj_rows, columns=["image", "object", "area", "kind", "noise", "k", "setting",
-                                              "iou", "boundary_iou", "stability", "cls"])
+                                              "iou", "boundary_iou", "stability", "cls", "outside_box"])
     params = dict(prompt_kinds=tuple(prompt_kinds), noise=tuple(noise), points=tuple(points), draws=int(draws),
                   seed=seed, max_objects=max_objects, min_area=min_area, multimask=multimask,
                   dilation_ratio=dilation_ratio)
@@ -275,6 +276,22 @@ def _scores(masks: torch.Tensor, piou: torch.Tensor, gts: torch.Tensor, dilation
     biou = torch.as_tensor(metrics.boundary_iou(masks, gt, dilation_ratio=dilation_ratio)).reshape(o, d)
     stab = torch.as_tensor(metrics.mean_pairwise_iou(masks)).reshape(o)
     return tuple(t.detach().double().cpu().numpy() for t in (iou, biou, piou.float(), stab))
+
+
+def _outside_gt_box(masks: torch.Tensor, gts: torch.Tensor) -> np.ndarray:
+    """Per object (``O``), the share of its predicted mask area that lies outside the object's tight
+    ground-truth box, averaged over draws (an empty mask counts 0): how far a mask spills past the box."""
+    rows, cols = gts.any(2), gts.any(1)                              # O x H, O x W
+    box = _filled_span(rows)[:, :, None] & _filled_span(cols)[:, None, :]     # O x H x W
+    area = masks.flatten(2).sum(2).double()
+    out = (masks & ~box.to(masks.device)[:, None]).flatten(2).sum(2).double()
+    return (out / area.clamp_min(1)).mean(1).cpu().numpy()
+
+
+def _filled_span(x: torch.Tensor) -> torch.Tensor:
+    """``O x L`` bool -> True from each row's first True to its last (inclusive)."""
+    c = x.long().cumsum(1)
+    return (c > 0) & (c < c[:, -1:] + x.long())
 
 
 def _object_classes(semantic, inst: np.ndarray, ids: np.ndarray) -> List[int]:

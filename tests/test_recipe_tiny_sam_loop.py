@@ -3,24 +3,27 @@ import pytest
 import torch
 
 from gsam_lab import sam
-from gsam_lab.sam.train import TrainConfig, train_tiny_sam
+from gsam_lab.recipes.tiny_sam import TrainConfig, train_tiny_sam
 
 
 @pytest.mark.slow
 def test_loop_checkpoints_resumes_and_stops_on_budget(tmp_path):
-    cfg = TrainConfig(steps=2, images_per_step=1, prompts_per_image=2, pool_size=1, warmup=1, ckpt_every=1,
-                      log_every=1, view_mix=(0.0, 1.0, 0.0))          # whole 128x256 ERPs: the cheapest renders
+    cfg = TrainConfig(steps=2, images_per_step=1, targets_per_image=2, pool_size=1, warmup=1, ckpt_every=1,
+                      log_every=1, view_mix=(0.0, 1.0, 0.0, 0.0))          # whole 128x256 ERPs: the cheapest renders
     logs = []
     out = tmp_path / "tiny.pt"
     train_tiny_sam(cfg, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
     ck = torch.load(tmp_path / "work" / "last.pt", weights_only=True)
+    assert (tmp_path / "work" / "weights.pt").exists()                 # the current weights beside the checkpoint
     assert ck["step"] == 2 and any(line.startswith("train tiny SAM step 2/2") for line in logs)
     model = sam.load_sam(str(out), device="cpu")                       # the written weights load as a bare path
     assert sum(p.numel() for p in model.parameters()) > 1e6
 
     logs.clear()
     more = TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9})     # the same job: nothing left to do
-    train_tiny_sam(more, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
+    with pytest.raises(FileExistsError, match="overwrite"):            # the first run's weights are never replaced
+        train_tiny_sam(more, out, tmp_path / "work", device="cpu", progress=False, log=logs.append)
+    train_tiny_sam(more, out, tmp_path / "work", device="cpu", progress=False, log=logs.append, overwrite=True)
     assert any("resumed" in line and "step 2" in line for line in logs)
     assert torch.load(tmp_path / "work" / "last.pt", weights_only=True)["step"] == 2
 
@@ -28,8 +31,8 @@ def test_loop_checkpoints_resumes_and_stops_on_budget(tmp_path):
 @pytest.mark.slow
 def test_resume_refuses_another_job_and_budget_stops_cleanly(tmp_path):
     from gsam_lab.training import ResumeMismatch
-    cfg = TrainConfig(steps=3, images_per_step=1, prompts_per_image=2, pool_size=1, warmup=1, log_every=1,
-                      view_mix=(0.0, 1.0, 0.0), max_minutes=1e-9)       # stops after its first step
+    cfg = TrainConfig(steps=3, images_per_step=1, targets_per_image=2, pool_size=1, warmup=1, log_every=1,
+                      view_mix=(0.0, 1.0, 0.0, 0.0), max_minutes=1e-9)       # stops after its first step
     logs = []
     train_tiny_sam(cfg, tmp_path / "a.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append)
     assert any("max_minutes" in line for line in logs)
@@ -49,8 +52,8 @@ def test_loop_can_start_from_shipped_style_weights(tmp_path):
     from gsam_lab.sam.loading import save_tiny_checkpoint
     start = sam.build_tiny_sam(seed=5)
     save_tiny_checkpoint(start, src)
-    cfg = TrainConfig(steps=1, images_per_step=1, prompts_per_image=1, pool_size=1, warmup=1, log_every=1,
-                      view_mix=(0.0, 1.0, 0.0), lr=1e-12)
+    cfg = TrainConfig(steps=1, images_per_step=1, targets_per_image=1, pool_size=1, warmup=1, log_every=1,
+                      view_mix=(0.0, 1.0, 0.0, 0.0), lr=1e-12)
     logs = []
     train_tiny_sam(cfg, tmp_path / "out.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append, init=src)
     assert any("initialised from" in line for line in logs)

@@ -1,11 +1,20 @@
-"""Pieces of the tiny-SAM training recipe: losses and training prompts (the loop itself is a script)."""
+"""Pieces of the tiny-SAM training recipe: losses, first prompts, corrective clicks, targets, zoom views."""
 import numpy as np
 import pytest
 import torch
 
+from gsam_lab.recipes.dense_aux import DenseAuxHead, boundary_map, dense_aux_loss
+from gsam_lab.recipes.tiny_sam import (
+    TrainConfig,
+    _Pool,
+    _step_loss,
+    draw_training_prompt,
+    error_clicks,
+    render_training_view,
+    sample_targets,
+)
 from gsam_lab.sam.losses import dice_loss, sam_loss, sigmoid_focal_loss
 from gsam_lab.sam.prompts import PromptSampler
-from gsam_lab.sam.train import TrainConfig, draw_training_prompt
 
 
 def test_losses_prefer_the_right_mask():
@@ -36,7 +45,7 @@ def test_training_prompts_are_valid():
             kinds.add("box")
         else:
             c, l = p["points"], p["labels"]
-            assert c.shape[:2] == l.shape and c.shape[0] == 2 and (l[:, 0] == 1).all()
+            assert c.shape == (2, 1, 2) and l.shape == (2, 1) and (l == 1).all()     # one positive click
             pos = c[l == 1].astype(int)
             assert m[pos[:, 1], pos[:, 0]].all()
             kinds.add("points")
@@ -61,15 +70,13 @@ def test_conv_encoder_gives_sams_embedding_layout_and_checks_its_input():
 
 
 def test_boundary_map_marks_both_sides_of_a_label_change():
-    from gsam_lab.sam.train import _boundary
     lab = torch.zeros(1, 6, 6, dtype=torch.long)
     lab[0, :, 3:] = 1
-    b = _boundary(lab)[0]
+    b = boundary_map(lab)[0]
     assert b[:, 2:4].all() and not b[:, :2].any() and not b[:, 4:].any()
 
 
 def test_dense_aux_loss_learns_and_ignores_padding():
-    from gsam_lab.sam.train import DenseAuxHead, dense_aux_loss
     torch.manual_seed(0)
     sem = np.zeros((64, 32), np.int64)
     sem[:, 16:] = 2
@@ -101,26 +108,68 @@ def test_bf16_autocast_keeps_the_objective():
     from segment_anything.utils.transforms import ResizeLongestSide
 
     from gsam_lab import sam
-    from gsam_lab.sam.train import TrainConfig, _Pool, _step_loss
-    cfg = TrainConfig(pool_size=2, box_fraction=1.0, stuff_fraction=0.0, view_mix=(0.0, 1.0, 0.0), prompts_per_image=8)
+    cfg = TrainConfig(pool_size=2, box_fraction=1.0, stuff_fraction=0.0, view_mix=(0.0, 1.0, 0.0, 0.0),
+                      targets_per_image=8, rounds=2, mask_only_rounds=1)
     views = _Pool(cfg, np.random.default_rng(5), progress=False).items
     model = sam.load_sam("tiny-synth", device="cpu")
 
     def run(amp):
         with torch.no_grad():
             loss, parts = _step_loss(model, views, np.random.default_rng(0), sam.PromptSampler(0),
-                                     replace(cfg, amp=amp), ResizeLongestSide(256), "cpu")
-        return loss.item(), parts["iou"]
+                                     torch.Generator().manual_seed(0), replace(cfg, amp=amp),
+                                     ResizeLongestSide(256), "cpu")
+        return loss.item(), parts["iou_r0"], parts
 
-    (l32, iou32), (l16, iou16) = run(0), run(1)
+    (l32, iou32, parts), (l16, iou16, _) = run(0), run(1)
     assert abs(l16 - l32) < 0.02 * l32 and abs(iou16 - iou32) < 0.02
     assert iou32 > 0.2                                   # the shipped model does segment these objects
+    assert {"iou_r0", "iou_r1", "iou_r2"} <= set(parts)   # every round (2 with clicks, 1 mask-only) is scored
 
 
-def test_a_region_filling_the_view_gets_clicks_without_a_negative():
-    full = np.ones((16, 16), bool)
-    cfg = TrainConfig(box_fraction=0.0, max_points=5)
-    rng = np.random.default_rng(0)
-    for _ in range(60):                              # several draws would ask for a negative click
-        p = draw_training_prompt(rng, PromptSampler(0), [full, full], cfg)
-        assert (p["labels"] == 1).all()
+def test_error_clicks_land_in_the_error_region_with_the_right_label():
+    target = torch.zeros(3, 20, 20, dtype=torch.bool)
+    target[:, 5:15, 5:15] = True
+    pred = target.clone()
+    pred[0, 5:15, 5:10] = False              # row 0 missed part of the object: a positive click there
+    pred[1, 0:4, :] = True                   # row 1 spilled above it: a negative click there
+    valid = torch.ones(20, 20, dtype=torch.bool)  # row 2 is perfect: no click (label -1)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        pts, lab = error_clicks(pred, target, valid, g)
+        assert pts.shape == (3, 1, 2) and lab.shape == (3, 1)
+        x, y = pts[0, 0].long()
+        assert lab[0, 0] == 1 and 5 <= x < 10 and 5 <= y < 15
+        x, y = pts[1, 0].long()
+        assert lab[1, 0] == 0 and y < 4
+        assert lab[2, 0] == -1
+    valid[:, 10:] = False                     # errors in padding never become clicks
+    pred[0] = target[0]
+    pred[0, 5:15, 12:15] = False
+    _, lab = error_clicks(pred, target, valid, g)
+    assert lab[0, 0] == -1
+
+
+def test_targets_favour_small_objects_and_skip_a_view_filling_region():
+    inst = np.zeros((64, 64), np.int64)
+    sem = np.full((64, 64), 6, np.int64)
+    inst[:40, :40] = 1                       # a large object
+    inst[50:58, 50:56] = 2                   # a small one (48 px)
+    sem[inst > 0] = 2
+    cfg = TrainConfig(size_power=0.5, stuff_fraction=0.0)
+    picks = sample_targets(np.random.default_rng(0), {"instance": inst, "semantic": sem}, 400, cfg)
+    small = np.mean([m.sum() == 48 for m in picks])
+    assert 0.78 < small < 0.92               # area**-0.5: 1/sqrt(48) against 1/sqrt(1600) gives 0.85
+    even = sample_targets(np.random.default_rng(0), {"instance": inst, "semantic": sem}, 400,
+                          TrainConfig(size_power=0.0, stuff_fraction=0.0))
+    assert 0.4 < np.mean([m.sum() == 48 for m in even]) < 0.6
+    full = {"instance": np.zeros((8, 8), np.int64), "semantic": np.zeros((8, 8), np.int64)}
+    assert sample_targets(np.random.default_rng(0), full, 5, TrainConfig(min_area=1)) == []
+
+
+def test_zoom_views_are_input_sized_windows_around_an_object():
+    cfg = TrainConfig(view_mix=(0.0, 0.0, 0.0, 1.0))
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        v = render_training_view(rng, i, cfg)
+        assert v["image"].shape == (256, 256, 3) and v["image"].dtype == np.uint8
+        assert v["instance"].shape == (256, 256) and (v["instance"] > 0).any()

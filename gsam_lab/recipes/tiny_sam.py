@@ -1,0 +1,444 @@
+"""How the bundled ``tiny-synth`` SAM is trained: SAM's interactive training simulation on renders.
+
+``data_scripts/train_tiny_sam.py`` is the command line around :func:`train_tiny_sam`. The recipe
+follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A), scaled to 2 CPU cores:
+
+* **data**: a pool of ``pool_size`` renders from the **train** split only (world seeds from
+  ``gsam_lab.data.world_seed("train", seed, i)``); every step one new render replaces a random pool
+  entry. Views (``view_mix``): pinhole cameras (FoV 50-110 deg, random yaw/pitch/roll, ``256 x 256``
+  or ``192 x 256``), whole ERPs (``128 x 256``), ``256 x 256`` crops of ``256 x 512`` ERPs at their
+  native scale, and **zoom windows**: the square :func:`gsam_lab.sam.zoom.zoom_window` around one
+  object of a ``256 x 256`` pinhole or ``256 x 512`` ERP, resized to the encoder's input (what
+  ``PromptPredictor.predict(..., zoom=True)`` shows the model).
+* **targets** (``targets_per_image`` per image): objects of at least ``min_area`` pixels drawn with
+  weight ``area ** -size_power`` times ``class_weight`` (small objects, poles and persons more often
+  than their share), and with probability ``stuff_fraction`` a "stuff" region (one class where no
+  object is: road, sky, ...).
+* **interactive rounds**, as SAM's simulation: the first prompt is a box (the tight box with SAM's
+  corner noise, std 10 % of the side and at most 8 px) with probability ``box_fraction``, else one
+  positive click; then ``rounds - 1`` corrective rounds add one click sampled uniformly from the
+  error region of the previous mask (positive where the object was missed, negative where the mask
+  spilled), each with the previous round's low-res logits as ``mask_input``; then
+  ``mask_only_rounds`` rounds with the previous logits and no new click. The image embedding is
+  computed once per image and every round reuses it.
+* **loss** per round: BCE + dice on the masks (``focal_weight`` / ``bce_weight`` switch to SAM's
+  focal loss) + MSE of the IoU head; a round prompted by one click alone is ambiguous, so SAM's
+  three candidates are trained with the min over them (and the single-mask output beside); the
+  candidate with the highest predicted IoU feeds the next round. For box prompts, pixels outside the
+  box weigh ``1 + outside_box_weight`` in the BCE: a box means "the object in here".
+  ``aux_weight`` adds a dense auxiliary loss on the image embedding (a 1 x 1 convolution predicts
+  each pixel's class and whether it lies on a boundary), a gradient at every pixel for the encoder.
+* **optimisation**: AdamW, warm-up then cosine decay, gradient clipping; ``init`` starts from
+  earlier weights (a warm restart). Built on :mod:`gsam_lab.training` (checkpoints that verify the
+  job, time budget, NaN stop). ``amp=1`` runs the image encoder and mask decoder under bfloat16
+  autocast (the prompt encoder and the losses stay in fp32).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from segment_anything.utils.transforms import ResizeLongestSide
+
+from gsam_lab.data import CLASSES, NUM_CLASSES, RENDERER_VERSION
+from gsam_lab.data.datasets import world_seed
+from gsam_lab.data.render import render_panorama, render_pinhole
+from gsam_lab.data.world import make_world
+from gsam_lab.sam.decoding import shared_predict_masks
+from gsam_lab.sam.fast import folded_predict_masks, supports_folding
+from gsam_lab.sam.loading import read_state_dict, save_tiny_checkpoint
+from gsam_lab.sam.losses import sam_loss
+from gsam_lab.sam.prompts import PromptSampler
+from gsam_lab.sam.tiny import build_tiny_sam
+from gsam_lab.sam.zoom import zoom_window
+from gsam_lab.training import Checkpoint, fingerprint, run_steps, warmup_cosine
+from gsam_lab.utils import progress_bar, resolve_device
+
+from .dense_aux import DenseAuxHead, dense_aux_loss
+
+__all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_training_prompt", "sample_targets",
+           "error_clicks"]
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000
+    images_per_step: int = 8
+    targets_per_image: int = 8
+    rounds: int = 4                # first prompt + (rounds - 1) corrective clicks
+    mask_only_rounds: int = 1      # then rounds fed with the previous logits and no new click
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: int = 50
+    grad_clip: float = 1.0
+    pool_size: int = 192
+    fov_range: Tuple[float, float] = (50.0, 110.0)
+    view_mix: Tuple[float, float, float, float] = (0.4, 0.1, 0.2, 0.3)   # pinhole, whole ERP, ERP crop, zoom
+    zoom_context: Tuple[float, float] = (0.5, 2.0)   # zoom windows: (1 + context) x the object's longer side
+    min_area: int = 40
+    size_power: float = 0.5        # object draw weight ~ area ** -size_power (0: every object alike)
+    class_weight: Tuple[Tuple[str, float], ...] = (("pole", 2.0), ("person", 2.0))
+    stuff_fraction: float = 0.15
+    box_fraction: float = 0.5
+    outside_box_weight: float = 1.0
+    seed: int = 0
+    ckpt_every: int = 100
+    log_every: int = 25
+    focal_weight: float = 0.0      # mask loss = focal_weight * focal + bce_weight * BCE + dice (SAM: 20, 0)
+    bce_weight: float = 1.0
+    max_minutes: float = 0.0       # stop this run (checkpoint + weights) after so many minutes; 0 = no limit
+    aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
+    aux_semantic: float = 0.2      # weight of the semantic term inside it
+    amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+
+def _resize_view(view: Dict[str, np.ndarray], window, size: int) -> Dict[str, np.ndarray]:
+    """Crop ``window`` (x0, y0, x1, y1) out of a view and resize it to ``size x size`` (labels: nearest)."""
+    x0, y0, x1, y1 = window
+    out = {}
+    for k in ("image", "semantic", "instance"):
+        a = view[k][y0:y1, x0:x1]
+        if k == "image":
+            out[k] = np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
+        else:
+            lab = Image.fromarray(a.astype(np.int32)).resize((size, size), Image.NEAREST)
+            out[k] = np.asarray(lab).astype(np.int64)
+    return out
+
+
+def _object_weights(inst: np.ndarray, sem: np.ndarray, cfg: TrainConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """Object ids of at least ``min_area`` px and their draw weights (small and hard classes more often)."""
+    ids, areas = np.unique(inst[inst > 0], return_counts=True)
+    keep = areas >= cfg.min_area
+    ids, areas = ids[keep], areas[keep]
+    if not len(ids):
+        return ids, np.zeros(0)
+    boost = dict(cfg.class_weight)
+    cls = np.array([sem[inst == i][0] for i in ids])
+    w = areas.astype(np.float64) ** -cfg.size_power * np.array([boost.get(CLASSES[c], 1.0) for c in cls])
+    return ids, w / w.sum()
+
+
+def render_training_view(rng: np.random.Generator, index: int, cfg: TrainConfig) -> Dict[str, np.ndarray]:
+    """One training render of train-split world ``index`` (``image`` HxWx3 uint8, ``semantic``, ``instance``)."""
+    world = make_world(world_seed("train", cfg.seed, index))
+    kind = rng.choice(4, p=np.asarray(cfg.view_mix) / np.sum(cfg.view_mix))
+    if kind == 1:
+        return render_panorama(world, 128, 256)
+    if kind in (0, 3) and (kind == 0 or rng.random() < 0.5):
+        h, w = (256, 256) if (kind == 3 or rng.random() < 0.6) else (192, 256)
+        r = render_pinhole(world, h, w, fov_deg=float(rng.uniform(*cfg.fov_range)), yaw_deg=float(rng.uniform(0, 360)),
+                           pitch_deg=float(rng.uniform(-20, 20)), roll_deg=float(rng.uniform(-5, 5)))
+    else:
+        r = render_panorama(world, 256, 512)
+        r = {k: np.roll(r[k], -int(rng.integers(0, 512)), axis=1) for k in ("image", "semantic", "instance")}
+        if kind == 2:
+            r = {k: v[:, :256] for k, v in r.items()}
+    r = {k: np.ascontiguousarray(r[k]) for k in ("image", "semantic", "instance")}
+    if kind == 3:
+        ids, w = _object_weights(r["instance"], r["semantic"], cfg)
+        if len(ids):
+            m = r["instance"] == ids[rng.choice(len(ids), p=w)]
+            box = PromptSampler(rng.integers(2 ** 31)).gt_box(m)
+            window = zoom_window(box, m.shape, context=float(rng.uniform(*cfg.zoom_context)))
+            r = _resize_view(r, window, 256)
+    return r
+
+
+def sample_targets(rng: np.random.Generator, view: Dict[str, np.ndarray], n: int, cfg: TrainConfig) -> List[np.ndarray]:
+    """Up to ``n`` target masks of ``view``: objects by their draw weights, stuff regions now and then."""
+    inst, sem = view["instance"], view["semantic"]
+    ids, w = _object_weights(inst, sem, cfg)
+    stuff_cls, stuff_area = np.unique(sem[inst == 0], return_counts=True)
+    stuff = [(sem == c) & (inst == 0) for c in stuff_cls[stuff_area >= 4 * cfg.min_area]]
+    out = []
+    for _ in range(n):
+        if stuff and (not len(ids) or rng.random() < cfg.stuff_fraction):
+            m = stuff[int(rng.integers(len(stuff)))]
+            if m.all():                 # a region filling the view leaves no room for a negative click: skip it
+                continue
+            out.append(m)
+        elif len(ids):
+            out.append(inst == ids[rng.choice(len(ids), p=w)])
+    return out
+
+
+def draw_training_prompt(rng: np.random.Generator, sampler: PromptSampler, masks: List[np.ndarray],
+                         cfg: TrainConfig) -> Dict[str, np.ndarray]:
+    """First-round prompts for ``masks`` (one kind for all): ``{"boxes": N x 4}`` with SAM's box noise
+    (std 10 % of the side, at most 8 px), or one positive click each, ``{"points": N x 1 x 2, "labels": N x 1}``."""
+    H, W = masks[0].shape
+    if rng.random() < cfg.box_fraction:
+        boxes = np.stack([sampler.gt_box(m) for m in masks]).astype(np.float64)
+        side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], 1)
+        std = np.minimum(0.1 * np.concatenate([side, side], 1), 8.0)
+        boxes = boxes + rng.normal(size=boxes.shape) * std
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, W - 1)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, H - 1)
+        boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1)
+        boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1)
+        return {"boxes": boxes}
+    pts, labs = zip(*(sampler.points(m, 1) for m in masks))
+    return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
+
+
+@torch.no_grad()
+def error_clicks(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                 generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One corrective click per mask, drawn uniformly from the error region of ``pred``.
+
+    Args:
+        pred, target: ``N x H x W`` bool (the previous mask, the object); valid: ``H x W`` bool.
+
+    Returns:
+        ``(points N x 1 x 2 (x, y), labels N x 1)``: label 1 where the object was missed, 0 where the
+        mask spilled over it; -1 (SAM's "not a point") where the mask has no error.
+    """
+    n, h, w = pred.shape
+    err = (pred ^ target) & valid
+    flat = err.flatten(1).float()
+    has = flat.sum(1) > 0
+    idx = torch.multinomial(torch.where(has[:, None], flat, torch.ones_like(flat)), 1, generator=generator)[:, 0]
+    ys, xs = idx // w, idx % w
+    labels = target.flatten(1).gather(1, idx[:, None])[:, 0].long()
+    labels = torch.where(has, labels, torch.full_like(labels, -1))
+    points = torch.stack([xs, ys], 1).float() + 0.5
+    return points[:, None], labels[:, None]
+
+
+class _Pool:
+    """Renders of train worlds; ``refresh()`` swaps one random entry for a new world."""
+
+    def __init__(self, cfg: TrainConfig, rng: np.random.Generator, next_index: int = 0, progress: bool = True):
+        self.cfg, self.rng, self.next_index = cfg, rng, next_index
+        it = range(cfg.pool_size)
+        if progress:
+            it = progress_bar(it, desc="rendering pool", leave=False)
+        self.items = [self._new() for _ in it]
+
+    def _new(self):
+        v = render_training_view(self.rng, self.next_index, self.cfg)
+        self.next_index += 1
+        return v
+
+    def refresh(self):
+        self.items[int(self.rng.integers(len(self.items)))] = self._new()
+
+    def sample(self, n):
+        return [self.items[int(i)] for i in self.rng.choice(len(self.items), size=n, replace=False)]
+
+
+# ----------------------------------------------------------------------------------------------
+# one step: every image embedded once, its targets prompted over several rounds
+# ----------------------------------------------------------------------------------------------
+
+def _autocast(device, enabled: bool):
+    dev = torch.device(device)
+    on = bool(enabled) and dev.type in ("cpu", "cuda")
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=on)
+
+
+def _prepare_image(model, transform, img: np.ndarray, device) -> Tuple[torch.Tensor, Tuple[int, int]]:
+    x = torch.as_tensor(transform.apply_image(img), device=device).permute(2, 0, 1).contiguous()
+    return model.preprocess(x[None])[0], tuple(x.shape[-2:])
+
+
+def _targets_in_input_frame(masks: np.ndarray, input_size, img_size: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``N x img x img`` targets (resized to the input frame, zero-padded) and the ``img x img`` valid-pixel mask."""
+    t = torch.as_tensor(masks, device=device, dtype=torch.float32)[:, None]
+    t = F.interpolate(t, size=input_size, mode="bilinear", align_corners=False)[:, 0] > 0.5
+    h, w = input_size
+    out = F.pad(t, (0, img_size - w, 0, img_size - h))
+    valid = torch.zeros(img_size, img_size, dtype=torch.bool, device=device)
+    valid[:h, :w] = True
+    return out, valid
+
+
+def _outside_box_weight(boxes: torch.Tensor, valid: torch.Tensor, extra: float) -> torch.Tensor:
+    """``N x S x S`` pixel weights: 1 inside each box, ``1 + extra`` outside it, 0 on padding."""
+    s = valid.shape[-1]
+    ar = torch.arange(s, device=valid.device, dtype=torch.float32) + 0.5
+    inside_x = (ar[None] >= boxes[:, 0:1]) & (ar[None] <= boxes[:, 2:3] + 1)
+    inside_y = (ar[None] >= boxes[:, 1:2]) & (ar[None] <= boxes[:, 3:4] + 1)
+    inside = inside_y[:, :, None] & inside_x[:, None, :]
+    return valid.float() * (1.0 + extra * (~inside).float())
+
+
+def _image_rounds(model, emb, pe, view, size, rng, sampler, gen, cfg, transform, device, amp):
+    """SAM's interactive simulation on one image: the loss summed over rounds and the logged parts."""
+    img_size = model.image_encoder.img_size
+    masks = sample_targets(rng, view, cfg.targets_per_image, cfg)
+    if not masks:
+        return None, []
+    first = draw_training_prompt(rng, sampler, masks, cfg)
+    orig = view["image"].shape[:2]
+    tgt, valid = _targets_in_input_frame(np.stack(masks), size, img_size, device)
+    boxes = points = labels = None
+    if "boxes" in first:
+        boxes = torch.as_tensor(transform.apply_boxes(first["boxes"], orig), dtype=torch.float, device=device)
+        weight = _outside_box_weight(boxes, valid, cfg.outside_box_weight)
+    else:
+        points = torch.as_tensor(transform.apply_coords(first["points"], orig), dtype=torch.float, device=device)
+        labels = torch.as_tensor(first["labels"], dtype=torch.int, device=device)
+        weight = valid.float()
+    decode = folded_predict_masks if supports_folding(model.mask_decoder) else shared_predict_masks
+    lw = dict(focal_weight=cfg.focal_weight, bce_weight=cfg.bce_weight)
+    prev, loss, parts = None, 0.0, []
+    n_rounds = cfg.rounds + cfg.mask_only_rounds
+    for r in range(n_rounds):
+        if 0 < r < cfg.rounds:        # a corrective click from the previous mask's errors
+            pred = F.interpolate(prev, (img_size, img_size), mode="bilinear", align_corners=False)[:, 0] > 0
+            p, lab = error_clicks(pred, tgt, valid, gen)
+            points = p if points is None else torch.cat([points, p], 1)
+            labels = lab.int() if labels is None else torch.cat([labels, lab.int()], 1)
+        sparse, dense = model.prompt_encoder(points=(points, labels) if points is not None else None,
+                                             boxes=boxes, masks=prev)
+        with amp:
+            low, iou = decode(model.mask_decoder, emb, pe, sparse, dense)
+        low, iou = low.float(), iou.float()
+        up = F.interpolate(low, (img_size, img_size), mode="bilinear", align_corners=False)
+        ambiguous = boxes is None and points.shape[1] == 1
+        l0, p0 = sam_loss(up[:, :1], iou[:, :1], tgt.float(), weight, **lw)
+        loss = loss + l0
+        if ambiguous:                 # one click: SAM's three candidates, min over them
+            l1, _ = sam_loss(up[:, 1:], iou[:, 1:], tgt.float(), weight, **lw)
+            loss = loss + l1
+            best = iou[:, 1:].argmax(1) + 1
+            prev = low[torch.arange(len(low)), best][:, None].detach()
+        else:
+            prev = low[:, :1].detach()
+        parts.append({f"iou_r{r}": p0["iou"], "iou_mse": p0["iou_mse"]})
+    return loss / n_rounds, parts
+
+
+def _step_loss(model, views, rng, sampler, gen, cfg, transform, device, aux_head=None):
+    img_size = model.image_encoder.img_size
+    xs, sizes = zip(*(_prepare_image(model, transform, v["image"], device) for v in views))
+    amp = _autocast(device, cfg.amp)
+    with amp:
+        emb = model.image_encoder(torch.stack(xs))
+    pe = model.prompt_encoder.get_dense_pe()     # fp32: the sin/cos of positions lose their precision in bf16
+    losses, parts_all = [], []
+    for b, v in enumerate(views):
+        loss, parts = _image_rounds(model, emb[b:b + 1], pe, v, sizes[b], rng, sampler, gen, cfg, transform,
+                                    device, amp)
+        if loss is not None:
+            losses.append(loss)
+            parts_all.extend(parts)
+    loss = torch.stack(losses).mean()
+    keys = sorted({k for p in parts_all for k in p})
+    parts = {k: float(np.mean([p[k] for p in parts_all if k in p])) for k in keys}
+    if aux_head is not None and cfg.aux_weight > 0:
+        with amp:
+            aux_logits = aux_head(emb)
+        aux, aux_parts = dense_aux_loss(aux_logits.float(), views, sizes, img_size, aux_head.num_classes,
+                                        semantic_weight=cfg.aux_semantic)
+        loss = loss + cfg.aux_weight * aux
+        parts.update(aux_parts)
+    return loss, parts
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+# ----------------------------------------------------------------------------------------------
+
+#: TrainConfig fields that may change between a run and its resume (they do not change the job).
+RESUMABLE = ("max_minutes", "ckpt_every", "log_every")
+
+
+def job_fingerprint(cfg: TrainConfig, model) -> Dict[str, str]:
+    """What identifies a tiny-SAM training job: its config, its data and its starting weights."""
+    config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
+    return fingerprint(config=config, data={"split": "train", "seed": cfg.seed, "renderer": RENDERER_VERSION},
+                       model=model)
+
+
+def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", resume: bool = True,
+                   progress: bool = True, log=print, init: Optional[Path] = None,
+                   overwrite: bool = False) -> Dict[str, float]:
+    """Train ``tiny-synth`` (from scratch, from ``init`` or resumed from ``work_dir/last.pt``); write ``out`` (fp16).
+
+    ``init``: tiny-synth weights to start from instead of random weights (a warm restart: fresh
+    optimizer and schedule). A resume continues only the same job (config, data, starting weights;
+    see :class:`gsam_lab.training.Checkpoint`), otherwise it stops and says what differs. ``out`` is
+    never replaced unless ``overwrite=True``; the weights also go to ``work_dir/weights.pt``.
+
+    Returns:
+        the last logged loss parts and the wall time.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it, or another path")
+    dev = resolve_device(device)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = build_tiny_sam(cfg.seed).to(dev).train()
+    if init is not None:
+        missing, unexpected = model.load_state_dict(read_state_dict(init), strict=False)
+        log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
+            + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
+    aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
+    params = [p for p in model.parameters() if p.requires_grad] + (list(aux_head.parameters()) if aux_head else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    transform = ResizeLongestSide(model.image_encoder.img_size)
+    ckpt = Checkpoint(work_dir / "last.pt", job_fingerprint(cfg, model))
+    if not resume and ckpt.exists():
+        ckpt.path.unlink()
+    state = ckpt.load()
+    start, next_index, elapsed = 0, 0, 0.0
+    rng = np.random.default_rng([cfg.seed, 1])
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        if aux_head is not None and "aux_head" in state:
+            aux_head.load_state_dict(state["aux_head"])
+        opt.load_state_dict(state["opt"])
+        rng.bit_generator.state = state["rng"]
+        gen.set_state(state["torch_rng"])
+        start, next_index, elapsed = state["step"], state["next_index"], state["elapsed"]
+        log(f"resumed from {ckpt.path} at step {start}")
+    pool = _Pool(cfg, np.random.default_rng([cfg.seed, 2, start]), next_index=next_index, progress=progress)
+    sampler = PromptSampler([cfg.seed, 3, start])
+    t0 = time.time()
+
+    def step(i: int) -> Dict[str, float]:
+        pool.refresh()
+        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, gen, cfg, transform, dev,
+                                 aux_head)
+        if not torch.isfinite(loss):
+            return {"loss": loss.item()}          # run_steps stops with the step number
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        return {**parts, "loss": loss.item()}
+
+    def save(next_step: int):
+        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                   **({"aux_head": aux_head.state_dict()} if aux_head is not None else {}),
+                   "step": next_step, "rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
+                   "next_index": pool.next_index, "config": asdict(cfg), "elapsed": elapsed + time.time() - t0})
+        save_tiny_checkpoint(model, work_dir / "weights.pt",
+                             meta={"config": asdict(cfg), "steps": next_step, "recipe": "gsam_lab.recipes.tiny_sam"})
+        model.train()
+
+    res = run_steps(step, start, cfg.steps, optimizer=opt, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
+                    save=save, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes,
+                    progress=progress, desc="train tiny SAM", log=log)
+    model.eval()
+    total = elapsed + time.time() - t0
+    save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": total, "steps": res.step,
+                                           "recipe": "gsam_lab.recipes.tiny_sam"})
+    return {**res.last, "seconds": total}
+
