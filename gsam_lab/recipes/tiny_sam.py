@@ -24,7 +24,8 @@ follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A),
 * **loss** per round: BCE + dice on the masks (``focal_weight`` / ``bce_weight`` switch to SAM's
   focal loss) + MSE of the IoU head; a round prompted by one click alone is ambiguous, so SAM's
   three candidates are trained with the min over them (and the single-mask output beside); the
-  candidate with the highest predicted IoU feeds the next round. For box prompts, pixels outside the
+  candidate with the highest predicted IoU feeds the next round; the first round's loss counts
+  ``first_round_weight`` times. For box prompts, pixels outside the
   box weigh ``1 + outside_box_weight`` in the BCE: a box means "the object in here".
   ``aux_weight`` adds a dense auxiliary loss on the image embedding (a 1 x 1 convolution predicts
   each pixel's class and whether it lies on a boundary), a gradient at every pixel for the encoder.
@@ -73,6 +74,7 @@ class TrainConfig:
     targets_per_image: int = 8
     rounds: int = 4                # first prompt + (rounds - 1) corrective clicks
     mask_only_rounds: int = 1      # then rounds fed with the previous logits and no new click
+    first_round_weight: float = 2.0  # the first prompt's loss counts as this many rounds
     lr: float = 5e-4
     weight_decay: float = 0.01
     warmup: int = 50
@@ -309,16 +311,17 @@ def _image_rounds(model, emb, pe, view, size, rng, sampler, gen, cfg, transform,
         up = F.interpolate(low, (img_size, img_size), mode="bilinear", align_corners=False)
         ambiguous = boxes is None and points.shape[1] == 1
         l0, p0 = sam_loss(up[:, :1], iou[:, :1], tgt.float(), weight, **lw)
-        loss = loss + l0
+        w_r = cfg.first_round_weight if r == 0 else 1.0
+        loss = loss + w_r * l0
         if ambiguous:                 # one click: SAM's three candidates, min over them
             l1, _ = sam_loss(up[:, 1:], iou[:, 1:], tgt.float(), weight, **lw)
-            loss = loss + l1
+            loss = loss + w_r * l1
             best = iou[:, 1:].argmax(1) + 1
             prev = low[torch.arange(len(low)), best][:, None].detach()
         else:
             prev = low[:, :1].detach()
         parts.append({f"iou_r{r}": p0["iou"], "iou_mse": p0["iou_mse"]})
-    return loss / n_rounds, parts
+    return loss / (n_rounds - 1 + cfg.first_round_weight), parts
 
 
 def _step_loss(model, views, rng, sampler, gen, cfg, transform, device, aux_head=None):
