@@ -47,17 +47,23 @@ class BoxFillPredictor:
         self.hw = as_rgb_uint8(image).shape[:2]
         return self
 
+    name = "fill-the-box"
+
     def predict(self, boxes=None, points=None, labels=None, mask_input=None, multimask: bool = False,
                 return_logits: bool = False, clip: bool = False) -> Prediction:
         if self.hw is None:
             raise RuntimeError("call set_image(image) before predict()")
         if boxes is None or points is not None:
-            raise ValueError("the fill-the-box baseline needs box prompts only (boxes=N x 4, no points)")
-        masks = fill_boxes(boxes, self.hw)
+            raise ValueError(f"the {self.name} baseline needs box prompts only (boxes=N x 4, no points)")
+        masks = self.masks_for(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
         iou = torch.ones(len(masks))
         if multimask:
             masks, iou = masks[:, None], iou[:, None]
         return Prediction(masks, iou, None)
+
+    def masks_for(self, boxes: np.ndarray) -> torch.Tensor:
+        """``N x H x W`` bool masks for ``N x 4`` XYXY boxes on the current image."""
+        return fill_boxes(boxes, self.hw)
 
 
 def _cv2():
@@ -78,6 +84,8 @@ class GrabCutPredictor(BoxFillPredictor):
     Pixels outside the box are background by construction; GrabCut labels those inside it. A box that
     leaves no background (it covers the whole image) or that GrabCut cannot model is filled instead.
     """
+
+    name = "GrabCut"
 
     def __init__(self, iterations: int = 5):
         super().__init__()
@@ -111,15 +119,5 @@ class GrabCutPredictor(BoxFillPredictor):
             return filled
         return torch.from_numpy((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD))
 
-    def predict(self, boxes=None, points=None, labels=None, mask_input=None, multimask: bool = False,
-                return_logits: bool = False, clip: bool = False) -> Prediction:
-        if self.hw is None:
-            raise RuntimeError("call set_image(image) before predict()")
-        if boxes is None or points is not None:
-            raise ValueError("the GrabCut baseline needs box prompts only (boxes=N x 4, no points)")
-        b = torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-        masks = torch.stack([self._one(row) for row in b])
-        iou = torch.ones(len(masks))
-        if multimask:
-            masks, iou = masks[:, None], iou[:, None]
-        return Prediction(masks, iou, None)
+    def masks_for(self, boxes: np.ndarray) -> torch.Tensor:
+        return torch.stack([self._one(torch.as_tensor(row)) for row in boxes])
