@@ -1,6 +1,7 @@
 """DAR: window layouts and wrap-around, boundary weights, seam pairing, vote / ctcf fusion, bad input."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -325,3 +326,11 @@ def test_run_ablation_tables_carry_intervals_and_band_accuracy():
     acc = res.latitude_acc.set_index("variant")
     assert list(acc.columns) == list(res.latitude.set_index("variant").columns)
     assert ((acc >= 0) & (acc <= 1)).all().all()
+
+
+def test_dar_names_a_missing_teacher_and_a_non_numeric_threshold():
+    erp = np.zeros((32, 64, 3), np.uint8)
+    with pytest.raises(TypeError, match="teacher"):
+        goodsam.dar(None, None, erp, fusion="none")
+    with pytest.raises(ValueError, match="conf_thresh"):
+        goodsam.dar(None, None, erp, fusion="none", conf_thresh="abc")

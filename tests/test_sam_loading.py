@@ -160,3 +160,8 @@ def test_every_row_builds_from_a_seed_alone(monkeypatch):
     assert torch.equal(a.weight, b.weight) and not torch.equal(a.weight, c.weight)
     for spec in sam.SAM_MODELS.values():
         assert spec.location().name == spec.filename and isinstance(spec.present(), bool)
+
+
+def test_an_empty_name_is_refused_naming_the_models():
+    with pytest.raises(ValueError, match="empty.*tiny-synth"):
+        sam.load_sam("")

@@ -152,8 +152,10 @@ def dar(teacher, model, erp, windows: str = "h", boundary: bool = True, fusion: 
     """
     _check_choice(windows, WINDOW_MODES, "windows")
     rule = fusion_rule(fusion)
-    if not 0.0 <= float(conf_thresh) <= 1.0:
+    if isinstance(conf_thresh, bool) or not isinstance(conf_thresh, (int, float)) or not 0.0 <= conf_thresh <= 1.0:
         raise ValueError(f"conf_thresh is a probability in [0, 1], got {conf_thresh!r}")
+    if not isinstance(teacher, torch.nn.Module):
+        raise TypeError(f"teacher must be a teacher model (goodsam.load_teacher(...)), got {type(teacher).__name__}")
     dev = next(teacher.parameters()).device
     x = as_erp_tensor(erp, dev)
     h, w = x.shape[-2:]

@@ -166,6 +166,8 @@ def load_sam(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: Union
     """
     dev = resolve_device(device)
     key = os.fspath(name_or_path)
+    if not key.strip():
+        raise ValueError(f"name_or_path is empty: give a model name ({', '.join(SAM_MODELS)}) or a checkpoint path")
     if key in SAM_MODELS:
         spec = get_spec(key)
         if not pretrained:
