@@ -181,3 +181,8 @@ def test_the_default_runs_sams_own_modules(model, image):
     finally:
         handle.remove()
     assert seen == [2, 2, 1]
+
+
+def test_an_image_too_elongated_to_resize_is_named(tiny_sam):
+    with pytest.raises(ValueError, match="1 x 100000 px is too elongated"):
+        sam.PromptPredictor(tiny_sam).set_image(np.zeros((1, 100000, 3), np.uint8))

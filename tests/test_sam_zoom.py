@@ -47,3 +47,4 @@ def test_zoomed_masks_stay_in_their_window_and_large_boxes_take_the_usual_path(t
         sam.PromptPredictor(tiny_sam, zoom="yes")
     with pytest.raises(ValueError, match="zoom_context"):
         sam.PromptPredictor(tiny_sam, zoom=True, zoom_context=-0.5)
+

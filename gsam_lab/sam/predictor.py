@@ -151,9 +151,13 @@ class PromptPredictor:
         """
         img = as_rgb_uint8(image)
         key = hashlib.blake2b(img.tobytes(), digest_size=16).hexdigest() + str(img.shape)
+        input_size = self.transform.get_preprocess_shape(img.shape[0], img.shape[1], self.transform.target_length)
+        if min(input_size) < 1:
+            raise ValueError(f"image of {img.shape[0]} x {img.shape[1]} px is too elongated for SAM: its longer side "
+                             f"is resized to {self.transform.target_length} px, which leaves the shorter one 0 px")
         self.reset_image()
         self.original_size = tuple(img.shape[:2])
-        self.input_size = self.transform.get_preprocess_shape(img.shape[0], img.shape[1], self.transform.target_length)
+        self.input_size = input_size
         self.image = img if self.zoom else None          # zoom crops windows out of it
         if key in self._cache:
             self._cache.move_to_end(key)
