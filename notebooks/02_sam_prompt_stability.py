@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -191,7 +191,7 @@ clicks.round(3)
 # differ, SAM's own IoU estimate misled it. `iou_single_output` is what you get with `multimask=False`
 # (one mask from SAM's first output token). Is one candidate always empty, with an estimate near 0? Then
 # that output slot was never trained: SAM learns from the best of its three candidates only (the tiny
-# SAM too, `gsam_lab.sam.train`), so a slot that never wins never learns. Below, the three candidates
+# SAM too, `gsam_lab.recipes.tiny_sam`), so a slot that never wins never learns. Below, the three candidates
 # for the object whose picked mask spills most onto its surroundings.
 
 # %%
