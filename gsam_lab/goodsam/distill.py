@@ -58,7 +58,8 @@ from gsam_lab.training import (
 )
 from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
-from . import distributed as D
+from .distributed import DistInfo, all_reduce_mean, barrier, broadcast_buffers, broadcast_flag, env_world_size, is_main
+from .distributed import setup as setup_distributed
 from .mka import MKALoss
 from .mka_data import as_item_tensor, check_item, mka_batch
 
@@ -119,7 +120,7 @@ class _Distiller(nn.Module):
         return self.loss(out.logits, pseudo_label, ensemble_logits, out.features, teacher_features)
 
 
-def _check_config(cfg: MKAConfig, info: D.DistInfo):
+def _check_config(cfg: MKAConfig, info: DistInfo):
     for name in ("steps", "batch_size", "ckpt_every", "log_every"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -171,7 +172,7 @@ def job_description(student: nn.Module, teacher: Optional[nn.Module], dataset, f
     return describe(recipe=_KIND, config=config, data=data, model=model)
 
 
-def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: D.DistInfo, log):
+def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: DistInfo, log):
     """The job's :class:`~gsam_lab.training.Checkpoint` in ``work_dir`` (None: no checkpoints).
 
     An existing one is deleted (by rank 0) with ``overwrite``, refused with ``resume=False``, else left
@@ -180,12 +181,12 @@ def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: D
     if work_dir is None:
         return None
     path = Path(work_dir) / CHECKPOINT_NAME
-    if D.broadcast_flag(path.exists(), info):          # one decision for every rank
+    if broadcast_flag(path.exists(), info):          # one decision for every rank
         if overwrite:
-            if D.is_main(info):
+            if is_main(info):
                 path.unlink()
                 log(f"overwrite=True: deleted {path}; starting over")
-            D.barrier(info)
+            barrier(info)
         elif not resume:
             raise FileExistsError(f"{path} exists and resume=False; pass resume=True to continue it, overwrite=True "
                                   "to start over, or choose another work_dir (nothing is overwritten)")
@@ -214,7 +215,7 @@ class _MKARun:
     """One MKA run: the model pieces, the optimisation step, evaluation and what a checkpoint holds
     (the loop is :func:`gsam_lab.training.run_steps`)."""
 
-    def __init__(self, student: nn.Module, teacher: Optional[nn.Module], dataset, cfg: MKAConfig, info: D.DistInfo,
+    def __init__(self, student: nn.Module, teacher: Optional[nn.Module], dataset, cfg: MKAConfig, info: DistInfo,
                  eval_fn, log):
         self.cfg, self.info, self.dataset, self.eval_fn, self.log = cfg, info, dataset, eval_fn, log
         dev = info.device
@@ -271,7 +272,7 @@ class _MKARun:
         images, labels, ens = (x.to(dev, non_blocking=True) for x in mka_batch(self.dataset, i, cfg, self.info, self.K))
         with torch.autocast(device_type=dev.type, dtype=self.amp_dtype, enabled=self.amp):
             parts = self.train_module(images, labels, ens, self._teacher_features(images))
-        logged = D.all_reduce_mean(torch.stack([parts[k].detach().float() for k in _PARTS]), self.info)
+        logged = all_reduce_mean(torch.stack([parts[k].detach().float() for k in _PARTS]), self.info)
         values = dict(zip(_PARTS, logged.tolist()))
         out = {"loss": values["total"], **{k: values[k] for k in _PARTS[1:]}}
         if not torch.isfinite(logged).all():
@@ -290,7 +291,7 @@ class _MKARun:
 
     def run_eval(self, step: int) -> None:
         """``eval_fn(student, step)`` on rank 0, recorded in ``evals`` and logged."""
-        if self.eval_fn is None or not D.is_main(self.info):
+        if self.eval_fn is None or not is_main(self.info):
             return
         self.student.eval()
         with torch.no_grad():
@@ -312,10 +313,10 @@ class _MKARun:
 
     def save(self, ckpt, next_step: int, seconds: float) -> None:
         """Rank 0's buffers to every rank, then rank 0 writes the checkpoint (when there is one)."""
-        D.broadcast_buffers(self.module, self.info)
-        if ckpt is not None and D.is_main(self.info):
+        broadcast_buffers(self.module, self.info)
+        if ckpt is not None and is_main(self.info):
             ckpt.save(self.state(next_step, seconds))
-        D.barrier(self.info)
+        barrier(self.info)
 
     def restore(self, ck: dict, path: Path) -> int:
         """Continue from a checkpoint's state; returns its step."""
@@ -375,18 +376,18 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
         FloatingPointError: the loss is not finite (on any rank; every rank stops).
     """
     cfg = replace(config or MKAConfig(), **overrides)
-    info = D.DistInfo(0, D.env_world_size(), 0, resolve_device(device))
+    info = DistInfo(0, env_world_size(), 0, resolve_device(device))
     _check_config(cfg, info)                      # before joining the group: every rank fails the same way
-    info = D.setup(info.device)
+    info = setup_distributed(info.device)
     job = job_description(student, teacher, dataset, _check_inputs(student, teacher, dataset, cfg), cfg)
-    run = _MKARun(student, teacher, dataset, cfg, info, eval_fn, log if D.is_main(info) else _quiet)
+    run = _MKARun(student, teacher, dataset, cfg, info, eval_fn, log if is_main(info) else _quiet)
     ckpt = _open_checkpoint(work_dir, job, resume, overwrite, info, run.log)
     torch.manual_seed(cfg.seed * 1000 + info.rank)     # dropout / stochastic depth (a resume restores the state)
     state, resumed_from = _load(ckpt), None
     if state is not None:
         resumed_from = run.restore(state, ckpt.path)
         run.log(f"resumed from {ckpt.path} at step {resumed_from}")
-        D.barrier(info)
+        barrier(info)
     run.wrap_ddp()
     start = resumed_from or 0
     end = cfg.steps if stop_at is None else max(start, min(int(stop_at), cfg.steps))
@@ -394,13 +395,13 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
     res = run_steps(run.step, start, end, optimizer=run.opt,
                     lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
                     save=lambda n: run.save(ckpt, n, time.time() - t0), ckpt_every=cfg.ckpt_every,
-                    log_every=cfg.log_every, max_minutes=cfg.max_minutes, progress=progress and D.is_main(info),
+                    log_every=cfg.log_every, max_minutes=cfg.max_minutes, progress=progress and is_main(info),
                     desc=f"MKA {_spec(student).get('config', '')}".strip(), log=run.log,
                     nan_hint="Lower lr, check the pseudo-labels / ensemble logits for NaN, or set amp=False",
-                    sync_stop=lambda flag: D.broadcast_flag(flag, info))
+                    sync_stop=lambda flag: broadcast_flag(flag, info))
     if res.finished and res.step < cfg.steps:
         run.log(f"stopping at step {res.step}: stop_at={stop_at} (call again to resume)")
-    D.broadcast_buffers(run.module, info)
+    broadcast_buffers(run.module, info)
     if res.step == cfg.steps and (not run.evals or run.evals[-1]["step"] != res.step):
         run.run_eval(res.step)
     run.student.eval()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import distributed as D
+from .distributed import DistInfo
 
 __all__ = ["as_item_tensor", "check_item", "mka_batch"]
 
@@ -77,7 +77,7 @@ def _augment(img, lab, ens, seed: int, position: int):
     return img, lab, ens
 
 
-def mka_batch(dataset, step: int, cfg, info: D.DistInfo, num_classes: int):
+def mka_batch(dataset, step: int, cfg, info: DistInfo, num_classes: int):
     """This rank's share of the global batch of ``step`` (``cfg``: an ``MKAConfig``, for ``batch_size``,
     ``seed`` and ``augment``): checked items, augmented when asked, stacked to ``B x ...`` tensors."""
     per_rank = cfg.batch_size // info.world_size
