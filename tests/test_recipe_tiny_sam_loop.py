@@ -61,3 +61,18 @@ def test_loop_can_start_from_shipped_style_weights(tmp_path):
     w0 = start.mask_decoder.iou_prediction_head.layers[0].weight
     w1 = trained.mask_decoder.iou_prediction_head.layers[0].weight
     assert torch.allclose(w0.half().float(), w1, atol=1e-3)     # a near-zero step keeps the initial weights
+
+
+@pytest.mark.slow
+def test_frozen_encoder_stays_put_while_the_decoder_learns(tmp_path):
+    from gsam_lab.sam.loading import save_tiny_checkpoint
+    src = tmp_path / "start.pt"
+    save_tiny_checkpoint(sam.build_tiny_sam(seed=5), src)
+    cfg = TrainConfig(steps=1, images_per_step=1, targets_per_image=2, pool_size=1, warmup=1, log_every=1,
+                      view_mix=(0.0, 1.0, 0.0, 0.0), lr=1e-3, encoder_lr_scale=0.0, aux_weight=0.0)
+    train_tiny_sam(cfg, tmp_path / "out.pt", tmp_path / "work", device="cpu", progress=False, log=lambda s: None,
+                   init=src)
+    before, after = sam.load_sam(str(src), device="cpu"), sam.load_sam(str(tmp_path / "out.pt"), device="cpu")
+    enc = [torch.equal(a, b) for a, b in zip(before.image_encoder.parameters(), after.image_encoder.parameters())]
+    dec = [torch.equal(a, b) for a, b in zip(before.mask_decoder.parameters(), after.mask_decoder.parameters())]
+    assert all(enc) and not all(dec)

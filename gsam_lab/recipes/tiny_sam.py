@@ -98,6 +98,7 @@ class TrainConfig:
     aux_weight: float = 1.0        # dense boundary (+ semantic) loss on the image embedding (0 = SAM's objective only)
     aux_semantic: float = 0.2      # weight of the semantic term inside it
     amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder
+    encoder_lr_scale: float = 1.0  # the image encoder's learning rate = lr x this (0: encoder frozen)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,8 +393,14 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
     aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
-    params = [p for p in model.parameters() if p.requires_grad] + (list(aux_head.parameters()) if aux_head else [])
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.encoder_lr_scale == 0:
+        model.image_encoder.requires_grad_(False)
+    encoder = [p for p in model.image_encoder.parameters() if p.requires_grad]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("image_encoder.")]
+    rest += list(aux_head.parameters()) if aux_head else []
+    params = encoder + rest
+    groups = [{"params": rest}] + ([{"params": encoder, "lr_scale": cfg.encoder_lr_scale}] if encoder else [])
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     transform = ResizeLongestSide(model.image_encoder.img_size)
     ckpt = Checkpoint(work_dir / "last.pt", job_fingerprint(cfg, model))
     if not resume and ckpt.exists():
