@@ -18,6 +18,7 @@ import ast
 import csv
 import io
 import json
+import logging
 import math
 import os
 import time
@@ -33,6 +34,9 @@ __all__ = ["PROFILES", "MARKER", "LOCK", "RunError", "NotebookResult", "find_not
 
 PROFILES = ("quick", "full")
 KERNEL = "python3"
+#: the kernel logs only what is critical: a timeout, Ctrl-C or a kill shuts it down in the middle of a cell,
+#: and it would print a traceback of its closed sockets above the run's own one-line message
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 @dataclass
@@ -272,6 +276,13 @@ def _describe_failure(exc: Exception, copy: Path, timeout: Optional[float]) -> s
     return f"{where}{first}: {ename}: {_first_line(evalue)}".strip()
 
 
+class _SaidByTheRun(logging.Filter):
+    """Drops papermill's "Timeout waiting for execute reply" line: the run's summary line says it, naming the cell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timeout waiting for execute reply")
+
+
 def _restore_env(name: str, value: Optional[str]) -> None:
     if value is None:
         os.environ.pop(name, None)
@@ -338,8 +349,13 @@ def run_notebooks(names: Sequence[str] = (), profile: str = "quick", params: Opt
         for nb in notebooks:                        # every file to be replaced is the lab's, before anything runs
             folder.check_replaceable(replaced[nb])
         folder.save()
-        return _run(pm, notebooks, folder, replaced, profile, per_notebook, figures_of, timeout, fail_fast,
-                    progress)
+        quiet = _SaidByTheRun()
+        logging.getLogger("papermill").addFilter(quiet)
+        try:
+            return _run(pm, notebooks, folder, replaced, profile, per_notebook, figures_of, timeout, fail_fast,
+                        progress)
+        finally:
+            logging.getLogger("papermill").removeFilter(quiet)
 
 
 def _run(pm, notebooks, folder: RunFolder, replaced, profile, per_notebook, figures_of, timeout, fail_fast,
@@ -365,7 +381,7 @@ def _run(pm, notebooks, folder: RunFolder, replaced, profile, per_notebook, figu
             else:
                 os.environ.pop(CACHE_ENV, None)     # empty means unset
             pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name=KERNEL,
-                                cwd=str(nb.parent), progress_bar=progress,
+                                cwd=str(nb.parent), progress_bar=progress, extra_arguments=KERNEL_ARGS,
                                 execution_timeout=math.ceil(timeout) if timeout else None, report_mode=False)
             res = NotebookResult(nb.stem, "ok", time.perf_counter() - t0, str(target), profile=profile)
         except KeyboardInterrupt:
