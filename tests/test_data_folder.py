@@ -171,3 +171,11 @@ def test_an_index_that_is_not_an_int_is_a_type_error(tmp_path):
     with pytest.raises(TypeError, match="index must be an int, got str 'a'"):
         ds["a"]
     assert ds[np.int64(0)]["semantic"].shape == (8, 16)
+
+
+@pytest.mark.parametrize("text", ['["chair_1_office_1", ', '{"chair": 1}'])
+def test_a_damaged_stanford2d3d_names_list_names_the_file(tmp_path, text):
+    (tmp_path / "semantic_labels.json").write_text(text)
+    _img(tmp_path / "area_1/pano/rgb/camera_x_rgb.png", 2, 4)
+    with pytest.raises(ValueError, match=r"semantic_labels.json .*expected a JSON list of label names"):
+        FolderDataset(tmp_path, layout="stanford2d3d")

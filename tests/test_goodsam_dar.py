@@ -334,3 +334,10 @@ def test_dar_names_a_missing_teacher_and_a_non_numeric_threshold():
         goodsam.dar(None, None, erp, fusion="none")
     with pytest.raises(ValueError, match="conf_thresh"):
         goodsam.dar(None, None, erp, fusion="none", conf_thresh="abc")
+
+
+@pytest.mark.parametrize("empty", [torch.zeros(3, 0, 0), torch.zeros(3, 0, 0, dtype=torch.uint8),
+                                   np.zeros((0, 0, 3), np.float32)])
+def test_an_empty_panorama_names_the_expected_shape(empty):
+    with pytest.raises(ValueError, match=r"the ERP is empty .*expected 3 x H x W with W == 2 H"):
+        goodsam.dar(PointwiseTeacher(), None, empty, fusion="none")

@@ -170,3 +170,15 @@ def test_a_resume_with_another_sam_or_ta_is_refused(tmp_path):
     with pytest.raises(PseudoLabelFolderError, match=r"another SAM"):       # and without a SAM at all
         pseudo_label_dataset(t, None, panos(), out, indices=[], **KW)
     assert (out / "manifest.json").read_bytes() == manifest
+
+
+@pytest.mark.parametrize("text", ['{"format": "gsam_lab.pseudo/1", "classes": [', "\xff\xfe", "[1, 2]",
+                                  '{"format": "gsam_lab.pseudo/1"}'])
+def test_a_damaged_manifest_names_the_file(tmp_path, text):
+    out = pseudo_label_dataset(PointwiseTeacher(), None, panos(), tmp_path / "pl", **KW)
+    (out / "manifest.json").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"pl/manifest.json"):
+        goodsam.PseudoLabelDataset(out)
+    with pytest.raises(PseudoLabelFolderError, match=r"pl"):          # a resume refuses it, touching nothing
+        pseudo_label_dataset(PointwiseTeacher(), None, panos(), out, **KW)
+    assert (out / "manifest.json").read_bytes() == text.encode("latin-1")

@@ -181,7 +181,14 @@ class FolderDataset(Dataset):
         if names_file is None:
             raise FileNotFoundError(f"Stanford2D3D layout needs semantic_labels.json in {self.root} "
                                     f"or {self.root / 'assets'}")
-        names = json.loads(names_file.read_text())
+        try:
+            names = json.loads(names_file.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cannot read {names_file} (damaged or not JSON: {e}); expected a JSON list of "
+                             "label names such as 'chair_3_office_1'") from None
+        if not isinstance(names, list):
+            raise ValueError(f"{names_file} holds a JSON {type(names).__name__}; expected a JSON list of label names "
+                             "such as 'chair_3_office_1'")
         cls = {c: i for i, c in enumerate(S2D3D_CLASSES)}
         self._s2d3d_names = np.array([cls.get(str(n).split("_")[0], IGNORE_INDEX) for n in names], dtype=np.int64)
         pairs = []

@@ -147,6 +147,9 @@ def _prepare_folder(out: Path, manifest: Dict[str, Any], resume: bool) -> None:
             old = json.loads(mpath.read_text())
         except (OSError, ValueError) as e:
             raise PseudoLabelFolderError(f"{mpath} is unreadable ({e}); refusing to touch {out}") from None
+        if not isinstance(old, dict):
+            raise PseudoLabelFolderError(f"{mpath} holds a JSON {type(old).__name__}, not a pseudo-label manifest; "
+                                         f"refusing to touch {out}")
         diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
         if diff:
             why = [w for k, w in (("sam_weights", "another SAM"), ("teacher_weights", "another TA")) if k in diff]
@@ -236,7 +239,8 @@ class PseudoLabelDataset(Dataset):
 
     Raises:
         FileNotFoundError: no manifest (names the expected file) or no item.
-        ValueError: a manifest of another format; on reading, a damaged item (:func:`read_item`).
+        ValueError: a damaged manifest or one of another format (naming the file); on reading, a damaged
+            item (:func:`read_item`).
     """
 
     def __init__(self, root: Union[str, os.PathLike], require_complete: bool = False):
@@ -245,9 +249,18 @@ class PseudoLabelDataset(Dataset):
         if not mpath.is_file():
             raise FileNotFoundError(f"no pseudo-label manifest at {mpath}; expected a folder written by "
                                     f"gsam_lab.goodsam.pseudo_label_dataset")
-        self.manifest = json.loads(mpath.read_text())
-        if self.manifest.get("format") != PSEUDO_FORMAT:
-            raise ValueError(f"{mpath} has format {self.manifest.get('format')!r}, expected {PSEUDO_FORMAT!r}")
+        try:
+            self.manifest = json.loads(mpath.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise ValueError(f"cannot read the pseudo-label manifest {mpath} (damaged or not JSON: {e}); re-make the "
+                             f"folder with gsam_lab.goodsam.pseudo_label_dataset") from None
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != PSEUDO_FORMAT:
+            got = self.manifest.get("format") if isinstance(self.manifest, dict) else type(self.manifest).__name__
+            raise ValueError(f"{mpath} has format {got!r}, expected {PSEUDO_FORMAT!r}")
+        missing = [k for k in ("classes", "n") if k not in self.manifest]
+        if missing:
+            raise ValueError(f"the pseudo-label manifest {mpath} lacks {missing}; re-make the folder with "
+                             f"gsam_lab.goodsam.pseudo_label_dataset")
         self.classes = tuple(self.manifest["classes"])
         self.num_classes = len(self.classes)
         self.paths = sorted((self.root / "items").glob("*.pt"))

@@ -75,7 +75,7 @@ def as_erp_tensor(erp, device=None) -> torch.Tensor:
 
     Raises:
         TypeError: another dtype than uint8 or float.
-        ValueError: not an RGB image, NaN or infinite pixels, float values outside [0, 1], or not 2:1
+        ValueError: not an RGB image, an empty one, NaN or infinite pixels, float values outside [0, 1], or not 2:1
             (``W == 2 H``).
     """
     if isinstance(erp, np.ndarray):
@@ -88,6 +88,8 @@ def as_erp_tensor(erp, device=None) -> torch.Tensor:
             raise ValueError(f"an ERP tensor must be 3 x H x W (or 1 x 3 x H x W), got shape {tuple(erp.shape)}")
     else:
         raise ValueError(f"erp must be a torch tensor 3 x H x W or a numpy H x W x 3 array, got {type(erp).__name__}")
+    if x.numel() == 0:
+        raise ValueError(f"the ERP is empty (shape {tuple(erp.shape)}); expected 3 x H x W with W == 2 H and H >= 32")
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
     elif x.is_floating_point():
