@@ -179,18 +179,11 @@ def sample_targets(rng: np.random.Generator, view: Dict[str, np.ndarray], n: int
 def draw_training_prompt(rng: np.random.Generator, sampler: PromptSampler, masks: List[np.ndarray],
                          cfg: TrainConfig) -> Dict[str, np.ndarray]:
     """First-round prompts for ``masks`` (one kind for all): ``{"boxes": N x 4}`` with SAM's box noise
-    (std 10 % of the side, at most 8 px), or one positive click each, ``{"points": N x 1 x 2, "labels": N x 1}``."""
-    H, W = masks[0].shape
+    (:meth:`gsam_lab.sam.PromptSampler.sam_box`, its draws from ``rng``), or one positive click each,
+    ``{"points": N x 1 x 2, "labels": N x 1}``."""
     if rng.random() < cfg.box_fraction:
-        boxes = np.stack([sampler.gt_box(m) for m in masks]).astype(np.float64)
-        side = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], 1)
-        std = np.minimum(0.1 * np.concatenate([side, side], 1), 8.0)
-        boxes = boxes + rng.normal(size=boxes.shape) * std
-        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, W - 1)
-        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, H - 1)
-        boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1)
-        boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1)
-        return {"boxes": boxes}
+        noisy = PromptSampler(rng)
+        return {"boxes": np.stack([noisy.sam_box(m) for m in masks]).astype(np.float64)}
     pts, labs = zip(*(sampler.points(m, 1) for m in masks))
     return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
 

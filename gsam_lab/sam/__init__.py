@@ -22,9 +22,9 @@ from .gallery import PromptOutcome, casual_prompts, prompt_outcomes
 from .interactive import corrective_click, refinement_summary, refinement_sweep
 from .loading import CheckpointError, encoder_signature, infer_sam_type, load_sam, read_state_dict
 from .predictor import Prediction, PromptPredictor
-from .prompts import PromptSampler
+from .prompts import PROMPT_KINDS, PromptKind, PromptSampler, prompt_kind
 from .registry import SAM_MODELS, SamSpec, get_spec, list_sams, register_sam
-from .stability import PROMPT_KINDS, SweepResult, stability_sweep
+from .stability import SweepResult, stability_sweep
 from .tiny import TINY_SAM_CONFIG, build_tiny_sam
 from .zoom import zoom_window
 
@@ -50,11 +50,11 @@ __all__ = [
     # predictor.py
     "Prediction", "PromptPredictor",
     # prompts.py
-    "PromptSampler",
+    "PROMPT_KINDS", "PromptKind", "PromptSampler", "prompt_kind",
     # registry.py
     "SAM_MODELS", "SamSpec", "get_spec", "list_sams", "register_sam",
     # stability.py
-    "PROMPT_KINDS", "SweepResult", "stability_sweep",
+    "SweepResult", "stability_sweep",
     # tiny.py
     "TINY_SAM_CONFIG", "build_tiny_sam",
     # zoom.py

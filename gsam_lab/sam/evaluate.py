@@ -23,6 +23,7 @@ import pandas as pd
 from gsam_lab.bootstrap import bootstrap_ci, paired_bootstrap_ci, summarize_ci
 
 from .baselines import BoxFillPredictor, GrabCutPredictor
+from .prompts import PROMPT_KINDS
 from .stability import SweepResult, _predictor, stability_sweep
 
 __all__ = ["evaluate_prompts", "score_models", "PromptEvaluation", "TARGETS", "check_targets", "SIZE_BINS"]
@@ -42,6 +43,12 @@ TARGETS = {
 SIZE_BINS = {"small (<2k px)": (0, 2000), "medium (2k-8k px)": (2000, 8000), "large (>=8k px)": (8000, np.inf)}
 
 SAM_NAME, FILL_NAME, GRABCUT_NAME = "SAM", "fill box", "GrabCut"
+
+#: A model is scored with every kind of prompt, a box baseline with the box kinds. The table lists the box
+#: kinds first, so a box setting has the same position in both sweeps, and so the same prompts (a
+#: sweep's prompt seeds follow a setting's position).
+MODEL_KINDS = tuple(PROMPT_KINDS)
+BOX_KINDS = tuple(name for name, kind in PROMPT_KINDS.items() if kind.is_box)
 
 
 @dataclass
@@ -151,18 +158,17 @@ def score_models(models: Mapping[str, object], domains: Mapping[str, object], no
     for dom, ds in domains.items():
         for name, model in models.items():
             pred = _predictor(model, None)          # one predictor per model: its embedding cache serves both sweeps
-            # one settings list for every model and the baseline: prompt seeds depend on a setting's position
-            frames.append(_sweep_rows(pred, ds, name, dom, prompt_kinds=("gt_box", "noisy_box", "points"),
+            frames.append(_sweep_rows(pred, ds, name, dom, prompt_kinds=MODEL_KINDS,
                                       points=tuple(points), **common))
             if one_click_multimask:
                 one = _sweep_rows(pred, ds, name, dom, prompt_kinds=("points",), points=(1,), multimask=True, **common)
                 one["setting"] = "points k=1 multimask"
                 frames.append(one)
         if fill_box:
-            frames.append(_sweep_rows(BoxFillPredictor(), ds, FILL_NAME, dom, prompt_kinds=("gt_box", "noisy_box"),
+            frames.append(_sweep_rows(BoxFillPredictor(), ds, FILL_NAME, dom, prompt_kinds=BOX_KINDS,
                                       points=tuple(points), **common))
         if grabcut:
-            frames.append(_sweep_rows(GrabCutPredictor(), ds, GRABCUT_NAME, dom, prompt_kinds=("gt_box", "noisy_box"),
+            frames.append(_sweep_rows(GrabCutPredictor(), ds, GRABCUT_NAME, dom, prompt_kinds=BOX_KINDS,
                                       points=tuple(points), **common))
     return PromptEvaluation(pd.concat(frames, ignore_index=True), dict(points=tuple(points), **common))
 
@@ -215,7 +221,7 @@ def check_targets(ev: PromptEvaluation, targets: Dict = TARGETS) -> Dict[str, bo
             if "outside_box" in gt:
                 t = targets["outside_box"]
                 ok[f"{dom} gt_box mask outside the box <= {t:.0%}"] = bool(gt["outside_box"] <= t)
-            noisy = "noisy_box s=0.4"
+            noisy = PROMPT_KINDS["noisy_box"].setting(0.4)
             if noisy in sam.index:
                 gap = gt["miou"] - sam.loc[noisy, "miou"]
                 ok[f"{dom} gt_box - {noisy} >= {targets['noisy_gap']}"] = bool(gap >= targets["noisy_gap"])

@@ -1,4 +1,5 @@
-"""Prompt sampling from ground-truth masks: boxes, noisy boxes (HQ-SAM style) and random points.
+"""Prompt sampling from ground-truth masks: boxes, noisy boxes (HQ-SAM's and SAM's noise) and random points,
+and the table of prompt kinds (:data:`PROMPT_KINDS`) that sweeps, evaluations, plots and training read.
 
 Coordinate conventions (the same as ``segment_anything``):
 
@@ -9,18 +10,24 @@ Coordinate conventions (the same as ``segment_anything``):
 
 All draws come from one ``numpy.random.Generator`` seeded at construction, so the same seed and the
 same sequence of calls give the same prompts.
+
+A prompt *kind* (``"gt_box"``, ``"noisy_box"``, ``"points"``) names a :class:`PromptSampler` method, the
+name of its one parameter, how its settings are labelled and whether it is a box: one
+:class:`PromptKind` row of :data:`PROMPT_KINDS`. :func:`prompt_kind` looks a kind up and names the
+known ones when it is not there.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-__all__ = ["PromptSampler", "as_binary_mask"]
+__all__ = ["PromptSampler", "as_binary_mask", "PromptKind", "PROMPT_KINDS", "prompt_kind"]
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-Seed = Union[int, Sequence[int], np.random.SeedSequence, None]
+Seed = Union[int, Sequence[int], np.random.SeedSequence, np.random.Generator, None]
 
 
 def as_binary_mask(mask: ArrayLike, name: str = "mask") -> np.ndarray:
@@ -59,7 +66,8 @@ class PromptSampler:
 
     Args:
         seed: anything ``numpy.random.default_rng`` accepts (an int, a list of ints, a
-            ``SeedSequence``). ``[seed, image, object]`` gives independent reproducible streams.
+            ``SeedSequence``). ``[seed, image, object]`` gives independent reproducible streams; a
+            ``Generator`` is used as it is, so the sampler draws from (and advances) that stream.
 
     Every method takes ``mask``: ``H x W`` bool (or 0/1 integer) array or tensor, not empty.
     With ``n=None`` one prompt is returned; with ``n`` an int, ``n`` independent draws stacked
@@ -70,9 +78,11 @@ class PromptSampler:
         self.rng = np.random.default_rng(seed)
 
     # -- boxes --------------------------------------------------------------------------------
-    def gt_box(self, mask: ArrayLike) -> np.ndarray:
-        """Tight ground-truth box ``(4,)`` float32 XYXY; contains every mask pixel (inclusive)."""
-        return _box_of(_nonempty(mask))
+    def gt_box(self, mask: ArrayLike, n: Optional[int] = None) -> np.ndarray:
+        """Tight ground-truth box ``(4,)`` float32 XYXY; contains every mask pixel (inclusive). With ``n``,
+        the same box ``n`` times (``n x 4``): no randomness, every draw is the box."""
+        box = _box_of(_nonempty(mask))
+        return box if n is None else np.repeat(box[None], self._check_n(n), 0)
 
     def noisy_box(self, mask: ArrayLike, scale: float, n: Optional[int] = None) -> np.ndarray:
         """HQ-SAM-style noisy box(es): ``(4,)``, or ``n x 4`` float32 XYXY.
@@ -105,6 +115,27 @@ class PromptSampler:
         bx0, bx1 = self._clip_span(ncx - nw / 2, ncx + nw / 2 - 1, W)
         by0, by1 = self._clip_span(ncy - nh / 2, ncy + nh / 2 - 1, H)
         out = np.stack([bx0, by0, bx1, by1], axis=1).astype(np.float32)
+        return out[0] if n is None else out
+
+    def sam_box(self, mask: ArrayLike, n: Optional[int] = None) -> np.ndarray:
+        """SAM's training box noise (Kirillov et al. 2023, appendix A): ``(4,)``, or ``n x 4`` float32 XYXY.
+
+        Each coordinate of the tight box moves by a normal draw with a standard deviation of 10 % of the
+        box's side along it, at most 8 px. The corners are then clipped to the image, and ``x1`` (``y1``)
+        kept at least one pixel right of (below) ``x0`` (``y0``).
+        """
+        m = _nonempty(mask)
+        H, W = m.shape
+        box = _box_of(m).astype(np.float64)
+        side = np.array([box[2] - box[0] + 1, box[3] - box[1] + 1])
+        std = np.minimum(0.1 * np.concatenate([side, side]), 8.0)
+        num = 1 if n is None else self._check_n(n)
+        boxes = box + self.rng.normal(size=(num, 4)) * std
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, W - 1)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, H - 1)
+        boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1)
+        boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1)
+        out = boxes.astype(np.float32)
         return out[0] if n is None else out
 
     @staticmethod
@@ -168,3 +199,50 @@ class PromptSampler:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n (number of draws) must be an int >= 1, got {n!r}")
         return int(n)
+
+
+@dataclass(frozen=True)
+class PromptKind:
+    """One kind of prompt: which sampler draws it, its parameter, its settings' label, box or clicks.
+
+    Attributes:
+        name: the kind (the ``kind`` column of a sweep's tables).
+        sampler: the :class:`PromptSampler` method that draws it.
+        param: the name of its one parameter, also the sweep table's column of it: ``"noise"`` (a noise
+            scale) or ``"k"`` (a number of positive clicks); None for a kind without one.
+        label: a setting's name, with ``{}`` where the parameter's value goes (``"noisy_box s={:g}"``).
+        is_box: a box (``predict(boxes=...)``); else clicks (``predict(points=..., labels=...)``).
+    """
+
+    name: str
+    sampler: str
+    param: Optional[str]
+    label: str
+    is_box: bool
+
+    def setting(self, value=None) -> str:
+        """The name of this kind's setting with parameter ``value``: ``"noisy_box s=0.4"``, ``"points k=3"``."""
+        return self.label if self.param is None else self.label.format(value)
+
+    def draw(self, sampler: PromptSampler, mask: ArrayLike, value=None, n: Optional[int] = None):
+        """Prompts of this kind for ``mask``, drawn by ``sampler`` with parameter ``value`` (``n`` as the
+        sampler's methods): boxes ``(4,)`` / ``n x 4``, or ``(coords, labels)`` for clicks."""
+        method = getattr(sampler, self.sampler)
+        if self.param is None:
+            return method(mask, n=n)
+        return method(mask, value, n=n)
+
+
+#: Every prompt kind the lab knows, by name, box kinds first.
+PROMPT_KINDS: Dict[str, PromptKind] = {kind.name: kind for kind in (
+    PromptKind("gt_box", sampler="gt_box", param=None, label="gt_box", is_box=True),
+    PromptKind("noisy_box", sampler="noisy_box", param="noise", label="noisy_box s={:g}", is_box=True),
+    PromptKind("points", sampler="points", param="k", label="points k={}", is_box=False),
+)}
+
+
+def prompt_kind(name: str) -> PromptKind:
+    """The row of :data:`PROMPT_KINDS` for ``name``; a ``ValueError`` naming the known kinds otherwise."""
+    if isinstance(name, str) and name in PROMPT_KINDS:
+        return PROMPT_KINDS[name]
+    raise ValueError(f"unknown prompt kind {name!r}; known: {', '.join(PROMPT_KINDS)}")

@@ -23,43 +23,43 @@ from gsam_lab import metrics
 from gsam_lab.images import as_rgb_uint8
 
 from .predictor import PromptPredictor
-from .prompts import PromptSampler
+from .prompts import PROMPT_KINDS, PromptKind, PromptSampler, prompt_kind
 
 __all__ = ["stability_sweep", "SweepResult", "PROMPT_KINDS", "sweep_settings"]
-
-#: Prompt kinds understood by :func:`stability_sweep`.
-PROMPT_KINDS = ("gt_box", "noisy_box", "points")
 
 TABLE_COLUMNS = ["image", "object", "area", "kind", "noise", "k", "setting", "draw", "iou",
                  "boundary_iou", "predicted_iou"]
 
 
-def _setting_name(kind: str, noise: float, k: int) -> str:
-    if kind == "noisy_box":
-        return f"noisy_box s={noise:g}"
-    if kind == "points":
-        return f"points k={k}"
-    return kind
+def _kind_and_value(setting: Tuple[str, float, int]) -> Tuple[PromptKind, Any]:
+    """The :data:`PROMPT_KINDS` row of a ``(kind, noise, k)`` setting and the value of its parameter
+    (None for a kind without one)."""
+    kind = prompt_kind(setting[0])
+    return kind, {"noise": setting[1], "k": setting[2]}.get(kind.param)
+
+
+def _setting_name(setting: Tuple[str, float, int]) -> str:
+    """A ``(kind, noise, k)`` setting's name: ``"gt_box"``, ``"noisy_box s=0.4"``, ``"points k=3"``."""
+    kind, value = _kind_and_value(setting)
+    return kind.setting(value)
 
 
 def sweep_settings(prompt_kinds: Sequence[str], noise: Sequence[float],
                    points: Sequence[int]) -> List[Tuple[str, float, int]]:
-    """The ``(kind, noise, k)`` settings a sweep runs, in table order."""
+    """The ``(kind, noise, k)`` settings a sweep runs, in table order: each kind of ``prompt_kinds``
+    (:data:`PROMPT_KINDS`) once per value of its parameter (``noise`` scales, ``points`` numbers of clicks)."""
     if isinstance(prompt_kinds, str):
         prompt_kinds = (prompt_kinds,)
+    values = {None: [None], "noise": [float(s) for s in noise], "k": list(points)}
     out = []
-    for kind in prompt_kinds:
-        if kind == "gt_box":
-            out.append(("gt_box", 0.0, 0))
-        elif kind == "noisy_box":
-            out += [("noisy_box", float(s), 0) for s in noise]
-        elif kind == "points":
+    for name in prompt_kinds:
+        kind = prompt_kind(name)
+        if kind.param == "k":
             for k in points:
                 if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
                     raise ValueError(f"points must hold ints >= 1 (numbers of positive points), got {k!r}")
-            out += [("points", 0.0, int(k)) for k in points]
-        else:
-            raise ValueError(f"unknown prompt kind {kind!r}; known: {', '.join(PROMPT_KINDS)}")
+        for v in values[kind.param]:
+            out.append((kind.name, v if kind.param == "noise" else 0.0, int(v) if kind.param == "k" else 0))
     if not out:
         raise ValueError("no prompt setting to sweep (empty prompt_kinds, noise or points)")
     return out
@@ -158,7 +158,7 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
         samples: iterable of dicts with ``image`` (``H x W x 3`` uint8, or a ``3 x H x W`` float
             tensor in [0, 1]) and ``instance`` (``H x W`` int, 0 = stuff, > 0 = object ids): a
             ``gsam_lab.data`` dataset or a list of renders.
-        prompt_kinds: any of ``"gt_box"``, ``"noisy_box"``, ``"points"``.
+        prompt_kinds: any of :data:`PROMPT_KINDS` (``"gt_box"``, ``"noisy_box"``, ``"points"``).
         noise: noise scales of ``"noisy_box"`` (see :meth:`PromptSampler.noisy_box`).
         points: numbers ``k`` of positive points of ``"points"``.
         draws: random draws per object and setting (>= 2, as stability compares draws).
@@ -208,7 +208,7 @@ def stability_sweep(model, samples: Iterable[Mapping[str, Any]],
             masks, piou = _setting_masks(pred, inst, ids, (kind, s, k), draws, multimask, (seed, i, j))
             iou, biou, piou, stab = _scores(masks, piou, gts, dilation_ratio)
             outside = _outside_gt_box(masks, gts)
-            setting = dict(kind=kind, noise=s, k=k, setting=_setting_name(kind, s, k))
+            setting = dict(kind=kind, noise=s, k=k, setting=_setting_name((kind, s, k)))
             for a, (o, area) in enumerate(zip(ids, areas)):
                 obj = dict(image=i, object=int(o), area=int(area), **setting)
                 rows += [dict(obj, draw=d, iou=iou[a, d], boundary_iou=biou[a, d], predicted_iou=piou[a, d])
@@ -242,21 +242,17 @@ def _setting_masks(pred, inst: np.ndarray, ids: np.ndarray, setting: Tuple[str, 
     ``setting`` (``kind, noise, k``) per object, in one batched call; identical prompts are decoded once.
     ``where = (sweep seed, image index, setting index)``: object ``o``'s prompts come from
     ``PromptSampler([seed, image, o, setting])``."""
-    kind, s, k = setting
+    kind, value = _kind_and_value(setting)
     seed, i, j = where
-    if kind == "points":
-        pl = [PromptSampler([seed, i, int(o), j]).points(inst == o, k, n=draws) for o in ids]
-        pts = np.concatenate([p[0] for p in pl])                 # (O*D) x k x 2
-        labs = np.concatenate([p[1] for p in pl])
+    drawn = [kind.draw(PromptSampler([seed, i, int(o), j]), inst == o, value, n=draws) for o in ids]
+    if kind.is_box:
+        uniq, inv = _unique_rows(np.concatenate(drawn))                 # (O*D) x 4
+        out = pred.predict(boxes=uniq, multimask=multimask)
+    else:
+        pts = np.concatenate([p[0] for p in drawn])                     # (O*D) x k x 2
+        labs = np.concatenate([p[1] for p in drawn])
         uniq, inv = _unique_rows(np.concatenate([pts, labs[..., None].astype(np.float32)], -1))
         out = pred.predict(points=uniq[..., :2], labels=uniq[..., 2].astype(np.int64), multimask=multimask)
-    else:
-        if kind == "gt_box":
-            bl = [np.repeat(PromptSampler(0).gt_box(inst == o)[None], draws, 0) for o in ids]
-        else:
-            bl = [PromptSampler([seed, i, int(o), j]).noisy_box(inst == o, s, n=draws) for o in ids]
-        uniq, inv = _unique_rows(np.concatenate(bl))                 # (O*D) x 4
-        out = pred.predict(boxes=uniq, multimask=multimask)
     masks, piou = torch.as_tensor(out[0]), torch.as_tensor(out[1])
     if multimask:                                                  # SAM's recipe: the highest predicted IoU
         best = piou.argmax(1)

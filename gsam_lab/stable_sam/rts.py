@@ -6,10 +6,10 @@ Recipe (reading: docs/methods/stable_sam.md, RTS):
   in the loop: every image is embedded once, up front, and the embeddings are cached, so a step
   costs only the prompt encoder and the mask decoder.
 * **prompts**: for each object (instance id > 0, at least ``min_area`` pixels) of an image, one
-  prompt drawn from the mix ``prompt_mix = (gt_box, noisy_box, points)``: the tight ground-truth
-  box; an HQ-SAM noisy box with noise scale ``s ~ U(noise_range)``
-  (:meth:`gsam_lab.sam.PromptSampler.noisy_box`); or ``k ~ U{1..max_points}`` random positive
-  points (one ``k`` per image).
+  prompt of a kind drawn from the mix ``prompt_mix`` (weights of ``gt_box``, ``noisy_box``,
+  ``points``; :data:`gsam_lab.sam.PROMPT_KINDS`): the tight ground-truth box; an HQ-SAM noisy box
+  with noise scale ``s ~ U(noise_range)`` (:meth:`gsam_lab.sam.PromptSampler.noisy_box`); or
+  ``k ~ U{1..max_points}`` random positive points (one ``k`` per image).
 * **loss**: BCE + dice on the single-mask output's low-resolution logits against the object's
   mask resized into SAM's padded input frame (soft targets by area resampling; padding excluded).
 * **schedule**: AdamW, linear warm-up then cosine decay, gradient clipping; ``epochs`` passes over
@@ -29,13 +29,13 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gsam_lab.sam import PromptPredictor, PromptSampler
+from gsam_lab.sam import PROMPT_KINDS, PromptPredictor, PromptSampler, prompt_kind
 from gsam_lab.sam.losses import dice_loss
 from gsam_lab.training import (
     Checkpoint,
@@ -55,6 +55,7 @@ from .model import StableSam
 
 __all__ = ["RTSConfig", "train_rts", "PROMPT_MIX_KINDS", "RESUMABLE", "job_description"]
 
+#: The prompt kinds of the mix, in the order of a ``prompt_mix`` given as a tuple of weights.
 PROMPT_MIX_KINDS = ("gt_box", "noisy_box", "points")
 TRAINABLE = ("plugins", "decoder")
 
@@ -67,7 +68,8 @@ class RTSConfig:
     steps: Optional[int] = None            # optimiser steps; None: ceil(epochs * n_images / images_per_step)
     images_per_step: int = 4
     prompts_per_image: int = 8             # objects per image per step (the largest-first cap is random)
-    prompt_mix: Tuple[float, float, float] = (1.0, 1.0, 1.0)   # weights of gt_box, noisy_box, points
+    # weights of gt_box, noisy_box, points; or by name, {"noisy_box": 1.0, "points": 1.0} (a kind left out: 0)
+    prompt_mix: Union[Tuple[float, float, float], Mapping[str, float]] = (1.0, 1.0, 1.0)
     noise_range: Tuple[float, float] = (0.1, 0.5)              # noisy-box scale s ~ U(noise_range)
     max_points: int = 10                   # k ~ U{1..max_points} positive points
     lr: float = 1e-3
@@ -83,12 +85,21 @@ class RTSConfig:
     max_minutes: float = 0.0               # stop this run after so many minutes (checkpoint kept); 0 = no limit
     trainable: str = "plugins"             # "plugins" | "decoder" (baseline: tune SAM's whole mask decoder)
 
+    def mix_weights(self) -> np.ndarray:
+        """The weights of ``prompt_mix`` in :data:`PROMPT_MIX_KINDS` order."""
+        if not isinstance(self.prompt_mix, Mapping):
+            return np.asarray(self.prompt_mix, dtype=np.float64)
+        for name in self.prompt_mix:
+            if prompt_kind(name).name not in PROMPT_MIX_KINDS:        # prompt_kind: a clear error for a typo
+                raise ValueError(f"prompt kind {name!r} is not in the RTS mix; the mix has {PROMPT_MIX_KINDS}")
+        return np.array([self.prompt_mix.get(name, 0.0) for name in PROMPT_MIX_KINDS], dtype=np.float64)
+
     def validate(self) -> "RTSConfig":
-        mix = np.asarray(self.prompt_mix, dtype=np.float64)
+        mix = self.mix_weights()
         if mix.shape != (3,) or not np.isfinite(mix).all() or (mix < 0).any():
             raise ValueError(f"prompt_mix must be 3 weights >= 0 for {PROMPT_MIX_KINDS}, got {self.prompt_mix!r}")
         if mix.sum() <= 0:
-            raise ValueError(f"prompt_mix {tuple(self.prompt_mix)} sums to zero: give a positive weight to at least "
+            raise ValueError(f"prompt_mix {self.prompt_mix!r} sums to zero: give a positive weight to at least "
                              f"one of {PROMPT_MIX_KINDS}")
         lo, hi = self.noise_range
         if not (0 <= lo <= hi):
@@ -115,20 +126,22 @@ def _draw_prompts(rng: np.random.Generator, sampler: PromptSampler, im: Embedded
     """Objects of one image and their prompts: ``(ids, boxes: n_b x 4 | None, box_ids, points, point_ids)``."""
     n = min(cfg.prompts_per_image, len(im.objects))
     ids = rng.choice(im.objects, size=n, replace=False)
-    mix = np.asarray(cfg.prompt_mix, dtype=np.float64)
-    kinds = rng.choice(3, size=n, p=mix / mix.sum())
+    mix = cfg.mix_weights()
+    kinds = rng.choice(len(PROMPT_MIX_KINDS), size=n, p=mix / mix.sum())
     boxes, box_ids, pts, pt_ids = [], [], [], []
     k = int(rng.integers(1, cfg.max_points + 1))
-    for o, kind in zip(ids, kinds):
-        m = im.instance == o
-        if kind == 0:
-            boxes.append(sampler.gt_box(m))
-            box_ids.append(o)
-        elif kind == 1:
-            boxes.append(sampler.noisy_box(m, float(rng.uniform(*cfg.noise_range))))
+    for o, j in zip(ids, kinds):
+        kind = PROMPT_KINDS[PROMPT_MIX_KINDS[j]]
+        if kind.param == "noise":                          # s ~ U(noise_range), one per object
+            value = float(rng.uniform(*cfg.noise_range))
+        else:                                              # one k per image; None for the GT box
+            value = k if kind.param == "k" else None
+        prompt = kind.draw(sampler, im.instance == o, value)
+        if kind.is_box:
+            boxes.append(prompt)
             box_ids.append(o)
         else:
-            pts.append(sampler.points(m, k)[0])
+            pts.append(prompt[0])
             pt_ids.append(o)
     return (np.stack(boxes) if boxes else None, box_ids, np.stack(pts) if pts else None, pt_ids)
 

@@ -55,10 +55,17 @@ def draw_points(ax, points, labels=None, size: float = 40.0) -> list:
 
 
 def _sweep_part(s, x: str):
-    """The rows of one summary that a sweep plot draws against ``x``, sorted along it."""
+    """The rows of one summary that a sweep plot draws against ``x``, sorted along it: against ``"noise"``
+    the box kinds with a noise scale, and those without a parameter at noise 0; against ``"k"`` the kinds
+    whose parameter is a number of clicks (:data:`gsam_lab.sam.PROMPT_KINDS`)."""
+    from gsam_lab.sam.prompts import prompt_kind
+
+    kinds = {name: prompt_kind(name) for name in s["kind"].unique()}     # a clear error for an unknown kind
     if x == "noise":
-        return s[s["kind"].isin(["gt_box", "noisy_box"])].sort_values("noise")
-    part = s[(s["kind"] == "points") & ~s["setting"].astype(str).str.contains("multimask")]
+        drawn = [name for name, kind in kinds.items() if kind.is_box and kind.param in (None, "noise")]
+        return s[s["kind"].isin(drawn)].sort_values("noise")
+    drawn = [name for name, kind in kinds.items() if kind.param == "k"]
+    part = s[s["kind"].isin(drawn) & ~s["setting"].astype(str).str.contains("multimask")]
     return part.sort_values("k")
 
 
