@@ -6,6 +6,7 @@
     gsam-lab run 01 03 --profile full -p device=cuda -p seed=1 --out runs/full
     gsam-lab doctor                      # versions, device, bundled weights, caches
     gsam-lab render --split test --n 4 --out renders/   # synthetic panoramas as PNG files
+    gsam-lab site [RUN_DIR] [--out DIR]  # the executed notebooks as a static HTML site (the site extra)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import math
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 __all__ = ["main", "build_parser"]
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds allowed per cell, e.g. 600 or 2.5 (default: none, no limit)")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
     run.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+    run.add_argument("--site", action="store_true",
+                     help="then build the run's static HTML site into RUN_DIR/site (needs the site extra)")
 
     sub.add_parser("doctor", help="print versions, device, bundled weights and caches")
 
@@ -99,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=0)
     render.add_argument("--out", required=True)
     render.add_argument("--overwrite", action="store_true", help="replace PNG files that already exist")
+
+    site = sub.add_parser("site", help="build a static HTML site of a run's executed notebooks (nothing is re-run)")
+    site.add_argument("run_dir", nargs="?", default=None, metavar="RUN_DIR",
+                      help="a gsam-lab run folder (default: the latest under runs/)")
+    site.add_argument("--out", default=None, help="where the site goes (default RUN_DIR/site)")
+    site.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
@@ -119,7 +129,25 @@ def _cmd_run(args) -> int:
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
         print(f"FAILED {r.notebook}: {r.error}", file=sys.stderr)
+    if results:
+        out = Path(results[0].output).parent
+        if args.site:
+            from gsam_lab.site import build_site
+
+            build_site(out, progress=not args.quiet)
+        else:
+            import importlib.util
+
+            needs = "" if importlib.util.find_spec("myst_nb") else '  (after pip install -e ".[site]")'
+            print(f"[gsam-lab] read this run in a browser: gsam-lab site {out}{needs}")
     return 1 if failed else 0
+
+
+def _cmd_site(args) -> int:
+    from gsam_lab.site import build_site
+
+    build_site(args.run_dir, out=args.out, progress=not args.quiet)
+    return 0
 
 
 def _cmd_doctor(_args) -> int:
@@ -148,7 +176,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ``GSAM_LAB_TRACEBACK=1`` shows the traceback of unexpected errors.
     """
     args = build_parser().parse_args(argv)
-    handler = {"run": _cmd_run, "doctor": _cmd_doctor, "render": _cmd_render}[args.command]
+    handler = {"run": _cmd_run, "doctor": _cmd_doctor, "render": _cmd_render, "site": _cmd_site}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -160,8 +188,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if os.environ.get("GSAM_LAB_TRACEBACK"):
             raise
         from gsam_lab.runner import RunError
+        from gsam_lab.site.runs import SiteError
 
-        what = "" if isinstance(e, (RunError, OSError, ValueError)) else f"{type(e).__name__}: "
+        what = "" if isinstance(e, (RunError, SiteError, OSError, ValueError)) else f"{type(e).__name__}: "
         print(f"gsam-lab {args.command}: {what}{(str(e).strip().splitlines() or [''])[0]}", file=sys.stderr)
         return 2
 

@@ -26,5 +26,8 @@ def tiny_sam():
     return sam.build_tiny_sam(0).eval()
 
 
+# a small run folder and its static site (gsam-lab site), built once per session
+from sitebuild import small_run, small_site  # noqa: E402,F401
+
 # stand-ins of the full profile's files (Meta SAM checkpoint, SegFormer folders, DensePASS), built once per session
 from standins import cityscapes_ta_folder, densepass_root, meta_sam_checkpoint, standin_dir  # noqa: E402,F401
