@@ -3,13 +3,12 @@
 ``data_scripts/train_tiny_sam.py`` is the command line around :func:`train_tiny_sam`. The recipe
 follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A), scaled to 2 CPU cores:
 
-* **data**: a pool of ``pool_size`` renders from the **train** split only (world seeds from
-  ``gsam_lab.data.world_seed("train", seed, i)``); every step one new render replaces a random pool
-  entry. Views (``view_mix``): pinhole cameras (FoV 50-110 deg, random yaw/pitch/roll, ``256 x 256``
-  or ``192 x 256``), whole ERPs (``128 x 256``), ``256 x 256`` crops of ``256 x 512`` ERPs at their
-  native scale, and **zoom windows**: the square :func:`gsam_lab.sam.zoom.zoom_window` around one
-  object of a ``256 x 256`` pinhole or ``256 x 512`` ERP, resized to the encoder's input (what
-  ``PromptPredictor.predict(..., zoom=True)`` shows the model).
+* **data**: a pool of ``pool_size`` renders of **train**-split worlds (``gsam_lab.data.world_seed``); every
+  step one new render replaces a random pool entry. Views (``view_mix``): pinhole cameras (FoV 50-110 deg,
+  random yaw/pitch/roll, ``256 x 256`` or ``192 x 256``), whole ERPs (``128 x 256``), ``256 x 256`` crops of
+  ``256 x 512`` ERPs at their native scale, and **zoom windows**: the square
+  :func:`gsam_lab.sam.zoom.zoom_window` around one object of a ``256 x 256`` pinhole or ``256 x 512`` ERP,
+  resized to the encoder's input (what ``PromptPredictor.predict(..., zoom=True)`` shows the model).
 * **targets** (``targets_per_image`` per image): objects of at least ``min_area`` pixels drawn with
   weight ``area ** -size_power`` times ``class_weight`` (small objects, poles and persons more often
   than their share), and with probability ``stuff_fraction`` a "stuff" region (one class where no
@@ -25,14 +24,13 @@ follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A),
   focal loss) + MSE of the IoU head; a round prompted by one click alone is ambiguous, so SAM's
   three candidates are trained with the min over them (and the single-mask output beside); the
   candidate with the highest predicted IoU feeds the next round; the first round's loss counts
-  ``first_round_weight`` times. For box prompts, pixels outside the
-  box weigh ``1 + outside_box_weight`` in the BCE: a box means "the object in here".
+  ``first_round_weight`` times. Pixels outside a box prompt weigh ``1 + outside_box_weight`` in the BCE.
   ``aux_weight`` adds a dense auxiliary loss on the image embedding (a 1 x 1 convolution predicts
   each pixel's class and whether it lies on a boundary), a gradient at every pixel for the encoder.
-* **optimisation**: AdamW, warm-up then cosine decay, gradient clipping; ``init`` starts from
-  earlier weights (a warm restart). Built on :mod:`gsam_lab.training` (checkpoints that verify the
-  job, time budget, NaN stop). ``amp=1`` runs the image encoder and mask decoder under bfloat16
-  autocast (the prompt encoder and the losses stay in fp32).
+* **optimisation**: AdamW, warm-up then cosine decay (the encoder at ``encoder_lr_scale`` x the rate),
+  gradient clipping; ``init`` starts from earlier weights (a warm restart). Built on :mod:`gsam_lab.training`
+  (checkpoints that verify the job, time budget, NaN stop). ``amp=1``: bfloat16 autocast for the encoder and
+  decoder (the prompt encoder and the losses stay in fp32).
 """
 from __future__ import annotations
 
@@ -360,6 +358,16 @@ def job_fingerprint(cfg: TrainConfig, model) -> Dict[str, str]:
                        model=model)
 
 
+def _optimizer(model, aux_head, cfg: TrainConfig):
+    """AdamW and its parameters: the encoder at ``encoder_lr_scale`` x the rate (0: frozen), the rest at the rate."""
+    model.image_encoder.requires_grad_(cfg.encoder_lr_scale > 0)
+    encoder = [p for p in model.image_encoder.parameters() if p.requires_grad]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("image_encoder.")]
+    rest += list(aux_head.parameters()) if aux_head is not None else []
+    groups = [{"params": rest}, {"params": encoder, "lr_scale": cfg.encoder_lr_scale}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay), encoder + rest
+
+
 def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", resume: bool = True,
                    progress: bool = True, log=print, init: Optional[Path] = None,
                    overwrite: bool = False) -> Dict[str, float]:
@@ -368,16 +376,13 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
     ``init``: tiny-synth weights to start from instead of random weights (a warm restart: fresh
     optimizer and schedule). A resume continues only the same job (config, data, starting weights;
     see :class:`gsam_lab.training.Checkpoint`), otherwise it stops and says what differs. ``out`` is
-    never replaced unless ``overwrite=True``; the weights also go to ``work_dir/weights.pt``.
-
-    Returns:
-        the last logged loss parts and the wall time.
+    never replaced unless ``overwrite=True``; the weights also go to ``work_dir/weights.pt``. Returns the
+    last logged loss parts and the wall time.
     """
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it, or another path")
-    dev = resolve_device(device)
-    work_dir = Path(work_dir)
+    dev, work_dir = resolve_device(device), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = build_tiny_sam(cfg.seed).to(dev).train()
@@ -386,14 +391,7 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
     aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
-    if cfg.encoder_lr_scale == 0:
-        model.image_encoder.requires_grad_(False)
-    encoder = [p for p in model.image_encoder.parameters() if p.requires_grad]
-    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("image_encoder.")]
-    rest += list(aux_head.parameters()) if aux_head else []
-    params = encoder + rest
-    groups = [{"params": rest}] + ([{"params": encoder, "lr_scale": cfg.encoder_lr_scale}] if encoder else [])
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt, params = _optimizer(model, aux_head, cfg)
     transform = ResizeLongestSide(model.image_encoder.img_size)
     ckpt = Checkpoint(work_dir / "last.pt", job_fingerprint(cfg, model))
     if not resume and ckpt.exists():
