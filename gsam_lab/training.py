@@ -9,8 +9,11 @@ own: the data, the model and one optimisation step. Everything around the step l
   verifies it continues the same job**: the file carries a fingerprint of the config, the data and
   the starting model, and a different job is refused with what differs (:class:`ResumeMismatch`;
   with ``details=describe(...)`` it names the differing fields too);
-* :func:`describe_dataset`, :func:`content_hash`: what identifies a training set (its kind, length
-  and a hash of a few items) without reading all of it;
+* :func:`describe_data`: what identifies a training set, every item of it, cheaply: its kind
+  (:func:`describe_dataset`; a folder by its absolute path), its length, and each item's fingerprint:
+  the size and modification time of every file it reads, when it lists them (``files()``), else every
+  parameter its items follow from (``identity()``, the synthetic renders), else a
+  :func:`content_hash` of every item; a resume refused for changed data names the changed files or items;
 * :func:`run_steps`: the loop: learning rate, a NaN stop, averaged logs, a progress bar,
   checkpoints every ``ckpt_every`` steps and at the end, and a time budget (``max_minutes``) after
   which the run stops cleanly, to be resumed by running the same command again.
@@ -31,8 +34,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, is_dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Union
 
@@ -41,8 +46,9 @@ import torch
 
 from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, weights_fingerprint
 
-__all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "describe", "describe_dataset", "content_hash",
-           "spaced_indices", "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
+__all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "describe", "describe_dataset", "describe_data",
+           "item_fingerprints", "dataset_files", "file_signature", "content_hash", "spaced_indices", "differences",
+           "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
 
 
 def warmup_cosine(step: int, total: int, base_lr: float, warmup: int, floor: float = 0.05) -> float:
@@ -137,12 +143,65 @@ def spaced_indices(n: int, k: int = 8) -> List[int]:
 def describe_dataset(dataset) -> str:
     """The kind of a data set: its class and the attributes that usually identify it
     (``split``, ``hw``, ``seed``, ``root``, ``layout``),
-    e.g. ``"SyntheticPinholes split=train hw=(128, 256) seed=0"``."""
+    e.g. ``"SyntheticPinholes split=train hw=(128, 256) seed=0"``. A path is made absolute: one folder
+    given by a relative and by an absolute path is one data set."""
     parts = [type(dataset).__name__]
     for attr in ("split", "hw", "seed", "root", "layout"):
         if hasattr(dataset, attr):
-            parts.append(f"{attr}={getattr(dataset, attr)}")
+            value = getattr(dataset, attr)
+            parts.append(f"{attr}={Path(value).resolve() if isinstance(value, os.PathLike) else value}")
     return " ".join(str(p) for p in parts)
+
+
+def file_signature(path: Union[str, Path]) -> str:
+    """``"1043 bytes, modified 2024-05-01T10:00:03.123456789Z"``: what tells a changed file (its size
+    and modification time, UTC) without reading it."""
+    st = os.stat(path)
+    when = datetime.fromtimestamp(st.st_mtime_ns // 10**9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{st.st_size} bytes, modified {when}.{st.st_mtime_ns % 10**9:09d}Z"
+
+
+def dataset_files(dataset) -> Optional[Dict[str, str]]:
+    """``{file: file_signature(file)}`` of every file a data set reads, when it lists them with a
+    ``files()`` method (``data.FolderDataset``, ``goodsam.PseudoLabelDataset``; a wrapper's
+    ``.dataset`` is asked too), named relative to its ``root``; ``None`` for a data set without one."""
+    lister = getattr(dataset, "files", None)
+    if not callable(lister):
+        inner = getattr(dataset, "dataset", None)
+        return dataset_files(inner) if inner is not None and inner is not dataset else None
+    root = getattr(dataset, "root", None)
+    root = Path(os.path.abspath(root)) if root is not None else None
+    out: Dict[str, str] = {}
+    for f in lister():
+        f = Path(os.path.abspath(f))
+        name = f.relative_to(root).as_posix() if root is not None and root in f.parents else str(f)
+        out[name] = file_signature(f)
+    return out
+
+
+def item_fingerprints(dataset) -> Dict[str, object]:
+    """A fingerprint of every item of ``dataset``, as cheap as the data set allows:
+
+    * ``{"files": {name: signature}}`` when it lists its files (:func:`dataset_files`): a changed
+      label or a replaced image changes its file's size or modification time;
+    * ``{"identity": dataset.identity()}`` when it has one: every parameter its items follow from
+      (the synthetic renders: split, seed, scene parameters, renderer version ...);
+    * else ``{"items": {index: content_hash(item)}}``: every item read once (a list in memory costs
+      nothing; a data set of your own can define ``files()`` or ``identity()`` instead).
+    """
+    files = dataset_files(dataset)
+    if files is not None:
+        return {"files": files}
+    identity = getattr(dataset, "identity", None)
+    if callable(identity):
+        return {"identity": _readable(identity())}
+    return {"items": {str(i): content_hash(dataset[i]) for i in range(len(dataset))}}
+
+
+def describe_data(dataset) -> Dict[str, object]:
+    """What identifies a training set:
+    ``{"dataset": describe_dataset(ds), "size": len(ds), **item_fingerprints(ds)}``."""
+    return {"dataset": describe_dataset(dataset), "size": len(dataset), **item_fingerprints(dataset)}
 
 
 def fingerprint(**parts) -> Dict[str, str]:
@@ -226,17 +285,23 @@ def _flatten(obj, prefix: str) -> Dict[str, object]:
     return {prefix: obj}
 
 
-def _field_differences(saved, now, parts: List[str], limit: int = 8) -> List[str]:
-    """``"config.lr: checkpoint 0.001 vs now 0.01"`` for each differing field of the differing ``parts``
-    (both sides need readable details; at most ``limit`` lines)."""
-    if not isinstance(saved, Mapping) or not isinstance(now, Mapping):
-        return []
+def differences(old: Mapping, new: Mapping, keys: Optional[List[str]] = None, *, old_name: str = "checkpoint",
+                new_name: str = "now", limit: int = 8) -> List[str]:
+    """``"config.lr: checkpoint 0.001 vs now 0.01"`` for each differing field (nested dicts flattened to
+    dotted names) of ``keys`` (default: all) of two readable descriptions; at most ``limit`` lines."""
     lines = []
-    for part in parts:
-        a, b = _flatten(saved.get(part), part), _flatten(now.get(part), part)
-        lines += [f"{k}: checkpoint {a.get(k)!r} vs now {b.get(k)!r}" for k in sorted(set(a) | set(b))
+    for key in sorted(set(old) | set(new)) if keys is None else keys:
+        a, b = _flatten(old.get(key), key), _flatten(new.get(key), key)
+        lines += [f"{k}: {old_name} {a.get(k)!r} vs {new_name} {b.get(k)!r}" for k in sorted(set(a) | set(b))
                   if a.get(k) != b.get(k)]
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def _field_differences(saved, now, parts: List[str]) -> List[str]:
+    """:func:`differences` of the differing ``parts`` (both sides need readable details)."""
+    if not isinstance(saved, Mapping) or not isinstance(now, Mapping):
+        return []
+    return differences(saved, now, parts)
 
 
 @dataclass

@@ -34,7 +34,8 @@ class Recording(torch.utils.data.Dataset):
 res = goodsam.train_mka(tiny_student(), FakeTeacher(), Recording(), steps=3, batch_size=4, warmup=1, ckpt_every=3,
                         log_every=1, lr=3e-3, device="cpu", progress=False, work_dir=os.path.join(out, "work"))
 rank = int(os.environ["RANK"])
-torch.save({"state": res.student.state_dict(), "adapters": res.loss.state_dict(), "seen": seen[1:],
+# before training: item 0 is checked, then every item is read once for the job's data fingerprint
+torch.save({"state": res.student.state_dict(), "adapters": res.loss.state_dict(), "seen": seen[1 + len(base):],
             "history": res.history, "world": int(os.environ["WORLD_SIZE"])}, os.path.join(out, f"rank{rank}.pt"))
 """
 

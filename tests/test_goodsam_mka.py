@@ -346,10 +346,11 @@ def test_budget_stops_with_a_checkpoint_and_the_same_call_resumes(tmp_path):
 
 def test_nan_keeps_the_last_checkpoint(tmp_path):
     ds = make_dataset(n=2)
+    ds.identity = lambda: {"toy": "PseudoSet n=2"}        # the job's data fingerprint, without reading the items
     goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False, log=_quiet,
                       work_dir=tmp_path, stop_at=2)
     saved = (tmp_path / "last.pt").read_bytes()
-    ds.items[1]["ensemble_logits"][:] = float("nan")      # item 0 (the one hashed for the job) unchanged: it resumes
+    ds.items[1]["ensemble_logits"][:] = float("nan")      # item 1: not in the fingerprint, so it resumes
     with pytest.raises(FloatingPointError, match=r"loss is nan at step 2 \(ce=.*kd=nan"):
         goodsam.train_mka(tiny_student(), FakeTeacher(), ds, MKAConfig(**FAST), device="cpu", progress=False,
                           log=_quiet, work_dir=tmp_path)

@@ -178,6 +178,16 @@ class _Synthetic(Dataset):
     def __len__(self) -> int:
         return self.n
 
+    def identity(self) -> dict:
+        """Every parameter the items follow from (they are rendered from these alone): what a training
+        job fingerprints of this data set (:func:`gsam_lab.training.describe_data`)."""
+        out = {"kind": self.kind, "split": self.split, "n": self.n, "hw": list(self.hw), "seed": self.seed,
+               "world_params": self.world_params, "renderer": RENDERER_VERSION}
+        for attr in ("fov_deg", "pitch_deg", "views_per_world"):
+            if hasattr(self, attr):
+                out[attr] = getattr(self, attr)
+        return out
+
     def _index(self, index) -> int:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"index must be an int, got {type(index).__name__}")

@@ -111,6 +111,7 @@ class FolderDataset(Dataset):
                 raise ValueError(f"hw must be None or a pair of positive ints (H, W), got {hw!r}") from None
         self.layout, self.hw = layout, hw
         self._s2d3d_names: Optional[np.ndarray] = None
+        self._names_file: Optional[Path] = None
         if layout == "densepass":
             self.split = "val" if split is None else split
             self.pairs = self._densepass_pairs()
@@ -181,6 +182,7 @@ class FolderDataset(Dataset):
         if names_file is None:
             raise FileNotFoundError(f"Stanford2D3D layout needs semantic_labels.json in {self.root} "
                                     f"or {self.root / 'assets'}")
+        self._names_file = names_file
         try:
             names = json.loads(names_file.read_text())
         except (OSError, ValueError) as e:
@@ -236,6 +238,14 @@ class FolderDataset(Dataset):
     # -- items -------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.pairs)
+
+    def files(self) -> List[Path]:
+        """Every file the items are read from: images, labels (and Stanford2D3D's ``semantic_labels.json``).
+
+        A training job fingerprints them (:func:`gsam_lab.training.describe_data`), so that a resume
+        notices a fixed label or a replaced image."""
+        return [f for pair in self.pairs for f in pair if f is not None] + (
+            [self._names_file] if self._names_file is not None else [])
 
     def _read_label(self, path: Path) -> np.ndarray:
         try:

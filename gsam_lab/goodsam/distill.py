@@ -51,7 +51,7 @@ from gsam_lab.training import (
     ResumeMismatch,
     content_hash,
     describe,
-    describe_dataset,
+    describe_data,
     fingerprint,
     run_steps,
     warmup_cosine,
@@ -159,12 +159,13 @@ def job_description(student: nn.Module, teacher: Optional[nn.Module], dataset, f
     """What identifies an MKA job (see :mod:`gsam_lab.training`), computed before training.
 
     ``config``: the :class:`MKAConfig` minus :data:`RESUMABLE` (the adapters' initial weights follow
-    its ``seed``); ``data``: the dataset's kind, length and a hash of its first item (the only one read
-    before training); ``model``: the student's architecture and initial weights, and the TA's feature
-    channels and weights when its features are used (``feat_weight > 0``).
+    its ``seed``); ``data``: the dataset's kind, length and a fingerprint of every item
+    (:func:`~gsam_lab.training.describe_data`: a pseudo-label folder's files by size and modification
+    time) and a hash of the first item; ``model``: the student's architecture and initial weights, and
+    the TA's feature channels and weights when its features are used (``feat_weight > 0``).
     """
     config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
-    data = {"dataset": describe_dataset(dataset), "size": len(dataset), "first_item": content_hash(first_item)}
+    data = {**describe_data(dataset), "first_item": content_hash(first_item)}
     ta = None
     if cfg.feat_weight > 0:
         ta = {"channels": list(getattr(teacher, "feature_channels")), "weights": weights_fingerprint(teacher)}

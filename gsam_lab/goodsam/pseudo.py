@@ -14,9 +14,10 @@
     ``format``, ``classes`` (the K class names), ``teacher`` (its name), ``teacher_weights`` and
     ``sam_weights`` (fingerprints of the TA's weights and of the SAM's mask decoder,
     :func:`gsam_lab.utils.weights_fingerprint`; ``None`` without a SAM), ``source`` (a description of
-    the panoramas: dataset class, split, size, or the folder), ``n`` (number of panoramas), ``topk``
-    (k), ``dar`` (the DAR settings: windows, boundary, fusion and their parameters). Written first,
-    atomically.
+    the panoramas: dataset class, split, size, or the folder), ``n`` (number of panoramas),
+    ``source_items`` (a fingerprint of every panorama, :func:`gsam_lab.training.item_fingerprints`: a
+    folder's files by size and modification time), ``topk`` (k), ``dar`` (the DAR settings: windows,
+    boundary, fusion and their parameters). Written first, atomically.
 ``items/<index:06d>.pt`` (``torch.save`` of a dict, written atomically, one per panorama)
     ``index`` (int, position in the source), ``image`` (``3 x H x W`` uint8), ``pseudo_label``
     (``H x W`` uint8, 255 = ignore), ``topk_index`` (``k x H x W`` uint8, class ids, most likely first),
@@ -29,11 +30,11 @@ them dense again: the k stored classes keep their log-probability, the other ``K
 remaining probability mass equally (``log((1 - sum_k p) / (K - k))``, floored at ``log 1e-6``). With
 ``k = K`` the reconstruction is exact up to float16.
 
-Resuming: a folder whose manifest matches (same classes, TA and SAM weights, source, n, k and DAR
-settings) is continued - complete items are kept, missing or damaged ones (:func:`read_item` fails)
-computed again. A folder with a different manifest (e.g. made with another SAM or TA, whose labels
-would be mixed with these), or other files and no manifest, is refused with an error and left
-untouched.
+Resuming: a folder whose manifest matches (same classes, TA and SAM weights, source and its
+panoramas, n, k and DAR settings) is continued - complete items are kept, missing or damaged ones
+(:func:`read_item` fails) computed again. A folder with a different manifest (e.g. made with another
+SAM or TA, whose labels would be mixed with these, or from panoramas changed since), or other files
+and no manifest, is refused with an error naming what differs, and left untouched.
 
 Several processes: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) or with
 ``rank=`` / ``world_size=``, process ``r`` labels the indices ``i`` with ``i % world_size == r``.
@@ -44,13 +45,13 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch.utils.data import Dataset
 
 from gsam_lab.data.folder import FolderDataset
-from gsam_lab.training import describe_dataset
+from gsam_lab.training import describe_dataset, differences, item_fingerprints
 from gsam_lab.utils import atomic_save, atomic_write_bytes, load_torch_file, progress_bar, weights_fingerprint
 
 from .fusion import fusion_rule
@@ -153,10 +154,10 @@ def _prepare_folder(out: Path, manifest: Dict[str, Any], resume: bool) -> None:
         diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
         if diff:
             why = [w for k, w in (("sam_weights", "another SAM"), ("teacher_weights", "another TA")) if k in diff]
+            fields = differences(old, manifest, diff, old_name="folder", new_name="requested")
             raise PseudoLabelFolderError(
                 f"{out} already holds other pseudo-labels" + (f", made with {' and '.join(why)}" if why else "")
-                + f" (manifest differs in {diff}: "
-                f"{ {k: old.get(k) for k in diff} } vs requested { {k: manifest.get(k) for k in diff} }). "
+                + f" (manifest differs: {'; '.join(fields)}). "
                 f"Nothing was changed; choose another out_dir (e.g. named after the models' fingerprints) "
                 f"or delete that folder.")
         if not resume:
@@ -208,7 +209,7 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
     out = Path(out_dir)
     manifest = {"format": PSEUDO_FORMAT, "classes": list(teacher.classes), "teacher": getattr(teacher, "name", ""),
                 "teacher_weights": model_fingerprint(teacher), "sam_weights": model_fingerprint(model),
-                "source": describe_dataset(ds), "n": len(ds), "topk": int(topk),
+                "source": describe_dataset(ds), "n": len(ds), "source_items": item_fingerprints(ds), "topk": int(topk),
                 "dar": _jsonable(dict(windows=windows, boundary=boundary, fusion=fusion_rule(fusion).name,
                                       **dar_kwargs))}
     _prepare_folder(out, manifest, resume)
@@ -272,6 +273,10 @@ class PseudoLabelDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def files(self) -> List[Path]:
+        """The manifest and every item file (fingerprinted by a training job: a re-made item is noticed)."""
+        return [self.root / "manifest.json"] + list(self.paths)
 
     def __getitem__(self, i: int) -> dict:
         rec = read_item(self.paths[i])

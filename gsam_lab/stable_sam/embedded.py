@@ -7,18 +7,19 @@ and the mask decoder on the cached embeddings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from gsam_lab.images import as_rgb_uint8
 from gsam_lab.sam import PromptPredictor
+from gsam_lab.training import content_hash
 from gsam_lab.utils import progress_bar
 
 from .model import StableSam
 
-__all__ = ["EmbeddedImage", "embed_dataset"]
+__all__ = ["EmbeddedImage", "embed_dataset", "item_digests"]
 
 
 @dataclass
@@ -26,7 +27,9 @@ class EmbeddedImage:
     """One training image: its cached embedding and its objects.
 
     ``embedding``: ``1 x C x h x w``; ``instance``: ``H x W`` int64 numpy; ``objects``: the ids
-    with at least ``min_area`` pixels; ``input_size``: the resized image's size in SAM's frame.
+    with at least ``min_area`` pixels; ``input_size``: the resized image's size in SAM's frame;
+    ``index``: the item's index in its dataset; ``digest``: a :func:`~gsam_lab.training.content_hash`
+    of the image (uint8) and its instance map, what a training job fingerprints of this item.
     """
 
     embedding: torch.Tensor
@@ -34,6 +37,15 @@ class EmbeddedImage:
     objects: np.ndarray
     original_size: Tuple[int, int]
     input_size: Tuple[int, int]
+    index: int = -1
+    digest: str = ""
+
+
+def item_digests(embedded: Sequence[EmbeddedImage]) -> Dict[str, str]:
+    """``{dataset index: digest}`` of every embedded image (an image made without a digest: a hash of its
+    instance map and size), so that a resume notices a changed image or instance map and names it."""
+    return {str(e.index if e.index >= 0 else f"#{j}"): e.digest or content_hash((e.instance, e.original_size))
+            for j, e in enumerate(embedded)}
 
 
 @torch.no_grad()
@@ -79,8 +91,9 @@ def embed_dataset(stable: StableSam, dataset, min_area: int = 64, progress: bool
         if inst.shape != img.shape[:2]:
             raise ValueError(f"dataset item {i}: instance map {inst.shape} does not match the image {img.shape[:2]}")
         pred.set_image(img)
-        out.append(EmbeddedImage(pred.features.detach(), inst.astype(np.int64), ids, pred.original_size,
-                                 pred.input_size))
+        inst = inst.astype(np.int64)
+        out.append(EmbeddedImage(pred.features.detach(), inst, ids, pred.original_size, pred.input_size, i,
+                                 content_hash((img, inst))))
     if not out:
         raise ValueError(f"none of the {n} dataset images has an object (instance id > 0) of at least "
                          f"{min_area} pixels: RTS trains on per-instance prompts and needs instance masks")

@@ -39,17 +39,15 @@ from gsam_lab.sam import PROMPT_KINDS, PromptPredictor, PromptSampler, prompt_ki
 from gsam_lab.sam.losses import dice_loss
 from gsam_lab.training import (
     Checkpoint,
-    content_hash,
     describe,
     describe_dataset,
     fingerprint,
     run_steps,
-    spaced_indices,
     warmup_cosine,
 )
 from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 
-from .embedded import EmbeddedImage, embed_dataset
+from .embedded import EmbeddedImage, embed_dataset, item_digests
 from .io import sam_fingerprint, save
 from .model import StableSam
 
@@ -241,14 +239,13 @@ def job_description(stable: StableSam, cfg: RTSConfig, embedded: Sequence[Embedd
     """What identifies an RTS job (see :mod:`gsam_lab.training`), computed before training.
 
     ``config``: the :class:`RTSConfig` minus :data:`RESUMABLE`; ``data``: the kind of ``dataset``, the
-    number of images and objects and a hash of a few images' instance maps; ``model``: the
-    fingerprints of SAM's mask decoder and of the plugins' initial weights, and the plugins' layout.
+    number of images and objects and a hash of every image with its instance map
+    (:func:`~gsam_lab.stable_sam.embedded.item_digests`); ``model``: the fingerprints of SAM's mask
+    decoder and of the plugins' initial weights, and the plugins' layout.
     """
     config = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE}
-    picks = spaced_indices(len(embedded))
     data = {"dataset": describe_dataset(dataset) if dataset is not None else None, "images": len(embedded),
-            "objects": int(sum(len(e.objects) for e in embedded)),
-            "sample": content_hash([(embedded[i].instance, embedded[i].original_size) for i in picks])}
+            "objects": int(sum(len(e.objects) for e in embedded)), "items": item_digests(embedded)}
     model = {"sam_decoder": sam_fingerprint(stable.sam), "plugins": weights_fingerprint(stable.plugin_modules()),
              "plugin_config": dict(stable.config)}
     return describe(recipe="gsam_lab.stable_sam.train_rts", config=config, data=data, model=model)
