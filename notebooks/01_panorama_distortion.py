@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -148,7 +148,8 @@ axes[1].grid(alpha=.3)
 axes[1].legend()
 fig.tight_layout()
 viz.savefig(fig, out / "area_distortion.png")
-print(f"whole sphere = {omega.sum():.4f} sr (4π = {4 * np.pi:.4f});  scale at 60°: {1 / np.cos(np.radians(60)):.2f}")
+print(f"whole sphere = {omega.sum():.4f} sr (4π = {4 * np.pi:.4f});  scale at 60°: {1 / np.cos(np.radians(60)):.2f}, "
+      f"at 80°: {1 / np.cos(np.radians(80)):.2f}")
 
 # %%
 row60 = int(np.argmin(np.abs(lat_rows - 60)))
@@ -376,8 +377,10 @@ if check_claims and not data_root:     # claims about the synthetic street world
 # across the seam behind the camera. (The widget needs a live kernel; in a static copy of this
 # notebook the screenshot shows what it looks like, and the cell below the widget runs the same logic
 # without the sliders.)
-#
-# ![The distortion explorer: sliders, the view's footprint, the tangent view](../docs/img/distortion_explorer.png)
+
+# %%
+# what the widget looks like in JupyterLab: a screenshot, kept in this cell's output
+widgets.screenshot("distortion_explorer", width=760)
 
 # %%
 explorer = widgets.DistortionExplorer(pano["image"], view_hw=cfg.view_hw)
@@ -413,21 +416,19 @@ if check_claims:
 # %% [markdown]
 # ## Your turn
 #
-# Change a value, predict the outcome, then run the cells and compare. (The numbers quoted are what the
-# quick profile gives.)
+# Change a value, write down what you expect, then run the cells and compare with what they print.
 #
 # 1. **Bigger circles.** In section 2, draw *and* measure the indicatrix with `radius_deg=20.0`. The
-#    width/height ratio equals `1/cos(lat)` only for small circles: expect the measured ratio to overshoot
-#    at high latitudes (about 1.66 against 1.53 at ±49°) and the circles nearest the poles to wrap around
-#    the seam and drop out of the table.
+#    width/height ratio equals `1/cos(lat)` only for small circles: at high latitudes, does the measured
+#    ratio overshoot or undershoot `1/cos(lat)`? Which circles drop out of the table, and why (the loop
+#    skips rings that the seam splits)?
 # 2. **Closer to the pole.** In section 5, paste the car at `lats = [0, 30, 60, 85]`. `1/cos(85°)` is
-#    11.5, yet expect a measured growth of only about 7: a 40° view centred at 85° reaches over the
-#    pole, where the ERP has no more rows to spread it over. What does that say about using `1/cos(lat)`
-#    for large objects?
+#    11.5: does the measured growth reach it? A 40° view centred at 85° reaches over the pole, where the
+#    ERP has no more rows to spread it over. What does that say about using `1/cos(lat)` for large objects?
 # 3. **A yaw that is not a whole pixel.** Is `panorama.rotate_erp(erp_t, yaw_deg=1.0)` still an exact
-#    `torch.roll`? Expect no: 1° is 1.42 columns at `W = 512`, so the image is resampled (mean absolute
-#    difference to the nearest roll about 0.003), while 45° (64 columns) stays exact.
+#    `torch.roll`? 1° is 512 / 360 = 1.42 columns at `W = 512`, 45° exactly 64: compare both with the
+#    nearest roll (`torch.equal`, and the mean absolute difference).
 # 4. **Field of view.** Call `widgets.explorer_frame(pano["image"], 0, 0, fov, cfg.view_hw)` for
-#    `fov` = 30, 60, 90 and 120 at the equator and read `stretch` (ERP pixels per view pixel). Expect it
-#    to grow from about 0.07 to about 1.0: a wider view squeezes more of the sphere into the same
-#    160 × 160 pixels. At which FoV does a tangent view stop saving pixels against the ERP?
+#    `fov` = 30, 60, 90 and 120 at the equator and read `stretch` (ERP pixels per view pixel): a wider
+#    view squeezes more of the sphere into the same 160 × 160 pixels. At which FoV does a tangent view
+#    stop saving pixels against the ERP (`stretch` above 1)?

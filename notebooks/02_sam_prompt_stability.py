@@ -430,8 +430,10 @@ if check_claims:
 #
 # (The widget needs a live kernel; in a static copy of this notebook the screenshot shows what it looks
 # like, and the cell after the widget drives the same logic from code.)
-#
-# ![The prompt playground: a box, its noisy copies, how often pixels are masked](../docs/img/prompt_playground.png)
+
+# %%
+# what the widget looks like in JupyterLab: a screenshot, kept in this cell's output
+widgets.screenshot("prompt_playground", width=760)
 
 # %%
 playground = widgets.PromptPlayground(predictor, img0, noise=0.0, draws=cfg.draws, seed=seed)

@@ -6,6 +6,7 @@ from .colab import enable_colab_widgets, in_colab
 from .distortion_explorer import DistortionExplorer, ExplorerFrame, explorer_frame
 from .playground_state import PlaygroundFrame, PlaygroundState, playground_frame
 from .prompt_playground import PromptPlayground
+from .screenshots import SCREENSHOTS, screenshot, screenshot_path
 
 __all__ = [
     # colab.py
@@ -16,4 +17,6 @@ __all__ = [
     "PlaygroundFrame", "PlaygroundState", "playground_frame",
     # prompt_playground.py
     "PromptPlayground",
+    # screenshots.py
+    "SCREENSHOTS", "screenshot", "screenshot_path",
 ]
