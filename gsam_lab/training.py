@@ -46,9 +46,9 @@ import torch
 
 from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, weights_fingerprint
 
-__all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "describe", "describe_dataset", "describe_data",
-           "item_fingerprints", "dataset_files", "file_signature", "content_hash", "spaced_indices", "differences",
-           "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
+__all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "Fingerprint", "describe", "describe_dataset",
+           "describe_data", "item_fingerprints", "dataset_files", "file_signature", "content_hash", "spaced_indices",
+           "differences", "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
 
 
 def warmup_cosine(step: int, total: int, base_lr: float, warmup: int, floor: float = 0.05) -> float:
@@ -204,6 +204,13 @@ def describe_data(dataset) -> Dict[str, object]:
     return {"dataset": describe_dataset(dataset), "size": len(dataset), **item_fingerprints(dataset)}
 
 
+class Fingerprint(dict):
+    """What :func:`fingerprint` returns: ``{part: hash}``, which also keeps the readable parts
+    (``details``, as :func:`describe` gives them) for a :class:`Checkpoint` to name a differing field."""
+
+    details: Optional[Dict[str, object]] = None
+
+
 def fingerprint(**parts) -> Dict[str, str]:
     """``{"config": "3f2a...", "data": ..., "model": ...}``: a short hash of each part.
 
@@ -211,8 +218,18 @@ def fingerprint(**parts) -> Dict[str, str]:
     ``nn.Module`` (hashed from its weights: pass the model *before* training, so a resume is
     checked against the model the job started from). Parts that should not stop a resume
     (``steps``, ``max_minutes``, logging intervals) must be left out by the caller.
+
+    The result also carries the readable parts (``.details``): a :class:`Checkpoint` given it
+    without ``details=`` still says which field differs (``config.lr: checkpoint 0.001 vs now 0.01``).
     """
-    return {k: _digest(v) for k, v in parts.items()}
+    out, details = Fingerprint(), {}
+    for k, v in parts.items():
+        if isinstance(v, torch.nn.Module):
+            out[k] = details[k] = weights_fingerprint(v)         # hashed once
+        else:
+            out[k], details[k] = _digest(v), describe(part=v)["part"]
+    out.details = details
+    return out
 
 
 class ResumeMismatch(RuntimeError):
@@ -231,14 +248,16 @@ class Checkpoint:
         path: the file (written atomically: a kill leaves the previous checkpoint intact).
         fingerprint: what identifies the job (:func:`fingerprint`); stored in the file and compared
             on :meth:`load`.
-        details: the readable job (:func:`describe`), stored with it; when a resume is refused, the
-            message lists the fields that differ (else only the parts: config, data, model).
+        details: the readable job (:func:`describe`; default: the one a :func:`fingerprint` keeps),
+            stored with it; when a resume is refused, the message lists the fields that differ (else
+            only the parts: config, data, model).
     """
 
     def __init__(self, path: Union[str, Path], fingerprint: Mapping[str, str],
                  details: Optional[Mapping[str, object]] = None):
         self.path = Path(path)
         self.fingerprint = dict(fingerprint)
+        details = details if details is not None else getattr(fingerprint, "details", None)
         self.details = _readable(dict(details)) if details is not None else None
 
     def exists(self) -> bool:

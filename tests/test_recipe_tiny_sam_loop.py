@@ -38,7 +38,7 @@ def test_resume_refuses_another_job_and_budget_stops_cleanly(tmp_path):
     assert any("max_minutes" in line for line in logs)
     assert torch.load(tmp_path / "work" / "last.pt", weights_only=True)["step"] == 1
     other = TrainConfig(**{**cfg.__dict__, "lr": 1e-5})                 # another job in the same folder
-    with pytest.raises(ResumeMismatch, match="config"):
+    with pytest.raises(ResumeMismatch, match=r"different config: config\.lr: checkpoint 0\.0005 vs now 1e-05\)"):
         train_tiny_sam(other, tmp_path / "b.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append)
     assert not (tmp_path / "b.pt").exists()
     train_tiny_sam(other, tmp_path / "b.pt", tmp_path / "work", device="cpu", progress=False, log=logs.append,

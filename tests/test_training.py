@@ -98,9 +98,30 @@ def test_a_refused_resume_names_the_fields_that_differ(tmp_path):
     with pytest.raises(ResumeMismatch, match=r"different config, data: config\.lr: checkpoint 0\.001 vs now 0\.01; "
                                              r"data\.n: checkpoint 4 vs now 5\)"):
         Checkpoint(tmp_path / "last.pt", fingerprint(**other), details=other).load()
-    Checkpoint(tmp_path / "bare.pt", fingerprint(**job)).save({"step": 1})      # no details: only the parts
+    Checkpoint(tmp_path / "bare.pt", dict(fingerprint(**job))).save({"step": 1})   # no details: only the parts
     with pytest.raises(ResumeMismatch, match=r"different config, data\);"):
         Checkpoint(tmp_path / "bare.pt", fingerprint(**other), details=other).load()
+
+
+def test_a_fingerprint_alone_is_enough_to_name_the_differing_field(tmp_path):
+    """A recipe that hashes its raw parts (a config dataclass, a module) and passes no details."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Cfg:
+        lr: float = 1e-3
+        views: tuple = (0.5, 0.5)
+
+    m = torch.nn.Linear(2, 2)
+    fp = fingerprint(config=Cfg(), data={"split": "train"}, model=m)
+    assert dict(fp) == {"config": fingerprint(config=Cfg())["config"], "data": fingerprint(data={"split": "train"})[
+        "data"], "model": fingerprint(model=m)["model"]} and fp["model"] == fp.details["model"]
+    Checkpoint(tmp_path / "last.pt", fp).save({"step": 1})
+    assert Checkpoint(tmp_path / "last.pt", fingerprint(config=Cfg(), data={"split": "train"}, model=m)).load()
+    with pytest.raises(ResumeMismatch, match=r"different config: config\.views: checkpoint \[0\.5, 0\.5\] vs now "
+                                             r"\[0\.25, 0\.75\]\)"):
+        Checkpoint(tmp_path / "last.pt", fingerprint(config=Cfg(views=(0.25, 0.75)), data={"split": "train"},
+                                                     model=m)).load()
 
 
 def test_content_hash_and_dataset_description():
