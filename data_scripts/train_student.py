@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from gsam_lab import data, goodsam
-from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou
+from gsam_lab.goodsam.distill import MKAConfig
+from gsam_lab.goodsam.evaluate import evaluate_miou
 from gsam_lab.utils import atomic_save, load_torch_file, resolve_device, weights_fingerprint
 
 VARIANTS = {"ce": dict(kd_weight=0.0, feat_weight=0.0), "kd": dict(feat_weight=0.0), "full": dict()}

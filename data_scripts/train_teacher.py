@@ -11,7 +11,7 @@ a wall-time budget per run (``--max-minutes``, with a checkpoint; run again to c
 
 At the end the weights go to ``--out`` (fp16, default ``runs/teacher_tiny_synth.pt``; an existing file is
 replaced only with ``--overwrite``, and a run stopped by its budget writes nothing there) and the TA is
-measured on held-out TEST-split pinholes and ERP panoramas with ``gsam_lab.goodsam.evaluate_teacher``
+measured on held-out TEST-split pinholes and ERP panoramas with ``gsam_lab.goodsam.evaluate_miou``
 (notebook 04 makes the same measurement; to score a saved TA on test-split ERPs alone, run
 ``data_scripts/eval_student.py --teacher <name or path>`` with no student)::
 
@@ -183,11 +183,18 @@ def train(args, teacher: Teacher, load_data, gen: torch.Generator, log=print):
 
 def evaluate(args, teacher: Teacher, argv=None) -> dict:
     """Score the TA on held-out test-split pinholes and ERPs; the report written next to the weights."""
-    from gsam_lab.goodsam.teacher import evaluate_teacher
+    from gsam_lab.goodsam.evaluate import evaluate_miou
+
+    def score(dataset) -> dict:
+        """The TA's mIoU on ``dataset`` and its IoU per class by name, rounded for the report."""
+        e = evaluate_miou(teacher, dataset, batch_size=8, device=next(teacher.parameters()).device)
+        per_class = {c: round(v, 4) for c, v in zip(teacher.classes, e["per_class"])}
+        return {"miou": round(e["miou"], 4), "per_class": per_class}
+
     t1 = time.time()
-    pin = evaluate_teacher(teacher, data.SyntheticPinholes("test", n=args.n_test_pinhole, hw=tuple(args.hw)))
-    erp_small = evaluate_teacher(teacher, data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(128, 256)))
-    erp = evaluate_teacher(teacher, data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(256, 512)))
+    pin = score(data.SyntheticPinholes("test", n=args.n_test_pinhole, hw=tuple(args.hw)))
+    erp_small = score(data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(128, 256)))
+    erp = score(data.SyntheticPanoramas("test", n=args.n_test_erp, hw=(256, 512)))
     return {
         "command": " ".join(["python", "data_scripts/train_teacher.py"] + (argv or sys.argv[1:])),
         "params": sum(p.numel() for p in teacher.segformer.parameters()),

@@ -54,7 +54,10 @@ def bootstrap_ci(values: Sequence[float], level: float = 0.95, n_boot: int = 200
 
 def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: int = 2000,
                         seed: int = 0) -> Tuple[float, float, float]:
-    """``(mean(a - b), low, high)`` for two methods scored on the same units, in the same order."""
+    """``(mean(a - b), low, high)`` for two methods scored on the same units, in the same order; or, for two
+    pandas Series, on the units (index entries) both have, each unit's two values paired by its index."""
+    if isinstance(a, pd.Series) and isinstance(b, pd.Series):
+        a, b = a.align(b, join="inner")
     a, b = _as_values(a, "a"), _as_values(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"paired values need the same length, got {a.size} and {b.size}")

@@ -131,13 +131,13 @@ print(f"{len(test_set)} test panoramas, {len(pinholes)} test pinholes; studied p
 # difference is the domain gap that GoodSAM sets out to close.
 
 # %%
-src = goodsam.evaluate_teacher(ta, pinholes)
-tgt = goodsam.evaluate_teacher(ta, test_set, batch_size=2)
+src = goodsam.evaluate_miou(ta, pinholes, batch_size=8, device=dev)
+tgt = goodsam.evaluate_miou(ta, test_set, batch_size=2, device=dev)
 gap = src["miou"] - tgt["miou"]
 fig, ax = plt.subplots(figsize=(10, 3.5))
 xs = np.arange(ta.num_classes)
-ax.bar(xs - 0.2, list(src["per_class"].values()), 0.4, label=f"pinhole (source) mIoU {src['miou']:.3f}")
-ax.bar(xs + 0.2, list(tgt["per_class"].values()), 0.4, label=f"panorama (target) mIoU {tgt['miou']:.3f}")
+ax.bar(xs - 0.2, src["per_class"], 0.4, label=f"pinhole (source) mIoU {src['miou']:.3f}")
+ax.bar(xs + 0.2, tgt["per_class"], 0.4, label=f"panorama (target) mIoU {tgt['miou']:.3f}")
 ax.set_xticks(xs, ta.classes, rotation=30)
 ax.set_ylabel("IoU")
 ax.legend()
@@ -161,7 +161,7 @@ with torch.no_grad():
     ta_preds = torch.stack([ta.predict(test_set[i]["image"][None].to(dev))[0].argmax(0).cpu()
                             for i in range(len(test_set))])
 gts = torch.stack([test_set[i]["semantic"] for i in range(len(test_set))])
-ta_cms = [metrics.confusion_matrix(p, g, ta.num_classes).numpy() for p, g in zip(ta_preds, gts)]
+ta_cms = tgt["confusions"]                      # one confusion matrix per panorama, from the scoring above
 print(f"TA on {len(test_set)} panoramas: mIoU {bootstrap.format_ci(*bootstrap.miou_bootstrap_ci(ta_cms))} "
       "(95 % interval over panoramas)")
 lat_ta = metrics.latitude_miou(ta_preds, gts, ta.num_classes, bands=6)

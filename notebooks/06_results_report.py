@@ -148,26 +148,6 @@ ss_table
 # box is casual. Stable-SAM's promise is a smaller gap than SAM's.
 
 # %%
-objs = ev.objects
-
-
-def per_object(model, setting, domain=None):
-    """IoU per object (mean over draws) of one model and setting, indexed by (domain, image, object)."""
-    g = objs[(objs["method"] == model) & (objs["setting"] == setting)]
-    g = g if domain is None else g[g["domain"] == domain]
-    return g.set_index(["domain", "image", "object"])["iou"]
-
-
-def paired(a, b, scale=1.0):
-    """(mean(a - b), low, high) over the objects both have, and their number."""
-    left, right = a.align(b, join="inner")
-    return tuple(scale * v for v in bootstrap.paired_bootstrap_ci(left.to_numpy(), right.to_numpy())), len(left)
-
-
-def gap(model, domain=None):
-    return per_object(model, "gt_box", domain) - per_object(model, NOISY, domain)
-
-
 comparisons = {                 # name -> (model, setting) minus (model, setting), on the same objects
     "Stable-SAM - SAM, noisy box s=0.4": (("Stable-SAM", NOISY), ("SAM", NOISY)),
     "Stable-SAM - SAM, 1 click": (("Stable-SAM", "points k=1"), ("SAM", "points k=1")),
@@ -179,11 +159,20 @@ comparisons = {                 # name -> (model, setting) minus (model, setting
     "robustness gap, Stable-SAM": (("Stable-SAM", "gt_box"), ("Stable-SAM", NOISY)),
     "robustness gap, fill box": (("fill box", "gt_box"), ("fill box", NOISY)),
 }
+
+
+def gap(model, domain=None):
+    """Per object of ``domain`` (None: both): the model's GT-box IoU minus its noisy-box IoU."""
+    return ev.per_object(model, "gt_box", domain) - ev.per_object(model, NOISY, domain)
+
+
 ss_paired = {}                  # (comparison, domain) -> ((value, low, high), n), IoU units
 for dom in (*n_objects, None):
+    n = n_objects[dom] if dom else sum(n_objects.values())     # every model is scored on the same objects
     for name, (a, b) in comparisons.items():
-        ss_paired[name, dom or "both"] = paired(per_object(*a, dom), per_object(*b, dom))
-    ss_paired["gap of Stable-SAM - gap of SAM", dom or "both"] = paired(gap("Stable-SAM", dom), gap("SAM", dom))
+        ss_paired[name, dom or "both"] = ev.paired(dom, a, b), n
+    ss_paired["gap of Stable-SAM - gap of SAM", dom or "both"] = (
+        bootstrap.paired_bootstrap_ci(gap("Stable-SAM", dom), gap("SAM", dom)), n)
 diff_table = pd.DataFrame([{"comparison": name, "domain": dom, "n objects": n, "difference [95% CI]": fmt(v)}
                            for (name, dom), (v, n) in ss_paired.items()])
 diff_table.to_csv(out / "stable_sam_paired.csv", index=False)
@@ -191,7 +180,7 @@ diff_table.pivot(index="comparison", columns="domain", values="difference [95% C
     index=list(dict.fromkeys(diff_table["comparison"])), columns=[*n_objects, "both"])
 
 # %%
-pooled = bootstrap.summarize_ci(objs, ["setting", "method"], "iou")
+pooled = bootstrap.summarize_ci(ev.objects, ["setting", "method"], "iou")
 settings = list(dict.fromkeys(pooled["setting"]))
 models = ["SAM", "Stable-SAM", "fill box"]
 fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -237,29 +226,31 @@ test = data.SyntheticPanoramas("test", cfg.n_test, eval_hw, seed=seed)
 
 
 def predict(model, item):
+    """The model's label map of one item (for the figure)."""
     with torch.no_grad():
         return model.to(dev).eval().predict(item["image"][None].float().to(dev)).argmax(1)[0].cpu()
 
 
-def confusion(pred, item):
-    return metrics.confusion_matrix(pred.cpu(), item["semantic"], K).numpy()
+def confusions(model, dataset):
+    """One confusion matrix per panorama of ``dataset``: the model scored whole, one panorama at a time."""
+    return goodsam.evaluate_miou(model, dataset, K, batch_size=1, device=dev)["confusions"]
 
 
-cms = {"TA": [], "DAR vote": [], "DAR ctcf": []} | ({"shipped student": []} if shipped is not None else {})
+cms = {"TA": confusions(ta, test), "DAR vote": [], "DAR ctcf": []}
+if shipped is not None:
+    cms["shipped student"] = confusions(shipped, test)
 examples = []                   # predictions on the first two panoramas, for the figure
-for i in range(len(test)):
+for i in range(len(test)):      # DAR: one ensemble per panorama, no model to hand to evaluate_miou
     item = test[i]
     masks = goodsam.sam_masks(sam_model, item["image"].to(dev), points_per_side=6)   # SAM once, both fusions
-    preds = {"TA": predict(ta, item)}
+    dar_preds = {}
     for fusion in ("vote", "ctcf"):
         r = goodsam.dar(ta, None, item["image"], windows="h", boundary=True, fusion=fusion, masks=masks)
-        preds[f"DAR {fusion}"] = r.ensemble_logits.argmax(0).cpu()
-    if shipped is not None:
-        preds["shipped student"] = predict(shipped, item)
-    for name, pred in preds.items():
-        cms[name].append(confusion(pred, item))
+        dar_preds[f"DAR {fusion}"] = pred = r.ensemble_logits.argmax(0).cpu()
+        cms[f"DAR {fusion}"].append(metrics.confusion_matrix(pred, item["semantic"], K).numpy())
     if i < 2:
-        examples.append(preds)
+        examples.append({"TA": predict(ta, item), **dar_preds}
+                        | ({"shipped student": predict(shipped, item)} if shipped is not None else {}))
 
 
 def miou_ci(cm_list, base=None):
@@ -302,8 +293,8 @@ stu = goodsam.Student(cfg.student, K, classes=data.CLASSES, seed=seed)
 run = goodsam.train_mka(stu, ta, train_set, goodsam.MKAConfig(steps=cfg.steps, batch_size=4, lr=1e-3,
                         warmup=max(1, cfg.steps // 20), temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4)),
                         device=dev, work_dir=out / "student_ckpt", log=lambda line: None)
-cm_demo_ta = [confusion(predict(ta, test_demo[i]), test_demo[i]) for i in range(len(test_demo))]
-cm_demo = [confusion(predict(run.student, test_demo[i]), test_demo[i]) for i in range(len(test_demo))]
+cm_demo_ta = confusions(ta, test_demo)
+cm_demo = confusions(run.student, test_demo)
 goodsam_rows["TA (demo size)"] = dict(params=n_ta, hw=tuple(cfg.erp_hw), n=len(test_demo), miou=miou_ci(cm_demo_ta),
                                       diff=None)
 goodsam_rows[f"live demo student, {cfg.steps} steps"] = dict(
@@ -360,9 +351,10 @@ ss_data = (f"synthetic test renders: {cfg.n_pinhole} pinholes + {n_erp_images} p
 measured = {}
 for key, setting in [("stable_sam.noisy_box", NOISY), ("stable_sam.points1", "points k=1"),
                      ("stable_sam.points3", "points k=3"), ("stable_sam.gt_box", "gt_box")]:
-    a, b = per_object("Stable-SAM", setting), per_object("SAM", setting)
-    d, n = paired(a, b, pts)
-    measured[key] = report.Measured(baseline=pts * b.mean(), method=pts * a.mean(), diff=d, n=n, data=ss_data,
+    d = tuple(pts * v for v in ev.paired(None, ("Stable-SAM", setting), ("SAM", setting)))
+    measured[key] = report.Measured(baseline=pts * ev.per_object("SAM", setting).mean(),
+                                    method=pts * ev.per_object("Stable-SAM", setting).mean(), diff=d,
+                                    n=sum(n_objects.values()), data=ss_data,
                                     model=f"SAM {sam_checkpoint} + shipped plugins")
 measured["stable_sam.params"] = report.Measured(method=n_plugin / 1e6, data="-",
                                                 model=f"shipped DSP + DRP on SAM {sam_checkpoint}")

@@ -36,6 +36,12 @@ def test_paired_interval_is_tighter_than_separate_ones():
     assert alo < bhi                                  # while the two separate intervals overlap
 
 
+def test_two_series_are_paired_by_their_index():
+    a = pd.Series([0.9, 0.8, 0.7], index=["x", "y", "z"])
+    b = pd.Series([0.5, 0.6, 0.2, 0.0], index=["z", "y", "x", "w"])      # another order, one unit more
+    assert paired_bootstrap_ci(a, b) == paired_bootstrap_ci([0.9, 0.8, 0.7], [0.2, 0.6, 0.5])
+
+
 def test_degenerate_and_bad_input():
     assert all(np.isnan(bootstrap_ci([])))
     assert bootstrap_ci([0.4]) == (0.4, 0.4, 0.4)

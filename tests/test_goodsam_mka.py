@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gsam_lab import goodsam
-from gsam_lab.goodsam.distill import MKAConfig, evaluate_miou
+from gsam_lab.goodsam.distill import MKAConfig
+from gsam_lab.goodsam.evaluate import evaluate_miou
 from gsam_lab.goodsam.mka import kd_loss, standardize_channels
 from gsam_lab.training import ResumeMismatch
 

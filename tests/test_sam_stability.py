@@ -1,9 +1,11 @@
 """gsam_lab.sam.stability_sweep (tidy table, batched, stability of identical prompts = 1) and evaluate_prompts."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from gsam_lab import sam
+from gsam_lab.bootstrap import paired_bootstrap_ci
 
 H, W = 40, 64
 
@@ -100,3 +102,18 @@ def test_evaluate_on_test_split_renders(model, tmp_path, monkeypatch):
         assert lo <= d <= hi
     assert not ev.by_size().empty and not ev.by_class().empty
     assert all(isinstance(v, bool) for v in check_targets(ev).values())
+
+
+def test_paired_differences_per_domain_and_over_both():
+    rng = np.random.default_rng(0)
+    rows = [dict(domain=d, method=m, setting="gt_box", image=i, object=o, iou=rng.random())
+            for d in ("pinhole", "erp") for m in ("SAM", "fill box") for i in range(3) for o in (1, 2)]
+    ev = sam.PromptEvaluation(pd.DataFrame(rows))
+    a, b = ev.per_object("SAM", "gt_box"), ev.per_object("fill box", "gt_box", "erp")
+    assert len(a) == 12 and len(b) == 6 and a.index.names == ["domain", "image", "object"]
+    both = ev.paired(None, ("SAM", "gt_box"), ("fill box", "gt_box"))            # every domain's objects
+    assert both == paired_bootstrap_ci(a.to_numpy(), ev.per_object("fill box", "gt_box").to_numpy())
+    assert ev.paired("erp", ("SAM", "gt_box"), ("fill box", "gt_box"))[0] == pytest.approx(
+        (ev.per_object("SAM", "gt_box", "erp") - b).mean())
+    with pytest.raises(ValueError, match="no rows for"):
+        ev.paired(None, ("SAM", "points k=1"), ("fill box", "gt_box"))

@@ -11,7 +11,8 @@ student distilled by Multi-level Knowledge Adaptation (MKA).
 """
 from .ablation import ABLATION_VARIANTS, AblationResult, run_ablation
 from .classmap import CITYSCAPES_CLASSES, map_logits
-from .distill import MKAConfig, MKAResult, evaluate_miou, train_mka
+from .distill import MKAConfig, MKAResult, train_mka
+from .evaluate import evaluate_miou
 from .fusion import FUSION_RULES, MaskSet, pair_seam_masks, sam_masks
 from .mka import MKALoss, feature_pca_rgb, standardize_channels
 from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset
@@ -32,7 +33,6 @@ from .teacher import (
                       Teacher,
                       TeacherOutput,
                       TeacherSpec,
-                      evaluate_teacher,
                       list_teachers,
                       load_teacher,
                       register_teacher,
@@ -46,7 +46,9 @@ __all__ = [
     # classmap.py
     "CITYSCAPES_CLASSES", "map_logits",
     # distill.py
-    "MKAConfig", "MKAResult", "evaluate_miou", "train_mka",
+    "MKAConfig", "MKAResult", "train_mka",
+    # evaluate.py
+    "evaluate_miou",
     # fusion.py
     "FUSION_RULES", "MaskSet", "pair_seam_masks", "sam_masks",
     # mka.py
@@ -59,7 +61,7 @@ __all__ = [
     "STUDENT_CONFIGS", "STUDENTS", "Student", "StudentOutput", "StudentSpec", "count_parameters", "list_students",
     "load_student", "register_student",
     # teacher.py
-    "TEACHERS", "Teacher", "TeacherOutput", "TeacherSpec", "evaluate_teacher", "list_teachers", "load_teacher",
+    "TEACHERS", "Teacher", "TeacherOutput", "TeacherSpec", "list_teachers", "load_teacher",
     "register_teacher", "save_teacher",
     # windows.py
     "Window", "window_layout",

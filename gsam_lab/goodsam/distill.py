@@ -41,11 +41,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
 
-import numpy as np
 import torch
 from torch import nn
 
-from gsam_lab.metrics import ConfusionMeter, confusion_matrix
 from gsam_lab.training import (
     Checkpoint,
     ResumeMismatch,
@@ -61,9 +59,9 @@ from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
 from .distributed import DistInfo, all_reduce_mean, barrier, broadcast_buffers, broadcast_flag, env_world_size, is_main
 from .distributed import setup as setup_distributed
 from .mka import MKALoss
-from .mka_data import as_item_tensor, check_item, mka_batch
+from .mka_data import check_item, mka_batch
 
-__all__ = ["MKAConfig", "MKAResult", "train_mka", "evaluate_miou", "CHECKPOINT_NAME", "RESUMABLE",
+__all__ = ["MKAConfig", "MKAResult", "train_mka", "CHECKPOINT_NAME", "RESUMABLE",
            "job_description"]
 
 CHECKPOINT_NAME = "last.pt"
@@ -408,39 +406,3 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
     run.student.eval()
     return MKAResult(student=run.student, loss=run.loss_fn, history=run.history, evals=run.evals, step=res.step,
                      seconds=run.elapsed + res.seconds, resumed_from=resumed_from)
-
-
-# ----------------------------------------------------------------------------------------------
-# evaluation
-# ----------------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def evaluate_miou(model: nn.Module, dataset, num_classes: Optional[int] = None, batch_size: int = 4,
-                  device="auto", ignore_index: int = 255, label_key: str = "semantic") -> Dict[str, object]:
-    """mIoU of ``model.predict(images)`` (B x K x H x W logits) against ``dataset`` items' ``label_key``.
-
-    Works for the student and the TA alike. Returns ``{"miou": float, "per_class": list of K floats (nan = absent),
-    "confusions": N x K x K numpy array}``: one confusion matrix per image, for
-    :func:`gsam_lab.bootstrap.miou_bootstrap_ci` (an interval over images, or a paired difference of
-    two models on the same images).
-    """
-    dev = resolve_device(device)
-    K = int(num_classes if num_classes is not None else model.num_classes)
-    was_training = model.training
-    model.to(dev).eval()
-    meter = ConfusionMeter(K, ignore_index=ignore_index)
-    cms = []
-    for s in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(s, min(len(dataset), s + batch_size))]
-        images = torch.stack([as_item_tensor(it["image"], "image").float() for it in items]).to(dev)
-        gt = torch.stack([as_item_tensor(it[label_key], label_key).long() for it in items])
-        logits = model.predict(images)
-        if logits.shape[1] != K or logits.shape[-2:] != gt.shape[-2:]:
-            raise ValueError(f"predict returned {tuple(logits.shape)}; expected B x {K} x {tuple(gt.shape[-2:])}")
-        pred = logits.argmax(1).cpu()
-        meter.update(pred, gt)
-        cms += [confusion_matrix(p, g, K, ignore_index=ignore_index).numpy() for p, g in zip(pred, gt)]
-    model.train(was_training)
-    return {"miou": meter.miou(), "per_class": [float(x) for x in meter.per_class_iou()],
-            "confusions": np.stack(cms) if cms else np.zeros((0, K, K), np.int64)}
-

@@ -27,15 +27,14 @@ from torch import nn
 
 from gsam_lab.bundled import ASSETS_DIR, check_bundled
 from gsam_lab.data.classes import CLASSES
-from gsam_lab.metrics import ConfusionMeter
 from gsam_lab.registry import Registry
-from gsam_lab.utils import atomic_save, check_finite, load_torch_file, progress_bar, resolve_device
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, resolve_device
 
 from .classmap import class_groups, map_logits
 from .segformer_config import TINY_SYNTH_CONFIG, segformer_config
 
 __all__ = ["Teacher", "TeacherOutput", "TeacherSpec", "TEACHERS", "list_teachers", "register_teacher",
-           "load_teacher", "save_teacher", "evaluate_teacher",
+           "load_teacher", "save_teacher",
            "TeacherLoadError", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 TRAIN_SCRIPT = "data_scripts/train_teacher.py"
@@ -287,27 +286,3 @@ def load_teacher(name_or_path: Union[str, os.PathLike] = "tiny-synth", device: U
             raise ValueError(f"unknown teacher {key!r}; expected one of {sorted(TEACHERS)}, a Hugging Face "
                              f"SegFormer id (owner/name), a local folder or a .pt file")
     return teacher.to(dev).eval()
-
-
-# ----------------------------------------------------------------------------------------------
-# evaluation
-# ----------------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def evaluate_teacher(teacher: Teacher, dataset, batch_size: int = 8, progress: bool = False) -> dict:
-    """mIoU of ``teacher.predict`` (argmax) over a dataset of ``{"image", "semantic"}`` items.
-
-    Every item is run whole (an ERP at once: the "TA alone" baseline of DAR). Returns a dict with
-    ``miou`` (float), ``per_class`` ({class: IoU}), ``confusion`` (K x K list) and ``n`` (items).
-    """
-    dev = next(teacher.parameters()).device
-    meter = ConfusionMeter(teacher.num_classes)
-    n = len(dataset)
-    for s in progress_bar(range(0, n, batch_size), desc="evaluate TA", disable=not progress):
-        items = [dataset[i] for i in range(s, min(n, s + batch_size))]
-        x = torch.stack([it["image"] for it in items]).to(dev)
-        gt = torch.stack([it["semantic"] for it in items])
-        meter.update(teacher.predict(x).argmax(1).cpu(), gt)
-    iou = meter.per_class_iou()
-    return {"miou": round(meter.miou(), 4), "per_class": {c: round(float(v), 4) for c, v in zip(teacher.classes, iou)},
-            "confusion": meter.confusion.tolist(), "n": n}

@@ -83,18 +83,22 @@ class PromptEvaluation:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def paired(self, domain: str, a: Tuple[str, str], b: Tuple[str, str], value: str = "iou",
+    def per_object(self, method: str, setting: str, domain: Optional[str] = None, value: str = "iou") -> pd.Series:
+        """``value`` per object of ``method`` under ``setting`` in ``domain`` (None: every domain), indexed
+        by ``(domain, image, object)``."""
+        g = self.objects[(self.objects["method"] == method) & (self.objects["setting"] == setting)]
+        g = g if domain is None else g[g["domain"] == domain]
+        if g.empty:
+            raise ValueError(f"no rows for {(method, setting)} in " + ("any domain" if domain is None else
+                                                                        f"domain {domain!r}"))
+        return g.set_index(["domain", "image", "object"])[value]
+
+    def paired(self, domain: Optional[str], a: Tuple[str, str], b: Tuple[str, str], value: str = "iou",
                level: float = 0.95) -> Tuple[float, float, float]:
         """``(mean difference, low, high)`` of ``value`` between ``a = (method, setting)`` and
-        ``b = (method, setting)`` on the same objects of ``domain`` (paired bootstrap)."""
-        def pick(ms):
-            g = self.objects[(self.objects["domain"] == domain) & (self.objects["method"] == ms[0])
-                             & (self.objects["setting"] == ms[1])]
-            if g.empty:
-                raise ValueError(f"no rows for {ms} in domain {domain!r}")
-            return g.set_index(["image", "object"])[value]
-        left, right = pick(a).align(pick(b), join="inner")
-        return paired_bootstrap_ci(left.to_numpy(), right.to_numpy(), level=level)
+        ``b = (method, setting)`` on the same objects of ``domain`` (None: of every domain), a paired
+        bootstrap over objects (:func:`gsam_lab.bootstrap.paired_bootstrap_ci`)."""
+        return paired_bootstrap_ci(self.per_object(*a, domain, value), self.per_object(*b, domain, value), level=level)
 
     def compare(self, a: str, b: str, domain: str, method: str = SAM_NAME) -> pd.DataFrame:
         """Per object of ``domain``, ``method``'s IoU under setting ``a`` and under setting ``b``, sorted
