@@ -186,3 +186,25 @@ def test_the_default_runs_sams_own_modules(model, image):
 def test_an_image_too_elongated_to_resize_is_named(tiny_sam):
     with pytest.raises(ValueError, match="1 x 100000 px is too elongated"):
         sam.PromptPredictor(tiny_sam).set_image(np.zeros((1, 100000, 3), np.uint8))
+
+
+def test_many_prompts_at_once_warn_once_with_the_count_and_a_batch_size(model, image, monkeypatch):
+    import warnings
+
+    from gsam_lab.sam import decoding
+
+    owner = type("Owner", (), {})()
+    with pytest.warns(RuntimeWarning, match=r"2000 prompts in one predict call: .* 141 MB .*e\.g\. 910 at"):
+        decoding.warn_many_prompts(owner, 2000, 1, (32, 32), (64, 128), False)      # tiny-synth on a 64 x 128 image
+    p = sam.PromptPredictor(model).set_image(image)
+    per = 16 * np.prod(p.features.shape[-2:]) * 4 + H * W                           # one low-res logit map, one mask
+    monkeypatch.setattr(decoding, "LARGE_OUTPUT_BYTES", int(10 * per))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p.predict(boxes=random_boxes(9))                                            # under the limit: silent
+    with pytest.warns(RuntimeWarning, match=r"12 prompts in one predict call.*e\.g\. 5 at a time") as caught:
+        p.predict(boxes=random_boxes(12))
+    assert caught[0].filename == __file__                                          # points at the caller
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p.predict(boxes=random_boxes(12), multimask=True)                           # once per predictor

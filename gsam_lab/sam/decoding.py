@@ -18,12 +18,35 @@ SAM's up to floating-point summation order (tests: logits within 1e-4, masks ide
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+import warnings
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import nn
 
-__all__ = ["shared_predict_masks", "same_for_every_prompt", "decoder_inputs", "decoder_tokens"]
+__all__ = ["shared_predict_masks", "same_for_every_prompt", "decoder_inputs", "decoder_tokens", "warn_many_prompts",
+           "LARGE_OUTPUT_BYTES"]
+
+#: Masks and logits of one ``predict`` call above this many bytes: a warning (once per predictor).
+LARGE_OUTPUT_BYTES = 128 * 2**20
+
+
+def warn_many_prompts(owner, n: int, outputs: int, feature_hw: Sequence[int], image_hw: Sequence[int],
+                      logits: bool) -> None:
+    """Warn once per ``owner`` (a predictor) when ``n`` prompts decoded in one call return
+    :data:`LARGE_OUTPUT_BYTES` or more: ``outputs`` masks per prompt at ``image_hw`` (bool, or float
+    ``logits``) and as many low-res logits (4 x ``feature_hw``, float). The message names the count,
+    the memory and a batch size that keeps each call under the limit."""
+    per = outputs * (16 * int(feature_hw[0]) * int(feature_hw[1]) * 4
+                     + int(image_hw[0]) * int(image_hw[1]) * (4 if logits else 1))
+    if n * per < LARGE_OUTPUT_BYTES or getattr(owner, "_warned_many_prompts", False):
+        return
+    step = max(1, LARGE_OUTPUT_BYTES // (2 * per))
+    warnings.warn(f"{n} prompts in one predict call: their masks and logits take about {n * per / 2**20:.0f} MB "
+                  f"(more while they are decoded); pass them in batches, e.g. {step} at a time "
+                  f"(predict(boxes=boxes[s:s + {step}])), keeping only what you need of each",
+                  RuntimeWarning, stacklevel=4)      # the caller of predict (under torch.no_grad's wrapper)
+    owner._warned_many_prompts = True
 
 
 def same_for_every_prompt(dense: torch.Tensor) -> bool:

@@ -33,7 +33,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from gsam_lab.images import as_rgb_uint8
 
-from .decoding import shared_predict_masks
+from .decoding import shared_predict_masks, warn_many_prompts
 from .zoom import box_in_window, zoom_window
 
 __all__ = ["PromptPredictor", "Prediction"]
@@ -348,10 +348,12 @@ class PromptPredictor:
 
         Raises:
             RuntimeError: no image set. ValueError: empty/mismatched/malformed prompts or
-            prompts outside the image.
+            prompts outside the image. RuntimeWarning (once per predictor): the ``N`` prompts' masks and
+            logits take 128 MB or more (:func:`~gsam_lab.sam.decoding.warn_many_prompts`): pass them in batches.
         """
         self._require_image()
         n, pts, lab, box, mask = self._prepare(boxes, points, labels, mask_input, clip)
+        warn_many_prompts(self, n, 3 if multimask else 1, self.features.shape[-2:], self.original_size, return_logits)
         if self.zoom and box is not None and mask is None:
             return self._predict_zoomed(pts, lab, box, multimask, return_logits)
         step = self._chunk()
