@@ -5,7 +5,7 @@ or on a whole figure (one legend below all its panels), listing only the classes
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -14,7 +14,8 @@ from gsam_lab.images import as_array
 
 from .images import ImageLike, to_numpy_image
 
-__all__ = ["colorize", "overlay", "colorize_instances", "legend_patches", "add_class_legend"]
+__all__ = ["colorize", "overlay", "colorize_instances", "legend_patches", "add_class_legend", "label_point",
+           "annotate_masks"]
 
 
 def _check_palette(palette) -> np.ndarray:
@@ -185,3 +186,35 @@ def add_class_legend(target, classes: Optional[Sequence[str]] = None, palette=No
     kw = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0.0)
     kw.update(legend_kw)
     return target.legend(handles=handles, **kw)
+
+
+def label_point(mask) -> Optional[Tuple[float, float]]:
+    """Where a mask's name goes: ``(x, y)`` in pixel coordinates (pixel centres at ``+0.5``, as
+    :func:`~gsam_lab.viz.plot_erp` draws them) of the mask pixel farthest from the mask's outline (the image's
+    edge counts as outline), the one nearest the middle of those when several are as far; None for an empty mask.
+    """
+    from scipy import ndimage
+
+    m = _label_array(mask, "mask") > 0
+    if not m.any():
+        return None
+    depth = ndimage.distance_transform_edt(np.pad(m, 1))[1:-1, 1:-1]
+    ys, xs = np.nonzero(depth >= depth.max() - 1e-6)
+    i = int(np.argmin((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2))
+    return float(xs[i]) + 0.5, float(ys[i]) + 0.5
+
+
+def annotate_masks(ax, masks, texts: Sequence[str], **annotate_kw) -> list:
+    """Write ``texts[k]`` inside ``masks[k]`` (``N x H x W``, or a list of ``H x W`` masks) on ``ax``, at
+    :func:`label_point`; empty masks get no text. ``annotate_kw`` go to ``ax.annotate`` (default: centred,
+    size 8, on a white box). Returns the annotations."""
+    if len(masks) != len(texts):
+        raise ValueError(f"{len(masks)} masks but {len(texts)} texts")
+    kw = dict(ha="center", va="center", fontsize=8, bbox=dict(boxstyle="round,pad=0.2", facecolor="white", alpha=0.8))
+    kw.update(annotate_kw)
+    done = []
+    for mask, text in zip(masks, texts):
+        at = label_point(mask)
+        if at is not None:
+            done.append(ax.annotate(text, at, **kw))
+    return done
