@@ -84,6 +84,27 @@ def check_out(out: Path, run_folder: Path) -> None:
                         "refusing to overwrite its files: choose a new or empty folder")
 
 
+class _Status(io.TextIOBase):
+    """Sphinx's progress lines on stdout, less the one naming the temporary folder it builds into."""
+
+    def write(self, text: str) -> int:
+        if "The HTML pages are in" not in text:
+            sys.stdout.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _unlink_problems(app, doctree, docname) -> None:
+    """A docstring Sphinx cannot parse stays as its text, without a link to the (hidden) error message;
+    the warning stays in the log."""
+    from docutils import nodes
+
+    for node in list(doctree.findall(nodes.problematic)):
+        node.replace_self(nodes.inline(node.astext(), node.astext(), ids=node["ids"]))
+
+
 def _sphinx(src: Path, outdir: Path, doctrees: Path, config: dict, progress: bool) -> str:
     """Run Sphinx's HTML builder; return its warnings (raise SiteError when the build fails)."""
     from sphinx.application import Sphinx
@@ -99,8 +120,9 @@ def _sphinx(src: Path, outdir: Path, doctrees: Path, config: dict, progress: boo
             warnings.simplefilter("ignore", DeprecationWarning)     # the extensions' notes to their own authors
             warnings.simplefilter("ignore", PendingDeprecationWarning)
             app = Sphinx(str(src), None, str(outdir), str(doctrees), "html", confoverrides=config,
-                         status=sys.stdout if progress else None, warning=messages, freshenv=True,
+                         status=_Status() if progress else None, warning=messages, freshenv=True,
                          verbosity=0)
+            app.connect("doctree-resolved", _unlink_problems)
             app.build()
     except SphinxError as e:
         raise SiteError(f"Sphinx could not build the site: {e}") from None
@@ -172,5 +194,5 @@ def build_site(run_dir: Union[str, Path, None] = None, out: Union[str, Path, Non
                         bytes=_size(target), pages=sum(1 for _ in target.rglob("*.html")), warnings=n_warnings)
     log(f"{result.pages} pages, {result.bytes / 1e6:.1f} MB, {result.seconds:.0f} s"
         + (f", {n_warnings} Sphinx warnings in {target / WARNINGS_LOG}" if n_warnings else ""))
-    log(f"open {result.index} in a browser, or serve it: python -m http.server -d {target} 8000")
+    log(f"open {result.index} in a browser, or serve it: python -m http.server -b 127.0.0.1 -d {target} 8000")
     return result

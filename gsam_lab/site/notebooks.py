@@ -19,7 +19,8 @@ from typing import Dict, List, Optional, Tuple
 
 from .runs import RunNotebook
 
-__all__ = ["COLAB_URL", "WIDGET_MIME", "prepare_notebook", "first_figure", "figure_alt", "has_figures"]
+__all__ = ["COLAB_URL", "WIDGET_MIME", "prepare_notebook", "first_figure", "figure_alt", "has_figures",
+           "parameter_rows", "info_box", "short_stem"]
 
 #: where Colab opens a notebook of the repository (``{name}``: the notebook's file name)
 COLAB_URL = "https://colab.research.google.com/github/gsam-lab/gsam_lab/blob/main/notebooks/{name}"
@@ -28,7 +29,8 @@ IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml")
 _SAVED = re.compile(r"""["'/]([\w.-]+)\.(?:png|jpg|jpeg|svg|pdf)["']""")
 
 
-def _short_stem(stem: str) -> str:
+def short_stem(stem: str) -> str:
+    """``02_sam_prompt_stability`` -> ``02`` (a name without a number stays whole)."""
     return stem.split("_", 1)[0] if stem[:2].isdigit() else stem
 
 
@@ -41,7 +43,7 @@ def figure_alt(cell, stem: str, index: int) -> str:
     else:
         comments = [line.lstrip("# ").strip() for line in source.splitlines() if line.lstrip().startswith("#")]
         what = next((c for c in comments if c and not c.startswith("%")), f"cell {index}")
-    return f"Figure of notebook {_short_stem(stem)}: {what}"
+    return f"Figure of notebook {short_stem(stem)}: {what}"
 
 
 def _is_image_output(output) -> bool:
@@ -168,7 +170,7 @@ def _gallery(item: RunNotebook, folder_name: str) -> Tuple[List, List[Path]]:
     lines = ["## Figures this notebook saved", "",
              "The run kept its figures out of the notebook's outputs (a non-inline matplotlib backend, e.g. "
              "`MPLBACKEND=Agg`), so here they are from its figures folder.", ""]
-    lines += [f"![Figure of notebook {_short_stem(item.stem)}: {f.stem.replace('_', ' ')}]({folder_name}/{f.name})"
+    lines += [f"![Figure of notebook {short_stem(item.stem)}: {f.stem.replace('_', ' ')}]({folder_name}/{f.name})"
               for f in files]
     return [nbformat.v4.new_markdown_cell("\n".join(lines))], files
 

@@ -19,15 +19,18 @@ API_MODULES = ("gsam_lab.panorama", "gsam_lab.data", "gsam_lab.metrics", "gsam_l
                "gsam_lab.site")
 
 _LINK = re.compile(r"\[([^\]]+)\]\((?!https?://)([^)]*)\)")
-#: repository files whose place the site takes: the link is kept, to the site's page
-_SITE_PAGES = {"docs/README.md": "docs/methods/index.md"}
+#: repository files whose place a page of the site takes: link -> (the site's page, the link's words)
+_SITE_PAGES = {"docs/README.md": ("docs/methods/index.md", "method readings")}
 
 
 def _plain_links(text: str) -> str:
     """Markdown links to repository files become their text (the site does not hold them), except those
     the site has a page for."""
-    return _LINK.sub(lambda m: f"[{m.group(1)}]({_SITE_PAGES[m.group(2)]})" if m.group(2) in _SITE_PAGES
-                     else m.group(1), text)
+    def replace(m):
+        page = _SITE_PAGES.get(m.group(2))
+        return f"[{page[1]}]({page[0]})" if page else m.group(1)
+
+    return _LINK.sub(replace, text)
 
 
 def _section(text: str, heading: str) -> str:
@@ -72,8 +75,9 @@ def _card(item, summary: str, figure: Optional[str], figure_alt: str) -> List[st
     if summary:
         lines += [_plain_links(summary), ""]
     if figure:
-        lines += [f"![{figure_alt}]({figure})", ""]
-    lines += [f"*{item.status}, {took}, profile `{item.profile or 'unknown'}`*", ""]
+        lines += ["```{image} " + figure, f":alt: {figure_alt}", ":class: gsam-front-figure", "```", ""]
+    status = "ran without error" if item.status == "ok" else f"status {item.status}"
+    lines += [f"*{status} in {took}, profile `{item.profile or 'unknown'}`*", ""]
     return lines
 
 
@@ -84,7 +88,7 @@ def front_page(run: Run, parts: Dict[str, object], summaries: Dict[str, str], fi
     ``figures``: ``stem -> (path relative to the page, alt text)``; ``sections``: the other parts of the
     site that exist (``"report"``, ``"methods"``, ``"api"``); ``built``: the date shown.
     """
-    lines = ["# gsam_lab: panoramic segmentation with SAM, the lab in a browser", ""]
+    lines = ["# gsam_lab, the lab in a browser", ""]
     lines += [parts.get("intro") or "A Jupyter-first teaching lab for panoramic segmentation with the "
               "Segment Anything Model.", ""]
     lines += [f"This site shows one run of the lab, read as it ran: the folder `{run.folder.name}`, profile "

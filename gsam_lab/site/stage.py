@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import pages
-from .notebooks import first_figure, prepare_notebook
+from .notebooks import first_figure, prepare_notebook, short_stem
 from .runs import Run
 
 __all__ = ["repo_root", "stage"]
@@ -71,7 +71,7 @@ def _notebooks(run: Run, src: Path, extra: Path, table: Dict[str, str], log):
         elif files:
             shutil.copy2(files[0], src / "_front" / files[0].name)
             figures[item.stem] = (f"_front/{files[0].name}",
-                                  f"Figure of notebook {item.stem[:2]}: {files[0].stem.replace('_', ' ')}")
+                                  f"Figure of notebook {short_stem(item.stem)}: {files[0].stem.replace('_', ' ')}")
     return figures, summaries
 
 
