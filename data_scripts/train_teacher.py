@@ -28,11 +28,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gsam_lab import data
+from gsam_lab import data, training
 from gsam_lab.bundled import ASSETS_DIR
 from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config
 from gsam_lab.goodsam.teacher import Teacher, save_teacher
-from gsam_lab.training import Checkpoint, ResumeMismatch, describe, fingerprint, run_steps, warmup_poly
+from gsam_lab.training import Checkpoint, ResumeMismatch, describe, fingerprint, warmup_poly
 from gsam_lab.utils import progress_bar, seed_everything
 
 #: options that may change between a run and its resume (everything else defines the job)
@@ -126,6 +126,48 @@ def _checkpoint(args, teacher: Teacher, log) -> Checkpoint:
     return ckpt
 
 
+class _TARun:
+    """One run of the TA's training (a :class:`gsam_lab.training.Run`): the SegFormer, AdamW, the
+    augmentation's generator and the loss of every step."""
+
+    def __init__(self, args, teacher: Teacher, load_data, gen: torch.Generator):
+        self.args, self.teacher, self.load_data, self.gen = args, teacher, load_data, gen
+        self.model = teacher.segformer
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.01)
+        self.history = []
+
+    def load_state(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["opt"])
+        self.gen.set_state(state["gen"])
+        torch.set_rng_state(state["rng"])         # dropout and stochastic depth draw from the global RNG
+        self.history = list(state["history"])
+
+    def begin(self, start: int) -> None:
+        """The data, loaded once the checkpoint has been checked."""
+        self.images, self.labels = self.load_data()
+        self.model.train()
+
+    def step(self, i: int):
+        idx = torch.randint(0, len(self.images), (self.args.batch,), generator=self.gen)
+        x, y = augment(self.images[idx], self.labels[idx], self.gen, self.args.scale)
+        out = self.model(pixel_values=(x - self.teacher.mean) / self.teacher.std)
+        logits = F.interpolate(out.logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
+        loss = F.cross_entropy(logits, y, ignore_index=data.IGNORE_INDEX)
+        if not torch.isfinite(loss):
+            return {"loss": loss.item()}          # run_steps stops with the step number
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.history.append(loss.item())
+        return {"loss": loss.item()}
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.optimizer.state_dict(), "gen": self.gen.get_state(),
+                "rng": torch.get_rng_state(), "history": self.history}
+
+
 def train(args, teacher: Teacher, load_data, gen: torch.Generator, log=print):
     """Train ``teacher`` on ``load_data() -> (images, labels)`` (resuming ``args.ckpt`` when it holds
     this job; the checkpoint is checked before the data are loaded).
@@ -136,49 +178,13 @@ def train(args, teacher: Teacher, load_data, gen: torch.Generator, log=print):
         ResumeMismatch: ``args.ckpt`` holds another job.
         FloatingPointError: the loss became NaN or infinite (the last checkpoint is kept).
     """
-    model = teacher.segformer
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    ckpt = _checkpoint(args, teacher, log)
-    state = ckpt.load()
-    start, elapsed, history = 0, 0.0, []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        gen.set_state(state["gen"])
-        torch.set_rng_state(state["rng"])         # dropout and stochastic depth draw from the global RNG
-        start, elapsed, history = state["step"], state["elapsed"], list(state["history"])
-        log(f"resumed from {ckpt.path} at step {start} ({elapsed / 60:.1f} min done)")
-    images, labels = load_data()
-    model.train()
-
-    def step(i: int):
-        idx = torch.randint(0, len(images), (args.batch,), generator=gen)
-        x, y = augment(images[idx], labels[idx], gen, args.scale)
-        out = model(pixel_values=(x - teacher.mean) / teacher.std)
-        logits = F.interpolate(out.logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(logits, y, ignore_index=data.IGNORE_INDEX)
-        if not torch.isfinite(loss):
-            return {"loss": loss.item()}          # run_steps stops with the step number
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        history.append(loss.item())
-        return {"loss": loss.item()}
-
-    t0 = time.time()
-
-    def save(next_step: int):
-        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                   "rng": torch.get_rng_state(), "step": next_step, "elapsed": elapsed + time.time() - t0,
-                   "history": history})
-
-    res = run_steps(step, start, args.steps, optimizer=opt,
-                    lr=lambda i: warmup_poly(i, args.steps, args.lr, args.warmup),
-                    save=save, ckpt_every=args.ckpt_every, log_every=args.log_every, max_minutes=args.max_minutes,
-                    progress=not args.no_progress, desc="train TA", log=log, nan_hint="Try a lower --lr")
-    model.eval()
-    return {"steps": res.step, "finished": res.finished, "elapsed": elapsed + res.seconds, "history": history}
+    run = _TARun(args, teacher, load_data, gen)
+    res = training.train(run, _checkpoint(args, teacher, log), args.steps,
+                         lr=lambda i: warmup_poly(i, args.steps, args.lr, args.warmup), ckpt_every=args.ckpt_every,
+                         log_every=args.log_every, max_minutes=args.max_minutes, progress=not args.no_progress,
+                         desc="train TA", log=log, nan_hint="Try a lower --lr")
+    teacher.segformer.eval()
+    return {"steps": res.step, "finished": res.finished, "elapsed": res.elapsed, "history": run.history}
 
 
 def evaluate(args, teacher: Teacher, argv=None) -> dict:

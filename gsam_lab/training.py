@@ -1,14 +1,14 @@
 """The training scaffold every recipe in the lab runs on.
 
 A training recipe (the tiny SAM, Stable-SAM's RTS, GoodSAM's MKA, the TA) keeps only what is its
-own: the data, the model and one optimisation step. Everything around the step lives here:
+own: the data, the model and one optimisation step, in a :class:`Run`. Everything around the step lives here:
 
 * :func:`warmup_cosine` / :func:`warmup_poly`: the learning rate, a linear warm-up then a cosine
   decay to a floor (or SegFormer's polynomial decay);
-* :class:`Checkpoint`: atomic checkpoints that load with ``weights_only=True`` and a **resume that
-  verifies it continues the same job**: the file carries a fingerprint of the config, the data and
-  the starting model, and a different job is refused with what differs (:class:`ResumeMismatch`;
-  with ``details=describe(...)`` it names the differing fields too);
+* :class:`Checkpoint`: atomic checkpoints that load with ``weights_only=True`` (not with NaN weights)
+  and a **resume that verifies it continues the same job**: the file carries a fingerprint of the
+  config, the data and the starting model, and a different job is refused with what differs
+  (:class:`ResumeMismatch`; with ``details=describe(...)`` it names the differing fields too);
 * :func:`describe_data`: what identifies a training set, every item of it, cheaply: its kind
   (:func:`describe_dataset`; a folder by its absolute path), its length, and each item's fingerprint:
   the size and modification time of every file it reads, when it lists them (``files()``), else every
@@ -16,18 +16,17 @@ own: the data, the model and one optimisation step. Everything around the step l
   :func:`content_hash` of every item; a resume refused for changed data names the changed files or items;
 * :func:`run_steps`: the loop: learning rate, a NaN stop, averaged logs, a progress bar,
   checkpoints every ``ckpt_every`` steps and at the end, and a time budget (``max_minutes``) after
-  which the run stops cleanly, to be resumed by running the same command again.
+  which the run stops cleanly, to be resumed by running the same command again;
+* :func:`train`: a :class:`Run` resumed from its checkpoint, then :func:`run_steps` saving its state.
 
 A recipe looks like::
 
+    class MyRun:                             # a Run: optimizer, load_state, begin, step, state
+        ...
     job = describe(config=cfg, data=data_desc, model=model)      # readable; a module -> its weights' hash
     ckpt = Checkpoint(work / "last.pt", fingerprint(**job), details=job)
-    state = ckpt.load()                      # None on a fresh start
-    ...                                      # restore model / optimizer / RNG from state
-    def step(i):                             # one optimisation step -> {"loss": float, ...}
-        ...
-    run_steps(step, start, cfg.steps, optimizer=opt, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
-              save=lambda i: ckpt.save({...}), ckpt_every=cfg.ckpt_every, max_minutes=cfg.max_minutes)
+    res = train(MyRun(model, data, cfg), ckpt, cfg.steps, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
+                ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes)
 """
 from __future__ import annotations
 
@@ -36,19 +35,20 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, Union
 
 import numpy as np
 import torch
 
-from gsam_lab.utils import atomic_save, load_torch_file, progress_bar, weights_fingerprint
+from gsam_lab.utils import atomic_save, check_finite, load_torch_file, progress_bar, weights_fingerprint
 
 __all__ = ["warmup_cosine", "warmup_poly", "set_lr", "fingerprint", "Fingerprint", "describe", "describe_dataset",
            "describe_data", "item_fingerprints", "dataset_files", "file_signature", "content_hash", "spaced_indices",
-           "differences", "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult"]
+           "differences", "Checkpoint", "ResumeMismatch", "UnreadableCheckpoint", "run_steps", "RunResult", "Run",
+           "train"]
 
 
 def warmup_cosine(step: int, total: int, base_lr: float, warmup: int, floor: float = 0.05) -> float:
@@ -269,7 +269,8 @@ class Checkpoint:
         Raises:
             ResumeMismatch: the file was written by another job (names the parts that differ and
                 how to start over).
-            UnreadableCheckpoint: the file cannot be read safely (names it and why).
+            UnreadableCheckpoint: the file cannot be read safely, or holds NaN or infinite tensors
+                (names it and why).
         """
         if not self.exists():
             return None
@@ -281,12 +282,15 @@ class Checkpoint:
         if saved != self.fingerprint:
             saved = saved or {}
             diff = [k for k in sorted(set(saved) | set(self.fingerprint)) if saved.get(k) != self.fingerprint.get(k)]
-            fields = _field_differences(state.get("job") if isinstance(state, dict) else None, self.details, diff)
+            job, now = state.get("job") if isinstance(state, dict) else None, self.details
+            fields = differences(job, now, diff) if isinstance(job, Mapping) and now is not None else []
             raise ResumeMismatch(
                 f"{self.path} holds another training job (different {', '.join(diff) or 'format'}"
                 + (f": {'; '.join(fields)}" if fields else "") + "); "
                 "resuming it would continue that job under these settings. Use another work folder, "
                 "delete the file, or start over (--no-resume / resume=False / overwrite=True).")
+        tensors = {name: v for part, value in state.items() for name, v in _flatten(value, part).items()}
+        check_finite(tensors, self.path, UnreadableCheckpoint)          # the weights of a diverged run
         return state
 
     def save(self, state: Mapping) -> Path:
@@ -316,22 +320,18 @@ def differences(old: Mapping, new: Mapping, keys: Optional[List[str]] = None, *,
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
-def _field_differences(saved, now, parts: List[str]) -> List[str]:
-    """:func:`differences` of the differing ``parts`` (both sides need readable details)."""
-    if not isinstance(saved, Mapping) or not isinstance(now, Mapping):
-        return []
-    return differences(saved, now, parts)
-
-
 @dataclass
 class RunResult:
-    """What :func:`run_steps` returns: where it stopped, why, the last averaged log and the wall time."""
+    """What :func:`run_steps` and :func:`train` return: where it stopped, why, the last averaged log and
+    the wall time; from :func:`train` also the job's time over all its runs and the step it resumed from."""
 
     step: int
     finished: bool
     last: Dict[str, float]
-    seconds: float
+    seconds: float                       # this run
     history: List[Dict[str, float]]
+    elapsed: float = 0.0                 # train(): every run of the job (the earlier ones' from the checkpoint)
+    resumed_from: Optional[int] = None   # train(): the checkpoint's step, None on a fresh start
 
 
 def run_steps(step_fn: Callable[[int], Mapping[str, float]], start: int, total: int, *,
@@ -393,3 +393,57 @@ def run_steps(step_fn: Callable[[int], Mapping[str, float]], start: int, total: 
             return RunResult(step + 1, False, last, time.time() - t0, history)
     done = total if total > start else start
     return RunResult(done, True, last, time.time() - t0, history)
+
+
+class Run(Protocol):
+    """One training run as :func:`train` drives it: a recipe's model, data, optimizer and random streams."""
+
+    optimizer: torch.optim.Optimizer     # train() sets its learning rate before each step
+
+    def load_state(self, state: Mapping) -> None:
+        """Continue from a checkpoint: what :meth:`state` returned (with ``step`` and ``elapsed``)."""
+
+    def begin(self, start: int) -> None:
+        """Called once, after any resume and before the first step, ``start``: what depends on where the
+        run starts (data loaded, a pool drawn for this start, the model in train mode)."""
+
+    def step(self, i: int) -> Mapping[str, float]:
+        """Optimisation step ``i`` (0-based); returns the logged values, ``"loss"`` among them."""
+
+    def state(self) -> dict:
+        """What a checkpoint holds: weights, optimizer, random streams (tensors and plain values)."""
+
+
+def train(run: Run, checkpoint: Optional[Checkpoint], steps: int, lr: Callable[[int], float], *,
+          stop_at: Optional[int] = None, log: Callable[[str], None] = print, **loop) -> RunResult:
+    """Train ``run`` to step ``steps``: resumed from ``checkpoint`` when it holds a state, then
+    :func:`run_steps`, which saves ``{**run.state(), "step", "elapsed"}`` to it. Returns the
+    :class:`RunResult`, with ``elapsed`` (every run of the job) and ``resumed_from``.
+
+    Args:
+        checkpoint: a :class:`Checkpoint` (or ``None``: no checkpoints); :meth:`Checkpoint.load` refuses
+            another job's file before anything is restored.
+        lr: the learning rate of step ``i`` over the whole run (``warmup_cosine(i, steps, ...)``).
+        stop_at: stop after this step, with a checkpoint, as if interrupted (training in chunks); the
+            schedule still follows ``steps``.
+        loop: :func:`run_steps`' ``ckpt_every``, ``log_every``, ``max_minutes``, ``progress``, ``desc``,
+            ``nan_hint``, ``sync_stop``.
+    """
+    state = checkpoint.load() if checkpoint is not None else None
+    start, before = 0, 0.0
+    if state is not None:
+        run.load_state(state)
+        start, before = int(state["step"]), float(state.get("elapsed", 0.0))
+        log(f"resumed from {checkpoint.path} at step {start} ({before / 60:.1f} min done)")
+    run.begin(start)
+    end = steps if stop_at is None else max(start, min(int(stop_at), steps))
+    t0 = time.time()
+
+    def save(next_step: int) -> None:
+        checkpoint.save({**run.state(), "step": next_step, "elapsed": before + time.time() - t0})
+
+    res = run_steps(run.step, start, end, optimizer=run.optimizer, lr=lr,
+                    save=save if checkpoint is not None else None, log=log, **loop)
+    if res.finished and res.step < steps:
+        log(f"stopping at step {res.step}: stop_at={stop_at} (call again to resume)")
+    return replace(res, elapsed=before + res.seconds, resumed_from=start if state is not None else None)

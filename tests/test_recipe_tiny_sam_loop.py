@@ -4,6 +4,7 @@ import torch
 
 from gsam_lab import sam
 from gsam_lab.recipes.tiny_sam import TrainConfig, train_tiny_sam
+from gsam_lab.training import ResumeMismatch
 
 
 @pytest.mark.slow
@@ -30,7 +31,6 @@ def test_loop_checkpoints_resumes_and_stops_on_budget(tmp_path):
 
 @pytest.mark.slow
 def test_resume_refuses_another_job_and_budget_stops_cleanly(tmp_path):
-    from gsam_lab.training import ResumeMismatch
     cfg = TrainConfig(steps=3, images_per_step=1, targets_per_image=2, pool_size=1, warmup=1, log_every=1,
                       view_mix=(0.0, 1.0, 0.0, 0.0), max_minutes=1e-9)       # stops after its first step
     logs = []

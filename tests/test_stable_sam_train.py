@@ -7,6 +7,7 @@ import torch
 
 from gsam_lab import sam, stable_sam
 from gsam_lab.stable_sam import PluginCheckpointError, RTSConfig, StableSam
+from gsam_lab.training import ResumeMismatch
 
 FAST = dict(steps=2, images_per_step=2, prompts_per_image=2, warmup=1, log_every=1, ckpt_every=1, min_area=16)
 
@@ -143,7 +144,6 @@ def test_points_only_mix_and_the_decoder_tuning_baseline(model, tmp_path):
 
 
 def test_resume_refuses_another_job_and_names_what_differs(model, tmp_path):
-    from gsam_lab.training import ResumeMismatch
     ck = tmp_path / "run.ckpt"
     stable_sam.train_rts(StableSam(model), _dataset(), RTSConfig(**FAST), checkpoint=ck, device="cpu",
                          progress=False, log=lambda s: None)

@@ -6,7 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from gsam_lab.training import Checkpoint, ResumeMismatch, fingerprint, run_steps, warmup_cosine
+from gsam_lab.training import (
+    Checkpoint,
+    ResumeMismatch,
+    UnreadableCheckpoint,
+    content_hash,
+    describe,
+    describe_dataset,
+    fingerprint,
+    run_steps,
+    spaced_indices,
+    train,
+    warmup_cosine,
+    warmup_poly,
+)
 
 
 def test_warmup_then_cosine_to_the_floor():
@@ -79,7 +92,6 @@ def test_run_steps_sets_the_learning_rate_and_stops_on_nan():
 
 
 def test_warmup_then_polynomial_decay_to_zero():
-    from gsam_lab.training import warmup_poly
     lrs = [warmup_poly(i, 50, 2.0, 5) for i in range(50)]
     assert lrs[0] == pytest.approx(0.4) and lrs[4] == pytest.approx(2.0) and lrs[5] == pytest.approx(2.0)
     assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
@@ -88,7 +100,6 @@ def test_warmup_then_polynomial_decay_to_zero():
 
 
 def test_a_refused_resume_names_the_fields_that_differ(tmp_path):
-    from gsam_lab.training import describe
     m = torch.nn.Linear(2, 2)
     job = describe(config={"lr": 1e-3, "mix": (1, 2)}, data={"n": 4}, model={"net": m})
     assert job["config"]["mix"] == [1, 2] and len(job["model"]["net"]) == 16
@@ -125,7 +136,6 @@ def test_a_fingerprint_alone_is_enough_to_name_the_differing_field(tmp_path):
 
 
 def test_content_hash_and_dataset_description():
-    from gsam_lab.training import content_hash, describe_dataset, spaced_indices
     a = {"image": torch.zeros(2, 3), "label": np.arange(4), "meta": {"i": 1}}
     assert content_hash(a) == content_hash({"meta": {"i": 1}, "label": np.arange(4), "image": torch.zeros(2, 3)})
     assert content_hash(a) != content_hash({**a, "image": torch.zeros(3, 2)})          # the shape counts
@@ -148,7 +158,6 @@ def test_nan_message_names_the_parts_and_the_hint_and_ranks_agree_on_the_budget(
 
 
 def test_an_unreadable_checkpoint_says_why_without_torchs_unsafe_advice(tmp_path, monkeypatch):
-    from gsam_lab.training import UnreadableCheckpoint
     monkeypatch.setenv("GSAM_TEST_MARKER", str(tmp_path / "ran"))
     torch.save({"step": 1, "evil": _Payload()}, tmp_path / "last.pt")
     with pytest.raises(ValueError, match=r"refusing to load it \(nothing in it was run\)") as info:
@@ -157,3 +166,51 @@ def test_an_unreadable_checkpoint_says_why_without_torchs_unsafe_advice(tmp_path
     (tmp_path / "torn.pt").write_bytes(b"PK\x03\x04 torn")
     with pytest.raises(UnreadableCheckpoint, match=r"torn\.pt is not a readable checkpoint"):
         Checkpoint(tmp_path / "torn.pt", {}).load()
+
+
+class _Counter:
+    """The smallest Run: one weight walking towards 1 with a random draw a step (a stream to resume)."""
+
+    def __init__(self):
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.optimizer = torch.optim.SGD([self.w], lr=0.0)
+        self.gen = torch.Generator().manual_seed(0)
+        self.began = []
+
+    def load_state(self, state):
+        self.w.data.copy_(state["w"])
+        self.gen.set_state(state["gen"])
+
+    def begin(self, start):
+        self.began.append(start)
+
+    def step(self, i):
+        self.optimizer.zero_grad()
+        loss = ((self.w - 1) ** 2).sum() + 0.1 * torch.rand(1, generator=self.gen).sum()
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item()}
+
+    def state(self):
+        return {"w": self.w.detach().clone(), "gen": self.gen.get_state()}
+
+
+def test_train_resumes_a_run_as_if_it_was_never_stopped(tmp_path):
+    quiet = dict(progress=False, log=lambda s: None)
+    whole = _Counter()
+    done = train(whole, None, 6, lambda i: 0.1, **quiet)
+    assert done.finished and done.step == 6 and done.resumed_from is None and whole.began == [0]
+    ck = Checkpoint(tmp_path / "last.pt", fingerprint(config={"lr": 0.1}))
+    first = train(_Counter(), ck, 6, lambda i: 0.1, stop_at=4, ckpt_every=50, **quiet)
+    assert first.step == 4 and ck.load()["step"] == 4 and 0 < ck.load()["elapsed"] <= first.elapsed
+    logs, second = [], _Counter()
+    res = train(second, ck, 6, lambda i: 0.1, log=logs.append, progress=False)
+    assert res.resumed_from == 4 and res.step == 6 and second.began == [4] and res.elapsed >= first.elapsed
+    assert logs[0].startswith(f"resumed from {ck.path} at step 4") and torch.equal(second.w, whole.w)
+
+
+def test_a_checkpoint_of_a_diverged_run_is_refused(tmp_path):
+    ck = Checkpoint(tmp_path / "last.pt", fingerprint(config={"lr": 0.1}))
+    ck.save({"step": 2, "model": {"layer.weight": torch.tensor([1.0, math.nan])}, "rng": torch.get_rng_state()})
+    with pytest.raises(UnreadableCheckpoint, match=r"last\.pt holds non-finite weights .* 'model\.layer\.weight'"):
+        ck.load()

@@ -36,7 +36,6 @@ The loop (reading: docs/methods/goodsam.md, MKA):
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
@@ -51,10 +50,10 @@ from gsam_lab.training import (
     describe,
     describe_data,
     fingerprint,
-    run_steps,
+    train,
     warmup_cosine,
 )
-from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
+from gsam_lab.utils import resolve_device, weights_fingerprint
 
 from .distributed import DistInfo, all_reduce_mean, barrier, broadcast_buffers, broadcast_flag, env_world_size, is_main
 from .distributed import setup as setup_distributed
@@ -171,8 +170,34 @@ def job_description(student: nn.Module, teacher: Optional[nn.Module], dataset, f
     return describe(recipe=_KIND, config=config, data=data, model=model)
 
 
-def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: DistInfo, log):
-    """The job's :class:`~gsam_lab.training.Checkpoint` in ``work_dir`` (None: no checkpoints).
+class _SharedCheckpoint(Checkpoint):
+    """The job's checkpoint as every rank sees it: every rank reads it; rank 0's buffers go to every
+    rank, then rank 0 writes it (and the others wait)."""
+
+    def __init__(self, path: Path, job: dict, module: nn.Module, info: DistInfo):
+        super().__init__(path, fingerprint(**job), details=job)
+        self.module, self.info = module, info
+
+    def load(self) -> Optional[dict]:
+        """:meth:`Checkpoint.load`, with a hint when only the student's random initial weights differ."""
+        try:
+            return super().load()
+        except ResumeMismatch as e:
+            if "model.student.weights" not in str(e):
+                raise
+            raise ResumeMismatch(f"{e} (a Student built without seed= starts from other random weights each time: "
+                                 "build it with seed= to resume)") from None
+
+    def save(self, state) -> Path:
+        broadcast_buffers(self.module, self.info)
+        if is_main(self.info):
+            super().save(state)
+        barrier(self.info)
+        return self.path
+
+
+def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, module: nn.Module, info: DistInfo, log):
+    """The job's checkpoint in ``work_dir`` (None: no checkpoints).
 
     An existing one is deleted (by rank 0) with ``overwrite``, refused with ``resume=False``, else left
     for :meth:`~gsam_lab.training.Checkpoint.load` to verify.
@@ -189,18 +214,7 @@ def _open_checkpoint(work_dir, job: dict, resume: bool, overwrite: bool, info: D
         elif not resume:
             raise FileExistsError(f"{path} exists and resume=False; pass resume=True to continue it, overwrite=True "
                                   "to start over, or choose another work_dir (nothing is overwritten)")
-    return Checkpoint(path, fingerprint(**job), details=job)
-
-
-def _load(ckpt) -> Optional[dict]:
-    """``ckpt.load()``, with a hint when only the student's random initial weights differ."""
-    try:
-        return ckpt.load() if ckpt is not None else None
-    except ResumeMismatch as e:
-        if "model.student.weights" not in str(e):
-            raise
-        raise ResumeMismatch(f"{e} (a Student built without seed= starts from other random weights each time: "
-                             "build it with seed= to resume)") from None
+    return _SharedCheckpoint(path, job, module, info)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -211,8 +225,8 @@ _PARTS = ("total", "ce", "kd", "feat")
 
 
 class _MKARun:
-    """One MKA run: the model pieces, the optimisation step, evaluation and what a checkpoint holds
-    (the loop is :func:`gsam_lab.training.run_steps`)."""
+    """One MKA run (a :class:`gsam_lab.training.Run`): the model pieces, the optimisation step, evaluation
+    and what a checkpoint holds."""
 
     def __init__(self, student: nn.Module, teacher: Optional[nn.Module], dataset, cfg: MKAConfig, info: DistInfo,
                  eval_fn, log):
@@ -233,20 +247,22 @@ class _MKARun:
             self.teacher.to(dev).eval().requires_grad_(False)
         self.module = self.train_module = _Distiller(student, self.loss_fn)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.amp = bool(cfg.amp) and dev.type == "cuda"
         self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.history: List[Dict[str, float]] = []
         self.evals: List[Dict[str, float]] = []
-        self.elapsed = 0.0
 
     @property
     def student(self) -> nn.Module:
         return self.module.student
 
-    def wrap_ddp(self) -> None:
-        """Under ``torchrun``: SyncBatchNorm on GPUs and ``DistributedDataParallel`` around student + adapters."""
+    def begin(self, start: int) -> None:
+        """Under ``torchrun`` (after every rank restored a resumed state): SyncBatchNorm on GPUs and
+        ``DistributedDataParallel`` around student + adapters."""
+        if start:
+            barrier(self.info)
         if not self.info.distributed:
             return
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -276,14 +292,14 @@ class _MKARun:
         out = {"loss": values["total"], **{k: values[k] for k in _PARTS[1:]}}
         if not torch.isfinite(logged).all():
             return {**out, "loss": float("nan")}         # run_steps stops with the step number
-        self.opt.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts["total"]).backward()
         if cfg.grad_clip > 0:
-            self.scaler.unscale_(self.opt)
+            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
-        self.scaler.step(self.opt)
+        self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.history.append({"step": i + 1, **values, "lr": self.opt.param_groups[0]["lr"]})
+        self.history.append({"step": i + 1, **values, "lr": self.optimizer.param_groups[0]["lr"]})
         if cfg.eval_every and (i + 1) % cfg.eval_every == 0 and i + 1 < cfg.steps:
             self.run_eval(i + 1)
         return out
@@ -299,39 +315,26 @@ class _MKARun:
         self.evals.append({"step": step, **r})
         self.log(f"eval @ {step}: " + " ".join(f"{k}={v:.4f}" for k, v in r.items() if isinstance(v, (int, float))))
 
-    def state(self, next_step: int, seconds: float) -> dict:
-        """What a checkpoint holds after ``next_step`` steps (``seconds``: this run's time so far)."""
+    def state(self) -> dict:
         dev = self.info.device
         return {"student": self.student.state_dict(), "adapters": self.loss_fn.state_dict(),
-                "opt": self.opt.state_dict(), "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "opt": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                 "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-                "step": next_step, "config": asdict(self.cfg), "student_spec": _spec(self.student),
-                "teacher_channels": self.t_ch, "history": self.history, "evals": self.evals,
-                "elapsed": self.elapsed + seconds, "world_size": self.info.world_size,
+                "config": asdict(self.cfg), "student_spec": _spec(self.student), "teacher_channels": self.t_ch,
+                "history": self.history, "evals": self.evals, "world_size": self.info.world_size,
                 "dataset_size": len(self.dataset)}
 
-    def save(self, ckpt, next_step: int, seconds: float) -> None:
-        """Rank 0's buffers to every rank, then rank 0 writes the checkpoint (when there is one)."""
-        broadcast_buffers(self.module, self.info)
-        if ckpt is not None and is_main(self.info):
-            ckpt.save(self.state(next_step, seconds))
-        barrier(self.info)
-
-    def restore(self, ck: dict, path: Path) -> int:
-        """Continue from a checkpoint's state; returns its step."""
-        check_finite(ck["student"], path)
-        check_finite(ck["adapters"], path)
-        self.student.load_state_dict(ck["student"])
-        self.loss_fn.load_state_dict(ck["adapters"])
-        self.opt.load_state_dict(ck["opt"])
-        if ck.get("scaler") and self.scaler.is_enabled():
-            self.scaler.load_state_dict(ck["scaler"])
-        torch.set_rng_state(ck["rng"])
-        if ck.get("cuda_rng") is not None and self.info.device.type == "cuda":
-            torch.cuda.set_rng_state(ck["cuda_rng"], self.info.device)
-        self.history, self.evals = list(ck["history"]), list(ck["evals"])
-        self.elapsed = ck.get("elapsed", 0.0)
-        return int(ck["step"])
+    def load_state(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.loss_fn.load_state_dict(state["adapters"])
+        self.optimizer.load_state_dict(state["opt"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") is not None and self.info.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.info.device)
+        self.history, self.evals = list(state["history"]), list(state["evals"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -380,29 +383,16 @@ def train_mka(student: nn.Module, teacher: Optional[nn.Module], dataset, config:
     info = setup_distributed(info.device)
     job = job_description(student, teacher, dataset, _check_inputs(student, teacher, dataset, cfg), cfg)
     run = _MKARun(student, teacher, dataset, cfg, info, eval_fn, log if is_main(info) else _quiet)
-    ckpt = _open_checkpoint(work_dir, job, resume, overwrite, info, run.log)
+    ckpt = _open_checkpoint(work_dir, job, resume, overwrite, run.module, info, run.log)
     torch.manual_seed(cfg.seed * 1000 + info.rank)     # dropout / stochastic depth (a resume restores the state)
-    state, resumed_from = _load(ckpt), None
-    if state is not None:
-        resumed_from = run.restore(state, ckpt.path)
-        run.log(f"resumed from {ckpt.path} at step {resumed_from}")
-        barrier(info)
-    run.wrap_ddp()
-    start = resumed_from or 0
-    end = cfg.steps if stop_at is None else max(start, min(int(stop_at), cfg.steps))
-    t0 = time.time()
-    res = run_steps(run.step, start, end, optimizer=run.opt,
-                    lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
-                    save=lambda n: run.save(ckpt, n, time.time() - t0), ckpt_every=cfg.ckpt_every,
-                    log_every=cfg.log_every, max_minutes=cfg.max_minutes, progress=progress and is_main(info),
-                    desc=f"MKA {_spec(student).get('config', '')}".strip(), log=run.log,
-                    nan_hint="Lower lr, check the pseudo-labels / ensemble logits for NaN, or set amp=False",
-                    sync_stop=lambda flag: broadcast_flag(flag, info))
-    if res.finished and res.step < cfg.steps:
-        run.log(f"stopping at step {res.step}: stop_at={stop_at} (call again to resume)")
+    res = train(run, ckpt, cfg.steps, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup), stop_at=stop_at,
+                ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes,
+                progress=progress and is_main(info), desc=f"MKA {_spec(student).get('config', '')}".strip(),
+                log=run.log, nan_hint="Lower lr, check the pseudo-labels / ensemble logits for NaN, or set amp=False",
+                sync_stop=lambda flag: broadcast_flag(flag, info))
     broadcast_buffers(run.module, info)
     if res.step == cfg.steps and (not run.evals or run.evals[-1]["step"] != res.step):
         run.run_eval(res.step)
     run.student.eval()
     return MKAResult(student=run.student, loss=run.loss_fn, history=run.history, evals=run.evals, step=res.step,
-                     seconds=run.elapsed + res.seconds, resumed_from=resumed_from)
+                     seconds=res.elapsed, resumed_from=res.resumed_from)

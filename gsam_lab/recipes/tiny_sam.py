@@ -34,7 +34,6 @@ follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A),
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -56,10 +55,11 @@ from gsam_lab.sam.losses import sam_loss
 from gsam_lab.sam.prompts import PromptSampler
 from gsam_lab.sam.tiny import build_tiny_sam
 from gsam_lab.sam.zoom import zoom_window
-from gsam_lab.training import Checkpoint, fingerprint, run_steps, warmup_cosine
+from gsam_lab.training import Checkpoint, fingerprint, train, warmup_cosine
 from gsam_lab.utils import progress_bar, resolve_device
 
 from .dense_aux import DenseAuxHead, dense_aux_loss
+from .interactive import error_clicks, outside_box_weight, targets_in_input_frame
 
 __all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_training_prompt", "sample_targets",
            "error_clicks"]
@@ -186,30 +186,6 @@ def draw_training_prompt(rng: np.random.Generator, sampler: PromptSampler, masks
     return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
 
 
-@torch.no_grad()
-def error_clicks(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
-                 generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
-    """One corrective click per mask, drawn uniformly from the error region of ``pred``.
-
-    Args:
-        pred, target: ``N x H x W`` bool (the previous mask, the object); valid: ``H x W`` bool.
-
-    Returns:
-        ``(points N x 1 x 2 (x, y), labels N x 1)``: label 1 where the object was missed, 0 where the
-        mask spilled over it; -1 (SAM's "not a point") where the mask has no error.
-    """
-    n, h, w = pred.shape
-    err = (pred ^ target) & valid
-    flat = err.flatten(1).float()
-    has = flat.sum(1) > 0
-    idx = torch.multinomial(torch.where(has[:, None], flat, torch.ones_like(flat)), 1, generator=generator)[:, 0]
-    ys, xs = idx // w, idx % w
-    labels = target.flatten(1).gather(1, idx[:, None])[:, 0].long()
-    labels = torch.where(has, labels, torch.full_like(labels, -1))
-    points = torch.stack([xs, ys], 1).float() + 0.5
-    return points[:, None], labels[:, None]
-
-
 class _Pool:
     """Renders of train worlds; ``refresh()`` swaps one random entry for a new world."""
 
@@ -247,27 +223,6 @@ def _prepare_image(model, transform, img: np.ndarray, device) -> Tuple[torch.Ten
     return model.preprocess(x[None])[0], tuple(x.shape[-2:])
 
 
-def _targets_in_input_frame(masks: np.ndarray, input_size, img_size: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``N x img x img`` targets (resized to the input frame, zero-padded) and the ``img x img`` valid-pixel mask."""
-    t = torch.as_tensor(masks, device=device, dtype=torch.float32)[:, None]
-    t = F.interpolate(t, size=input_size, mode="bilinear", align_corners=False)[:, 0] > 0.5
-    h, w = input_size
-    out = F.pad(t, (0, img_size - w, 0, img_size - h))
-    valid = torch.zeros(img_size, img_size, dtype=torch.bool, device=device)
-    valid[:h, :w] = True
-    return out, valid
-
-
-def _outside_box_weight(boxes: torch.Tensor, valid: torch.Tensor, extra: float) -> torch.Tensor:
-    """``N x S x S`` pixel weights: 1 inside each box, ``1 + extra`` outside it, 0 on padding."""
-    s = valid.shape[-1]
-    ar = torch.arange(s, device=valid.device, dtype=torch.float32) + 0.5
-    inside_x = (ar[None] >= boxes[:, 0:1]) & (ar[None] <= boxes[:, 2:3] + 1)
-    inside_y = (ar[None] >= boxes[:, 1:2]) & (ar[None] <= boxes[:, 3:4] + 1)
-    inside = inside_y[:, :, None] & inside_x[:, None, :]
-    return valid.float() * (1.0 + extra * (~inside).float())
-
-
 def _image_rounds(model, emb, pe, view, size, rng, sampler, gen, cfg, transform, device, amp):
     """SAM's interactive simulation on one image: the loss summed over rounds and the logged parts."""
     img_size = model.image_encoder.img_size
@@ -276,11 +231,11 @@ def _image_rounds(model, emb, pe, view, size, rng, sampler, gen, cfg, transform,
         return None, []
     first = draw_training_prompt(rng, sampler, masks, cfg)
     orig = view["image"].shape[:2]
-    tgt, valid = _targets_in_input_frame(np.stack(masks), size, img_size, device)
+    tgt, valid = targets_in_input_frame(np.stack(masks), size, img_size, device)
     boxes = points = labels = None
     if "boxes" in first:
         boxes = torch.as_tensor(transform.apply_boxes(first["boxes"], orig), dtype=torch.float, device=device)
-        weight = _outside_box_weight(boxes, valid, cfg.outside_box_weight)
+        weight = outside_box_weight(boxes, valid, cfg.outside_box_weight)
     else:
         points = torch.as_tensor(transform.apply_coords(first["points"], orig), dtype=torch.float, device=device)
         labels = torch.as_tensor(first["labels"], dtype=torch.int, device=device)
@@ -349,6 +304,7 @@ def _step_loss(model, views, rng, sampler, gen, cfg, transform, device, aux_head
 
 #: TrainConfig fields that may change between a run and its resume (they do not change the job).
 RESUMABLE = ("max_minutes", "ckpt_every", "log_every")
+RECIPE = "gsam_lab.recipes.tiny_sam"
 
 
 def job_fingerprint(cfg: TrainConfig, model) -> Dict[str, str]:
@@ -366,6 +322,68 @@ def _optimizer(model, aux_head, cfg: TrainConfig):
     rest += list(aux_head.parameters()) if aux_head is not None else []
     groups = [{"params": rest}, {"params": encoder, "lr_scale": cfg.encoder_lr_scale}]
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay), encoder + rest
+
+
+class _TinySamRun:
+    """One tiny-SAM run (a :class:`gsam_lab.training.Run`): the model, the optimiser, the random
+    streams and the pool of renders."""
+
+    def __init__(self, model, aux_head, cfg: TrainConfig, device, progress: bool):
+        self.model, self.aux_head, self.cfg, self.dev, self.progress = model, aux_head, cfg, device, progress
+        self.optimizer, self.params = _optimizer(model, aux_head, cfg)
+        self.transform = ResizeLongestSide(model.image_encoder.img_size)
+        self.rng = np.random.default_rng([cfg.seed, 1])
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.next_index = 0                      # the next train world to render
+        self.pool = self.sampler = None          # drawn by begin(), for the step the run starts at
+
+    def load_state(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.aux_head is not None and "aux_head" in state:
+            self.aux_head.load_state_dict(state["aux_head"])
+        self.optimizer.load_state_dict(state["opt"])
+        self.rng.bit_generator.state = state["rng"]
+        self.gen.set_state(state["torch_rng"])
+        self.next_index = state["next_index"]
+
+    def begin(self, start: int) -> None:
+        """The pool and the prompt sampler of a run starting at step ``start`` (rendered before the clock starts)."""
+        cfg = self.cfg
+        self.pool = _Pool(cfg, np.random.default_rng([cfg.seed, 2, start]), self.next_index, self.progress)
+        self.sampler = PromptSampler([cfg.seed, 3, start])
+
+    def step(self, i: int) -> Dict[str, float]:
+        self.pool.refresh()
+        loss, parts = _step_loss(self.model, self.pool.sample(self.cfg.images_per_step), self.rng, self.sampler,
+                                 self.gen, self.cfg, self.transform, self.dev, self.aux_head)
+        if not torch.isfinite(loss):
+            return {"loss": loss.item()}          # run_steps stops with the step number
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.optimizer.step()
+        return {**parts, "loss": loss.item()}
+
+    def state(self) -> dict:
+        aux = {"aux_head": self.aux_head.state_dict()} if self.aux_head is not None else {}
+        return {"model": self.model.state_dict(), "opt": self.optimizer.state_dict(), **aux,
+                "rng": self.rng.bit_generator.state, "torch_rng": self.gen.get_state(),
+                "next_index": self.pool.next_index, "config": asdict(self.cfg)}
+
+
+class _Checkpoint(Checkpoint):
+    """``work_dir/last.pt``, and with every save the current weights beside it, ``work_dir/weights.pt``."""
+
+    def __init__(self, work_dir: Path, cfg: TrainConfig, model):
+        super().__init__(work_dir / "last.pt", job_fingerprint(cfg, model))
+        self.cfg, self.model = cfg, model
+
+    def save(self, state) -> Path:
+        path = super().save(state)
+        save_tiny_checkpoint(self.model, self.path.with_name("weights.pt"),
+                             meta={"config": asdict(self.cfg), "steps": state["step"], "recipe": RECIPE})
+        self.model.train()
+        return path
 
 
 def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", resume: bool = True,
@@ -391,55 +409,14 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
     aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
-    opt, params = _optimizer(model, aux_head, cfg)
-    transform = ResizeLongestSide(model.image_encoder.img_size)
-    ckpt = Checkpoint(work_dir / "last.pt", job_fingerprint(cfg, model))
+    run = _TinySamRun(model, aux_head, cfg, dev, progress)
+    ckpt = _Checkpoint(work_dir, cfg, model)
     if not resume and ckpt.exists():
         ckpt.path.unlink()
-    state = ckpt.load()
-    start, next_index, elapsed = 0, 0, 0.0
-    rng = np.random.default_rng([cfg.seed, 1])
-    gen = torch.Generator().manual_seed(cfg.seed)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        if aux_head is not None and "aux_head" in state:
-            aux_head.load_state_dict(state["aux_head"])
-        opt.load_state_dict(state["opt"])
-        rng.bit_generator.state = state["rng"]
-        gen.set_state(state["torch_rng"])
-        start, next_index, elapsed = state["step"], state["next_index"], state["elapsed"]
-        log(f"resumed from {ckpt.path} at step {start}")
-    pool = _Pool(cfg, np.random.default_rng([cfg.seed, 2, start]), next_index=next_index, progress=progress)
-    sampler = PromptSampler([cfg.seed, 3, start])
-    t0 = time.time()
-
-    def step(i: int) -> Dict[str, float]:
-        pool.refresh()
-        loss, parts = _step_loss(model, pool.sample(cfg.images_per_step), rng, sampler, gen, cfg, transform, dev,
-                                 aux_head)
-        if not torch.isfinite(loss):
-            return {"loss": loss.item()}          # run_steps stops with the step number
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
-        return {**parts, "loss": loss.item()}
-
-    def save(next_step: int):
-        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                   **({"aux_head": aux_head.state_dict()} if aux_head is not None else {}),
-                   "step": next_step, "rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
-                   "next_index": pool.next_index, "config": asdict(cfg), "elapsed": elapsed + time.time() - t0})
-        save_tiny_checkpoint(model, work_dir / "weights.pt",
-                             meta={"config": asdict(cfg), "steps": next_step, "recipe": "gsam_lab.recipes.tiny_sam"})
-        model.train()
-
-    res = run_steps(step, start, cfg.steps, optimizer=opt, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
-                    save=save, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes,
-                    progress=progress, desc="train tiny SAM", log=log)
+    res = train(run, ckpt, cfg.steps, lr=lambda i: warmup_cosine(i, cfg.steps, cfg.lr, cfg.warmup),
+                ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes, progress=progress,
+                desc="train tiny SAM", log=log)
     model.eval()
-    total = elapsed + time.time() - t0
-    save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": total, "steps": res.step,
-                                           "recipe": "gsam_lab.recipes.tiny_sam"})
-    return {**res.last, "seconds": total}
-
+    save_tiny_checkpoint(model, out, meta={"config": asdict(cfg), "train_seconds": res.elapsed, "steps": res.step,
+                                           "recipe": RECIPE})
+    return {**res.last, "seconds": res.elapsed}

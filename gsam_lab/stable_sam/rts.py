@@ -26,7 +26,6 @@ with): pass a StableSam built on a **copy** of SAM with ``dsp=False, drp=False``
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -37,15 +36,8 @@ import torch.nn.functional as F
 
 from gsam_lab.sam import PROMPT_KINDS, PromptPredictor, PromptSampler, prompt_kind
 from gsam_lab.sam.losses import dice_loss
-from gsam_lab.training import (
-    Checkpoint,
-    describe,
-    describe_dataset,
-    fingerprint,
-    run_steps,
-    warmup_cosine,
-)
-from gsam_lab.utils import check_finite, resolve_device, weights_fingerprint
+from gsam_lab.training import Checkpoint, describe, describe_dataset, fingerprint, train, warmup_cosine
+from gsam_lab.utils import resolve_device, weights_fingerprint
 
 from .embedded import EmbeddedImage, embed_dataset, item_digests
 from .io import sam_fingerprint, save
@@ -272,16 +264,25 @@ def _open_checkpoint(path: Optional[Path], job: dict, overwrite: bool, log):
 
 
 class _RTSRun:
-    """One RTS run: the optimisation step and what a checkpoint holds (the loop is :func:`run_steps`)."""
+    """One RTS run (a :class:`gsam_lab.training.Run`): the trainable weights, the optimiser, the epoch order
+    and the random stream of the prompts."""
 
     def __init__(self, stable: StableSam, embedded: List[EmbeddedImage], cfg: RTSConfig, params, device):
         self.stable, self.embedded, self.cfg, self.params, self.dev = stable, embedded, cfg, params, device
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.rng = np.random.default_rng([cfg.seed, 11])
         self.transform = PromptPredictor(stable.sam, cache_size=0).transform
         self.order: List[int] = []
         self.history: List[Dict[str, float]] = []
-        self.elapsed = 0.0
+
+    def load_state(self, state: dict) -> None:
+        _load_trainable_state(self.stable, state["state"])
+        self.optimizer.load_state_dict(state["opt"])
+        self.rng.bit_generator.state = state["rng"]
+        self.history, self.order = list(state["history"]), list(state["order"])
+
+    def begin(self, start: int) -> None:
+        self.stable.train()
 
     def step(self, i: int) -> Dict[str, float]:
         """Optimisation step ``i``: ``images_per_step`` images in epoch order, one prompt per object."""
@@ -294,27 +295,17 @@ class _RTSRun:
                             self.dev)
         if not torch.isfinite(loss):
             return {"loss": loss.item()}                    # run_steps stops with the step number
-        self.opt.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
-        self.opt.step()
-        self.history.append({"step": i + 1, "loss": loss.item(), **parts, "lr": self.opt.param_groups[0]["lr"]})
+        self.optimizer.step()
+        self.history.append({"step": i + 1, "loss": loss.item(), **parts, "lr": self.optimizer.param_groups[0]["lr"]})
         return {"loss": loss.item(), **parts}
 
-    def state(self, next_step: int, seconds: float) -> dict:
-        """What a checkpoint holds after ``next_step`` steps (``seconds``: this run's time so far)."""
-        return {"state": _trainable_state(self.stable, self.cfg), "opt": self.opt.state_dict(),
-                "rng": self.rng.bit_generator.state, "step": next_step, "elapsed": self.elapsed + seconds,
-                "history": self.history, "order": self.order, "config": asdict(self.cfg)}
-
-    def restore(self, ck: dict, path: Path) -> int:
-        """Continue from a checkpoint's state; returns its step."""
-        check_finite(ck["state"], path)
-        _load_trainable_state(self.stable, ck["state"])
-        self.opt.load_state_dict(ck["opt"])
-        self.rng.bit_generator.state = ck["rng"]
-        self.elapsed, self.history, self.order = ck["elapsed"], list(ck["history"]), list(ck["order"])
-        return int(ck["step"])
+    def state(self) -> dict:
+        return {"state": _trainable_state(self.stable, self.cfg), "opt": self.optimizer.state_dict(),
+                "rng": self.rng.bit_generator.state, "history": self.history, "order": self.order,
+                "config": asdict(self.cfg)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,17 +361,9 @@ def train_rts(stable: StableSam, dataset, config: Optional[RTSConfig] = None, ou
     total = int(cfg.steps) if cfg.steps is not None else max(1, math.ceil(cfg.epochs * per_epoch))
     run = _RTSRun(stable, embedded, cfg, params, dev)
     ckpt = _open_checkpoint(ckpt_path, job_description(stable, cfg, embedded, dataset), overwrite, log)
-    state = ckpt.load() if ckpt is not None else None
-    start = 0
-    if state is not None:
-        start = run.restore(state, ckpt.path)
-        log(f"resumed from {ckpt.path} at step {start}")
-    stable.train()
-    t0 = time.time()
-    res = run_steps(run.step, start, total, optimizer=run.opt, lr=lambda i: warmup_cosine(i, total, cfg.lr, cfg.warmup),
-                    save=(lambda n: ckpt.save(run.state(n, time.time() - t0))) if ckpt is not None else None,
-                    ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, max_minutes=cfg.max_minutes,
-                    progress=progress, desc="RTS", log=log, nan_hint="Try a lower lr")
+    res = train(run, ckpt, total, lr=lambda i: warmup_cosine(i, total, cfg.lr, cfg.warmup), ckpt_every=cfg.ckpt_every,
+                log_every=cfg.log_every, max_minutes=cfg.max_minutes, progress=progress, desc="RTS", log=log,
+                nan_hint="Try a lower lr")
     return _finish(stable, run, res, total, out, frozen, orig_fp, sam_name)
 
 
@@ -392,8 +375,7 @@ def _finish(stable: StableSam, run: _RTSRun, res, total: int, out: Optional[Path
     if cfg.trainable == "decoder":
         for p in stable.sam.mask_decoder.parameters():
             p.requires_grad_(False)
-    seconds = run.elapsed + res.seconds
-    done = res.step
+    seconds, done = res.elapsed, res.step
     if frozen is not None and sam_fingerprint(stable.sam) != frozen:
         raise RuntimeError("SAM's mask decoder changed during plugin training; this is a bug")
     written = out is not None and done >= total

@@ -1,0 +1,60 @@
+"""The tensors of SAM's interactive training simulation (the tiny-SAM recipe, :mod:`gsam_lab.recipes.tiny_sam`).
+
+Every round of the simulation compares the model's mask with the object in SAM's padded input frame:
+:func:`targets_in_input_frame` puts the object there, :func:`outside_box_weight` weighs the pixels of a
+box-prompted round, and :func:`error_clicks` draws the next round's corrective click from the error region.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["targets_in_input_frame", "outside_box_weight", "error_clicks"]
+
+
+def targets_in_input_frame(masks: np.ndarray, input_size, img_size: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``N x img x img`` targets (resized to the input frame, zero-padded) and the ``img x img`` valid-pixel mask."""
+    t = torch.as_tensor(masks, device=device, dtype=torch.float32)[:, None]
+    t = F.interpolate(t, size=input_size, mode="bilinear", align_corners=False)[:, 0] > 0.5
+    h, w = input_size
+    out = F.pad(t, (0, img_size - w, 0, img_size - h))
+    valid = torch.zeros(img_size, img_size, dtype=torch.bool, device=device)
+    valid[:h, :w] = True
+    return out, valid
+
+
+def outside_box_weight(boxes: torch.Tensor, valid: torch.Tensor, extra: float) -> torch.Tensor:
+    """``N x S x S`` pixel weights: 1 inside each box, ``1 + extra`` outside it, 0 on padding."""
+    s = valid.shape[-1]
+    ar = torch.arange(s, device=valid.device, dtype=torch.float32) + 0.5
+    inside_x = (ar[None] >= boxes[:, 0:1]) & (ar[None] <= boxes[:, 2:3] + 1)
+    inside_y = (ar[None] >= boxes[:, 1:2]) & (ar[None] <= boxes[:, 3:4] + 1)
+    inside = inside_y[:, :, None] & inside_x[:, None, :]
+    return valid.float() * (1.0 + extra * (~inside).float())
+
+
+@torch.no_grad()
+def error_clicks(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                 generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One corrective click per mask, drawn uniformly from the error region of ``pred``.
+
+    Args:
+        pred, target: ``N x H x W`` bool (the previous mask, the object); valid: ``H x W`` bool.
+
+    Returns:
+        ``(points N x 1 x 2 (x, y), labels N x 1)``: label 1 where the object was missed, 0 where the
+        mask spilled over it; -1 (SAM's "not a point") where the mask has no error.
+    """
+    n, h, w = pred.shape
+    err = (pred ^ target) & valid
+    flat = err.flatten(1).float()
+    has = flat.sum(1) > 0
+    idx = torch.multinomial(torch.where(has[:, None], flat, torch.ones_like(flat)), 1, generator=generator)[:, 0]
+    ys, xs = idx // w, idx % w
+    labels = target.flatten(1).gather(1, idx[:, None])[:, 0].long()
+    labels = torch.where(has, labels, torch.full_like(labels, -1))
+    points = torch.stack([xs, ys], 1).float() + 0.5
+    return points[:, None], labels[:, None]
