@@ -55,24 +55,28 @@ def base_url(site_dir):
         server.server_close()
 
 
+def _recording_page(context):
+    """A page of ``context`` that records console errors, page errors and failed requests in ``page.problems``."""
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.problems = []
+    page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url} {r.failure}")
+            if r.failure != "net::ERR_ABORTED" else None)     # aborted by the next navigation, not broken
+    page.on("response", lambda r: page.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    return page
+
+
 @pytest.fixture
 def new_page(browser):
-    """``new_page(viewport)``: a fresh page that records console errors, page errors and failed requests."""
+    """``new_page(viewport)``: a fresh recording page (see ``_recording_page``)."""
     contexts = []
 
     def make(viewport=LAPTOP):
-        context = browser.new_context(viewport=viewport)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.problems = []
-        page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
-                if m.type == "error" else None)
-        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url} {r.failure}")
-                if r.failure != "net::ERR_ABORTED" else None)     # aborted by the next navigation, not broken
-        page.on("response", lambda r: page.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-        return page
+        contexts.append(browser.new_context(viewport=viewport))
+        return _recording_page(contexts[-1])
 
     yield make
     for context in contexts:
@@ -93,41 +97,77 @@ _LINKS_JS = """() => ({
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   images: [...document.querySelectorAll('img')].map(i => ({src: i.src, alt: i.getAttribute('alt') || ''})),
 })"""
+_WIDTH_JS = """() => ({
+  page: [document.documentElement.scrollWidth, window.innerWidth],
+  tables: [...document.querySelectorAll('.bd-article table')].filter(t => t.scrollWidth > t.clientWidth + 1)
+          .map(t => getComputedStyle(t).overflowX),
+})"""
 
 
-def test_every_page_loads_clean_and_no_link_or_image_is_broken(new_page, base_url):
-    """Crawl every internal page from the front page: no console error, no failed request, every internal
-    link, anchor and image resolves, and every image has an alt text that is not a file name."""
-    page = new_page()
-    todo, seen, anchors, problems, checked = [base_url + "index.html"], set(), [], [], {}
-    ids_of = {}
-    while todo:
-        url = todo.pop()
-        if url in seen:
-            continue
-        seen.add(url)
-        page.problems = []
-        page.goto(url, wait_until="networkidle")
-        found = page.evaluate(_LINKS_JS)
-        ids_of[url] = set(found["ids"])
-        problems += [f"{url}: {p}" for p in page.problems]
-        problems += [f"{url}: image without alt text: {i['src']}" for i in found["images"]
-                     if not i["alt"].strip() or i["alt"].strip() == Path(urlsplit(i["src"]).path).name]
-        for link in found["links"] + found["assets"]:
-            target, fragment = urldefrag(link)
-            if not target.startswith(base_url):
-                continue                                   # another host (Colab): not crawled
-            if target.endswith(".html"):
-                todo.append(target)
-                if fragment:
-                    anchors.append((url, target, fragment))
-            elif target not in checked:
-                checked[target] = _status(target)
+def _widths(page, url: str, record: dict) -> None:
+    """At a laptop's and a phone's width: the page's own width against the window's, and the overflow of its
+    tables wider than their box (the page is resized, not reloaded)."""
+    for name, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        record[name][url] = page.evaluate(_WIDTH_JS)
+    page.set_viewport_size(LAPTOP)
+
+
+@pytest.fixture(scope="module")
+def crawl(browser, base_url):
+    """Every internal page reached from the front page, loaded once: its problems, links and widths."""
+    context = browser.new_context(viewport=LAPTOP)
+    page = _recording_page(context)
+    todo, seen, anchors, problems, checked, ids_of = [base_url + "index.html"], set(), [], [], {}, {}
+    widths = {"laptop": {}, "phone": {}}
+    try:
+        while todo:
+            url = todo.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            page.problems = []
+            page.goto(url, wait_until="networkidle")
+            found = page.evaluate(_LINKS_JS)
+            ids_of[url] = set(found["ids"])
+            _widths(page, url, widths)
+            problems += [f"{url}: {p}" for p in page.problems]
+            problems += [f"{url}: image without alt text: {i['src']}" for i in found["images"]
+                         if not i["alt"].strip() or i["alt"].strip() == Path(urlsplit(i["src"]).path).name]
+            for link in found["links"] + found["assets"]:
+                target, fragment = urldefrag(link)
+                if not target.startswith(base_url):
+                    continue                                   # another host (Colab): not crawled
+                if target.endswith(".html"):
+                    todo.append(target)
+                    if fragment:
+                        anchors.append((url, target, fragment))
+                elif target not in checked:
+                    checked[target] = _status(target)
+    finally:
+        context.close()
     problems += [f"broken link or image: {u} (HTTP {s})" for u, s in checked.items() if s >= 400]
     problems += [f"{src}: link to a missing anchor {target}#{frag}" for src, target, frag in anchors
                  if target in ids_of and frag not in ids_of[target]]
-    assert len(seen) >= 10, f"expected the whole site, crawled only {sorted(seen)}"
-    assert not problems, "\n".join(problems[:40])
+    return {"seen": seen, "problems": problems, "widths": widths}
+
+
+def test_every_page_loads_clean_and_no_link_or_image_is_broken(crawl):
+    """Crawl every internal page from the front page: no console error, no failed request, every internal
+    link, anchor and image resolves, and every image has an alt text that is not a file name."""
+    assert len(crawl["seen"]) >= 10, f"expected the whole site, crawled only {sorted(crawl['seen'])}"
+    assert not crawl["problems"], "\n".join(crawl["problems"][:40])
+
+
+@pytest.mark.parametrize("viewport", ["phone", "laptop"])
+def test_no_page_scrolls_sideways_and_wide_tables_scroll_in_their_box(crawl, viewport):
+    measured = crawl["widths"][viewport]
+    sideways = {url: m["page"] for url, m in measured.items() if m["page"][0] > m["page"][1]}
+    assert not sideways, f"pages wider than a {viewport} ([page width, window width]): {sideways}"
+    wide = [overflow for m in measured.values() for overflow in m["tables"]]
+    assert all(overflow in ("auto", "scroll") for overflow in wide), wide
+    if viewport == "phone":
+        assert wide, "expected at least one table wider than a phone (notebook 02's)"
 
 
 def test_search_for_deformable_finds_the_stable_sam_page(new_page, base_url):
@@ -139,7 +179,7 @@ def test_search_for_deformable_finds_the_stable_sam_page(new_page, base_url):
     assert not page.problems, page.problems
 
 
-def test_a_figure_of_notebook_02_is_visible(new_page, base_url, browser_out, site_dir):
+def test_a_figure_of_notebook_02_is_visible(new_page, base_url, browser_out):
     page = new_page()
     page.goto(base_url + NB02, wait_until="networkidle")
     figure = page.locator(".cell_output img").first
@@ -159,28 +199,6 @@ def test_a_figure_of_notebook_02_is_visible(new_page, base_url, browser_out, sit
         page.goto(base_url + "index.html", wait_until="networkidle")
         page.screenshot(path=str(browser_out / "site_front.png"))
         publish_to_docs(browser_out / "site_front.png", "site_front.png")
-
-
-def _content_pages(site_dir: Path):
-    skip = {"genindex.html", "search.html", "py-modindex.html"}
-    return sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html")
-                  if p.name not in skip and not p.name.startswith("_") and p.parent.name != "_modules")
-
-
-@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
-def test_no_page_scrolls_sideways_and_wide_tables_scroll_in_their_box(new_page, base_url, site_dir, viewport):
-    page = new_page(viewport)
-    wide = []
-    for rel in _content_pages(site_dir):
-        page.goto(base_url + rel, wait_until="networkidle")
-        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"{rel} scrolls sideways at {viewport['width']} px: {width}"
-        wide += page.evaluate("""() => [...document.querySelectorAll('.bd-article table')]
-            .filter(t => t.scrollWidth > t.clientWidth + 1)
-            .map(t => getComputedStyle(t).overflowX)""")
-    assert all(overflow in ("auto", "scroll") for overflow in wide), wide
-    if viewport is PHONE:
-        assert wide, "expected at least one table wider than a phone (notebook 02's)"
 
 
 def test_a_widget_shows_its_screenshot_and_says_it_needs_a_kernel(new_page, base_url):
