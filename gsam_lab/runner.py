@@ -364,6 +364,7 @@ def _run(pm, notebooks, folder: RunFolder, replaced, profile, per_notebook, figu
     results: List[NotebookResult] = []
     cleared = set()
     progress_before, cache_before = os.environ.get(PROGRESS_ENV), os.environ.get(CACHE_ENV)
+    backend_before = os.environ.get("MPLBACKEND")
     for nb in notebooks:
         target, figures = out / nb.name, figures_of[nb]
         paths = [p for p in replaced[nb] if p not in cleared]
@@ -376,6 +377,7 @@ def _run(pm, notebooks, folder: RunFolder, replaced, profile, per_notebook, figu
         t0 = time.perf_counter()
         try:
             os.environ[PROGRESS_ENV] = "0"          # the kernel inherits it: no bar widgets in the saved copy
+            os.environ.pop("MPLBACKEND", None)      # e.g. Agg in CI: the kernel's inline backend keeps the figures
             if (cache_before or "").strip():         # the kernel starts in the notebooks' folder: an absolute cache
                 os.environ[CACHE_ENV] = str(cache_root())
             else:
@@ -397,6 +399,7 @@ def _run(pm, notebooks, folder: RunFolder, replaced, profile, per_notebook, figu
         finally:
             _restore_env(PROGRESS_ENV, progress_before)
             _restore_env(CACHE_ENV, cache_before)
+            _restore_env("MPLBACKEND", backend_before)
             folder.finish(replaced[nb])
         results.append(res)
         _write_summary(out, results)

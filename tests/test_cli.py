@@ -29,7 +29,8 @@ def _write_notebook(path, body, params=PARAMS):
 def nb_dir(tmp_path):
     d = tmp_path / "notebooks"
     d.mkdir()
-    _write_notebook(d / "01_good.ipynb", "assert x >= 1, 'x too small'\nprint(profile)")
+    _write_notebook(d / "01_good.ipynb", "assert x >= 1, 'x too small'\nprint(profile)\n"
+                    "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()")
     _write_notebook(d / "02_bad.ipynb", "assert x >= 2, 'x must be at least 2'")
     return d
 
@@ -386,7 +387,8 @@ def test_a_cell_timeout_names_the_cell_in_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_run_writes_copies_summary_and_names_failing_cell(nb_dir, tmp_path, capsys):
+def test_run_writes_copies_summary_and_names_failing_cell(nb_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")          # as in CI: the kernel must still draw its figures inline
     out = tmp_path / "run"
     code = cli.main(["run", "--notebooks-dir", str(nb_dir), "--out", str(out), "--quiet", "-p", "x=1"])
     assert code == 1
@@ -396,6 +398,7 @@ def test_run_writes_copies_summary_and_names_failing_cell(nb_dir, tmp_path, caps
     assert [(r["notebook"], r["status"]) for r in summary] == [("01_good", "ok"), ("02_bad", "failed")]
     executed = nbformat.read(str(out / "01_good.ipynb"), as_version=4)
     assert any("quick" in o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert any("image/png" in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     # parameters override the defaults and the source stays untouched; a tuple arrives as a list
     _write_notebook(nb_dir / "02_bad.ipynb", "assert x >= 2 and hw == [2, 3], (x, hw)", PARAMS + "\nhw = None")
     code = cli.main(["run", "02", "--notebooks-dir", str(nb_dir), "--out", str(out), "--quiet", "-p", "x=3",
