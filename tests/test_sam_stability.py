@@ -117,3 +117,18 @@ def test_paired_differences_per_domain_and_over_both():
         (ev.per_object("SAM", "gt_box", "erp") - b).mean())
     with pytest.raises(ValueError, match="no rows for"):
         ev.paired(None, ("SAM", "points k=1"), ("fill box", "gt_box"))
+
+
+def test_large_outputs_are_decoded_in_batches_with_the_same_numbers(model, samples, monkeypatch):
+    from gsam_lab.sam import decoding
+    kw = dict(prompt_kinds=("noisy_box", "points"), noise=(0.3,), points=(2,), draws=4, min_area=20,
+              progress=False, predictor_factory=CountingPredictor)
+    CountingPredictor.calls = 0
+    whole = sam.stability_sweep(model, samples[:1], **kw)
+    assert CountingPredictor.calls == 2                               # one call per setting
+    per_prompt = 16 * 64 * 64 * 4 + H * W                             # logits + one mask, as prompts_per_call counts
+    monkeypatch.setattr(decoding, "LARGE_OUTPUT_BYTES", 2 * 3 * per_prompt)   # 3 prompts per call
+    CountingPredictor.calls = 0
+    batched = sam.stability_sweep(model, samples[:1], **kw)
+    assert CountingPredictor.calls == 2 * 3                           # 2 objects x 4 draws = 8 prompts: 3 calls each
+    pd.testing.assert_frame_equal(whole.table, batched.table)

@@ -31,6 +31,13 @@ __all__ = ["shared_predict_masks", "same_for_every_prompt", "decoder_inputs", "d
 LARGE_OUTPUT_BYTES = 128 * 2**20
 
 
+def prompts_per_call(outputs: int, image_hw: Sequence[int], feature_hw: Sequence[int] = (64, 64)) -> int:
+    """How many prompts one ``predict`` call may take so that its ``outputs`` masks per prompt at
+    ``image_hw`` and their low-res logits (4 x ``feature_hw``) stay near half of :data:`LARGE_OUTPUT_BYTES`."""
+    per = outputs * (16 * int(feature_hw[0]) * int(feature_hw[1]) * 4 + int(image_hw[0]) * int(image_hw[1]))
+    return max(1, LARGE_OUTPUT_BYTES // (2 * per))
+
+
 def warn_many_prompts(owner, n: int, outputs: int, feature_hw: Sequence[int], image_hw: Sequence[int],
                       logits: bool) -> None:
     """Warn once per ``owner`` (a predictor) when ``n`` prompts decoded in one call return

@@ -22,6 +22,7 @@ import torch
 from gsam_lab import metrics
 from gsam_lab.images import as_rgb_uint8
 
+from .decoding import prompts_per_call
 from .predictor import PromptPredictor
 from .prompts import PROMPT_KINDS, PromptKind, PromptSampler, prompt_kind
 
@@ -239,7 +240,8 @@ def _objects(inst: np.ndarray, min_area: int, max_objects: Optional[int]) -> Tup
 def _setting_masks(pred, inst: np.ndarray, ids: np.ndarray, setting: Tuple[str, float, int], draws: int,
                    multimask: bool, where: Tuple[int, int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
     """Masks (``O x D x H x W`` bool) and predicted IoUs (``O x D``) for ``draws`` prompts of one
-    ``setting`` (``kind, noise, k``) per object, in one batched call; identical prompts are decoded once.
+    ``setting`` (``kind, noise, k``) per object, batched (one call unless the outputs are large: see
+    :func:`~gsam_lab.sam.decoding.prompts_per_call`); identical prompts are decoded once.
     ``where = (sweep seed, image index, setting index)``: object ``o``'s prompts come from
     ``PromptSampler([seed, image, o, setting])``."""
     kind, value = _kind_and_value(setting)
@@ -247,13 +249,18 @@ def _setting_masks(pred, inst: np.ndarray, ids: np.ndarray, setting: Tuple[str, 
     drawn = [kind.draw(PromptSampler([seed, i, int(o), j]), inst == o, value, n=draws) for o in ids]
     if kind.is_box:
         uniq, inv = _unique_rows(np.concatenate(drawn))                 # (O*D) x 4
-        out = pred.predict(boxes=uniq, multimask=multimask)
+        prompts = dict(boxes=uniq)
     else:
         pts = np.concatenate([p[0] for p in drawn])                     # (O*D) x k x 2
         labs = np.concatenate([p[1] for p in drawn])
         uniq, inv = _unique_rows(np.concatenate([pts, labs[..., None].astype(np.float32)], -1))
-        out = pred.predict(points=uniq[..., :2], labels=uniq[..., 2].astype(np.int64), multimask=multimask)
-    masks, piou = torch.as_tensor(out[0]), torch.as_tensor(out[1])
+        prompts = dict(points=uniq[..., :2], labels=uniq[..., 2].astype(np.int64))
+    # one call when the outputs are small; on a large panorama, batches that keep each call's memory bounded
+    step = prompts_per_call(3 if multimask else 1, inst.shape)
+    outs = [pred.predict(**{k: v[s:s + step] for k, v in prompts.items()}, multimask=multimask)
+            for s in range(0, len(uniq), step)]
+    masks = torch.cat([torch.as_tensor(o[0]) for o in outs])
+    piou = torch.cat([torch.as_tensor(o[1]) for o in outs])
     if multimask:                                                  # SAM's recipe: the highest predicted IoU
         best = piou.argmax(1)
         masks = masks[torch.arange(len(best)), best]
