@@ -38,7 +38,7 @@ PROFILE_TABLE = {
                         batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf")},
     # 06 (results report)
     "06": {"quick": dict(teacher="tiny-synth", student="tiny", steps=150, erp_hw=(64, 128), n_train=6, n_test=8,
-                         n_pinhole=2, draws=4),
+                         n_pinhole=2, draws=2),
            "full": dict(teacher="segformer-b5-cityscapes", student="b0", steps=8000, erp_hw=(512, 1024), n_train=500,
                         n_test=200, n_pinhole=50, draws=20)},
 }

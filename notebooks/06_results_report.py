@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,26 +20,28 @@
 # beside our number, its `n` and its 95 % interval:
 #
 # - **Stable-SAM**: the bundled SAM `tiny-synth` against SAM + the shipped DSP/DRP plugins
-#   (`stable_sam_tiny_synth.pt`) under casual prompts (noisy boxes, one and three clicks), on held-out
-#   pinhole images and panoramas, beside the simplest baseline: filling the prompt box.
+#   (`stable_sam_tiny_synth.pt`) under casual prompts (noisy boxes, one and three clicks), on **every
+#   object of at least 64 px** of held-out pinhole images and a panorama, beside the simplest baseline:
+#   filling the prompt box.
 # - **GoodSAM**: on held-out panoramas, the pinhole-trained teacher assistant (TA) alone, the DAR
 #   ensemble (TA windows + SAM masks), and the shipped student distilled by MKA
 #   (`goodsam.load_student("tiny-synth")`), all at 128 x 256, the size the student was trained at. A
 #   short live MKA run is kept as a labelled *demo* row: it shows the mechanics, not the result.
-# - A claims table that separates what holds **by construction** (parameter counts) from what is
-#   **measured**, a section on **what did not reproduce and why**, and `report.md` / `report.html` in
-#   `out_dir` (the HTML embeds its figures: one file to send).
+# - A **scorecard** that separates what holds **by construction** (parameter counts) from what is
+#   **measured**, states the rule behind each verdict and counts the verdicts by rule; a section on
+#   **what did not reproduce**; and `report.md` / `report.html` in `out_dir` (the HTML embeds its
+#   figures: one file to send).
 #
 # **Read this first.** Everything here is synthetic renders, tiny models and a CPU. `n` counts objects
 # (Stable-SAM rows: mean IoU over objects) or panoramas (GoodSAM rows: dataset mIoU); every interval is
-# a 95 % bootstrap over those units, every difference is paired (both models on the same units). A
-# claim *holds* only when the interval of our difference excludes 0 on the paper's side; when it
-# includes 0 the verdict is "not resolved". With the quick profile's few images, most intervals are
-# wide: the larger held-out runs of `data_scripts/README.md` are quoted where they decide a question.
+# a 95 % bootstrap over those units, every difference is paired (both models on the same units). The
+# tables come from `gsam_lab.report` (one function per table); the text below reads them, and the
+# cells after it check with `assert` each thing the text says. With the quick profile's few images
+# most intervals are wide: `data_scripts/README.md` holds the larger held-out runs.
 #
-# **Run time:** quick profile 66-72 s on 2 CPU cores at a load of about 2 (`gsam-lab run 06`: 72 s), about
-# 100-110 s when other work shares the cores (load about 4); the SAM masks for DAR and the live demo
-# are most of it. Full profile: a GPU and the real checkpoints, not measured.
+# **Run time:** quick profile about 75 s on 2 idle CPU cores (`gsam-lab run 06`; two to three times
+# longer when other work shares the cores); the SAM masks for DAR and the live demo are most of it.
+# Full profile: a GPU and the real checkpoints, not measured.
 
 # %%
 # Colab or a fresh kernel: install gsam_lab only when it is missing
@@ -59,12 +61,9 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
-from IPython.display import Markdown, display
 
 import gsam_lab
-from gsam_lab import bootstrap, data, goodsam, metrics, report, sam, stable_sam, utils, viz
+from gsam_lab import data, goodsam, report, sam, stable_sam, utils, viz
 
 # %% [markdown]
 # ## Parameters
@@ -74,7 +73,7 @@ from gsam_lab import bootstrap, data, goodsam, metrics, report, sam, stable_sam,
 from typing import Optional, Tuple  # isort: skip (the types named in the annotations below)
 profile: str = "quick"          # quick | full
 device: str = "auto"            # auto | cpu | cuda | mps
-seed: int = 0                   # seed of the prompt draws, the training panoramas and the student
+seed: int = 0                   # seed of the prompt draws, the test and training panoramas and the student
 check_claims: bool = True        # False skips the teaching asserts; mechanical checks always run
 data_root: str = ""             # optional goodsam.PseudoLabelDataset folder (cached DAR output) for the student
 sam_checkpoint: str = "tiny-synth"   # tiny-synth | vit_b | vit_l | vit_h | a .pth path
@@ -87,7 +86,7 @@ erp_hw: "Optional[Tuple[int, int]]" = None   # GoodSAM pipeline panoramas; None:
 n_train: "Optional[int]" = None              # unlabelled training panoramas; None: 6 quick, 500 full
 n_test: "Optional[int]" = None               # labelled test panoramas; None: 8 quick, 200 full
 n_pinhole: "Optional[int]" = None            # Stable-SAM test images per domain; None: 2 quick, 50 full
-draws: "Optional[int]" = None                # prompt draws per object; None: 4 quick, 20 full
+draws: "Optional[int]" = None                # prompt draws per object; None: 2 quick, 20 full
 
 # %%
 # one CPU thread: small models and many small ops; one thread per process is fastest on 2 shared cores
@@ -97,14 +96,15 @@ lab = gsam_lab.setup("06", profile, device=device, seed=seed, out_dir=out_dir, t
 cfg, dev, out = lab.cfg, lab.device, lab.out
 (out / "figures").mkdir(exist_ok=True)
 K = data.NUM_CLASSES
-print(f"SAM={sam_checkpoint} TA={cfg.teacher} student={cfg.student} "
-      f"ERP {cfg.erp_hw} steps={cfg.steps}")
+pd.set_option("display.float_format", "{:.3g}".format)     # tables show 3 significant digits
+print(f"SAM={sam_checkpoint} TA={cfg.teacher} student={cfg.student} ERP {cfg.erp_hw} steps={cfg.steps}")
 
 # %% [markdown]
 # ## 1 · Stable-SAM: SAM against SAM + the shipped plugins under casual prompts
 # The same prompts go to both models (`stable_sam.compare`); only the ~0.08M plugin parameters differ.
-# "fill box" is the simplest baseline: the prompt box itself, painted solid. Each row is the mean IoU
-# over `n` objects with its 95 % bootstrap interval over objects.
+# "fill box" is the simplest baseline: the prompt box itself, painted solid. Every object of at least
+# 64 px of the held-out images is scored, small and large alike. Each cell is the mean IoU over the
+# domain's `n objects` with its 95 % bootstrap interval over objects.
 
 # %%
 t_section = time.time()
@@ -118,91 +118,58 @@ except stable_sam.PluginCheckpointError:
     print(f"plugins {plugins!r} were trained on SAM {stable_sam.PLUGINS[plugins].sam!r}, not {sam_checkpoint!r}: "
           "Stable-SAM below has UNTRAINED plugins (an exact no-op); pass plugins=<file from notebook 03>")
     stable = stable_sam.StableSam(sam_model, dsp=True, drp=True)
-n_erp_images = max(1, cfg.n_pinhole // 2)
-domains = data.heldout_domains(n_pinhole=cfg.n_pinhole, n_erp=n_erp_images, seed=0)
+domains = data.heldout_domains(n_pinhole=cfg.n_pinhole, n_erp=max(1, cfg.n_pinhole // 2), seed=0)
 ev = stable_sam.compare({"SAM": sam_model, "Stable-SAM": stable}, domains, noise=(0.4,), points=(1, 3),
-                        draws=cfg.draws, seed=seed, max_objects=6)
-ss = ev.summary().rename(columns={"method": "model"})
-ss.to_csv(out / "stable_sam.csv", index=False)
-NOISY = "noisy_box s=0.4"
-
-
-def fmt(v, digits=3):
-    """(value, low, high) as 'value [low, high]'."""
-    return bootstrap.format_ci(*v, digits=digits)
-
-
-n_objects = ss.groupby("domain", sort=False)["n"].first().to_dict()
-ss_table = ss.assign(ci=[fmt((r.miou, r.miou_lo, r.miou_hi)) for r in ss.itertuples()]).pivot(
-    index=["domain", "setting"], columns="model", values="ci").reindex(columns=["SAM", "Stable-SAM", "fill box"])
-ss_table = ss_table.fillna("-").reset_index().rename_axis(columns=None)
-ss_table.insert(1, "n objects", ss_table["domain"].map(n_objects))
-print(f"mIoU with 95 % interval over objects; {cfg.n_pinhole} pinholes, {n_erp_images} panorama(s), "
-      f"{cfg.draws} prompt draws per object and setting")
-ss_table
+                        draws=cfg.draws, seed=seed)
+ev.summary().to_csv(out / "stable_sam.csv", index=False)
+print(f"{cfg.draws} prompt draws per object and setting; section time {time.time() - t_section:.0f} s")
+report.stable_sam_table(ev)
 
 # %% [markdown]
-# **Paired differences.** Two models scored on the same objects are compared through the bootstrap of
-# their per-object differences, much tighter than two separate intervals. The **robustness gap** is a
-# model's GT-box IoU minus its noisy-box (s = 0.4) IoU on the same objects: how much it loses when the
-# box is casual. Stable-SAM's promise is a smaller gap than SAM's.
+# **Paired differences**, in IoU (0.01 = 1 point). Two models scored on the same objects are compared
+# through the bootstrap of their per-object differences, much tighter than two separate intervals.
+# The **robustness gap** is a model's GT-box IoU minus its noisy-box (s = 0.4) IoU on the same
+# objects: how much it loses when the box is casual. Stable-SAM's promise is a smaller gap than SAM's.
 
 # %%
-comparisons = {                 # name -> (model, setting) minus (model, setting), on the same objects
-    "Stable-SAM - SAM, noisy box s=0.4": (("Stable-SAM", NOISY), ("SAM", NOISY)),
-    "Stable-SAM - SAM, 1 click": (("Stable-SAM", "points k=1"), ("SAM", "points k=1")),
-    "Stable-SAM - SAM, 3 clicks": (("Stable-SAM", "points k=3"), ("SAM", "points k=3")),
-    "Stable-SAM - SAM, GT box": (("Stable-SAM", "gt_box"), ("SAM", "gt_box")),
-    "SAM - fill box, GT box": (("SAM", "gt_box"), ("fill box", "gt_box")),
-    "SAM - fill box, noisy box s=0.4": (("SAM", NOISY), ("fill box", NOISY)),
-    "robustness gap, SAM (GT box - noisy s=0.4)": (("SAM", "gt_box"), ("SAM", NOISY)),
-    "robustness gap, Stable-SAM": (("Stable-SAM", "gt_box"), ("Stable-SAM", NOISY)),
-    "robustness gap, fill box": (("fill box", "gt_box"), ("fill box", NOISY)),
-}
+diffs = report.stable_sam_differences(ev)
+diffs.to_csv(out / "stable_sam_paired.csv", index=False)
+diffs
 
-
-def gap(model, domain=None):
-    """Per object of ``domain`` (None: both): the model's GT-box IoU minus its noisy-box IoU."""
-    return ev.per_object(model, "gt_box", domain) - ev.per_object(model, NOISY, domain)
-
-
-ss_paired = {}                  # (comparison, domain) -> ((value, low, high), n), IoU units
-for dom in (*n_objects, None):
-    n = n_objects[dom] if dom else sum(n_objects.values())     # every model is scored on the same objects
-    for name, (a, b) in comparisons.items():
-        ss_paired[name, dom or "both"] = ev.paired(dom, a, b), n
-    ss_paired["gap of Stable-SAM - gap of SAM", dom or "both"] = (
-        bootstrap.paired_bootstrap_ci(gap("Stable-SAM", dom), gap("SAM", dom)), n)
-diff_table = pd.DataFrame([{"comparison": name, "domain": dom, "n objects": n, "difference [95% CI]": fmt(v)}
-                           for (name, dom), (v, n) in ss_paired.items()])
-diff_table.to_csv(out / "stable_sam_paired.csv", index=False)
-diff_table.pivot(index="comparison", columns="domain", values="difference [95% CI]").reindex(
-    index=list(dict.fromkeys(diff_table["comparison"])), columns=[*n_objects, "both"])
+# %% [markdown]
+# Every object counts the same in these means, and most objects here are small (`n` below counts them
+# per size). SAM minus fill box with the GT box, per object size:
 
 # %%
-pooled = bootstrap.summarize_ci(ev.objects, ["setting", "method"], "iou")
-settings = list(dict.fromkeys(pooled["setting"]))
-models = ["SAM", "Stable-SAM", "fill box"]
-fig, ax = plt.subplots(figsize=(8, 3.2))
-for j, m in enumerate(models):
-    p = pooled[pooled["method"] == m].set_index("setting").reindex(settings)
-    x = np.arange(len(settings)) + (j - 1) * 0.27
-    ax.bar(x, p["iou"], width=0.27, label=m)
-    ax.errorbar(x, p["iou"], yerr=[p["iou"] - p["iou_lo"], p["iou_hi"] - p["iou"]], fmt="none", ecolor="k",
-                capsize=3, lw=1)
-ax.set_xticks(np.arange(len(settings)), settings)
-ax.set_ylim(0, 1.05)
-ax.set_ylabel("mIoU (95 % interval)")
-ax.set_title(f"held-out renders, pinhole + ERP pooled (n = {sum(n_objects.values())} objects)")
-ax.legend(fontsize=8, ncol=3)
-fig.tight_layout()
+by_size = report.size_differences(ev, ("SAM", "gt_box"), ("fill box", "gt_box"))
+by_size
+
+# %% [markdown]
+# Each dot is one object. Left: Stable-SAM against SAM with the same noisy boxes (on the diagonal: the
+# plugins change nothing). Right: SAM against filling the box with the ground-truth box (below the
+# diagonal: the filled box is better). The colour is the object's area.
+
+# %%
+area = np.log10(ev.per_object("SAM", "gt_box", value="area"))
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.2))
+for ax, (x, y) in zip(axes, [(("SAM", report.NOISY), ("Stable-SAM", report.NOISY)),
+                             (("fill box", "gt_box"), ("SAM", "gt_box"))]):
+    dots = ax.scatter(ev.per_object(*x), ev.per_object(*y), c=area, s=16, cmap="viridis")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel=f"{x[0]} IoU ({x[1]})", ylabel=f"{y[0]} IoU ({y[1]})")
+    ax.set_title(f"{y[0]} vs {x[0]}, {x[1]} (n = {len(area)} objects)", fontsize=9)
+fig.colorbar(dots, ax=axes, label="object area (log10 pixels)", shrink=0.8)
 viz.savefig(fig, out / "figures" / "stable_sam.png")
+plt.show()
+
+# %%
 n_plugin = stable.num_trainable()
-print(f"Stable-SAM trainable parameters: {n_plugin:,}; section time {time.time() - t_section:.0f} s")
+print(f"Stable-SAM trainable parameters: {n_plugin:,}")
 if check_claims:
     assert n_plugin <= 100_000, "the plugins stay under 0.1M parameters (by construction)"
-assert set(ss["model"]) == {"SAM", "Stable-SAM", "fill box"} and ss["miou"].between(0, 1).all()
-assert (ss["miou_lo"] <= ss["miou"]).all() and (ss["miou"] <= ss["miou_hi"]).all() and (ss["n"] > 0).all()
+s = ev.summary()
+assert set(s["method"]) == {"SAM", "Stable-SAM", "fill box"} and s["miou"].between(0, 1).all()
+assert (s["miou_lo"] <= s["miou"]).all() and (s["miou"] <= s["miou_hi"]).all() and (s["n"] > 0).all()
 
 # %% [markdown]
 # ## 2 · GoodSAM: the TA, DAR and the shipped student on held-out panoramas
@@ -211,9 +178,10 @@ assert (ss["miou_lo"] <= ss["miou"]).all() and (ss["miou"] <= ss["miou_hi"]).all
 # **ctcf** fusion and with **vote** (each mask takes the TA's majority class: the fusion the shipped
 # student learned from). The shipped student (`data_scripts/train_student.py`: 96 unlabelled
 # panoramas, DAR vote pseudo-labels, full MKA, 4000 steps) was trained at 128 x 256, so every model is
-# scored there. Each mIoU is the dataset mIoU (confusion matrices summed over panoramas) with a 95 %
-# bootstrap interval over panoramas; "minus TA" is paired (both models on the same panoramas, resampled
-# together). Ground truth is read only here, for scoring.
+# scored there, by the one scorer of the lab (`goodsam.evaluate_miou` for a model,
+# `goodsam.evaluate_labels` for DAR's label maps). Each mIoU is the dataset mIoU (confusion matrices
+# summed over panoramas) in points, with a 95 % bootstrap interval over panoramas; "minus TA" is
+# paired (both on the same panoramas, resampled together). Ground truth is read only here, for scoring.
 
 # %%
 t_section = time.time()
@@ -223,315 +191,219 @@ n_ta = sum(p.numel() for p in ta.parameters())
 shipped = goodsam.load_student("tiny-synth", device=dev) if cfg.teacher == "tiny-synth" else None
 eval_hw = (128, 256) if shipped is not None else tuple(cfg.erp_hw)
 test = data.SyntheticPanoramas("test", cfg.n_test, eval_hw, seed=seed)
-
-
-def predict(model, item):
-    """The model's label map of one item (for the figure)."""
-    with torch.no_grad():
-        return model.to(dev).eval().predict(item["image"][None].float().to(dev)).argmax(1)[0].cpu()
-
-
-def confusions(model, dataset):
-    """One confusion matrix per panorama of ``dataset``: the model scored whole, one panorama at a time."""
-    return goodsam.evaluate_miou(model, dataset, K, batch_size=1, device=dev)["confusions"]
-
-
-cms = {"TA": confusions(ta, test), "DAR vote": [], "DAR ctcf": []}
+dar = goodsam.dar_labels(ta, sam_model, fusions=("vote", "ctcf"))     # SAM masks once per panorama, both fusions
+scores = {"TA": goodsam.evaluate_miou(ta, test, K, batch_size=1, device=dev, keep=2),
+          **goodsam.evaluate_labels(dar, test, K, keep=2)}
 if shipped is not None:
-    cms["shipped student"] = confusions(shipped, test)
-examples = []                   # predictions on the first two panoramas, for the figure
-for i in range(len(test)):      # DAR: one ensemble per panorama, no model to hand to evaluate_miou
-    item = test[i]
-    masks = goodsam.sam_masks(sam_model, item["image"].to(dev), points_per_side=6)   # SAM once, both fusions
-    dar_preds = {}
-    for fusion in ("vote", "ctcf"):
-        r = goodsam.dar(ta, None, item["image"], windows="h", boundary=True, fusion=fusion, masks=masks)
-        dar_preds[f"DAR {fusion}"] = pred = r.ensemble_logits.argmax(0).cpu()
-        cms[f"DAR {fusion}"].append(metrics.confusion_matrix(pred, item["semantic"], K).numpy())
-    if i < 2:
-        examples.append({"TA": predict(ta, item), **dar_preds}
-                        | ({"shipped student": predict(shipped, item)} if shipped is not None else {}))
-
-
-def miou_ci(cm_list, base=None):
-    """Dataset mIoU (or its paired difference to ``base``) with its 95 % interval, in points."""
-    return tuple(100 * v for v in bootstrap.miou_bootstrap_ci(cm_list, base))
-
-
-goodsam_rows = {}               # name -> numbers, for the table, the claims and the text
-for name, params in [("TA", n_ta), ("DAR vote", np.nan), ("DAR ctcf", np.nan), ("shipped student",
-                     shipped.num_parameters() if shipped is not None else None)]:
-    if name in cms:
-        goodsam_rows[name] = dict(params=params, hw=eval_hw, n=len(test), miou=miou_ci(cms[name]),
-                                  diff=None if name == "TA" else miou_ci(cms[name], cms["TA"]))
-print(f"{len(test)} test panoramas at {eval_hw[0]} x {eval_hw[1]}: section time {time.time() - t_section:.0f} s")
-
-# %% [markdown]
-# ## 3 · Live demo: a short MKA run (not the headline)
-# The same recipe as the shipped student, shrunk to run here: DAR (vote) pseudo-labels on `n_train`
-# unlabelled training panoramas at the profile's small ERP size, then `steps` MKA steps (CE + KD +
-# feature alignment). It is scored at the size it was trained at, beside the TA at that size, on the
-# same test worlds. It shows the mechanics; a few hundred steps on a few panoramas are not GoodSAM's
-# training, so this row answers no claim.
+    scores["shipped student"] = goodsam.evaluate_miou(shipped, test, K, batch_size=1, device=dev, keep=2)
+names = {"TA": f"TA {cfg.teacher} (whole ERP)", "DAR vote": "DAR ensemble, vote (TA windows + SAM)",
+         "DAR ctcf": "DAR ensemble, ctcf (the paper's fusion)",
+         "shipped student": "shipped student tiny (full recipe, 4000 steps)"}
+gs = report.goodsam_table(scores, baseline="TA", labels=names, size=f"{eval_hw[0]} x {eval_hw[1]}",
+                          params={"TA": n_ta, "shipped student": shipped.num_parameters() if shipped else None})
+print(f"{len(test)} test panoramas: section time {time.time() - t_section:.0f} s")
+gs
 
 # %%
-t_section = time.time()
-train = data.SyntheticPanoramas("train", cfg.n_train, cfg.erp_hw, seed=seed)
-test_demo = data.SyntheticPanoramas("test", cfg.n_test, cfg.erp_hw, seed=seed)
-if data_root:
-    train_set = goodsam.PseudoLabelDataset(data_root)
-else:
-    train_set = []
-    for i in range(len(train)):
-        img = train[i]["image"]
-        r = goodsam.dar(ta, sam_model, img, windows="h", boundary=True, fusion="vote")
-        train_set.append({"image": img, "pseudo_label": r.pseudo_label.cpu(),
-                          "ensemble_logits": F.avg_pool2d(r.ensemble_logits[None].float(), 4)[0].half().cpu(),
-                          "index": i})
-utils.seed_everything(seed)
-stu = goodsam.Student(cfg.student, K, classes=data.CLASSES, seed=seed)
-run = goodsam.train_mka(stu, ta, train_set, goodsam.MKAConfig(steps=cfg.steps, batch_size=4, lr=1e-3,
-                        warmup=max(1, cfg.steps // 20), temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4)),
-                        device=dev, work_dir=out / "student_ckpt", log=lambda line: None)
-cm_demo_ta = confusions(ta, test_demo)
-cm_demo = confusions(run.student, test_demo)
-goodsam_rows["TA (demo size)"] = dict(params=n_ta, hw=tuple(cfg.erp_hw), n=len(test_demo), miou=miou_ci(cm_demo_ta),
-                                      diff=None)
-goodsam_rows[f"live demo student, {cfg.steps} steps"] = dict(
-    params=run.student.num_parameters(), hw=tuple(cfg.erp_hw), n=len(test_demo), miou=miou_ci(cm_demo),
-    diff=miou_ci(cm_demo, cm_demo_ta))
-print(f"DAR on {len(train_set)} training panoramas + {cfg.steps} MKA steps: section time "
-      f"{time.time() - t_section:.0f} s")
-
-labels = {"TA": f"TA {cfg.teacher} (whole ERP)", "DAR vote": "DAR ensemble, vote (TA windows + SAM)",
-          "DAR ctcf": "DAR ensemble, ctcf (the paper's fusion)",
-          "shipped student": "shipped student tiny (full recipe, 4000 steps)",
-          "TA (demo size)": f"TA {cfg.teacher} (whole ERP)"}
-goodsam_table = pd.DataFrame([{
-    "model": labels.get(name, f"student {cfg.student}: live demo, {cfg.steps} steps"),
-    "params (M)": round(r["params"] / 1e6, 2) if pd.notna(r["params"]) else np.nan,
-    "ERP size": f"{r['hw'][0]} x {r['hw'][1]}", "n panoramas": r["n"], "test mIoU [95% CI]": fmt(r["miou"], 1),
-    "minus TA, same size [95% CI]": "" if r["diff"] is None else fmt(r["diff"], 1),
-} for name, r in goodsam_rows.items()])
-goodsam_table.to_csv(out / "goodsam.csv", index=False)
-goodsam_table
-
-# %%
-show = examples[:2]
-panels_per_row = 2 + len(show[0]) if show else 0
-fig, axes = plt.subplots(len(show), panels_per_row, figsize=(2.9 * panels_per_row, 1.7 * len(show)), squeeze=False)
-for r, preds in enumerate(show):
-    item = test[r]
-    panels = [(item["image"], "panorama"), (viz.colorize(item["semantic"]), "ground truth")]
-    panels += [(viz.colorize(p), name) for name, p in preds.items()]
+rows = min(2, len(test))                # the first two test panoramas, each method's labels
+fig, axes = plt.subplots(rows, 2 + len(scores), figsize=(2.9 * (2 + len(scores)), 1.7 * rows), squeeze=False)
+for r in range(rows):
+    panels = [(test[r]["image"], "panorama"), (viz.colorize(test[r]["semantic"]), "ground truth")]
+    panels += [(viz.colorize(e["predictions"][r]), name) for name, e in scores.items()]
     for ax, (im, title) in zip(axes[r], panels):
         viz.plot_erp(ax, im, grid=False)
         ax.set_title(title, fontsize=8)
 fig.tight_layout()
 viz.add_class_legend(fig)
 viz.savefig(fig, out / "figures" / "goodsam.png")
+plt.show()
+
+# %% [markdown]
+# ## 3 · Live demo: a short MKA run (not the headline)
+# The same recipe as the shipped student, shrunk to run here: DAR (vote) pseudo-labels on `n_train`
+# unlabelled training panoramas at the profile's small ERP size (`goodsam.pseudo_label_items`), then
+# `steps` MKA steps (CE + KD + feature alignment). It is scored at the size it was trained at, beside
+# the TA at that size, on the same test worlds. It shows the mechanics; a few hundred steps on a few
+# panoramas are not GoodSAM's training, so this row answers no claim.
+
+# %%
+t_section = time.time()
+train = data.SyntheticPanoramas("train", cfg.n_train, cfg.erp_hw, seed=seed)
+test_demo = data.SyntheticPanoramas("test", cfg.n_test, cfg.erp_hw, seed=seed)
+train_set = (goodsam.PseudoLabelDataset(data_root) if data_root else
+             goodsam.pseudo_label_items(ta, sam_model, train, windows="h", boundary=True, fusion="vote"))
+utils.seed_everything(seed)
+stu = goodsam.Student(cfg.student, K, classes=data.CLASSES, seed=seed)
+run = goodsam.train_mka(stu, ta, train_set, goodsam.MKAConfig(steps=cfg.steps, batch_size=4, lr=1e-3,
+                        warmup=max(1, cfg.steps // 20), temperature=2.0, seed=seed, ckpt_every=max(1, cfg.steps // 4)),
+                        device=dev, work_dir=out / "student_ckpt", log=lambda line: None)
+demo_scores = {"TA": goodsam.evaluate_miou(ta, test_demo, K, batch_size=1, device=dev),
+               "live demo student": goodsam.evaluate_miou(run.student, test_demo, K, batch_size=1, device=dev)}
+demo = report.goodsam_table(demo_scores, baseline="TA", size=f"{cfg.erp_hw[0]} x {cfg.erp_hw[1]}",
+                            params={"TA": n_ta, "live demo student": run.student.num_parameters()},
+                            labels={"TA": names["TA"], "live demo student": f"student {cfg.student}: live demo"})
+pd.concat([gs, demo]).to_csv(out / "goodsam.csv", index=False)
+print(f"DAR on {len(train_set)} training panoramas + {cfg.steps} MKA steps: section time "
+      f"{time.time() - t_section:.0f} s")
+demo
+
+# %%
 if check_claims:
     assert run.student.num_parameters() < n_ta, "the student is smaller than its TA (by construction)"
     if shipped is not None:
         assert shipped.num_parameters() < n_ta, "the shipped student is smaller than its TA (by construction)"
-assert all(0 <= r["miou"][0] <= 100 and r["miou"][1] <= r["miou"][0] <= r["miou"][2] for r in goodsam_rows.values())
+both = pd.concat([gs, demo])
+assert both["mIoU"].between(0, 100).all(), "mIoU in points"
+assert ((both["low"] <= both["mIoU"]) & (both["mIoU"] <= both["high"])).all(), "each mIoU inside its interval"
 
 # %% [markdown]
-# ## 4 · The papers' claims beside our numbers
+# ## 4 · The scorecard: the papers' claims beside our numbers
 # `kind` separates what holds **by construction** (a parameter count: true because of how the model is
-# built) from what is **measured**. For a measured claim, `verdict` reads the 95 % interval of our
-# paired difference, not the point value: "holds" when it excludes 0 on the paper's side, "not resolved"
-# when it includes 0. The sizes are not comparable (synthetic data, tiny models); the paper's difference
-# stands beside ours so that the gap in size is visible too.
+# built) from what is **measured**. A measured verdict reads the 95 % interval of our paired
+# difference, never the point value, by one of two rules:
+#
+# - a claim that a method is **better**: *holds* when the interval lies above 0, *does not hold* when
+#   it lies below 0, *not resolved* when it includes 0. A verdict is about the direction; `ours /
+#   paper` gives the size, our difference as a share of the paper's;
+# - a claim that a method **keeps** a quality (Stable-SAM's GT-box mIoU): a non-inferiority test with a
+#   1-point margin, *non-inferior* when the interval's lower end is above -1 point. Plugins that did
+#   nothing at all would pass it, so it is counted apart from the claims that hold.
+#
+# The sizes are not comparable (synthetic data, tiny models): the paper's difference stands beside
+# ours so that the gap in size is visible too.
 
 # %%
-pts = 100                       # IoU -> points
-ss_data = (f"synthetic test renders: {cfg.n_pinhole} pinholes + {n_erp_images} panorama(s), objects >= 64 px "
-           f"(at most 6 per image), {cfg.draws} prompt draws")
-measured = {}
-for key, setting in [("stable_sam.noisy_box", NOISY), ("stable_sam.points1", "points k=1"),
-                     ("stable_sam.points3", "points k=3"), ("stable_sam.gt_box", "gt_box")]:
-    d = tuple(pts * v for v in ev.paired(None, ("Stable-SAM", setting), ("SAM", setting)))
-    measured[key] = report.Measured(baseline=pts * ev.per_object("SAM", setting).mean(),
-                                    method=pts * ev.per_object("Stable-SAM", setting).mean(), diff=d,
-                                    n=sum(n_objects.values()), data=ss_data,
-                                    model=f"SAM {sam_checkpoint} + shipped plugins")
-measured["stable_sam.params"] = report.Measured(method=n_plugin / 1e6, data="-",
-                                                model=f"shipped DSP + DRP on SAM {sam_checkpoint}")
-gs_data = f"{len(test)} synthetic test panoramas {eval_hw[0]} x {eval_hw[1]}"
-ta_row = goodsam_rows["TA"]
-measured["goodsam.dar"] = report.Measured(
-    baseline=ta_row["miou"][0], method=goodsam_rows["DAR ctcf"]["miou"][0], diff=goodsam_rows["DAR ctcf"]["diff"],
-    n=len(test), data=gs_data, model=f"TA {cfg.teacher} + SAM {sam_checkpoint}, DAR h windows + boundary + ctcf")
-student_key = "shipped student" if shipped is not None else f"live demo student, {cfg.steps} steps"
-st_row = goodsam_rows[student_key]
-measured["goodsam.student"] = report.Measured(
-    baseline=(ta_row if shipped is not None else goodsam_rows["TA (demo size)"])["miou"][0], method=st_row["miou"][0],
-    diff=st_row["diff"], n=st_row["n"], data=f"{st_row['n']} synthetic test panoramas {st_row['hw'][0]} x "
-    f"{st_row['hw'][1]}",
-    model=f"{student_key} ({st_row['params'] / 1e6:.2f}M) vs TA {cfg.teacher} ({n_ta / 1e6:.2f}M)")
-measured["goodsam.student_params"] = report.Measured(method=goodsam.count_parameters("b0", 19) / 1e6, data="-",
-                                                     model="our SegFormer-B0 student, 19 classes")
+student_rows = (gs, "shipped student") if shipped is not None else (demo, "live demo student")
+measured = {**report.stable_sam_claims(ev, plugin_params=n_plugin, model=f"SAM {sam_checkpoint} + plugins {plugins}"),
+            **report.goodsam_claims(gs, dar="DAR ctcf", student=student_rows[1], student_table=student_rows[0],
+                                    data=f"synthetic test panoramas {eval_hw[0]} x {eval_hw[1]}")}
 claims = report.claims_table(measured)
 claims.to_csv(out / "claims.csv", index=False)
-
-
-def pair_text(base, method, spec=".1f"):
-    return "-" if method is None or pd.isna(method) else (
-        f"{method:{spec}}" if base is None or pd.isna(base) else f"{base:{spec}} -> {method:{spec}}")
-
-
-verdicts = pd.DataFrame({
-    "claim": claims["claim"], "kind": claims["kind"],
-    "paper": [pair_text(r.paper_baseline, r.paper_method, "g") for r in claims.itertuples()],
-    "ours": [pair_text(r.ours_baseline, r.ours_method, ".3f" if r.kind == "by construction" else ".1f")
-             for r in claims.itertuples()],
-    "n": claims["n"].astype("Int64"),
-    "ours: difference [95% CI]": ["" if pd.isna(r.ours_diff) else fmt((r.ours_diff, r.diff_lo, r.diff_hi), 1)
-                                  for r in claims.itertuples()],
-    "paper: difference": ["" if pd.isna(r.paper_diff) or r.kind != "measured" else f"{r.paper_diff:+.1f}"
-                          for r in claims.itertuples()],
-    "verdict": claims["verdict"]})
-sources = claims[["claim", "source", "paper_data", "paper_model", "our_data", "our_model"]]
-display(verdicts)
-display(sources)
-if check_claims:
-    # only claims that hold with margin at the quick sizes are asserted: the two by-construction ones.
-    # DAR > TA and student > TA were measured at seeds 0, 1, 2 (8 panoramas): their intervals include 0
-    # on some seeds, so they are reported in `verdict`, not asserted.
-    by = claims.set_index("key")["verdict"]
-    assert by["stable_sam.params"] == "holds (by construction)", by["stable_sam.params"]
-    assert by["goodsam.student_params"] == "holds (by construction)", by["goodsam.student_params"]
+report.scorecard(claims)
 
 # %% [markdown]
-# ## 5 · What did not reproduce, and why
-# Written from this run's numbers (first sentence of each point) and from the larger held-out runs of
-# `data_scripts/README.md` (quoted with their commands), which decide where this run's few images
-# cannot. In short: the two *mechanisms* that need a strong SAM (plugins against attention drift, and
-# a tight box turned into a better mask) do not show with a 7.9M-parameter SAM on 32 x 32 tokens; the
-# GoodSAM pipeline reproduces in direction where an interval can decide it (DAR over the TA), and the
-# student *reaches* its TA, but "beats" is not resolved.
+# Each rule, the verdicts it gave and the claims behind each count (every claim in exactly one row):
 
 # %%
-def ss_text(name, dom, digits=3):
-    v, n = ss_paired[name, dom]
-    return f"{fmt(v, digits)} (n={n} objects{'' if v[1] > 0 or v[2] < 0 else '; interval includes 0'})"
+counts = report.verdict_counts(claims)
+print(report.verdict_summary(claims))
+counts
 
-
-verdict_of = claims.set_index("key")["verdict"]
-dar_vote, dar_ctcf = goodsam_rows["DAR vote"]["diff"], goodsam_rows["DAR ctcf"]["diff"]
-demo = goodsam_rows[f"live demo student, {cfg.steps} steps"]
-doms = list(n_objects)
-not_reproduced = [
-    f"**What holds.** By construction: the plugins have {n_plugin / 1e6:.3f}M learnable parameters (paper: "
-    f"0.08M), our SegFormer-B0 student configuration {goodsam.count_parameters('b0', 19) / 1e6:.2f}M (paper: "
-    f"3.7M). Measured: DAR over the TA, this run ({len(test)} panoramas at {eval_hw[0]} x {eval_hw[1]}): ctcf "
-    f"{fmt(dar_ctcf, 1)}, vote {fmt(dar_vote, 1)} points (verdict: {verdict_of['goodsam.dar']}). On 16 held-out "
-    "test panoramas at 256 x 512 (`python data_scripts/eval_dar.py --split test --n 16 --threads 2`): vote "
-    "+3.96 [+0.73, +6.82], ctcf +2.70 [+0.88, +4.50] points; on 16 validation panoramas +3.80 [+1.95, +5.92] "
-    "and +3.36 [+1.11, +5.78]: every interval above 0, so DAR beating its TA reproduces in direction. The "
-    "gain is mostly road below the camera, where the stretched TA is unsure and one large SAM mask settles it.",
-    "**The tiny SAM does not beat filling the box with a ground-truth box.** This run, SAM minus fill box "
-    "(GT box, IoU; 0.01 = 1 point): " + ", ".join(f"{d} {ss_text('SAM - fill box, GT box', d)}" for d in doms) + ". "
-    "Held-out (`python data_scripts/eval_tiny_sam.py --n-pinhole 16 --n-erp 8 --draws 5`, 183 pinhole and 241 "
-    "ERP objects): -0.052 [-0.080, -0.023] on pinholes, -0.200 [-0.227, -0.172] on panoramas. Why: most "
-    "objects are small (73 % of the pinhole objects and 86 % of the ERP ones are under 2k px) and the "
-    "encoder's 32 x 32 token grid gives such an object about one token; on pinhole objects of 8k px and "
-    "more it does beat the box (0.893 vs 0.825). With a noisy box it segments the object rather than the "
-    "box: " + ", ".join(f"{d} {ss_text('SAM - fill box, noisy box s=0.4', d)}" for d in doms) + ".",
-    "**The Stable-SAM plugins have no measurable effect here; the paper reports +33.5 points on noisy "
-    "boxes.** This run, Stable-SAM minus SAM, noisy box s=0.4 (IoU; 0.01 = 1 point): "
-    + ", ".join(f"{d} {ss_text('Stable-SAM - SAM, noisy box s=0.4', d)}" for d in doms)
-    + "; robustness gap (GT box - noisy s=0.4) SAM " + ss_text("robustness gap, SAM (GT box - noisy s=0.4)", "both")
-    + ", Stable-SAM " + ss_text("robustness gap, Stable-SAM", "both") + ". Held-out "
-    "(`python data_scripts/eval_stable_sam.py --ablations runs/stable_sam --n-pinhole 8 --n-erp 4 --draws 3 "
-    "--threads 2`, 84 pinhole and 122 ERP objects): +0.001 [-0.002, +0.004] pinhole, +0.003 [-0.000, +0.008] "
-    "ERP; the gap 0.076 vs SAM's 0.078 (pinhole) and 0.031 vs 0.029 (ERP); the same on the validation split. "
-    "Why: the plugins correct attention drift, SAM ViT-L's decoder attending to background or object parts "
-    "under a bad prompt, which costs it 30.7 points from the GT box (79.5) to a noisy box (48.8) in the "
-    "paper. The tiny SAM loses far less to box noise (about 8 points on pinholes, 3 on ERP, held-out); its "
-    "failure is resolution on small objects, which re-sampling the same 32 x 32 tokens does not add. One "
-    "RTS epoch (200 steps of 2 images) is also a small budget; tuning the whole decoder with it does no "
-    "better.",
-    f"**\"The student beats its teacher\" is not resolved.** This run, {student_key} minus TA: "
-    f"{fmt(st_row['diff'], 1)} points over {st_row['n']} panoramas (verdict: {verdict_of['goodsam.student']}); "
-    f"the live demo ({cfg.steps} steps at {demo['hw'][0]} x {demo['hw'][1]}) {fmt(demo['diff'], 1)}. Held-out "
-    "(`python data_scripts/eval_student.py --split test --n 16`): the shipped student 37.8 [32.7, 42.9] "
-    "vs the TA 34.6 [30.5, 38.6], paired +3.3 [-0.8, +7.5]; validation +1.7 [-1.9, +5.1]. The student "
-    "*reaches* its TA with a fifth of its parameters (0.46M vs 2.28M); with 16 panoramas neither interval "
-    "excludes 0. Pole and person stay at 0 IoU for every model: the TA never finds them at 128 x 256, so "
-    "neither the pseudo-labels nor the student can.",
-    "**GoodSAM's headline (+3.75 mIoU over the best domain-adaptation method on DensePASS) is not measured.** "
-    "This lab has no DensePASS and no domain-adaptation baseline; the full profile with a DensePASS "
-    "pseudo-label folder (`data_root`) and the real checkpoints is where it can be asked.",
-]
-display(Markdown("\n\n".join(f"- {p}" for p in not_reproduced)))
+# %% [markdown]
+# ## 5 · What did not reproduce, and what the tables show instead
+#
+# - **The Stable-SAM plugins have no effect of the paper's size here.** In the paired table every
+#   `Stable-SAM - SAM` row stays within a few hundredths of IoU of 0 in each domain, where the paper
+#   reports +33.5 points on noisy boxes and +33.6 with one click. With every object scored, an interval
+#   of under a point can exclude 0: the scorecard then says "holds" for the direction, and `ours /
+#   paper` shows how small the effect is. The robustness gap is the same with and without the plugins
+#   (`gap of Stable-SAM - gap of SAM` sits at 0).
+# - **What the tables show instead: this SAM loses little to a casual box.** Its robustness gap is
+#   a fraction of what filling the box loses (`gap of fill box - gap of SAM` lies above 0) and far below
+#   the 30.7 points that SAM ViT-L loses in the paper (79.5 with the GT box, 48.8 with a noisy one), so
+#   the plugins have little to win back. *Why* they add nothing is not something this report measures:
+#   the paper's mechanism is attention drift in SAM's decoder under a poor prompt, and where the tiny
+#   SAM's decoder attends is notebook 02's question, not this one's.
+# - **The tiny SAM loses to a filled box on small objects.** With the ground-truth box,
+#   `SAM - fill box, GT box` lies below 0 over all objects: the size table puts the loss on the
+#   objects under 2k px, most of the objects here, while on larger objects the interval includes 0 (the
+#   right-hand scatter: the small objects sit below the diagonal).
+# - **GoodSAM: 8 panoramas cannot decide.** DAR (ctcf and vote) and the shipped student score above
+#   the TA in their point values, the student with far fewer parameters; whether an interval over 8
+#   panoramas excludes 0 is what the scorecard reads, and it changes with `seed` (Your turn 1). The
+#   16-panorama held-out runs in `data_scripts/README.md` (sections "GoodSAM DAR" and "The GoodSAM
+#   student") are the evidence for these two claims.
+# - **The live demo student scores below its TA** (its point value): 150 steps on 6 panoramas show the
+#   mechanics and are no evidence about the method.
+# - **GoodSAM's headline (+3.75 mIoU over the best domain-adaptation method on DensePASS) is not
+#   measured**: this lab has no DensePASS and no domain-adaptation baseline; the full profile with a
+#   DensePASS pseudo-label folder (`data_root`) and the real checkpoints is where it can be asked.
 
 # %%
-n_obj_total = sum(n_objects.values())
+# what the text above says, checked (each with a margin that held at seeds 0, 1 and 2)
+d = diffs.set_index("comparison")
+paper = report.PAPER_CLAIMS.set_index("key")["paper_baseline"]
+paper_gap = paper["stable_sam.gt_box"] - paper["stable_sam.noisy_box"]       # points
+print(f"SAM ViT-L's robustness gap in the paper: {paper_gap:.1f} points; SAM's here: "
+      f"{100 * d.loc['robustness gap, SAM (GT box - noisy s=0.4)', 'both']:.1f} points")
+if check_claims and sam_checkpoint == "tiny-synth" and plugins == "tiny-synth":
+    plugin_rows = d.loc[[c for c in d.index if c.startswith("Stable-SAM - SAM")]]
+    assert plugin_rows[["both low", "both high"]].abs().max().max() < 0.04, "plugins: within a few hundredths of 0"
+    assert plugin_rows.filter(like=" ").abs().max().max() < 0.08, "... in each domain too"
+    assert d.loc["gap of Stable-SAM - gap of SAM", ["both low", "both high"]].abs().max() < 0.04, "the same gap"
+    assert d.loc["gap of fill box - gap of SAM", "both low"] > 0.05, "filling the box loses more to a noisy box"
+    assert 100 * d.loc["robustness gap, SAM (GT box - noisy s=0.4)", "both high"] < paper_gap / 2, \
+        "SAM here loses far less to a noisy box than SAM ViT-L in the paper"
+    assert d.loc["SAM - fill box, GT box", "both high"] < -0.03, "a filled GT box beats the tiny SAM over all objects"
+    sizes = by_size.set_index("size")
+    assert sizes["high"].iloc[0] < -0.05 and sizes["n"].iloc[0] > sizes["n"].iloc[1:].sum(), \
+        "the loss is on the small objects, which are most of them"
+    assert (sizes["low"].iloc[1:] < 0).all() and (sizes["high"].iloc[1:] > 0).all(), "larger: interval holds 0"
+if check_claims and shipped is not None:
+    g = gs.set_index("name")
+    assert (g.loc[["DAR vote", "DAR ctcf", "shipped student"], "minus TA"] > 0.5).all(), "above the TA (point values)"
+    assert g.loc["shipped student", "params (M)"] < g.loc["TA", "params (M)"] / 3, "with far fewer parameters"
+if check_claims:
+    assert demo.set_index("name").loc["live demo student", "minus TA"] < -1, "the live demo is below its TA"
+    by = claims.set_index("key")["verdict"]
+    assert by["stable_sam.params"] == by["goodsam.student_params"] == "holds (by construction)"
+    assert by["goodsam.headline"] == "not measured"
+
+# %% [markdown]
+# ## 6 · The report
+# `report.md` and `report.html` carry the scorecard with its rules, the findings above as computed
+# lines (`report.findings`: each measured claim that did not reproduce, with its numbers) and every
+# table and figure, under a caveat on the scale of the evidence.
+
+# %%
 caveat = (
     f"Synthetic street-world renders, not real images; bundled tiny models (SAM `{sam_checkpoint}`, TA "
-    f"`{cfg.teacher}` {n_ta / 1e6:.2f}M parameters, student {st_row['params'] / 1e6:.2f}M); run on {dev} with "
-    f"the `{cfg.profile}` profile. n counts objects for the Stable-SAM rows ({n_obj_total} here: mean IoU over "
-    f"objects) and panoramas for the GoodSAM rows ({len(test)} here: dataset mIoU); intervals are 95 % "
-    "bootstrap intervals over those units, differences are paired. These numbers test the direction of the "
-    "papers' claims at small scale, not their size, and are not comparable with the papers' numbers "
-    "(real data, SAM ViT-L/H, SegFormer-B5).")
-n_hold = int((claims["verdict"] == "holds").sum())
-n_meas = int(((claims["kind"] == "measured") & (claims["verdict"] != "not measured")).sum())
-summary_text = (
-    f"Stable-SAM: shipped plugins ({n_plugin:,} parameters) on SAM `{sam_checkpoint}`, noisy box s=0.4 "
-    f"{fmt(measured['stable_sam.noisy_box'].diff, 1)} points over {measured['stable_sam.noisy_box'].n} objects. "
-    f"GoodSAM on {len(test)} held-out panoramas {eval_hw[0]}x{eval_hw[1]}: TA {fmt(ta_row['miou'], 1)}, "
-    f"DAR vote {fmt(goodsam_rows['DAR vote']['miou'], 1)}, {student_key} {fmt(st_row['miou'], 1)} mIoU. "
-    f"{n_hold} of {n_meas} measured claims hold with an interval that excludes 0; the rest are not resolved "
-    "or do not hold (table below).")
+    f"`{cfg.teacher}` {n_ta / 1e6:.2f}M parameters); run on {dev} with the `{cfg.profile}` profile. n counts "
+    f"objects for the Stable-SAM rows (every object of at least 64 px: mean IoU over objects) and panoramas "
+    "for the GoodSAM rows (dataset mIoU); intervals are 95 % bootstrap intervals over those units, "
+    "differences are paired. These numbers test the direction of the papers' claims at small scale, not "
+    "their size, and are not comparable with the papers' numbers (real data, SAM ViT-L/H, SegFormer-B5).")
 blocks = [
-    summary_text,
-    ("Claims: verdicts", verdicts),
-    ("Claims: sources, data and models", sources),
-    ("What did not reproduce, and why", ["\n".join(f"- {p}" for p in not_reproduced)]),
-    ("Stable-SAM: SAM, SAM + plugins, fill box (mIoU, 95 % interval over objects)", ss_table),
-    ("Stable-SAM: paired differences and robustness gap (IoU)", diff_table),
+    report.verdict_summary(claims),
+    ("Claims: the scorecard", report.scorecard(claims)),
+    ("Claims: the rules and the verdict counts", counts),
+    ("Claims: sources, data and models", report.sources(claims)),
+    ("What did not reproduce", report.findings(claims) + [
+        "Why, and what the tables show instead: notebook 06, section 5; the longer held-out runs are in "
+        "`data_scripts/README.md`."]),
+    ("Stable-SAM: SAM, SAM + plugins, fill box (mIoU, 95 % interval over objects)", report.stable_sam_table(ev)),
+    ("Stable-SAM: paired differences and robustness gaps (IoU)", diffs),
+    ("Stable-SAM: SAM - fill box with the GT box, per object size (IoU)", by_size),
     ("Stable-SAM figure", "figures/stable_sam.png"),
-    ("GoodSAM: TA, DAR, shipped student, live demo (mIoU, 95 % interval over panoramas)", goodsam_table),
+    ("GoodSAM: TA, DAR, shipped student, live demo (mIoU in points, 95 % interval over panoramas)",
+     pd.concat([gs, demo]).drop(columns="name")),
     ("GoodSAM figure", "figures/goodsam.png"),
 ]
 paths = report.write_report(out, "gsam_lab results report", blocks, caveat=caveat)
-print(summary_text)
 print({k: str(p) for k, p in paths.items()})
 page, md = paths["html"].read_text(), paths["md"].read_text()
 assert paths["html"].stat().st_size > 10_000 and "data:image/png;base64" in page
 assert "Caveat." in md.splitlines()[2] and "What did not reproduce" in md and "What did not reproduce" in page
-assert len(claims) == len(report.PAPER_CLAIMS)
-measured_keys = set(measured)
-assert claims.loc[claims["key"].isin(measured_keys), "ours_method"].notna().all(), "every measured claim has our number"
+assert len(claims) == len(report.PAPER_CLAIMS) and counts["count"].sum() == len(claims)
+assert claims.loc[claims["key"].isin(measured), "ours_method"].notna().all(), "every measured claim has our number"
 assert claims.loc[claims["kind"] == "measured", "n"].dropna().gt(0).all()
-assert claims.loc[claims["key"] == "goodsam.headline", "verdict"].eq("not measured").all()
 print(f"notebook run time: {lab.elapsed():.0f} s")
 
 # %% [markdown]
 # ## What to take away
 #
-# Numbers from the quick profile, seed 0 (18 objects, 8 panoramas); the held-out runs of
-# `data_scripts/README.md` in brackets where they decide.
-#
-# - **Stable-SAM does not reproduce here, and the report says why.** The shipped plugins move the
-#   noisy-box mIoU by +0.4 [-0.2, +1.1] points (held-out: +0.1 and +0.3, intervals at 0) where the paper
-#   reports +33.5, and the robustness gap is the same with and without them (0.068 vs 0.069). The tiny
-#   SAM barely drifts under noisy boxes to begin with (a gap of about 7 points, against 23 for filling
-#   the box and 30.7 for SAM ViT-L in the paper); what it lacks is resolution on small objects, which is
-#   why it does not beat filling the box with a tight box (-0.026 [-0.097, +0.041] here; -0.05 and -0.20
-#   held-out).
-# - **DAR over its TA is the measured GoodSAM claim that holds**: +2.1 [+0.5, +4.3] points with ctcf,
-#   +2.0 [+0.3, +4.2] with vote on 8 panoramas (held-out, 16 panoramas: +2.7 and +4.0, both intervals
-#   above 0). At 8 panoramas it is fragile: with `seed=2` the interval includes 0.
-# - **The shipped student reaches its TA; "beats" is not resolved**: 37.0 vs 33.9 mIoU, +3.1 [-2.1, +8.2]
-#   (held-out +3.3 [-0.8, +7.5]) with a fifth of the parameters. The live demo (150 steps, 6 panoramas)
-#   is 8.9 points *below* the TA: it shows the mechanics, and is no evidence about the method.
-# - Of 6 measured claims, 2 hold with an interval (GT-box quality kept, DAR over the TA), 4 are not
-#   resolved, GoodSAM's headline (+3.75 on DensePASS) is not measured; the two parameter counts hold
-#   by construction, which is not evidence about either method.
+# - A verdict is read from an interval by a stated rule, and the rules are counted apart: a claim that
+#   a method is better *holds* only when its interval excludes 0 on the paper's side; a claim that a
+#   quality is *kept* is a non-inferiority test that doing nothing also passes. "Holds" is a direction;
+#   the size stands beside it (`ours / paper`).
+# - **Score every object.** The small objects are most of a street scene, and they are where this SAM
+#   fails: keeping only the largest objects per image would have hidden that a filled box beats it.
+# - **Stable-SAM does not reproduce here, and the report says what it sees instead**: the plugins change
+#   no setting by more than a few hundredths of IoU, and this SAM loses little to a casual box in the
+#   first place. Why, in terms of the decoder's attention, this report does not measure.
+# - **GoodSAM needs more panoramas than a quick run has.** DAR and the shipped student are above the TA
+#   in their point values here; the verdicts move with the seed, and the held-out runs of
+#   `data_scripts/README.md` are where the two claims are decided. The live demo shows the mechanics only.
 # - `report.html` in `out_dir` carries all of this, the caveat on top, in one file; `claims.csv`,
 #   `stable_sam.csv`, `stable_sam_paired.csv` and `goodsam.csv` hold the numbers. For the real thing:
 #   `gsam-lab run 06 --profile full -p device=cuda -p sam_checkpoint=<sam_vit_h.pth>` with a DensePASS
@@ -544,15 +416,14 @@ print(f"notebook run time: {lab.elapsed():.0f} s")
 # down first.
 #
 # 1. **Another seed.** Run with `seed=1`, then `seed=2` (other test panoramas, prompt draws and demo
-#    run). Which verdicts flip? Measured with 8 panoramas: shipped student minus TA +3.1, +6.5, +5.3
-#    points for seeds 0, 1, 2 and DAR (vote) minus TA +2.0, +3.7, +1.4: the student's interval excludes
-#    0 on seeds 1 and 2, DAR's includes 0 on seed 2. What does that say about a verdict from 8 panoramas,
-#    and why does the report quote the 16-panorama runs?
+#    run). Which verdicts of the scorecard flip, and which numbers barely move? What does that say about
+#    a verdict from 8 panoramas, and why does the report point to the 16-panorama runs?
 # 2. **More panoramas.** Set `n_test=16` (about 4 s more per panorama for the SAM masks). Do the
-#    intervals of the GoodSAM rows shrink by about 1/sqrt(2)? Compare with the held-out numbers quoted
-#    in section 5.
-# 3. **More objects.** Set `n_pinhole=8` (4 panoramas, 4x the objects; the Stable-SAM section takes
-#    about 4x longer). Does the plugins' noisy-box interval close in on 0, as in the held-out run?
+#    intervals of the GoodSAM rows shrink by about 1/sqrt(2)? Compare with the held-out runs of
+#    `data_scripts/README.md`.
+# 3. **More images.** Set `n_pinhole=8` (4 panoramas, about 4x the objects; the Stable-SAM section
+#    takes about 4x longer). Which `Stable-SAM - SAM` intervals now exclude 0, and does `ours / paper`
+#    change? Does the size table keep its shape?
 # 4. **Your own plugins.** Point `plugins` at the file notebook 03 trained
 #    (`outputs/03_stable_sam_plugins/plugins_notebook_run.pt`, relative to the notebooks folder). Predict
 #    the Stable-SAM rows and the robustness gap first.

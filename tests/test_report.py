@@ -40,7 +40,7 @@ def test_claims_table_verdicts_follow_the_interval_not_the_point_value():
     assert v["stable_sam.noisy_box"].startswith("not resolved")      # point value up, interval holds 0
     assert v["stable_sam.points1"] == "holds"
     assert v["stable_sam.points3"] == "does not hold"
-    assert v["stable_sam.gt_box"] == "holds"                       # within the 1-point tolerance
+    assert v["stable_sam.gt_box"] == "non-inferior"                # within the 1-point margin: not "holds"
     assert v["goodsam.dar"] == "does not hold"
     assert v["goodsam.student"].startswith("not resolved")          # the shipped student vs its TA
     assert v["stable_sam.params"] == v["goodsam.student_params"] == "holds (by construction)"
@@ -48,11 +48,12 @@ def test_claims_table_verdicts_follow_the_interval_not_the_point_value():
     row = t.set_index("key").loc["stable_sam.noisy_box"]
     assert (row["n"], row["our_data"], row["our_model"], row["kind"]) == (120, "renders", "tiny", "measured")
     assert row["paper_diff"] == pytest.approx(82.3 - 48.8) and row["diff_lo"] == -0.2
-    # a kept claim whose interval reaches below the tolerance is not resolved; well below it, it fails
+    # a kept claim whose interval reaches below the margin is not resolved; wholly below it, inferior
     t2 = report.claims_table({"stable_sam.gt_box": M(65.0, 64.0, diff=(-1.0, -2.0, 0.1))})
     assert t2.set_index("key").loc["stable_sam.gt_box", "verdict"].startswith("not resolved")
     t3 = report.claims_table({"stable_sam.gt_box": M(65.0, 60.0, diff=(-5.0, -7.0, -3.0))})
-    assert t3.set_index("key").loc["stable_sam.gt_box", "verdict"] == "does not hold"
+    assert t3.set_index("key").loc["stable_sam.gt_box", "verdict"] == "inferior"
+    assert "non-inferiority with a 1-point margin" in t3.set_index("key").loc["stable_sam.gt_box", "rule"]
     # point values without an interval never "hold" for a measured claim
     t4 = report.claims_table({"stable_sam.noisy_box": (40.0, 80.0)})
     assert t4.set_index("key").loc["stable_sam.noisy_box", "verdict"] == "not resolved (no interval)"

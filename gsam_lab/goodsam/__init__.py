@@ -12,10 +12,10 @@ student distilled by Multi-level Knowledge Adaptation (MKA).
 from .ablation import ABLATION_VARIANTS, AblationResult, run_ablation
 from .classmap import CITYSCAPES_CLASSES, map_logits
 from .distill import MKAConfig, MKAResult, train_mka
-from .evaluate import evaluate_miou
+from .evaluate import dar_labels, evaluate_labels, evaluate_miou
 from .fusion import FUSION_RULES, MaskSet, pair_seam_masks, sam_masks
 from .mka import MKALoss, feature_pca_rgb, standardize_channels
-from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset
+from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset, pseudo_label_items
 from .rectification import DarResult, dar, pad_band_to_erp
 from .student import (
                       STUDENT_CONFIGS,
@@ -48,13 +48,13 @@ __all__ = [
     # distill.py
     "MKAConfig", "MKAResult", "train_mka",
     # evaluate.py
-    "evaluate_miou",
+    "dar_labels", "evaluate_labels", "evaluate_miou",
     # fusion.py
     "FUSION_RULES", "MaskSet", "pair_seam_masks", "sam_masks",
     # mka.py
     "MKALoss", "feature_pca_rgb", "standardize_channels",
     # pseudo.py
-    "PseudoLabelDataset", "model_fingerprint", "pseudo_label_dataset",
+    "PseudoLabelDataset", "model_fingerprint", "pseudo_label_dataset", "pseudo_label_items",
     # rectification.py (DAR lives there: a dar.py would shadow the function)
     "DarResult", "dar", "pad_band_to_erp",
     # student.py

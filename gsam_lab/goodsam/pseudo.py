@@ -7,6 +7,10 @@
     ds = PseudoLabelDataset(out)
     item = ds[0]     # image 3 x H x W float [0, 1], pseudo_label H x W int64 (255 = ignore),
                      # ensemble_logits K x H x W float, index int
+    few = pseudo_label_items(teacher, sam_model, data.SyntheticPanoramas("train", 6, (64, 128)))   # in memory
+
+:func:`pseudo_label_items` is the same without a folder: a list of items for a short run, the ensemble
+logits kept at a quarter of the size in float16 (what the student's 1/4-size logits are compared with).
 
 **On-disk format** (``format = "gsam_lab.pseudo/1"``), one folder:
 
@@ -48,6 +52,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from gsam_lab.data.folder import FolderDataset
@@ -57,8 +62,8 @@ from gsam_lab.utils import atomic_save, atomic_write_bytes, load_torch_file, pro
 from .fusion import fusion_rule
 from .rectification import dar
 
-__all__ = ["pseudo_label_dataset", "PseudoLabelDataset", "PSEUDO_FORMAT", "PseudoLabelFolderError", "dense_from_topk",
-           "topk_from_logits", "read_item", "model_fingerprint"]
+__all__ = ["pseudo_label_dataset", "pseudo_label_items", "PseudoLabelDataset", "PSEUDO_FORMAT",
+           "PseudoLabelFolderError", "dense_from_topk", "topk_from_logits", "read_item", "model_fingerprint"]
 
 PSEUDO_FORMAT = "gsam_lab.pseudo/1"
 
@@ -226,6 +231,25 @@ def pseudo_label_dataset(teacher, model, panoramas: Union[Dataset, str, os.PathL
                "topk_index": idx, "topk_logp": lp, "meta": _jsonable(item.get("meta", {}))}
         atomic_save(rec, items_dir / f"{i:06d}.pt")
     return out
+
+
+def pseudo_label_items(teacher, model, panoramas: Dataset, *, windows: str = "h", boundary: bool = True,
+                       fusion: Union[str, Callable] = "vote", pool: int = 4, **dar_kwargs) -> List[dict]:
+    """DAR on every panorama of ``panoramas``, in memory: the training set of a short MKA run.
+
+    Returns:
+        one dict per panorama, as :func:`~gsam_lab.goodsam.train_mka` reads them: ``image`` (the
+        panorama's, unchanged), ``pseudo_label`` (``H x W`` int64, 255 = ignore), ``ensemble_logits``
+        (``K x H/pool x W/pool`` float16, average-pooled) and ``index``; on the CPU.
+    """
+    items = []
+    for i in range(len(panoramas)):
+        image = panoramas[i]["image"]
+        r = dar(teacher, model, image, windows=windows, boundary=boundary, fusion=fusion, **dar_kwargs)
+        logits = F.avg_pool2d(r.ensemble_logits[None].float(), pool)[0] if pool > 1 else r.ensemble_logits.float()
+        items.append({"image": image, "pseudo_label": r.pseudo_label.cpu(), "ensemble_logits": logits.half().cpu(),
+                      "index": i})
+    return items
 
 
 class PseudoLabelDataset(Dataset):
