@@ -34,6 +34,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from gsam_lab.images import as_rgb_uint8
 
 from .decoding import shared_predict_masks, warn_many_prompts
+from .embeddings import shared_embedding
 from .zoom import box_in_window, zoom_window
 
 __all__ = ["PromptPredictor", "Prediction"]
@@ -81,7 +82,8 @@ class PromptPredictor:
             larger batches are slower per prompt (memory traffic; ``benchmarks/bench_prompts.py
             --sweep-batch`` measures it).
         cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
-            the same image again is free (0 disables the cache).
+            the same image again is free; an embedding the same encoder made for another predictor is
+            reused too (:mod:`gsam_lab.sam.embeddings`). 0 disables both.
         fast: decode with the optional fast path, :func:`gsam_lab.sam.fast.fast_decode` (same masks up to
             float rounding), whenever the decoder has SAM's layout and no forward hooks; default ``False``:
             SAM's own modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
@@ -163,8 +165,10 @@ class PromptPredictor:
             self._cache.move_to_end(key)
             self.features = self._cache[key]
             return self
-        self.features = self._embed(img)
-        if self.cache_size > 0:
+        if self.cache_size < 1:
+            self.features = self._embed(img)
+        else:
+            self.features = shared_embedding(self.model.image_encoder, key, lambda: self._embed(img))
             self._cache[key] = self.features
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
