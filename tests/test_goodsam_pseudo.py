@@ -65,6 +65,9 @@ def test_write_and_read_back(tmp_path):
     assert torch.equal(it["ensemble_logits"].argmax(0)[ok], it["pseudo_label"][ok])
     man = json.loads((out / "manifest.json").read_text())
     assert man["format"] == "gsam_lab.pseudo/1" and man["topk"] == 3 and man["dar"]["windows"] == "h"
+    head = ds[:3]                        # a slice is a list of items, as notebook 05 slices its training set
+    assert [b["index"] for b in head] == [0, 1, 2] and torch.equal(head[2]["pseudo_label"], it["pseudo_label"])
+    assert [b["index"] for b in ds[-2:]] == [2, 3] and ds[5:] == []
 
 
 def test_resume_skips_done_items_and_refuses_other_runs(tmp_path):

@@ -256,7 +256,8 @@ class PseudoLabelDataset(Dataset):
     """Read a folder written by :func:`pseudo_label_dataset` (format in the module doc).
 
     Items: ``image`` ``3 x H x W`` float in [0, 1], ``pseudo_label`` ``H x W`` int64 (255 = ignore),
-    ``ensemble_logits`` ``K x H x W`` float32 (dense log-probabilities), ``index`` int.
+    ``ensemble_logits`` ``K x H x W`` float32 (dense log-probabilities), ``index`` int. A slice gives a list
+    of items, as slicing the list of dicts that DAR makes in notebook 05 does.
 
     Args:
         root: the folder.
@@ -302,7 +303,9 @@ class PseudoLabelDataset(Dataset):
         """The manifest and every item file (fingerprinted by a training job: a re-made item is noticed)."""
         return [self.root / "manifest.json"] + list(self.paths)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: Union[int, slice]) -> Union[dict, List[dict]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
         rec = read_item(self.paths[i])
         return {"image": rec["image"].float() / 255.0,
                 "pseudo_label": rec["pseudo_label"].long(),
