@@ -10,6 +10,9 @@ random weights make no claim; the notebooks' mechanical asserts stay on. Checked
 summary, the Cityscapes -> synthetic class mapping, the pseudo-label folder, the students' training
 and scores, the Stable-SAM plugins trained on the given SAM, and the report files.
 
+Each notebook runs once; later notebooks take what earlier ones made, as a GPU run does: 05 and 06 train
+their students on notebook 04's pseudo-label folder, 06 scores the plugins notebook 03 trained.
+
 What is not checked (needs a GPU and the real files): speed, AMP, and any number a claim is about.
 """
 from __future__ import annotations
@@ -34,13 +37,20 @@ def _fmt(value) -> str:
 
 
 def _params(ckpt, ta, densepass) -> dict:
-    """The ``-p`` overrides of each notebook: the stand-in files and tiny sizes."""
+    """The ``-p`` overrides of each notebook: the stand-in files and the smallest sizes that run every step.
+
+    Meta's ViT-B embeds every image at 1024 x 1024 (seconds on a CPU, whatever the image's size), so what
+    counts is how many images SAM sees. 02 and 03 read one DensePASS image (``data_root``, the real-data
+    branch; their synthetic one runs under nbval); 05 and 06 read notebook 04's pseudo-labels (no DAR of
+    their own, see ``full_run``).
+    """
     sam_p = {"sam_checkpoint": str(ckpt)}
+    real = dict(data_root=str(densepass), data_layout="densepass", n_pinhole=1)
     return {
         "01": dict(erp_hw=(64, 128), view_hw=(32, 32), n_stats=2, stats_hw=(32, 64)),
-        "02": dict(sam_p, n_pinhole=1, n_erp=1, pinhole_hw=(64, 96), erp_hw=(64, 128), draws=2, max_objects=2,
+        "02": dict(sam_p, **real, n_erp=1, pinhole_hw=(64, 96), erp_hw=(64, 128), draws=2, max_objects=2,
                    noise=(0.4,), points=(1, 3)),
-        "03": dict(sam_p, steps=2, n_train=1, images_per_step=1, n_pinhole=1, n_erp=1, pinhole_hw=(64, 96),
+        "03": dict(sam_p, **real, steps=2, n_train=1, images_per_step=1, n_erp=1, pinhole_hw=(64, 96),
                    erp_hw=(64, 128), draws=2, max_objects=2),
         "04": dict(sam_p, data_root=str(densepass), teacher=str(ta), erp_hw=(64, 128), n_test=1, n_pinhole=2,
                    points_per_side=2),
@@ -49,14 +59,30 @@ def _params(ckpt, ta, densepass) -> dict:
     }
 
 
+def _pseudo_folder(out04: Path) -> Path:
+    """The pseudo-label folder notebook 04 wrote into its output folder ``out04``."""
+    folders = [p for p in out04.glob("pseudo_*") if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory, meta_sam_checkpoint, cityscapes_ta_folder, densepass_root):
-    """Runs notebooks one at a time (``run("04")``) into one run folder with ``gsam-lab run --profile full``."""
+    """``run("04")``: notebook 04's output folder, the notebook run (once) into one run folder with
+    ``gsam-lab run --profile full``. 05 and 06 get 04's pseudo-label folder as ``data_root``, 06 gets
+    03's plugins: those notebooks run first when they have not yet."""
     out = tmp_path_factory.mktemp("full_run")
     params = _params(meta_sam_checkpoint, cityscapes_ta_folder, densepass_root)
+    done = {}
 
-    def run(nb: str, **extra) -> Path:
-        p = {"check_claims": False, **params[nb], **extra}
+    def run(nb: str) -> Path:
+        if nb in done:
+            return done[nb]
+        p = {"check_claims": False, **params[nb]}
+        if nb in ("05", "06"):
+            p["data_root"] = str(_pseudo_folder(run("04")))
+        if nb == "06":
+            p["plugins"] = str(run("03") / "plugins_notebook_run.pt")
         argv = ["run", nb, "--profile", "full", "--out", str(out), "--quiet", "--notebooks-dir", str(NOTEBOOKS)]
         for k, v in p.items():
             argv += ["-p", f"{k}={_fmt(v)}"]
@@ -64,9 +90,9 @@ def full_run(tmp_path_factory, meta_sam_checkpoint, cityscapes_ta_folder, densep
         rows = {r["notebook"]: r for r in json.loads((out / "summary.json").read_text())}
         row = next(r for name, r in rows.items() if name.startswith(nb))
         assert rc == 0 and row["status"] == "ok", f"notebook {nb} failed under --profile full: {row['error']}"
-        return out / Path(row["output"]).stem
+        done[nb] = out / Path(row["output"]).stem
+        return done[nb]
 
-    run.out = out
     return run
 
 
@@ -108,10 +134,7 @@ def test_03_full(full_run):
 
 
 def test_04_full_densepass(full_run):
-    out = full_run("04")
-    folders = [p for p in out.glob("pseudo_*") if p.is_dir()]
-    assert len(folders) == 1, folders
-    pl = goodsam.PseudoLabelDataset(folders[0])
+    pl = goodsam.PseudoLabelDataset(_pseudo_folder(full_run("04")))
     item = pl[0]
     # a DensePASS band (400 x 2048) is centred in a full 1024 x 2048 ERP, then resized to erp_hw, before DAR
     assert tuple(item["pseudo_label"].shape) == (64, 128)
@@ -133,8 +156,7 @@ def test_05_full_students(full_run):
 
 
 def test_06_full_report(full_run):
-    plugins = full_run.out / "03_stable_sam_plugins" / "plugins_notebook_run.pt"
-    out = full_run("06", **({"plugins": str(plugins)} if plugins.is_file() else {}))
+    out = full_run("06")
     for name in ("report.md", "report.html", "claims.csv", "stable_sam.csv", "goodsam.csv"):
         assert (out / name).is_file(), name
     goodsam_table = pd.read_csv(out / "goodsam.csv")
