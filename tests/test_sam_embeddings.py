@@ -54,6 +54,9 @@ def test_changed_weights_embed_afresh(model):
     back = sam.PromptPredictor(model).set_image(img).features
     assert back is not first and back is not edited and torch.equal(back, first)
     assert sam.PromptPredictor(model).set_image(img).features is back
+    model.pixel_mean.add_(10.0)                              # the input's normalisation is part of the key too
+    shifted = sam.PromptPredictor(model).set_image(img).features
+    assert shifted is not back and not torch.equal(shifted, back)
 
 
 def test_embeddings_made_under_autocast_are_not_shared(model):

@@ -9,11 +9,12 @@ SAM it wraps (frozen). Each predictor already keeps its own few embeddings; this
 image gets the first one's embedding instead of running the encoder again.
 
 A shared embedding is only reused while it is still right: the key holds the image's bytes (a hash and
-the shape) and a stamp of the encoder's weights (every parameter's and buffer's identity, storage address,
-dtype and in-place version counter). An optimiser step, ``load_state_dict``, ``.to(...)`` or any in-place
-edit of a weight changes the stamp, so a trained or moved encoder embeds afresh. Writes through a tensor's
-``.data`` are the one edit the version counter does not see: call :func:`clear_shared_embeddings` after
-one. Embeddings made under autocast are never shared (their precision depends on the caller's context).
+the shape) and a stamp of the encoder's weights and of SAM's pixel mean and std (every tensor's identity,
+storage address, dtype and in-place version counter). An optimiser step, ``load_state_dict``, ``.to(...)``
+or any in-place edit of a weight changes the stamp, so a trained or moved encoder embeds afresh. Writes
+through a tensor's ``.data`` are the one edit the version counter does not see: call
+:func:`clear_shared_embeddings` after one. Embeddings made under autocast are never shared (their
+precision depends on the caller's context).
 
 ``PromptPredictor(model, cache_size=0)`` opts out of both caches (nothing kept, nothing reused).
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections import OrderedDict
-from typing import Callable, Hashable, Optional
+from typing import Callable, Hashable, Iterable, Optional
 
 import torch
 
@@ -34,12 +35,13 @@ SHARED_SIZE = 8
 _shared: "weakref.WeakKeyDictionary[torch.nn.Module, OrderedDict]" = weakref.WeakKeyDictionary()
 
 
-def weights_stamp(encoder: torch.nn.Module) -> tuple:
-    """Identity, storage address, dtype and version counter of each of ``encoder``'s parameters and buffers.
+def weights_stamp(encoder: torch.nn.Module, also: Iterable[torch.Tensor] = ()) -> tuple:
+    """Identity, storage address, dtype and version counter of each of ``encoder``'s parameters and buffers
+    and of the tensors ``also`` (e.g. SAM's pixel mean and std, which the input is normalised with).
 
     Equal stamps: the same tensors, untouched since (in-place edits bump ``Tensor._version``)."""
     return tuple((id(t), t.data_ptr(), t.dtype, t._version)
-                 for t in itertools.chain(encoder.parameters(), encoder.buffers()))
+                 for t in itertools.chain(encoder.parameters(), encoder.buffers(), also))
 
 
 def _autocast_on(encoder: torch.nn.Module) -> bool:
@@ -51,12 +53,13 @@ def _autocast_on(encoder: torch.nn.Module) -> bool:
         return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
 
 
-def shared_embedding(encoder: torch.nn.Module, image_key: Hashable, embed: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """The embedding ``encoder`` made of the image ``image_key`` with its current weights, else ``embed()`` (kept
-    for the next predictor that asks)."""
+def shared_embedding(encoder: torch.nn.Module, image_key: Hashable, embed: Callable[[], torch.Tensor],
+                     also: Iterable[torch.Tensor] = ()) -> torch.Tensor:
+    """The embedding ``encoder`` made of the image ``image_key`` with its current weights (and the current
+    tensors ``also``), else ``embed()`` (kept for the next predictor that asks)."""
     if _autocast_on(encoder):
         return embed()
-    key = (image_key, weights_stamp(encoder))
+    key = (image_key, weights_stamp(encoder, also))
     kept = _shared.setdefault(encoder, OrderedDict())
     if key in kept:
         kept.move_to_end(key)

@@ -81,9 +81,8 @@ class PromptPredictor:
             SAM, 256 for ``tiny-synth``) and near 16 MB elsewhere (4 and 16 prompts): on a CPU,
             larger batches are slower per prompt (memory traffic; ``benchmarks/bench_prompts.py
             --sweep-batch`` measures it).
-        cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting
-            the same image again is free; an embedding the same encoder made for another predictor is
-            reused too (:mod:`gsam_lab.sam.embeddings`). 0 disables both.
+        cache_size: how many image embeddings to keep, keyed by the image's bytes, so that setting the same
+            image again is free, as is one its encoder embedded for another predictor (:mod:`.embeddings`); 0: neither.
         fast: decode with the optional fast path, :func:`gsam_lab.sam.fast.fast_decode` (same masks up to
             float rounding), whenever the decoder has SAM's layout and no forward hooks; default ``False``:
             SAM's own modules (:func:`~gsam_lab.sam.decoding.shared_predict_masks`).
@@ -168,7 +167,8 @@ class PromptPredictor:
         if self.cache_size < 1:
             self.features = self._embed(img)
         else:
-            self.features = shared_embedding(self.model.image_encoder, key, lambda: self._embed(img))
+            self.features = shared_embedding(self.model.image_encoder, key, lambda: self._embed(img),
+                                             also=(self.model.pixel_mean, self.model.pixel_std))
             self._cache[key] = self.features
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
