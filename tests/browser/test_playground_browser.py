@@ -5,8 +5,9 @@ and a three-cell notebook written by the test (fast; it checks the widget alone)
 
 Notebook 02 runs here for its widget in a live JupyterLab, not for its numbers: nbval executes it whole and
 checks its claims. So, as ``gsam-lab run -p`` would, a cell after its parameters cell sets
-:data:`NB02_PARAMETERS`: one image per domain and a few objects for its sweeps, claims off. The playground
-gets the same image, model and draws as with the stored defaults (the README's screenshot is unchanged).
+:data:`NB02_PARAMETERS`: one image per domain, a few objects and prompt settings for its sweeps, claims off.
+The playground gets the same image, model, draws and noise as with the stored defaults (the README's
+screenshot is unchanged).
 """
 import re
 
@@ -26,8 +27,8 @@ from labdriver import (
 )
 
 NOTEBOOK_02 = "02_sam_prompt_stability.ipynb"
-#: notebook 02's sweeps at their smallest (the playground's image, ``draws`` and ``noise`` keep their defaults)
-NB02_PARAMETERS = dict(check_claims=False, n_pinhole=1, n_erp=1, max_objects=2)
+#: notebook 02's sweeps at their smallest; the playground's image, draws and starting noise (the largest) are kept
+NB02_PARAMETERS = dict(check_claims=False, n_pinhole=1, n_erp=1, max_objects=2, noise=(0.4,), points=(1, 3))
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 GREEN = (0, 255, 0)          # positive point (gsam_lab.widgets.playground_state.POSITIVE_COLOR)
