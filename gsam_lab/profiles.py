@@ -18,14 +18,15 @@ PROFILE_TABLE = {
         "full": dict(erp_hw=(1024, 2048), view_hw=(512, 512), n_stats=100, stats_hw=(256, 512)),
     },
     # 02 (SAM prompt stability)
-    "02": {"quick": dict(n_pinhole=4, n_erp=2, pinhole_hw=(192, 256), erp_hw=(256, 512), draws=5, max_objects=6),
+    # max_objects None: every object of at least 64 px
+    "02": {"quick": dict(n_pinhole=4, n_erp=2, pinhole_hw=(192, 256), erp_hw=(256, 512), draws=3, max_objects=None),
            "full": dict(n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024), erp_hw=(1024, 2048), draws=20,
-                        max_objects=20)},
+                        max_objects=None)},
     # 03 (Stable-SAM plugins)
     "03": {"quick": dict(n_train=4, steps=8, images_per_step=2, n_pinhole=3, n_erp=1, pinhole_hw=(256, 256),
-                         erp_hw=(256, 512), draws=3, max_objects=6),
+                         erp_hw=(256, 512), draws=2, max_objects=None),
            "full": dict(n_train=2000, steps=500, images_per_step=4, n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024),
-                        erp_hw=(1024, 2048), draws=20, max_objects=20)},
+                        erp_hw=(1024, 2048), draws=20, max_objects=None)},
     # 04 (GoodSAM DAR fusion)
     "04": {"quick": dict(erp_hw=(256, 512), n_test=4, n_pinhole=16, pinhole_hw=(128, 256), points_per_side=6,
                          sam="tiny-synth", teacher="tiny-synth", dataset="synthetic"),

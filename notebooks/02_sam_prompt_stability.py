@@ -25,8 +25,9 @@
 # **You will:**
 # 1. prompt one object in several casual ways and compare the masks;
 # 2. use SAM as people do: one click with its three candidate masks, then a negative click to correct it;
-# 3. sweep prompt kinds and noise levels over held-out images: **mIoU**, **boundary IoU** and
-#    **stability** (how much the mask changes between random draws of the same kind of prompt);
+# 3. sweep prompt kinds and noise levels over **every object** of held-out images: **mIoU**, **boundary
+#    IoU** and **stability** (how much the mask changes between random draws of the same kind of prompt),
+#    beside the simplest baseline, filling the prompt box;
 # 4. look at the objects that break first;
 # 5. see where the mask decoder's attention goes with a good box and with a noisy one;
 # 6. play with prompts yourself in the **prompt playground** widget.
@@ -35,7 +36,7 @@
 # draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
 # objects. 1.0 means the mask never changes.
 #
-# **Run time:** quick profile (bundled tiny SAM, CPU) about 30 s on 2 idle CPU cores (`gsam-lab run 02`;
+# **Run time:** quick profile (bundled tiny SAM, CPU) about 35 s on 2 idle CPU cores (`gsam-lab run 02`;
 # two to three times longer when other work shares the cores); full profile (Meta's ViT-B/H, GPU, 20
 # draws): not measured.
 
@@ -52,6 +53,8 @@ if importlib.util.find_spec("gsam_lab") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])
 
 # %%
+
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -82,8 +85,8 @@ n_pinhole: "Optional[int]" = None            # held-out pinhole images; None: 4 
 n_erp: "Optional[int]" = None                # held-out panoramas; None: 2 quick, 20 full
 pinhole_hw: "Optional[Tuple[int, int]]" = None  # their size; None: (192, 256) quick, (768, 1024) full
 erp_hw: "Optional[Tuple[int, int]]" = None   # None: (256, 512) quick, (1024, 2048) full
-draws: "Optional[int]" = None                # prompt draws per object and setting; None: 5 quick, 20 full
-max_objects: "Optional[int]" = None          # largest objects per image; None: 6 quick, 20 full
+draws: "Optional[int]" = None                # prompt draws per object and setting; None: 3 quick, 20 full
+max_objects: "Optional[int]" = None          # keep only the largest objects per image; None: all of 64 px or more
 
 # %%
 lab = gsam_lab.setup("02", profile, device=device, seed=seed, out_dir=out_dir, n_pinhole=n_pinhole, n_erp=n_erp,
@@ -121,7 +124,8 @@ plt.show()
 
 # %% [markdown]
 # ## 1 · One object, five prompts
-# We pick an object SAM segments well from its tight box and prompt it with the tight ground-truth box,
+# We pick, among the image's six largest objects, one SAM segments well from its tight box (a demonstration:
+# section 3 scores every object) and prompt it with the tight ground-truth box,
 # two noisy boxes (the noise scale is the largest jitter as a fraction of the box's width and height)
 # and one or three random clicks inside it. White outline: the true object. Red: SAM's mask.
 
@@ -152,7 +156,8 @@ pd.DataFrame([dict(prompt=o.name, iou=o.iou, boundary_iou=o.boundary_iou, sam_pr
 # **negative click** on the spill tells SAM what to leave out.
 #
 # We click where a person would: on the object's most interior pixel (farthest from its outline). First
-# the six largest objects of the image, then a close look at the one whose mask spills most.
+# every object of the image (of at least 64 px, as in the sweep below), then a close look at the one whose
+# mask spills most.
 
 # %%
 def inner_point(mask):
@@ -162,6 +167,14 @@ def inner_point(mask):
     return np.array([x, y], dtype=np.float32)
 
 
+def objects_of(inst):
+    """An image's object ids as the sweep below takes them: at least 64 px, largest first (the `max_objects`
+    largest when that is set)."""
+    ids, areas = np.unique(inst[inst > 0], return_counts=True)
+    keep = areas >= 64
+    return ids[keep][np.argsort(-areas[keep])][:cfg.max_objects]
+
+
 def outcome(name, mask, gt, sam_estimate, points, labels):
     """A PromptOutcome (what viz.show_outcomes draws) for a mask we predicted ourselves."""
     return sam.PromptOutcome(name, mask, gt, metrics.mask_iou(mask, gt), metrics.boundary_iou(mask, gt),
@@ -169,7 +182,7 @@ def outcome(name, mask, gt, sam_estimate, points, labels):
 
 
 rows = []
-for o in candidates:
+for o in objects_of(inst0):
     gt = inst0 == o
     click = inner_point(gt)[None]                                       # 1 x 2: one click ...
     three = predictor.predict(points=click[None], labels=[[1]], multimask=True)   # ... three candidates
@@ -184,6 +197,10 @@ for o in candidates:
                      spill_px=int((masks[pick] & ~gt).sum())))
 clicks = pd.DataFrame(rows).set_index("object")
 assert three.masks.shape[1] == 3 and three.iou_predictions.shape == (1, 3), "one click, three candidates"
+print(f"{len(clicks)} objects, mean IoU: single output {clicks['iou_single_output'].mean():.3f}, SAM's pick "
+      f"{clicks['iou_sam_pick'].mean():.3f}, best of 3 {clicks['iou_best_of_3'].mean():.3f}, a candidate taken "
+      f"blindly (mean of 3) {clicks['iou_mean_of_3'].mean():.3f}; SAM picked the best candidate for "
+      f"{(clicks['sam_pick'] == clicks['best_candidate']).sum()} of {len(clicks)}")
 clicks.round(3)
 
 # %% [markdown]
@@ -242,26 +259,32 @@ if check_claims:
     assert refine["spill_px"][1] < refine["spill_px"][0], "a negative click on the spill removes part of it"
 
 # %% [markdown]
-# One example can be lucky or unlucky. The sweep below asks the question properly: many objects,
-# many random draws of each prompt kind.
+# One example can be lucky or unlucky. The sweep below asks the question properly: every object, many
+# random draws of each prompt kind.
 #
 # ## 3 · Prompt sweeps: accuracy and stability against prompt quality
-# `sam.score_models` draws `draws` prompts of each setting for every object, decodes all of them in
-# batched calls, and scores **filling the prompt box** on exactly the same boxes: the simplest baseline,
-# which SAM should beat when it is handed a box. It also decodes one click with SAM's three candidates
-# and keeps the one SAM rates best (`points k=1 multimask`). The result keeps one row per object and
-# setting, so every mean comes with `n` and a 95 % bootstrap interval over objects.
+# `sam.score_models` draws `draws` prompts of each setting for every object of at least 64 px in every
+# image (`max_objects` keeps only the largest), decodes all of them in batched calls, and scores **filling
+# the prompt box** on exactly the same boxes: the simplest baseline, which SAM should beat when it is
+# handed a box. It also decodes one click with SAM's three candidates and keeps the one SAM rates best
+# (`points k=1 multimask`). The result keeps one row per object and setting, so every mean comes with
+# `n` and a 95 % bootstrap interval over objects.
 #
-# Why intervals: a quick-profile run scores a few dozen objects, and the same SAM's mean moves by
-# several points from one sample of objects to the next. A difference inside the interval is not a
-# finding.
+# Why every object: SAM's score depends on the object's size (the size table below), so the largest
+# objects of each image alone would give a biased answer. Why intervals: the same SAM's mean moves by
+# several points from one sample of objects to the next. A difference inside the interval is not a finding.
 
 # %%
-ev = sam.score_models({"SAM": model}, domains, noise=noise, points=points, draws=cfg.draws, seed=seed,
-                      max_objects=cfg.max_objects)
+# fast=True: the same decoder arithmetic, reordered for many prompts on one image (gsam_lab.sam.fast); a per-object
+# IoU moves by about 1e-3 at most. Sections 2 and 5 use the plain predictor, whose modules a debugger steps through
+ev = sam.score_models({"SAM": sam.PromptPredictor(model, fast=True)}, domains, noise=noise, points=points,
+                      draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
 summary = ev.summary()
 summary.to_csv(out / "sweep_summary.csv", index=False)
 ev.objects.to_csv(out / "sweep_objects.csv", index=False)
+n_objects = summary.groupby("domain", sort=False)["n"].max()
+print("objects scored:", ", ".join(f"{d} {n} ({len(domains[d])} images)" for d, n in n_objects.items()),
+      f"| {cfg.draws} draws per object and setting")
 shown = summary[["domain", "method", "setting", "n"]].copy()
 for m in ("miou", "mbiou", "stability"):
     shown[m] = [bootstrap.format_ci(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits=2) for _, r in summary.iterrows()]
@@ -279,38 +302,83 @@ viz.savefig(fig, out / "sweep_points.png")
 plt.show()
 
 # %% [markdown]
-# What to read in these curves:
+# ### SAM against the box, object by object
+# Is SAM's mask the object, or does it follow the box? If SAM segmented the object whatever the box, a
+# sloppy box would cost it little, while the filled box loses whatever the box now misses or adds. If its
+# mask followed the box, the two would fall together. Each difference below is taken on the same objects
+# and boxes, with a paired 95 % interval over objects.
+
+# %%
+noisiest = f"noisy_box s={max(noise):g}"
+
+
+def side(ci, what="the filled box"):
+    """Where a paired interval (mean, low, high) puts SAM against `what`."""
+    return (f"above {what}" if ci[1] > 0 else f"below {what}" if ci[2] < 0
+            else f"level with {what} (the interval holds 0)")
+
+
+readout = {}
+for name in domains:
+    r = readout[name] = dict(
+        gt=ev.paired(name, ("SAM", "gt_box"), ("fill box", "gt_box")),
+        noisy=ev.paired(name, ("SAM", noisiest), ("fill box", noisiest)),
+        drop_sam=ev.paired(name, ("SAM", "gt_box"), ("SAM", noisiest)),
+        drop_box=ev.paired(name, ("fill box", "gt_box"), ("fill box", noisiest)))
+    print(f"{name} ({n_objects[name]} objects): with the GT box SAM is {side(r['gt'])}, "
+          f"{bootstrap.format_ci(*r['gt'])}; with {noisiest} it is {side(r['noisy'])}, "
+          f"{bootstrap.format_ci(*r['noisy'])}.\n"
+          f"    From the GT box to {noisiest}, SAM loses {bootstrap.format_ci(*r['drop_sam'])} and the filled box "
+          f"{bootstrap.format_ci(*r['drop_box'])}.")
+sizes = ev.by_size("gt_box")                 # GT-box mIoU per domain, method and object-size bin, smallest first
+sam_rows, box_rows = (sizes[sizes["method"] == m].set_index(["domain", "size"]) for m in ("SAM", "fill box"))
+by_size = sam_rows[["n"]].assign(SAM=sam_rows["miou"], fill_box=box_rows["miou"])
+by_size.round(3)
+
+# %% [markdown]
+# The table above cuts the ground-truth-box scores by object size (`n` objects per bin, mIoU of SAM and
+# of the filled box).
+# The bundled tiny SAM reads the image on a 32 x 32 token grid (a 256 x 512 panorama is shrunk to 128 x
+# 256 first), so an object under 2k px covers a few tokens; compare its row with the filled box's in
+# each size bin. `data_scripts/README.md` makes the same comparison on more held-out images.
 #
-# - **Noisy boxes cost accuracy, and stability falls fastest.** The mean IoU slips as the box gets
-#   sloppier, but the mask *changes from draw to draw* more than the mean suggests: the same object
-#   gets a different mask for every casual box. That wobble is what Stable-SAM targets.
-# - **The dashed baseline keeps SAM honest.** Filling the box is a strong baseline on boxy objects
-#   (buildings, cars). The bundled tiny SAM does *not* beat it with the ground-truth box: on 183
-#   objects of 16 held-out pinholes its GT-box mIoU is 0.637 [0.604, 0.670] against 0.688 [0.663,
-#   0.717] for the filled box (`data_scripts/README.md`). It is a small SAM trained in 96 CPU-minutes
-#   on a 32 x 32 token grid, and it loses on small objects; it wins on objects of 8,000 px and more
-#   (0.89 against 0.83). Meta's SAM is far above the box: what this notebook can show honestly is the
-#   *shape* of the curves, not their height.
-# - **Under noisy boxes SAM segments the object, not the box.** There the filled box falls much faster
-#   (0.57 against 0.49 at s = 0.4 on those pinholes): a casual box hurts SAM less than it hurts the
-#   box itself. The filled box's stability is only the boxes' own overlap; SAM's stability means
-#   something only beside it.
-# - **A single click is ambiguous** (is it the window, the car, or the street?); more clicks pin the
-#   object down and make the mask more stable. SAM's pick of its three candidates for one click
-#   helps little with the tiny SAM.
+# What to read in the sweep:
+#
+# - **Noisy boxes cost accuracy, and the mask wobbles.** The mIoU slips as the box gets sloppier, and
+#   the stability column falls with the noise: the same object gets a different mask for every casual
+#   box. That wobble is what Stable-SAM (notebook 03) targets.
+# - **SAM against the box.** The printed drops say whether the mask follows the object or the box:
+#   a sloppy box costs the filled box more than it costs SAM (checked below, in every domain). Whether
+#   that puts SAM *above* the box is another question, answered per domain by the lines above: SAM
+#   has to start from a good ground-truth-box mask to stay above the box when it gets sloppy. The filled
+#   box's stability is only the boxes' own overlap; SAM's stability means something only beside it.
+# - **Clicks.** A single click is ambiguous (is it the window, the car, or the street?). The lines below
+#   print the `points` rows: how accuracy and stability change with the number of clicks, and what SAM's
+#   pick of its three candidates does for one click. The bundled tiny SAM was trained with 1 to 5
+#   clicks (`data_scripts/README.md`); more is outside what it saw.
 # - The ground-truth box is deterministic, so its stability is exactly 1.
-# - The boundary IoU is lower than the IoU everywhere: thin parts and edges go first.
+# - The boundary IoU (`mbiou`) scores only a band along each outline (2 % of the image diagonal wide):
+#   set it beside the mIoU to see how much of the error sits on the outlines.
 #
-# The cell below checks the claims that hold with margin across seeds.
+# The cell below prints the clicks, then checks the claims that hold with margin across seeds.
 
 # %%
 for name in domains:
     s = summary[(summary["domain"] == name) & (summary["method"] == "SAM")].set_index("setting")
-    worst = f"noisy_box s={max(noise):g}"
-    gt_box, noisy = s.loc["gt_box"], s.loc[worst]
+    ks = [f"points k={k}" for k in sorted(points)]
+    pick_ci = ev.paired(name, ("SAM", "points k=1 multimask"), ("SAM", "points k=1"))
+    print(f"{name:8s} clicks " + ", ".join(f"k={k}" for k in sorted(points))
+          + ": mIoU " + " / ".join(f"{s.loc[k, 'miou']:.2f}" for k in ks)
+          + ", stability " + " / ".join(f"{s.loc[k, 'stability']:.2f}" for k in ks)
+          + f"; one click, SAM's pick of 3 minus the single output: {bootstrap.format_ci(*pick_ci)}")
+
+# %%
+for name in domains:
+    s = summary[(summary["domain"] == name) & (summary["method"] == "SAM")].set_index("setting")
+    gt_box, noisy = s.loc["gt_box"], s.loc[noisiest]
     stab = [s.loc[f"noisy_box s={x:g}", "stability"] for x in sorted(noise)]
-    drop, lo, hi = ev.paired(name, ("SAM", "gt_box"), ("SAM", worst))
-    print(f"{name:8s} GT box mIoU {gt_box.miou:.3f} -> {worst}: {noisy.miou:.3f} "
+    drop, lo, hi = readout[name]["drop_sam"]
+    print(f"{name:8s} GT box mIoU {gt_box.miou:.3f} -> {noisiest}: {noisy.miou:.3f} "
           f"(paired drop {bootstrap.format_ci(drop, lo, hi, digits=3)});  stability "
           + " > ".join(f"{x:.2f}" for x in [1.0] + stab))
     assert gt_box.stability == 1.0, "the ground-truth box is deterministic"
@@ -318,16 +386,21 @@ for name in domains:
         assert lo > 0, f"{name}: noisy boxes should cost accuracy (the paired interval excludes 0)"
         assert all(a > b for a, b in zip(stab, stab[1:])), f"{name}: stability should fall as the box noise grows"
         assert stab[-1] < 0.85, f"{name}: masks from very noisy boxes should differ between draws"
+        assert readout[name]["drop_box"][0] > drop + 0.05, f"{name}: a sloppy box costs the filled box more than SAM"
         assert s.loc["points k=1", "miou"] < gt_box.miou - 0.1, f"{name}: one click is much weaker than the box"
-        assert s.loc[f"points k={max(points)}", "stability"] > s.loc["points k=1", "stability"], \
+        assert s.loc[f"points k={max(points)}", "stability"] > s.loc["points k=1", "stability"] + 0.1, \
             f"{name}: more clicks should give steadier masks"
+        bins = by_size.loc[name]                      # size bins, smallest first
+        if len(bins) > 1 and bins["n"].iloc[0] >= 3 and bins["n"].iloc[-1] >= 3:
+            assert bins["SAM"].iloc[-1] > bins["SAM"].iloc[0] + 0.1, f"{name}: SAM does best on its largest objects"
 
 # %% [markdown]
 # ## 4 · Failure cases side by side
 # `ev.compare` lines up every object's IoU under two settings. The objects with the largest
 # drop from the ground-truth box to the noisiest box are the failure cases; we re-prompt them with a
-# few fresh noisy boxes each and show the worst, to see what goes wrong (typically: the mask leaks into
-# a neighbour the box now covers, or shrinks to the part the box still contains).
+# few fresh noisy boxes each and show the worst, to see what goes wrong. A sloppy box can mislead SAM in
+# two ways: the mask leaks into a neighbour the box now covers, or shrinks to the part the box still
+# contains. Which do these panels show?
 
 # %%
 name0 = next(iter(domains))
@@ -350,8 +423,10 @@ for _, row in cmp.head(3).iterrows():
         panels.append(o._replace(name=f"image {int(row.image)}, object {int(row.object)}: {o.name}"))
 fig = viz.show_outcomes(images, panels, ncols=2, size=4)
 viz.savefig(fig, out / "failure_cases.png")
+print(f"{name0}: {(cmp['drop'] > 0).sum()} of {len(cmp)} objects score lower with {max(noise):g}-noisy boxes "
+      f"than with the ground-truth box")
 if check_claims:
-    assert (cmp["drop"] > 0).mean() > 0.5, "for most objects the noisy box is worse than the ground-truth box"
+    assert (cmp["drop"] > 0).mean() > 0.6, "for most objects the noisy box is worse than the ground-truth box"
 
 # %% [markdown]
 # ## 5 · Where does the decoder look?
@@ -359,7 +434,9 @@ if check_claims:
 # attends back. Its last *token-to-image* attention decides which image features the mask token reads
 # right before the mask is made. `sam.decoder_attention` records it with forward hooks on
 # `segment_anything`'s own attention modules (nothing in that package is edited) and maps it back to
-# the image. `sam.attention_mass` is the share of that attention on the true object.
+# the image. `sam.attention_mass` is the share of that attention on the true object. We record it for
+# every object (of at least 64 px) of the first two images, with the ground-truth box and `draws` noisy
+# boxes (s = the largest noise).
 
 # %%
 rows, demo = [], None
@@ -367,9 +444,8 @@ sample_domain = domains[next(iter(domains))]
 for i in range(min(len(sample_domain), 2)):
     s = sample_domain[i]
     img, inst = sam.as_rgb_uint8(s["image"]), np.asarray(s["instance"])
-    ids, areas = np.unique(inst[inst > 0], return_counts=True)
     predictor.set_image(img)
-    for o in ids[np.argsort(-areas)[:cfg.max_objects]]:
+    for o in objects_of(inst):
         gt = inst == o
         ps = sam.PromptSampler([seed, i, int(o)])
         boxes = np.concatenate([ps.gt_box(gt)[None], ps.noisy_box(gt, max(noise), n=cfg.draws)])
@@ -404,22 +480,37 @@ viz.savefig(fig, out / "decoder_attention.png")
 plt.show()
 
 # %% [markdown]
-# With the ground-truth box the mask token reads mostly from the object; a noisy box pulls part of
-# the attention onto whatever else the box now covers (or away from the part it cut off). Comparing the
-# draws of one object with each other (so that big, easy objects do not dominate), the draws whose
-# attention drifts off the object are the ones whose masks go wrong. Stable-SAM's deformable sampling plugin
-# (notebook 03) acts exactly here: it learns to move *where* these attention layers sample.
+# The figure shows one object; the question is about all of them. **Does a noisy box pull the decoder's
+# attention off the object?** Stable-SAM's paper describes that failure for Meta's SAM (the attention
+# drifts onto the background under a sloppy box), and its deformable sampling plugin (notebook 03) is
+# built to repair it: it learns to move *where* these attention layers sample. If a noisy box pulled
+# attention off the object, the ground-truth box would keep clearly more of it on most objects, and
+# the paired interval of the difference would sit above 0. A separate question: within one object (so
+# that big, easy objects do not dominate), do the draws that keep more attention on it give the better
+# masks?
 
 # %%
-better = (per_object["GT box"] > per_object["noisy box"]).mean()
+gt_att, noisy_att = per_object["GT box"], per_object["noisy box"]
+drift = bootstrap.paired_bootstrap_ci(gt_att, noisy_att)
+better = int((gt_att > noisy_att).sum())
+verdict = ("pulls attention off the object" if drift[1] > 0 else "moves attention onto the object" if drift[2] < 0
+           else "does not move the attention measurably (the interval holds 0)")
 # within one object: do the draws that keep more attention on it give better masks?
 centred = att_table.groupby(["image", "object"])[["attention_on_object", "iou"]].transform(lambda x: x - x.mean())
 corr = np.corrcoef(centred["attention_on_object"], centred["iou"])[0, 1]
-print(f"GT box keeps more attention on the object for {100 * better:.0f}% of objects; "
-      f"within an object, corr(attention on object, IoU) = {corr:.2f}")
+print(f"{len(per_object)} objects: share of attention on the object, GT box {gt_att.mean():.3f}, noisy box "
+      f"{noisy_att.mean():.3f}; GT box minus noisy box {bootstrap.format_ci(*drift)}: here a noisy box {verdict}. "
+      f"The GT box keeps more of it for {better} of {len(per_object)} objects.\n"
+      f"Within an object, over its draws: corr(attention on the object, IoU) = {corr:.2f}")
 if check_claims:
-    assert better > 0.5, "for most objects a noisy box moves attention off the object"
     assert corr > 0.1, "for the same object, prompts whose attention stays on it give the better masks"
+
+# %% [markdown]
+# Read the two lines above together. The first says whether a sloppy box moves this SAM's attention at
+# all, averaged over objects: if it does not, the failure the deformable sampling plugin repairs is not
+# there to repair, and notebook 03 should expect little from it on this SAM. The second (checked above)
+# says that, object by object, the draws whose attention stays on the object give the better masks:
+# attention and mask quality move together even where the average does not move.
 
 # %% [markdown]
 # ## 6 · The prompt playground
@@ -456,35 +547,40 @@ if check_claims:
 # ## What to take away
 #
 # - SAM's masks get worse, and above all **less stable**, as the prompt gets casual: noisy boxes
-#   wobble, a single click is ambiguous, more clicks steady the mask.
-# - Always score the simplest baseline beside SAM. The bundled tiny SAM is level with filling the
-#   ground-truth box in this notebook's few objects (and below it on 16 held-out pinholes), but under
-#   noisy boxes it is clearly ahead of the filled box: it segments the object, not the box. The real
-#   SAM's margin over the box with a tight box is something this small model does not reproduce.
+#   wobble (stability falls with the noise), a single click is ambiguous, more clicks steady the mask.
+#   Whether more clicks also keep raising the accuracy depends on the model: read the clicks line of
+#   section 3.
+# - Always score the simplest baseline beside SAM, **on every object**. In both domains a sloppy box
+#   costs the filled box more than it costs SAM: the mask follows the object more than the box. Whether
+#   that leaves SAM above the box is decided per domain by the readout of section 3, and it depends on
+#   the ground-truth-box start, which for the bundled tiny SAM depends on object size: it does best on
+#   its largest objects (checked; the size table counts the objects in each bin). Scoring only the
+#   largest objects of each image would flatter it; this notebook scores all of them (`n` in every table).
 # - Every mean here comes with `n` and a 95 % interval: with a few dozen objects, differences of a
 #   few points are inside the noise.
-# - The same holds on panoramas, with distortion adding its own failures near the poles (notebook 01).
-# - The decoder's attention shows part of *why*: for most objects a noisy box moves where the mask
-#   token reads image features, and within an object the prompts that keep attention on it give the
-#   better masks.
+# - The decoder's attention: section 5 prints whether a noisy box moves it off the object on average
+#   (the failure Stable-SAM repairs) and shows that, within an object, the prompts that keep attention on
+#   it give the better masks.
 #
 # Next: notebook 03 (`03_stable_sam_plugins`) adds Stable-SAM's deformable sampling and dynamic
 # routing plugins to this frozen SAM and trains only them (≈0.08M parameters) to make these curves
 # flatter, and measures whether they do.
 
+# %%
+print(f"notebook run time: {lab.elapsed():.0f} s wall, {time.process_time():.0f} s CPU in this kernel")
+
 # %% [markdown]
 # ## Your turn
 #
-# Change a value, predict the outcome, then run the cells and compare. (The numbers quoted are what the
-# quick profile gives.)
+# Change a value, predict the outcome, then run the cells and compare.
 #
 # 1. **Noisier boxes.** Set `noise=(0.1, 0.2, 0.4, 0.8)` and write down your guess for the stability at
 #    `s = 0.8` before you run section 3. Then read the `stability` and `miou` columns: does the stability
 #    keep falling, and does the mIoU fall as fast?
 # 2. **Three clicks: one mask or three?** Redo the table of section 2 with three random clicks per object
 #    (`pts, labs = sam.PromptSampler([seed, int(o)]).points(gt, 3)`) instead of one central click. Meta
-#    advises `multimask=True` for a single, ambiguous click only. Expect SAM's pick of three and the
-#    single output to come out about even here (mean IoU about 0.53 each over the six objects).
+#    advises `multimask=True` for a single, ambiguous click only. Which comes out ahead with three clicks,
+#    SAM's pick of three or the single output, and by more than the spread between objects?
 # 3. **Where the negative click goes.** In section 2, put the negative click on the edge of the spill
 #    next to the object instead of its middle (or on the object itself). Does the spill still shrink, and
 #    what happens to the IoU? Look at `refine`.

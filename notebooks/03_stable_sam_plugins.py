@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,20 +26,22 @@
 #   deformed features versus the regular grid;
 #
 # trained with a **Robust Training Strategy (RTS)**: ground-truth boxes, noisy boxes and a few clicks,
-# mixed. About 0.08M trainable parameters; SAM's 94M (ViT-B) or 6M (`tiny-synth`) stay untouched.
+# mixed. About 0.08M trainable parameters; SAM's own (94M for Meta's ViT-B; the bundled `tiny-synth`'s
+# count is printed below) stay untouched.
 # No official code exists; `gsam_lab.stable_sam` is this lab's reading of the paper's architecture
 # figure, with every choice a constructor argument.
 #
 # **You will:**
-# 1. see again why SAM fails on casual prompts;
+# 1. see again what casual prompts do to SAM's mask, and what the plugins are meant to repair;
 # 2. build the DSP and the DRP step by step and check that both start as exact no-ops;
 # 3. host them in SAM's decoder (`StableSam`) without editing `segment_anything`;
 # 4. run a short RTS training on a frozen SAM;
 # 5. load the **shipped** plugins (trained longer by `data_scripts/train_stable_sam.py`) and compare
-#    SAM and Stable-SAM on held-out pinhole images and panoramas: mIoU, boundary IoU, stability;
-# 6. look at the learned offset field over an image and at the routing weights against prompt quality.
+#    SAM and Stable-SAM on every object of held-out pinhole images and panoramas: mIoU, stability;
+# 6. look at what the plugins learned: the offset field over an image and the routing weights against
+#    prompt quality.
 #
-# **Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) about 25 s on 2 idle CPU cores
+# **Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) about 35 s on 2 idle CPU cores
 # (`gsam-lab run 03`; two to three times longer when other work shares the cores); full profile (Meta's
 # ViT-B/L/H, a real data root, 500 RTS steps, GPU): not measured.
 
@@ -65,7 +67,7 @@ import pandas as pd
 import torch
 
 import gsam_lab
-from gsam_lab import data, metrics, sam, stable_sam, viz
+from gsam_lab import bootstrap, data, metrics, sam, stable_sam, viz
 
 # %% [markdown]
 # ## Parameters
@@ -88,8 +90,8 @@ n_pinhole: "Optional[int]" = None                 # held-out pinhole images; Non
 n_erp: "Optional[int]" = None                     # held-out panoramas; None: 1 quick, 20 full
 pinhole_hw: "Optional[Tuple[int, int]]" = None    # None: (256, 256) quick, (768, 1024) full
 erp_hw: "Optional[Tuple[int, int]]" = None        # None: (256, 512) quick, (1024, 2048) full
-draws: "Optional[int]" = None                     # prompt draws per object and setting; None: 3 quick, 20 full
-max_objects: "Optional[int]" = None               # largest objects per image; None: 6 quick, 20 full
+draws: "Optional[int]" = None                     # prompt draws per object and setting; None: 2 quick, 20 full
+max_objects: "Optional[int]" = None               # keep only the largest objects per image; None: all of 64 px or more
 
 # %%
 lab = gsam_lab.setup("03", profile, device=device, seed=seed, out_dir=out_dir, steps=steps, n_train=n_train,
@@ -102,10 +104,12 @@ print(f"SAM={sam_checkpoint} "
       f"{model.prompt_encoder.image_embedding_size})")
 
 # %% [markdown]
-# ## 1 · Why SAM fails on casual prompts
+# ## 1 · SAM under casual prompts
 # One held-out object, prompted the way notebook 02 does it: the tight ground-truth box, two noisy
 # boxes (HQ-SAM's noise: the box centre and size jitter by up to `s` of the box) and one or three
-# random clicks. White outline: the true object; red: SAM's mask.
+# random clicks. White outline: the true object; red: SAM's mask. Beside SAM's IoU with the object, the
+# table gives, for each box, the IoU of the **filled box** with the object and the IoU of SAM's mask
+# with the filled box: a mask that follows the box scores high on the second.
 
 # %%
 if data_root:
@@ -126,11 +130,33 @@ before = sam.prompt_outcomes(sam_pred, gt0, prompts0)
 fig = viz.show_outcomes(img0, before)
 viz.savefig(fig, out / "sam_casual_prompts.png")
 plt.show()
+box_fill = sam.BoxFillPredictor().set_image(img0)            # the "fill the box" baseline of notebook 02
+rows = []
+for o in before:
+    row = dict(prompt=o.name, iou_object=o.iou, iou_filled_box_object=np.nan, iou_mask_filled_box=np.nan)
+    if "boxes" in prompts0[o.name]:
+        filled = box_fill.predict(boxes=prompts0[o.name]["boxes"]).masks[0].numpy()
+        row.update(iou_filled_box_object=metrics.mask_iou(filled, gt0),
+                   iou_mask_filled_box=metrics.mask_iou(o.mask, filled))
+    rows.append(row)
+one = pd.DataFrame(rows).set_index("prompt")
+noisiest = [k for k in prompts0 if "0.4" in k][0]
+r = one.loc[noisiest]
+print(f"{noisiest}: SAM's IoU with the object {r.iou_object:.2f} (GT box {one['iou_object'].iloc[0]:.2f}), with "
+      f"the filled box {r.iou_mask_filled_box:.2f}; the filled box's own IoU with the object "
+      f"{r.iou_filled_box_object:.2f}: "
+      + ("here the mask stays closer to the object than to the box" if r.iou_object > r.iou_mask_filled_box
+         else "here the mask follows the box"))
+one.round(3)
 
 # %% [markdown]
-# The tight box is the prompt SAM was benchmarked with; the others are what a person gives. The decoder
-# reads image features around the prompt on a fixed grid. When the box is off, it reads the wrong
-# features and the mask follows. Stable-SAM's idea: let the decoder *move* its sampling points.
+# The tight box is the prompt SAM was benchmarked with; the others are what a person gives. Stable-SAM's
+# paper reports, for Meta's SAM, that a sloppy box makes the decoder read image features from the wrong
+# place (its attention drifts onto the background) and the mask follows the box. Its idea: let the
+# decoder *move* its sampling points. Whether that failure is there to repair depends on the SAM: if
+# the mask followed the box, its IoU with the filled box would stay high while its IoU with the object
+# fell. The line above reads it for this one object; section 6 asks it over every object, and notebook
+# 02 (section 5) measures the attention drift.
 #
 # ## 2 · The Deformable Sampling Plugin, step by step
 # SAM's mask decoder is a two-way transformer with two blocks. Between block 1 and block 2 the DSP
@@ -269,9 +295,9 @@ assert stable_nb.dsp.offset.weight.abs().sum() > 0, "the offset head left its ze
 # %% [markdown]
 # ## 6 · Before and after: SAM vs Stable-SAM on held-out images
 # We load the shipped plugins (`stable_sam.load`) and sweep both models with **the same prompts**
-# (same seeds) on held-out pinhole images and panoramas: ground-truth box, noisy boxes at two noise
-# levels, 1/3/5 clicks. With another SAM (full profile) and no `plugins` file, the plugins trained in
-# section 5 are used.
+# (same seeds) over **every object** (of at least 64 px) of held-out pinhole images and panoramas:
+# ground-truth box, noisy boxes at two noise levels, 1/3/5 clicks, and "fill the box" on the same boxes.
+# With another SAM (full profile) and no `plugins` file, the plugins trained in section 5 are used.
 
 # %%
 if plugins:
@@ -282,12 +308,14 @@ else:
     stable = stable_nb
 print("evaluating plugins:", getattr(stable, "meta", {}).get("recipe", "this notebook's run"),
       {k: v for k, v in getattr(stable, "meta", {}).items() if k in ("steps", "images", "seconds")})
-ev = stable_sam.compare({"SAM": model, "Stable-SAM": stable}, domains, noise=(0.2, 0.4), points=(1, 3, 5),
-                        draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
+# SAM through the fast decoder path (gsam_lab.sam.fast: the same arithmetic reordered; IoUs move by ~1e-3 at most)
+ev = stable_sam.compare({"SAM": sam.PromptPredictor(model, fast=True), "Stable-SAM": stable}, domains,
+                        noise=(0.2, 0.4), points=(1, 3, 5), draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
 table = ev.summary()                     # one row per domain, method and setting; n and 95 % intervals
 table.to_csv(out / "sam_vs_stable_sam.csv", index=False)
 wide = table.pivot_table(index=["domain", "setting"], columns="method", values=["miou", "stability"], sort=False)
-print("n objects per domain:", table.groupby("domain", sort=False)["n"].max().to_dict())
+print("objects scored per domain:", table.groupby("domain", sort=False)["n"].max().to_dict(),
+      f"({cfg.draws} draws per object and setting)")
 wide.round(3)
 
 # %%
@@ -316,42 +344,48 @@ checks.round(3)
 # `check_targets` reads the plugins' targets off the per-object table: the robustness gap (GT box
 # minus noisy box s=0.4) at least halved, noisy box s=0.4 +4 points, one click +5, GT box at most 1
 # point lower, each difference on the same objects with a paired 95 % interval (`low`, `high`). These
-# are the paper's kind of claim for Meta's SAM. With a handful of test images the intervals are wide: a
-# difference whose interval holds 0 is not a finding.
+# are the paper's kind of claim for Meta's SAM. A difference whose interval holds 0 is not a finding.
 #
-# ### The decisive ablation, on more images
+# ### Did the plugins repair anything here, and was there anything to repair?
+# If the plugins repaired a failure of this SAM, Stable-SAM minus SAM would sit clearly above 0 under
+# noisy boxes and single clicks, with the GT box unchanged. And there is only something to repair if a
+# sloppy box hurts SAM much more than it has to: the filled box, which follows the box exactly, is the
+# yardstick. The cell below prints both, from this run's objects.
+
+# %%
+delta = table.pivot_table(index=["domain", "setting"], columns="method", values="miou", sort=False)
+delta = delta["Stable-SAM"] - delta["SAM"]                    # per domain and prompt kind
+for dom in domains_order:
+    d_noisy, d_click = (checks[(checks.domain == dom) & (checks.check == f"{k} vs SAM")].iloc[0]
+                        for k in ("noisy_box s=0.4", "points k=1"))
+    drops = {m: ev.paired(dom, (m, "gt_box"), (m, "noisy_box s=0.4")) for m in ("SAM", "Stable-SAM", "fill box")}
+    print(f"{dom}: Stable-SAM - SAM, noisy box s=0.4 {d_noisy.value:+.3f} [{d_noisy.low:+.3f}, {d_noisy.high:+.3f}], "
+          f"1 click {d_click.value:+.3f} [{d_click.low:+.3f}, {d_click.high:+.3f}]; largest |difference| over the "
+          f"prompt kinds {delta[dom].abs().max():.3f}.\n    From the GT box to noisy s=0.4: "
+          + ", ".join(f"{m} loses {bootstrap.format_ci(*v)}" for m, v in drops.items()))
+if check_claims:
+    assert (delta.abs() < 0.03).all(), "the shipped plugins change mIoU by less than 3 points for every prompt kind"
+    for dom in domains_order:
+        assert ev.paired(dom, ("SAM", "gt_box"), ("SAM", "noisy_box s=0.4"))[0] < \
+            ev.paired(dom, ("fill box", "gt_box"), ("fill box", "noisy_box s=0.4"))[0] - 0.05, \
+            f"{dom}: a sloppy box costs this SAM much less than it costs the filled box"
+
+# %% [markdown]
+# **What this run shows.** The lines above give Stable-SAM's change on this run's objects: within 3
+# points of SAM for every prompt kind (checked; the largest difference is printed), where the paper
+# reports large gains under casual prompts for Meta's SAM. The paper's effect does not show here. Two readings
+# of the same lines say why it need not: this SAM already loses much less than the filled box when the
+# box gets sloppy (checked), so there is less instability for the plugins to fix; and notebook 02
+# (section 5) prints whether a noisy box moves this SAM's decoder attention off the object, the drift
+# the deformable sampling plugin is built to repair. The shipped plugins also had a small budget: one
+# epoch, the `steps` and `images` printed above.
 #
-# The paper's point is that 0.08M plugins do what tuning does, without touching SAM. So the question
-# has three answers to compare: DSP alone, DSP + DRP, and **SAM's whole mask decoder tuned** (4.06M
-# parameters) with the same prompts and budget. `data_scripts/eval_stable_sam.py` measured them on
-# held-out **validation** renders (76 pinhole and 121 ERP objects, 3 draws each; mIoU, 95 % interval
-# over objects for SAM; 2026-12-04):
+# The decisive ablation, DSP alone, DSP + DRP and SAM's whole mask decoder tuned with the same prompts
+# and budget, on more held-out test and validation renders, is `data_scripts/eval_stable_sam.py`;
+# `data_scripts/README.md` keeps its tables and verdict.
 #
-# | domain | method | GT box | noisy s=0.4 | 1 click | stability s=0.4 |
-# |---|---|---|---|---|---|
-# | pinhole | SAM (tiny-synth) | 0.672 [0.625, 0.717] | 0.615 [0.569, 0.659] | 0.462 [0.415, 0.510] | 0.699 |
-# | pinhole | DSP alone | 0.667 | 0.618 | 0.462 | 0.708 |
-# | pinhole | DSP + DRP (shipped) | 0.674 | 0.616 | 0.464 | 0.704 |
-# | pinhole | decoder tuned | 0.672 | 0.620 | 0.445 | 0.707 |
-# | pinhole | fill the box | 0.708 [0.665, 0.749] | 0.515 | - | 0.523 |
-# | ERP | SAM (tiny-synth) | 0.425 [0.379, 0.470] | 0.396 [0.354, 0.438] | 0.286 [0.254, 0.320] | 0.690 |
-# | ERP | DSP + DRP (shipped) | 0.432 | 0.400 | 0.284 | 0.684 |
-# | ERP | decoder tuned | 0.420 | 0.391 | 0.235 | 0.649 |
-#
-# **What this shows: the paper's effect does not reproduce here.** DSP + DRP minus SAM on the same
-# objects is +0.001 [-0.002, +0.006] (pinhole) and +0.004 [+0.002, +0.008] (ERP) under noisy boxes,
-# and +0.002 [-0.005, +0.010] / -0.002 [-0.005, 0.000] for one click: within a point of nothing, where
-# the paper reports about +33 points for Meta's SAM. The test split gives the same verdict. Tuning the
-# whole decoder with the same budget is no better, and costs single-click quality (-0.017 pinhole,
-# -0.051 ERP): so the plugins at least do no harm where tuning does. Why the null result: this small
-# SAM is already fairly robust to the box noise RTS trains on (GT box to s=0.4 loses 6 points on
-# pinholes, 3 on ERP, while filling the box loses 19 and 20), so there is little instability left for
-# the plugins to fix; the paper's failure (attention drifting to the background under a sloppy box)
-# is a property of a large ViT SAM that this one does not share; and one epoch of 200 steps x 2
-# images is a small budget. The plugins are the right size and start as exact no-ops (section 4);
-# what they buy depends on the SAM underneath.
-#
-# The same object as in section 1, now with Stable-SAM:
+# The same object as in section 1, now with Stable-SAM (top row: SAM; bottom row: Stable-SAM; the line
+# under the figure says how much the plugins change each mask):
 
 # %%
 st_pred = stable_sam.StableSamPredictor(stable, keep_aux=True).set_image(img0)
@@ -360,6 +394,11 @@ fig = viz.show_outcomes([img0] * (2 * len(before)), [o._replace(name="SAM: " + o
                         + [o._replace(name="Stable-SAM: " + o.name) for o in after], ncols=len(before))
 viz.savefig(fig, out / "before_after_one_object.png")
 plt.show()
+changed = [int((a.mask != b.mask).sum()) for a, b in zip(before, after)]
+iou_change = max(abs(a.iou - b.iou) for a, b in zip(before, after))
+print(("The two rows look the same: " if iou_change < 0.01 else "The two rows differ: ")
+      + f"per prompt, {changed} pixels differ between SAM's and Stable-SAM's mask (of {gt0.size:,}); "
+      f"the largest IoU change is {iou_change:.3f}")
 
 # %%
 gt_rows = table[table["setting"] == "gt_box"].pivot(index="domain", columns="method", values="miou")
@@ -377,8 +416,7 @@ if check_claims:
 # arrows shown brighter).
 
 # %%
-noisy_name = [k for k in prompts0 if "0.4" in k][0]
-st_pred.predict(**{k: np.asarray(v)[None] for k, v in prompts0[noisy_name].items()})
+st_pred.predict(**{k: np.asarray(v)[None] for k, v in prompts0[noisiest].items()})
 off = st_pred.last_aux["offsets"][0].cpu().numpy()            # 2 x h x w, token units
 H0, W0 = img0.shape[:2]
 scale = max(H0, W0) / off.shape[-1]                            # image pixels per token (SAM pads to a square)
@@ -389,31 +427,45 @@ mag = np.hypot(off[0], off[1])
 fig, ax = plt.subplots(figsize=(8, 8 * H0 / W0))
 ax.imshow(img0)
 ax.contour(gt0, levels=[0.5], colors="white", linewidths=1)
-viz.draw_boxes(ax, prompts0[noisy_name]["boxes"])
+viz.draw_boxes(ax, prompts0[noisiest]["boxes"])
 q = ax.quiver(cx[inside], cy[inside], off[0][inside] * scale, off[1][inside] * scale, mag[inside], cmap="autumn",
               angles="xy", scale_units="xy", scale=1, width=0.003)
 fig.colorbar(q, ax=ax, fraction=0.03, label="offset length (tokens)")
-ax.set_title(f"learned DSP offsets for '{noisy_name}' (mean {mag[inside].mean():.2f} tokens)")
+ax.set_title(f"learned DSP offsets for '{noisiest}' (mean {mag[inside].mean():.2f} tokens)")
 ax.axis("off")
 viz.savefig(fig, out / "offset_field.png")
+plt.show()
+mean_offset = float(mag[inside].mean())
+print(f"offsets over the image: mean {mean_offset:.2f} tokens, longest {mag[inside].max():.2f}, "
+      f"{(mag[inside] > 1).mean():.0%} of the tokens moved by more than one token")
 assert mag.max() > 0, "the trained DSP moves its samples"
+if check_claims:
+    assert mean_offset < 0.5, "the shipped DSP moves its samples by a fraction of a token on average"
+
+# %% [markdown]
+# How to read it: if the DSP had learned to chase the object under a sloppy box, the arrows would be
+# several tokens long around the box and point towards the object. An arrow of a fraction of a token
+# moves a sample less than the distance between two neighbouring tokens: the deformed features are
+# then close to the regular ones. The line above gives the lengths for the shipped plugins (checked: a
+# fraction of a token on average); section 8 shows how much weight the router gives those features.
 
 # %% [markdown]
 # ## 8 · Routing weights against prompt quality
-# For every object of the first held-out image(s), draw boxes with growing noise and clicks, and record
-# the DRP's weight on the deformed features, `α_deformed`. If routing does what the paper intends, the
-# weight should depend on how good the prompt is.
+# For every object (of at least 64 px) of the first held-out image(s), draw boxes with growing noise and
+# clicks, and record the DRP's weight on the deformed features, `α_deformed`. If routing does what the
+# paper intends, the weight should depend on how good the prompt is.
 
 # %%
-rows = []
+rows, n_routed = [], 0
 n_route = 1 if cfg.profile == "quick" else 8                   # images for this section
 for i in range(min(n_route, len(domains[name0]))):
     s = domains[name0][i]
     img, inst = sam.as_rgb_uint8(s["image"]), np.asarray(s["instance"])
     st_pred.set_image(img)
     ids, areas = np.unique(inst[inst > 0], return_counts=True)
-    for o in ids[np.argsort(-areas)[:cfg.max_objects]]:
-        gt = inst == o
+    keep = areas >= 64                                          # as the sweep: at least 64 px, max_objects largest
+    for o in ids[keep][np.argsort(-areas[keep])][:cfg.max_objects]:
+        gt, n_routed = inst == o, n_routed + 1
         ps = sam.PromptSampler([seed, i, int(o)])
         levels = (0.0, 0.1, 0.2, 0.4, 0.6)
         bx = np.concatenate([ps.noisy_box(gt, s_noise, n=cfg.draws) for s_noise in levels])   # one batched call
@@ -450,19 +502,32 @@ pd.concat({"box noise": rb, "clicks": rp}).round(3)
 a_all = routing["alpha_deformed"]
 boxes_only = routing[routing.prompt == "box"]
 r_noise = np.corrcoef(boxes_only["quality"], boxes_only["alpha_deformed"])[0, 1]
-print(f"alpha_deformed: mean {a_all.mean():.3f}, spread (std) {a_all.std():.3f}; "
-      f"correlation with box noise {r_noise:+.2f}")
+kind_means = routing.groupby(["prompt", "quality"])["alpha_deformed"].mean()
+kind_spread = kind_means.max() - kind_means.min()
+print(f"alpha_deformed over {len(routing)} prompts on {n_routed} objects: mean {a_all.mean():.3f} (untrained: 0.5), "
+      f"std {a_all.std():.3f}; per prompt kind from {kind_means.min():.3f} to {kind_means.max():.3f} "
+      f"(spread {kind_spread:.3f}); correlation with box noise {r_noise:+.2f}")
+print(f"the router moved {'down' if a_all.mean() < 0.5 else 'up'} from 0.5 by {abs(a_all.mean() - 0.5):.2f} "
+      f"and {'hardly separates' if kind_spread < 0.05 else 'separates'} the prompt kinds; with section 7's offsets "
+      f"(mean {mean_offset:.2f} tokens), the mix moves block 2's reading points by about "
+      f"{a_all.mean() * mean_offset:.2f} of a token")
 assert a_all.between(0, 1).all(), "routing weights are a convex mix"
 if check_claims:
-    assert a_all.std() > 0, "the routing weight depends on the prompt"
+    assert a_all.mean() < 0.4, "the shipped router gives the deformed features less weight than its 0.5 start"
+    assert kind_spread < 0.05, "the shipped router hardly separates the prompt kinds"
 
 # %% [markdown]
 # How to read it: the paper's intent is a router that leans on the deformed features when the prompt
-# is poor. With the bundled plugins (one epoch on 400 renders, a few CPU minutes) the learned weight
-# mostly settles on one fixed mix and changes little with prompt quality; the per-prompt spread is
-# small next to the mean. That is a finding about this small training run, not a property of the
-# method; train longer (`steps`, full profile) and re-run this section to see whether the router
-# starts to separate good prompts from bad ones.
+# is poor, so `α_deformed` would rise with the box noise and differ between boxes and clicks. An
+# untrained router sits at 0.5 (the dashed line). The two lines above say where the shipped router went
+# and how much it separates the prompt kinds; together with section 7 they say **what the plugins
+# learned**. For the shipped plugins (checked above): the router moved below 0.5 for every prompt kind
+# alike, and the offsets it mixes in are a fraction of a token. The plugins have turned themselves down
+# towards SAM's own features, which is what a loss asks for when this SAM's masks are already close to
+# what RTS trains towards (section 6: Stable-SAM within 3 points of SAM for every prompt kind). That is a
+# finding about this SAM and this short training (the `steps` and `images` printed in section 6), not a
+# property of the method; with Meta's SAM, or a longer run (`steps`, full profile), re-run this section
+# to see whether the router starts to separate good prompts from bad ones.
 
 # %% [markdown]
 # ## What to take away
@@ -471,11 +536,15 @@ if check_claims:
 #   prompt-conditioned switch (DRP) between deformed and regular features, both starting as exact
 #   no-ops, so training can only move away from SAM where the loss asks for it.
 # - RTS trains them with the prompts people actually give: sloppy boxes and a few clicks.
-# - What it buys depends on the SAM underneath. On the bundled tiny SAM the shipped plugins change
-#   held-out mIoU by less than a point under every prompt kind (intervals hold 0 or sit within 0.01 of
-#   it), and tuning the whole decoder does no better: the paper's large gains under casual prompts are
-#   **not reproduced** here, because this SAM barely suffers from the failure the plugins repair. With
-#   Meta's ViT-B/L/H (full profile) the same code runs unchanged, and that is where to test the claim.
+# - What it buys depends on the SAM underneath. On the bundled tiny SAM the shipped plugins stay within
+#   3 points of SAM's held-out mIoU under every prompt kind, on every object of this run's images
+#   (section 6, checked; the differences and their intervals are printed there): the paper's large
+#   gains under casual prompts are **not reproduced** here. This SAM loses far less than the filled box
+#   when the box gets sloppy (checked), so there is little of the failure the plugins repair, and the
+#   plugins learned to step aside: a router below its 0.5 start for every prompt, offsets of a fraction
+#   of a token (sections 7 and 8, checked). `data_scripts/README.md` gives the longer evaluation, with
+#   DSP alone and a tuned decoder beside them. With Meta's ViT-B/L/H (full profile) the same code runs
+#   unchanged, and that is where to test the paper's claim.
 # Next: notebook 04 turns to GoodSAM, where SAM's masks help a semantic model on panoramas.
 
 # %%
@@ -484,8 +553,7 @@ print(f"notebook run time: {lab.elapsed():.0f} s wall, {time.process_time():.0f}
 # %% [markdown]
 # ## Your turn
 #
-# Change a value, predict the outcome, then run the cells and compare. (The numbers quoted are what the
-# quick profile gives.)
+# Change a value, predict the outcome, then run the cells and compare.
 #
 # 1. **The DSP alone.** Build `stable_sam.StableSam(model, dsp=True, drp=False)` and compare its logits with
 #    SAM's as in section 4. Expect them *not* to be bit-equal, but equal up to float rounding (a largest

@@ -247,6 +247,18 @@ def test_boundary_iou_batched_equals_loop():
     assert torch.allclose(out, ref)
 
 
+def test_boundary_iou_broadcasts_one_truth_against_many_draws():
+    """objects x draws against objects x 1 (how the sweeps call it): the same as pairing each draw by hand."""
+    g = torch.Generator().manual_seed(4)
+    draws = torch.rand(3, 5, 30, 40, generator=g) > 0.4
+    truth = torch.rand(3, 1, 30, 40, generator=g) > 0.5
+    out = M.boundary_iou(draws, truth)
+    assert out.shape == (3, 5)
+    ref = torch.tensor([[M.boundary_iou(d, t[0]) for d in ds] for ds, t in zip(draws, truth)], dtype=torch.float64)
+    assert torch.equal(out, ref)
+    assert torch.equal(M.boundary_iou(truth, draws), out)
+
+
 def test_boundary_wraps_across_erp_seam():
     m = torch.zeros(6, 12, dtype=torch.bool)
     m[1:5, [0, 1, 2, 9, 10, 11]] = True  # one 4x6 block that crosses the +-180 deg seam

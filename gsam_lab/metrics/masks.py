@@ -42,7 +42,8 @@ def _as_mask(x: ArrayLike, name: str) -> torch.Tensor:
     return t
 
 
-def _mask_pair(a: ArrayLike, b: ArrayLike) -> Tuple[torch.Tensor, torch.Tensor]:
+def _mask_pair(a: ArrayLike, b: ArrayLike, expand: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Two masks checked to broadcast, ``b`` on ``a``'s device; expanded to one shape unless ``expand=False``."""
     a, b = _as_mask(a, "a"), _as_mask(b, "b")
     if a.shape[-2:] != b.shape[-2:]:
         raise ValueError(f"masks must have the same H x W, got a {tuple(a.shape)} and b {tuple(b.shape)}")
@@ -51,7 +52,7 @@ def _mask_pair(a: ArrayLike, b: ArrayLike) -> Tuple[torch.Tensor, torch.Tensor]:
     except RuntimeError as e:
         raise ValueError(f"mask batches do not broadcast: a {tuple(a.shape)} and b {tuple(b.shape)}") from e
     b = b.to(a.device)
-    return a.expand(shape), b.expand(shape)
+    return (a.expand(shape), b.expand(shape)) if expand else (a, b)
 
 
 def _iou_counts(inter: torch.Tensor, union: torch.Tensor) -> torch.Tensor:
@@ -144,12 +145,12 @@ def boundary_iou(a: ArrayLike, b: ArrayLike, dilation_ratio: float = 0.02,
     Shapes and return type as :func:`mask_iou` (float for ``H x W``, tensor ``N`` for batches);
     two masks with empty boundaries (both empty) give 1.0. ``d`` is computed from ``H x W``.
     """
-    a, b = _mask_pair(a, b)
-    ba = mask_to_boundary(a, dilation_ratio, wrap_lon)
-    bb = mask_to_boundary(b, dilation_ratio, wrap_lon)
+    a, b = _mask_pair(a, b, expand=False)      # each boundary once, then broadcast (one GT against N draws)
+    ba, bb = torch.broadcast_tensors(mask_to_boundary(a, dilation_ratio, wrap_lon),
+                                     mask_to_boundary(b, dilation_ratio, wrap_lon))
     inter = (ba & bb).flatten(-2).sum(-1)
     union = (ba | bb).flatten(-2).sum(-1)
-    return _scalar_or_batch(_iou_counts(inter, union), a.ndim > 2)
+    return _scalar_or_batch(_iou_counts(inter, union), ba.ndim > 2)
 
 
 def mean_pairwise_iou(masks: ArrayLike) -> Union[float, torch.Tensor]:
