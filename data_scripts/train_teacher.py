@@ -37,7 +37,7 @@ from gsam_lab.utils import progress_bar, seed_everything
 
 #: options that may change between a run and its resume (everything else defines the job)
 RESUMABLE = ("threads", "max_minutes", "ckpt", "ckpt_every", "log_every", "out", "overwrite", "report",
-             "n_test_pinhole", "n_test_erp", "no_progress", "no_resume")
+             "n_test_pinhole", "n_test_erp", "no_progress", "no_resume", "eval_every", "n_val", "best_out")
 
 
 def parse(argv=None):
@@ -49,6 +49,9 @@ def parse(argv=None):
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--warmup", type=int, default=60)
     p.add_argument("--scale", type=float, nargs=2, default=(0.5, 1.25), help="multi-scale range per batch")
+    p.add_argument("--balance", choices=("none", "sqrt"), default="none",
+                   help="class weights of the cross-entropy: none, or sqrt = (median class frequency / frequency)^0.5 "
+                        "over the training labels, clipped to [0.5, 5] (pole, person count more)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-minutes", type=float, default=22.0,
@@ -57,6 +60,11 @@ def parse(argv=None):
     p.add_argument("--ckpt", default="/tmp/goodsam/teacher_ckpt.pt", help="resumable training checkpoint")
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="every so many steps, score the TA on --n-val held-out VAL-split pinholes (the learning curve "
+                        "in the log) and write the best weights so far to --best-out (0: never)")
+    p.add_argument("--n-val", type=int, default=32)
+    p.add_argument("--best-out", default="runs/teacher_best.pt", help="fp16 weights of the best val mIoU so far")
     p.add_argument("--no-resume", action="store_true", help="start over: delete an existing --ckpt")
     p.add_argument("--out", default="runs/teacher_tiny_synth.pt",
                    help=f"the trained weights (to ship them: {ASSETS_DIR / 'teacher_tiny_synth.pt'} with --overwrite, "
@@ -88,6 +96,18 @@ def augment(images: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, sc
         x = int(torch.randint(0, nw - w + 1, (1,), generator=gen))
         images, labels = images[:, :, y:y + h, x:x + w], labels[:, y:y + h, x:x + w]
     return images, labels
+
+
+def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> "torch.Tensor | None":
+    """Cross-entropy weights per class from the training labels' pixel frequencies (``None`` for "none")."""
+    if mode == "none":
+        return None
+    valid = labels[labels != data.IGNORE_INDEX]
+    freq = torch.bincount(valid.flatten(), minlength=n_classes).double() / max(1, valid.numel())
+    present = freq > 0
+    median = freq[present].median()
+    w = torch.where(present, (median / freq.clamp_min(1e-12)).sqrt(), torch.zeros_like(freq))
+    return w.clamp(0.5, 5.0).where(present, torch.zeros_like(w)).float()
 
 
 def build_teacher() -> Teacher:
@@ -135,6 +155,7 @@ class _TARun:
         self.model = teacher.segformer
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.01)
         self.history = []
+        self.curve = []            # (step, val mIoU, minutes into the run that measured it)
 
     def load_state(self, state) -> None:
         self.model.load_state_dict(state["model"])
@@ -142,10 +163,17 @@ class _TARun:
         self.gen.set_state(state["gen"])
         torch.set_rng_state(state["rng"])         # dropout and stochastic depth draw from the global RNG
         self.history = list(state["history"])
+        self.curve = [tuple(c) for c in state.get("curve", [])]
 
     def begin(self, start: int) -> None:
         """The data, loaded once the checkpoint has been checked."""
         self.images, self.labels = self.load_data()
+        self.weight = class_weights(self.labels, len(data.CLASSES), self.args.balance)
+        if self.weight is not None:
+            print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(data.CLASSES, self.weight.tolist())),
+                  flush=True)
+        self.best = max([h[1] for h in getattr(self, "curve", [])] or [-1.0])
+        self.t_begin = time.time()
         self.model.train()
 
     def step(self, i: int):
@@ -153,7 +181,7 @@ class _TARun:
         x, y = augment(self.images[idx], self.labels[idx], self.gen, self.args.scale)
         out = self.model(pixel_values=(x - self.teacher.mean) / self.teacher.std)
         logits = F.interpolate(out.logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(logits, y, ignore_index=data.IGNORE_INDEX)
+        loss = F.cross_entropy(logits, y, weight=self.weight, ignore_index=data.IGNORE_INDEX)
         if not torch.isfinite(loss):
             return {"loss": loss.item()}          # run_steps stops with the step number
         self.optimizer.zero_grad(set_to_none=True)
@@ -161,11 +189,31 @@ class _TARun:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.history.append(loss.item())
+        if self.args.eval_every and (i + 1) % self.args.eval_every == 0:
+            self.validate(i + 1)
         return {"loss": loss.item()}
+
+    def validate(self, step: int) -> None:
+        """The held-out learning curve: val-split pinhole mIoU, logged; the best weights so far saved (fp16)."""
+        from gsam_lab.goodsam.evaluate import evaluate_miou
+
+        self.model.eval()
+        val = data.SyntheticPinholes("val", n=self.args.n_val, hw=tuple(self.args.hw))
+        e = evaluate_miou(self.teacher, val, batch_size=8, progress=False)
+        self.model.train()
+        minutes = (time.time() - self.t_begin) / 60
+        self.curve.append((step, round(e["miou"], 4), round(minutes, 1)))
+        per_class = " ".join(f"{c[:4]} {v:.2f}" for c, v in zip(self.teacher.classes, e["per_class"]))
+        print(f"val step {step}: mIoU {e['miou']:.4f} ({per_class}) at {minutes:.1f} min of this run", flush=True)
+        if e["miou"] > self.best:
+            self.best = e["miou"]
+            save_teacher(self.teacher, self.args.best_out, meta={"step": step, "val_pinhole_miou": round(e["miou"], 4),
+                                                                 "n_val": self.args.n_val})
 
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "opt": self.optimizer.state_dict(), "gen": self.gen.get_state(),
-                "rng": torch.get_rng_state(), "history": self.history}
+                "rng": torch.get_rng_state(), "history": self.history,
+                "curve": self.curve}
 
 
 def train(args, teacher: Teacher, load_data, gen: torch.Generator, log=print):
