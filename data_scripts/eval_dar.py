@@ -33,31 +33,57 @@ def markdown(df) -> str:
     return "\n".join(rows)
 
 
-#: the comparison that matters, with intervals: full DAR (windows h + boundary) with each fusion vs the TA
-HEADLINE = {"TA alone": dict(windows="none", boundary=False, fusion="none"),
+def headline_methods(min_share: float, keep_confident: float) -> dict:
+    """The comparison that matters, with intervals: full DAR (windows h + boundary) with each fusion vs the TA;
+    the guarded vote with the given guards."""
+    return {"TA alone": dict(windows="none", boundary=False, fusion="none"),
             "DAR, vote": dict(windows="h", boundary=True, fusion="vote"),
-            "DAR, ctcf": dict(windows="h", boundary=True, fusion="ctcf")}
+            "DAR, ctcf": dict(windows="h", boundary=True, fusion="ctcf"),
+            f"DAR, vote (share >= {min_share:g}, TA kept >= {keep_confident:g})": dict(
+                windows="h", boundary=True, fusion="vote",
+                fusion_kwargs=dict(min_share=min_share, keep_confident=keep_confident))}
+
+
+#: the guards of the vote tried by ``--vote-grid`` (choose them on the val split)
+VOTE_GRID = [dict(min_share=m, keep_confident=k) for m in (0.0, 0.5, 0.6, 0.7, 0.8) for k in (None, 0.8, 0.9, 0.95)]
 
 
 @torch.no_grad()
-def headline(teacher, ds, masks, conf_thresh: float) -> str:
-    """mIoU of the TA and of DAR (vote, ctcf) with 95 % bootstrap intervals over panoramas, and DAR's
-    paired gain over the TA (the panoramas resampled together)."""
-    cms = {name: [] for name in HEADLINE}
+def headline(teacher, ds, masks, conf_thresh: float, methods: dict) -> str:
+    """mIoU of the TA and of DAR with 95 % bootstrap intervals over panoramas, DAR's paired gain over the TA
+    (the panoramas resampled together), the IoU change of every class, and the pseudo-labels' coverage /
+    accuracy curve over confidence thresholds."""
+    cms = {name: [] for name in methods}
+    curves = {name: ([], [], []) for name in methods if name != "TA alone"}
     for i in range(len(ds)):
         item = ds[i]
-        for name, kw in HEADLINE.items():
+        for name, kw in methods.items():
             use = None if kw["fusion"] == "none" else masks[i]
             res = goodsam.dar(teacher, None, item["image"], masks=use, conf_thresh=conf_thresh, **kw)
-            cms[name].append(metrics.confusion_matrix(res.ensemble_logits.argmax(0), item["semantic"],
-                                                      teacher.num_classes).numpy())
+            pred = res.ensemble_logits.argmax(0)
+            cms[name].append(metrics.confusion_matrix(pred, item["semantic"], teacher.num_classes).numpy())
+            if name in curves:
+                for part, x in zip(curves[name], (pred, res.parts["confidence"], item["semantic"])):
+                    part.append(x)
     base = cms["TA alone"]
     lines = [f"headline, n = {len(ds)} panoramas of the {ds.split} split (95 % bootstrap intervals over panoramas)", "",
-             "| method | mIoU | gain over TA (points) |", "|---|---|---|"]
+             "| method | mIoU | gain over TA (points) | largest class drop (points) |", "|---|---|---|---|"]
+    base_iou = metrics.iou_from_confusion(torch.as_tensor(sum(base)))
     for name, cm in cms.items():
         m = miou_bootstrap_ci(cm)
-        gain = "" if cm is base else format_ci(*(100 * x for x in miou_bootstrap_ci(cm, base=base)), digits=2)
-        lines.append(f"| {name} | {format_ci(*m)} | {gain} |")
+        gain = drop = ""
+        if cm is not base:
+            gain = format_ci(*(100 * x for x in miou_bootstrap_ci(cm, base=base)), digits=2)
+            d = 100 * (metrics.iou_from_confusion(torch.as_tensor(sum(cm))) - base_iou)
+            worst = int(torch.nan_to_num(d, nan=float("inf")).argmin())
+            drop = f"{float(d[worst]):+.2f} ({teacher.classes[worst]})"
+        lines.append(f"| {name} | {format_ci(*m)} | {gain} | {drop} |")
+    lines += ["", "pseudo-labels kept above a confidence threshold (coverage of the labelled pixels / accuracy of "
+              "the kept ones)", ""]
+    for name, (preds, confs, gts) in curves.items():
+        c = goodsam.confidence_curve(preds, confs, gts, teacher.num_classes)
+        lines.append(f"- {name}: " + ", ".join(f"{r.threshold:g}: {r.coverage:.3f} / {r.accuracy:.3f}"
+                                               for r in c.itertuples()))
     return "\n".join(lines) + "\n"
 
 
@@ -77,6 +103,10 @@ def main(argv=None):
     p.add_argument("--mask-cache", default="/tmp/goodsam/masks")
     p.add_argument("--out", default="/tmp/goodsam/eval_dar")
     p.add_argument("--masks-only", action="store_true", help="only compute / cache the SAM masks")
+    p.add_argument("--min-share", type=float, default=0.6, help="the guarded vote's class-consistency share")
+    p.add_argument("--keep-confident", type=float, default=0.9, help="the guarded vote keeps TA pixels this sure")
+    p.add_argument("--vote-grid", action="store_true",
+                   help="only score the vote with each pair of guards of VOTE_GRID (to choose them on val)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = sam.load_sam(args.sam, device=args.device)
@@ -100,13 +130,22 @@ def main(argv=None):
         print(f"{len(masks)} mask sets in {cache} ({sam_s:.1f} s each)")
         return
     teacher = goodsam.load_teacher(args.teacher, device=args.device)
+    if args.vote_grid:
+        grid = {f"vote, min_share {g['min_share']:g}, keep_confident {g['keep_confident']}":
+                dict(windows="h", boundary=True, fusion="vote", fusion_kwargs=g) for g in VOTE_GRID}
+        res = run_ablation(teacher, model, ds, variants={"TA alone": headline_methods(0, 1)["TA alone"], **grid},
+                           masks=masks, common=dict(conf_thresh=args.conf_thresh), progress=False)
+        per = res.per_class.set_index("variant")
+        worst = per.sub(per.iloc[0]).min(axis=1).mul(100).round(2).rename("largest class drop (points)")
+        print(markdown(res.table[["variant", "miou", "delta_vs_ta"]].join(worst, on="variant")))
+        return
     res = run_ablation(teacher, model, ds, masks=masks, common=dict(conf_thresh=args.conf_thresh))
     cols = ["variant", "miou", "delta_vs_ta", "pixel_acc", "pseudo_coverage", "pseudo_miou", "seconds"]
     text = markdown(res.table[cols]) + "\n\nper-class IoU\n\n" + markdown(res.per_class) + \
         "\n\nlatitude-band mIoU\n\n" + markdown(res.latitude) + \
         f"\n\nSAM masks: {sam_s:.1f} s per panorama (cached after the first run; " \
         f"{sum(len(m.masks) for m in masks) / len(masks):.1f} masks each)\n"
-    text += "\n" + headline(teacher, ds, masks, args.conf_thresh)
+    text += "\n" + headline(teacher, ds, masks, args.conf_thresh, headline_methods(args.min_share, args.keep_confident))
     args.out = f"{args.out}_{args.split}"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".md").write_text(text)

@@ -170,6 +170,31 @@ def test_vote_paints_majority():
     assert torch.equal(fused[:, :, :3], p[:, :, :3])
 
 
+def test_vote_min_share_leaves_a_mixed_mask_to_the_ta():
+    """3 of 5 columns class 0 (share 0.6): votes at min_share 0.6, is left to the TA at 0.7."""
+    p = _probs()
+    m = torch.zeros(1, 8, 8, dtype=torch.bool)
+    m[0, :, 3:8] = True
+    ms = MaskSet(m, torch.ones(1), torch.zeros(1, dtype=torch.bool))
+    fused, info = fuse_vote(p, ms, min_share=0.6)
+    assert abs(float(info["mask_share"][0]) - 0.6) < 1e-6 and int(info["mask_class"][0]) == 0
+    assert torch.all(fused[:, :, 3:].argmax(0) == 0)
+    fused, info = fuse_vote(p, ms, min_share=0.7)
+    assert int(info["mask_class"][0]) == -1 and torch.equal(fused, p) and not info["covered"].any()
+
+
+def test_vote_keep_confident_paints_only_unsure_pixels():
+    """Columns 6-7 hold an unsure class 1 (0.5): the mask's class 0 takes them; the sure pixels keep the TA."""
+    p = _probs()
+    p[:, :, 6:] = torch.tensor([0.25, 0.5, 0.25])[:, None, None]
+    m = torch.zeros(1, 8, 8, dtype=torch.bool)
+    m[0, :, 3:8] = True
+    fused, info = fuse_vote(p, MaskSet(m, torch.ones(1), torch.zeros(1, dtype=torch.bool)), keep_confident=0.7)
+    assert torch.equal(fused[:, :, :6], p[:, :, :6])                     # sure pixels (0.8) untouched
+    assert torch.all(fused[:, :, 6:].argmax(0) == 0)                      # unsure ones take the mask's class
+    assert info["covered"][:, 6:].all() and not info["covered"][:, :6].any()
+
+
 def test_interior_vote_decides_border_pixels():
     p = _probs()
     ctx = torch.ones(8, 8)

@@ -71,3 +71,16 @@ def test_pseudo_label_items_are_what_train_mka_reads():
     assert items[0]["pseudo_label"].shape == (32, 64) and items[0]["pseudo_label"].dtype == torch.int64
     assert items[0]["ensemble_logits"].shape == (ta.num_classes, 8, 16)
     assert items[0]["ensemble_logits"].dtype == torch.float16
+
+
+def test_confidence_curve_counts_kept_and_right_pixels():
+    """4 labelled pixels (one ignored): confidences 0.2 / 0.6 / 0.9 / 0.95, the 0.6 one wrong."""
+    pred = torch.tensor([[0, 1, 1, 0, 1]])
+    gt = torch.tensor([[0, 0, 1, 0, 255]])
+    conf = torch.tensor([[0.2, 0.6, 0.9, 0.95, 1.0]])
+    curve = goodsam.confidence_curve([pred], [conf], [gt], num_classes=2, thresholds=(0.0, 0.5, 0.8, 0.99))
+    assert curve["coverage"].tolist() == [1.0, 0.75, 0.5, 0.0]
+    assert curve["accuracy"].tolist()[:3] == [0.75, 2 / 3, 1.0] and np.isnan(curve["accuracy"].iloc[3])
+    assert curve.loc[2, "miou"] == 1.0 and curve.loc[0, "miou"] < 1.0
+    with pytest.raises(ValueError, match="as many"):
+        goodsam.confidence_curve([pred], [], [gt], num_classes=2)

@@ -12,7 +12,7 @@ student distilled by Multi-level Knowledge Adaptation (MKA).
 from .ablation import ABLATION_VARIANTS, AblationResult, run_ablation
 from .classmap import CITYSCAPES_CLASSES, map_logits
 from .distill import MKAConfig, MKAResult, train_mka
-from .evaluate import dar_labels, evaluate_labels, evaluate_miou
+from .evaluate import confidence_curve, dar_labels, evaluate_labels, evaluate_miou
 from .fusion import FUSION_RULES, MaskSet, pair_seam_masks, sam_masks
 from .mka import MKALoss, feature_pca_rgb, standardize_channels
 from .pseudo import PseudoLabelDataset, model_fingerprint, pseudo_label_dataset, pseudo_label_items
@@ -48,7 +48,7 @@ __all__ = [
     # distill.py
     "MKAConfig", "MKAResult", "train_mka",
     # evaluate.py
-    "dar_labels", "evaluate_labels", "evaluate_miou",
+    "confidence_curve", "dar_labels", "evaluate_labels", "evaluate_miou",
     # fusion.py
     "FUSION_RULES", "MaskSet", "pair_seam_masks", "sam_masks",
     # mka.py

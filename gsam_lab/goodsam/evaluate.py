@@ -10,7 +10,9 @@ interval over images, or pair two methods on the same images.
 - :func:`evaluate_labels` scores any function ``predict(image) -> H x W labels``, one image at a
   time, or several label maps that one call returns together (``{name: labels}``);
 - :func:`dar_labels` is such a function for DAR: the ensemble's label map of each fusion, from one set
-  of SAM masks per panorama.
+  of SAM masks per panorama;
+- :func:`confidence_curve` asks what a pseudo-label's confidence threshold buys: at each threshold, the
+  share of labelled pixels kept and how often the kept ones are right (choose it on held-out data).
 
 ::
 
@@ -35,7 +37,7 @@ from .fusion import sam_masks
 from .mka_data import as_item_tensor
 from .rectification import dar
 
-__all__ = ["evaluate_miou", "evaluate_labels", "dar_labels"]
+__all__ = ["evaluate_miou", "evaluate_labels", "dar_labels", "confidence_curve"]
 
 Labels = Union[torch.Tensor, Mapping[str, torch.Tensor]]
 
@@ -146,3 +148,46 @@ def dar_labels(teacher, model, fusions: Sequence[str] = ("vote", "ctcf"), prefix
                 for f in fusions}
 
     return predict
+
+
+def confidence_curve(predictions: Sequence[torch.Tensor], confidences: Sequence[torch.Tensor],
+                     labels: Sequence[torch.Tensor], num_classes: int,
+                     thresholds: Sequence[float] = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+                     ignore_index: int = 255):
+    """Coverage and accuracy of pseudo-labels kept above each confidence threshold.
+
+    Args:
+        predictions, confidences, labels: one ``H x W`` tensor each per image: the predicted classes (a
+            DAR ensemble's argmax), their confidence in [0, 1] (``DarResult.parts["confidence"]``) and the
+            ground truth (``ignore_index`` pixels left out).
+        thresholds: confidence thresholds; a pixel is kept where its confidence is at least the threshold.
+
+    Returns:
+        a pandas DataFrame, one row per threshold: ``coverage`` (kept share of the labelled pixels),
+        ``accuracy`` (share of kept pixels that are right), ``miou`` (dataset mIoU on the kept pixels),
+        ``n_images``.
+    """
+    import pandas as pd
+
+    if not (len(predictions) == len(confidences) == len(labels)) or not len(labels):
+        raise ValueError(f"need as many predictions, confidences and labels (at least one each), got "
+                         f"{len(predictions)}, {len(confidences)} and {len(labels)}")
+    rows = []
+    for t in thresholds:
+        meter = ConfusionMeter(num_classes, ignore_index=ignore_index)
+        kept = right = total = 0
+        for pred, conf, gt in zip(predictions, confidences, labels):
+            if not (pred.shape == conf.shape == gt.shape):
+                raise ValueError(f"prediction {tuple(pred.shape)}, confidence {tuple(conf.shape)} and labels "
+                                 f"{tuple(gt.shape)} must have one H x W")
+            valid = gt != ignore_index
+            keep = valid & (conf >= t)
+            total += int(valid.sum())
+            kept += int(keep.sum())
+            right += int((keep & (pred == gt)).sum())
+            meter.update(torch.where(keep, pred, torch.full_like(pred, ignore_index))[None],
+                         torch.where(keep, gt, torch.full_like(gt, ignore_index))[None])
+        rows.append(dict(threshold=float(t), coverage=kept / max(1, total),
+                         accuracy=right / kept if kept else float("nan"), miou=meter.miou() if kept else float("nan"),
+                         n_images=len(labels)))
+    return pd.DataFrame(rows)

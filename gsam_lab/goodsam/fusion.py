@@ -12,7 +12,8 @@ Readings (docs/methods/goodsam.md, DAR steps 2 and 3):
 - :func:`interior_vote`: a pixel near a window border (low ``context``) saw little context; inside a
   SAM mask it takes, in proportion to how much of a border pixel it is, the class distribution of the
   mask's interior (its pixels with good context).
-- :func:`fuse_vote`: the simple baseline: every mask is painted with the majority TA class inside it.
+- :func:`fuse_vote`: the simple baseline: every mask is painted with the majority TA class inside it
+  (optionally only masks whose majority is clear, and only the pixels the TA is unsure of).
 - :func:`fuse_ctcf`: cross-task complementary fusion: each mask's mean TA distribution ``q_m`` gives a
   class ``c_m = argmax q_m`` and a purity ``pi_m = max q_m``; masks with ``pi_m >= purity_thresh`` pull
   their pixels toward ``c_m`` with weight ``alpha_m = pi_m ** gamma * iou_m``:
@@ -205,30 +206,48 @@ def keep_ta(probs: torch.Tensor, ms: Optional[MaskSet] = None,
     return probs, {}
 
 
-def fuse_vote(probs: torch.Tensor, ms: MaskSet, smooth: float = 0.05,
+def fuse_vote(probs: torch.Tensor, ms: MaskSet, smooth: float = 0.05, min_share: float = 0.0,
+              keep_confident: Optional[float] = None,
               weight: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, dict]:
     """Majority vote per mask: each mask's pixels take the TA's most frequent argmax class inside it
     (masks painted largest first, so nested smaller masks win); ``smooth`` of the probability is spread
-    over all classes. ``weight`` is unused: every pixel's vote counts the same. Returns (``K x H x W``
-    probabilities, info: ``mask_class``, ``covered`` ``H x W``)."""
+    over all classes. ``weight`` is unused: every pixel's vote counts the same.
+
+    Two guards against a mask that crosses two classes (a sky mask that runs over a roof line), both off
+    by default:
+
+    - ``min_share``: the class-consistency test; a mask votes only when its majority class holds at
+      least this share of its pixels (0.6: a mask split 50 / 50 between sky and building is left to the TA);
+    - ``keep_confident``: pixels where the TA's largest probability reaches this value keep the TA's
+      distribution; the mask only decides the pixels the TA is unsure of.
+
+    Returns (``K x H x W`` probabilities, info: ``mask_class`` (-1: did not vote), ``mask_share`` (the
+    majority class's share of each mask), ``covered`` ``H x W``)."""
     k = probs.shape[0]
     out = probs.clone()
     covered = torch.zeros(probs.shape[1:], dtype=torch.bool, device=probs.device)
     cls_of = torch.full((len(ms.masks),), -1, dtype=torch.long, device=probs.device)
+    share_of = torch.zeros(len(ms.masks), device=probs.device)
     if len(ms.masks):
-        arg = probs.argmax(0)
+        top, arg = probs.max(0)
+        free = torch.ones_like(covered) if keep_confident is None else top < keep_confident
         order = torch.argsort(ms.masks.reshape(len(ms.masks), -1).sum(1), descending=True)
         for i in order.tolist():
             m = ms.masks[i]
             if not bool(m.any()):
                 continue
-            c = int(torch.bincount(arg[m], minlength=k).argmax())
+            counts = torch.bincount(arg[m], minlength=k)
+            c = int(counts.argmax())
+            share_of[i] = counts[c].float() / counts.sum()
+            if share_of[i] < min_share:
+                continue
             cls_of[i] = c
             onehot = torch.full((k,), smooth / k, device=probs.device)
             onehot[c] += 1 - smooth
-            out[:, m] = onehot[:, None]
-            covered |= m
-    return out, {"mask_class": cls_of, "covered": covered}
+            painted = m & free
+            out[:, painted] = onehot[:, None]
+            covered |= painted
+    return out, {"mask_class": cls_of, "mask_share": share_of, "covered": covered}
 
 
 def fuse_ctcf(probs: torch.Tensor, ms: MaskSet, purity_thresh: float = 0.5, strength: float = 2.0,
