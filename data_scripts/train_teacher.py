@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gsam_lab import data, training
+from gsam_lab import data, goodsam, training
 from gsam_lab.bundled import ASSETS_DIR
 from gsam_lab.goodsam.segformer_config import TINY_SYNTH_CONFIG, segformer_config
 from gsam_lab.goodsam.teacher import Teacher, save_teacher
@@ -52,6 +52,9 @@ def parse(argv=None):
     p.add_argument("--balance", choices=("none", "sqrt"), default="none",
                    help="class weights of the cross-entropy: none, or sqrt = (median class frequency / frequency)^0.5 "
                         "over the training labels, clipped to [0.5, 5] (pole, person count more)")
+    p.add_argument("--init", default=None,
+                   help="start from these TA weights (a file saved by this script) instead of a fresh SegFormer, "
+                        "e.g. to continue a run whose checkpoint is gone, with a short new --warmup")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-minutes", type=float, default=22.0,
@@ -116,6 +119,14 @@ def build_teacher() -> Teacher:
 
     config = segformer_config(data.CLASSES, TINY_SYNTH_CONFIG)
     return Teacher(SegformerForSemanticSegmentation(config), name="tiny-synth")
+
+
+def initial_teacher(args) -> Teacher:
+    """A fresh tiny-synth SegFormer, or with ``--init`` the same architecture holding those weights."""
+    teacher = build_teacher()
+    if args.init:
+        teacher.segformer.load_state_dict(goodsam.load_teacher(args.init).segformer.state_dict())
+    return teacher
 
 
 def load_pinholes(args, log=print):
@@ -267,7 +278,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)  # noqa: E731
     gen = seed_everything(args.seed)
-    teacher = build_teacher()
+    teacher = initial_teacher(args)
     try:
         run = train(args, teacher, lambda: load_pinholes(args, log), gen, log)
     except FloatingPointError as e:

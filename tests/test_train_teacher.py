@@ -108,3 +108,40 @@ def test_a_run_stopped_by_its_budget_writes_no_weights(script, tmp_path, monkeyp
     script.main(["--out", str(out), "--overwrite", "--report", str(tmp_path / "report.json")])
     assert out.read_bytes() == b"an earlier TA" and not (tmp_path / "report.json").exists()
     assert "run the same command again to continue" in capsys.readouterr().out
+
+
+def test_init_starts_from_saved_weights(script, tmp_path):
+    """--init: the saved TA's weights (fp16 in the file), in the fresh architecture."""
+    from gsam_lab.goodsam.teacher import save_teacher
+
+    seed_everything(1)
+    saved = script.build_teacher()
+    save_teacher(saved, tmp_path / "ta.pt")
+    seed_everything(2)
+    fresh = script.initial_teacher(script.parse([]))
+    started = script.initial_teacher(script.parse(["--init", str(tmp_path / "ta.pt")]))
+    assert not torch.equal(_weights(fresh), _weights(saved))
+    assert torch.equal(_weights(started), _weights(saved).half().float())
+
+
+def test_sqrt_class_weights_favour_rare_classes(script):
+    labels = torch.zeros(1, 10, 10, dtype=torch.long)
+    labels[0, :, :1] = 1                      # class 1: 10 % of the pixels; class 2: 1 pixel; class 3 absent
+    labels[0, 0, 1] = 2
+    labels[0, 9, 9] = 255
+    w = script.class_weights(labels, 4, "sqrt")
+    assert w[3] == 0 and w[0] < w[1] < w[2] and w.min() >= 0 and w.max() <= 5
+    assert script.class_weights(labels, 4, "none") is None
+
+
+def test_eval_every_logs_the_val_curve_and_keeps_the_best_weights(script, tmp_path, monkeypatch, capsys):
+    scores = iter([0.3, 0.5, 0.4])
+    monkeypatch.setattr("gsam_lab.goodsam.evaluate.evaluate_miou",
+                        lambda *a, **k: {"miou": next(scores), "per_class": [0.0] * 9})
+    monkeypatch.setattr("gsam_lab.data.SyntheticPinholes", lambda *a, **k: [])
+    best = tmp_path / "best.pt"
+    run, _ = _run(script, tmp_path, "--eval-every", "1", "--best-out", str(best))
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("val")] == \
+        ["val step 1", "val step 2", "val step 3"]
+    assert torch.load(best, weights_only=True)["meta"]["step"] == 2          # the best, not the last
