@@ -36,7 +36,7 @@
 # draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
 # objects. 1.0 means the mask never changes.
 #
-# **Run time:** quick profile (bundled tiny SAM, CPU) about 35 s on 2 idle CPU cores (`gsam-lab run 02`;
+# **Run time:** quick profile (bundled tiny SAM, CPU) about 45 s on 2 idle CPU cores (`gsam-lab run 02`;
 # two to three times longer when other work shares the cores); full profile (Meta's ViT-B/H, GPU, 20
 # draws): not measured.
 
@@ -265,8 +265,9 @@ if check_claims:
 # ## 3 · Prompt sweeps: accuracy and stability against prompt quality
 # `sam.score_models` draws `draws` prompts of each setting for every object of at least 64 px in every
 # image (`max_objects` keeps only the largest), decodes all of them in batched calls, and scores **filling
-# the prompt box** on exactly the same boxes: the simplest baseline, which SAM should beat when it is
-# handed a box. It also decodes one click with SAM's three candidates and keeps the one SAM rates best
+# the prompt box** on exactly the same boxes: the simplest baseline, which a good SAM beats when it is
+# handed a box (whether this one does is read below, per domain). It also decodes one click with SAM's
+# three candidates and keeps the one SAM rates best
 # (`points k=1 multimask`). The result keeps one row per object and setting, so every mean comes with
 # `n` and a 95 % bootstrap interval over objects.
 #
@@ -339,7 +340,8 @@ by_size.round(3)
 # The table above cuts the ground-truth-box scores by object size (`n` objects per bin, mIoU of SAM and
 # of the filled box).
 # The bundled tiny SAM reads the image on a 32 x 32 token grid (a 256 x 512 panorama is shrunk to 128 x
-# 256 first), so an object under 2k px covers a few tokens; compare its row with the filled box's in
+# 256 first; one token is 8 x 8 input pixels), so an object under 2k px covers about 30 tokens of a 192 x 256
+# pinhole and about 8 of a panorama; compare its row with the filled box's in
 # each size bin. `data_scripts/README.md` makes the same comparison on more held-out images.
 #
 # What to read in the sweep:
@@ -556,8 +558,9 @@ if check_claims:
 #   the ground-truth-box start, which for the bundled tiny SAM depends on object size: it does best on
 #   its largest objects (checked; the size table counts the objects in each bin). Scoring only the
 #   largest objects of each image would flatter it; this notebook scores all of them (`n` in every table).
-# - Every mean here comes with `n` and a 95 % interval: with a few dozen objects, differences of a
-#   few points are inside the noise.
+# - Every mean of the sweeps comes with `n` and a 95 % interval (the one-image tables of sections 1, 2
+#   and 5 are examples, not measurements): with a few dozen objects, differences of a few points are
+#   inside the noise.
 # - The decoder's attention: section 5 prints whether a noisy box moves it off the object on average
 #   (the failure Stable-SAM repairs) and shows that, within an object, the prompts that keep attention on
 #   it give the better masks.

@@ -41,7 +41,7 @@
 # 6. look at what the plugins learned: the offset field over an image and the routing weights against
 #    prompt quality.
 #
-# **Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) about 35 s on 2 idle CPU cores
+# **Run time:** quick profile (bundled `tiny-synth` SAM and plugins, CPU) about 40 s on 2 idle CPU cores
 # (`gsam-lab run 03`; two to three times longer when other work shares the cores); full profile (Meta's
 # ViT-B/L/H, a real data root, 500 RTS steps, GPU): not measured.
 
@@ -537,7 +537,7 @@ if check_claims:
 #   no-ops, so training can only move away from SAM where the loss asks for it.
 # - RTS trains them with the prompts people actually give: sloppy boxes and a few clicks.
 # - What it buys depends on the SAM underneath. On the bundled tiny SAM the shipped plugins stay within
-#   3 points of SAM's held-out mIoU under every prompt kind, on every object of this run's images
+#   3 points of SAM's held-out mIoU under every prompt kind, averaged over every object of this run's images
 #   (section 6, checked; the differences and their intervals are printed there): the paper's large
 #   gains under casual prompts are **not reproduced** here. This SAM loses far less than the filled box
 #   when the box gets sloppy (checked), so there is little of the failure the plugins repair, and the
@@ -557,7 +557,7 @@ print(f"notebook run time: {lab.elapsed():.0f} s wall, {time.process_time():.0f}
 #
 # 1. **The DSP alone.** Build `stable_sam.StableSam(model, dsp=True, drp=False)` and compare its logits with
 #    SAM's as in section 4. Expect them *not* to be bit-equal, but equal up to float rounding (a largest
-#    difference of a few 1e-6 on the low-resolution logits): section 4 explains why.
+#    difference of about 1e-7 on the low-resolution logits, or exactly 0 on some CPUs): section 4 explains why.
 # 2. **Hard routing.** What does an untrained `stable_sam.DynamicRoutingPlugin(256, hidden=16,
 #    routing="hard")` return for a batch of tokens? Expect `α = (1, 0)` for every prompt: both logits are 0,
 #    and the tie goes to the first (deformed) branch; with an untrained DSP that is still SAM's output.
