@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from . import pages
 from .notebooks import first_figure, prepare_notebook, short_stem
+from .pages import api_pages, first_paragraph, front_page, methods_index, readme_parts
 from .runs import Run
 
 __all__ = ["repo_root", "stage"]
@@ -54,7 +54,7 @@ def _notebooks(run: Run, src: Path, extra: Path, table: Dict[str, str], log):
     for item in run.notebooks:
         log(f"preparing {item.stem}")
         nb = nbformat.read(str(item.path), as_version=4)
-        summaries[item.stem] = table.get(item.stem) or pages.first_paragraph(nb)
+        summaries[item.stem] = table.get(item.stem) or first_paragraph(nb)
         page, files = prepare_notebook(nb, item, _defaults(item.path), run.folder)
         nbformat.write(page, str(src / "notebooks" / item.path.name))
         shutil.copy2(item.path, extra / "notebooks" / item.path.name)
@@ -108,7 +108,7 @@ def _methods(root: Optional[Path], src: Path) -> bool:
     (src / "docs" / "methods").mkdir(parents=True)
     for page in readings:
         shutil.copy2(page, src / "docs" / "methods" / page.name)
-    (src / "docs" / "methods" / "index.md").write_text(pages.methods_index(readings), encoding="utf-8")
+    (src / "docs" / "methods" / "index.md").write_text(methods_index(readings), encoding="utf-8")
     return True
 
 
@@ -117,7 +117,7 @@ def stage(run: Run, src: Path, extra: Path, root: Optional[Path], api_modules: S
     """Write the site's sources into ``src`` (and the downloads into ``extra``); return the pages' sections."""
     src.mkdir(parents=True)
     extra.mkdir(parents=True)
-    parts = pages.readme_parts(root / "README.md" if root is not None else None)
+    parts = readme_parts(root / "README.md" if root is not None else None)
     figures, summaries = _notebooks(run, src, extra, parts["table"], log)
     sections = []
     if _report(run, src, extra):
@@ -126,9 +126,9 @@ def stage(run: Run, src: Path, extra: Path, root: Optional[Path], api_modules: S
         sections.append("methods")
     if api_modules:
         (src / "api").mkdir()
-        for name, text in pages.api_pages(api_modules).items():
+        for name, text in api_pages(api_modules).items():
             (src / "api" / name).write_text(text, encoding="utf-8")
         sections.append("api")
-    (src / "index.md").write_text(pages.front_page(run, parts, summaries, figures, sections, built),
+    (src / "index.md").write_text(front_page(run, parts, summaries, figures, sections, built),
                                   encoding="utf-8")
     return sections

@@ -69,6 +69,74 @@ def _block_image_to_token(block, queries, keys, query_pe, key_pe):
     return keys
 
 
+def _check_plugin_slots(transformer: nn.Module, deform_attn: Sequence[str]) -> None:
+    """The plugins need two-way blocks 1 and 2, and ``deform_attn`` names attentions of :data:`DEFORM_ATTNS`."""
+    if len(transformer.layers) < 2:
+        raise ValueError(f"the plugins sit between two-way blocks 1 and 2; this decoder has "
+                         f"{len(transformer.layers)} block(s)")
+    bad = set(deform_attn) - set(DEFORM_ATTNS)
+    if bad:
+        raise ValueError(f"deform_attn must hold some of {DEFORM_ATTNS}, got {sorted(bad)}")
+
+
+def _prompted_embedding(image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                        dense_prompt_embeddings: torch.Tensor, b: int):
+    """The image embedding plus the dense prompt embedding, and the positional encoding, for ``b`` prompts."""
+    if image_embeddings.shape[0] == 1:
+        # one image: keep it (and the positional encoding) at batch 1 and let block 1 broadcast it
+        # against the prompts, exactly as gsam_lab.sam.shared_predict_masks does for plain SAM, so that
+        # untrained plugins reproduce PromptPredictor's logits (its default path) bit for bit on any device
+        dense = (dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings)
+                 else dense_prompt_embeddings)
+        return image_embeddings + dense, image_pe
+    if image_embeddings.shape[0] == b:
+        return image_embeddings + dense_prompt_embeddings, torch.repeat_interleave(image_pe, b, dim=0)
+    raise ValueError(f"image_embeddings must be 1 x C x h x w or one per prompt ({b}), "
+                     f"got {tuple(image_embeddings.shape)}")
+
+
+def _routed_keys(dsp, drp, queries: torch.Tensor, keys: torch.Tensor, h: int, w: int):
+    """The image tokens block 2 reads: the DSP's deformed tokens (or the regular ones without a DSP), mixed
+    with the regular ones by the DRP's weights (no DRP: the deformed ones alone). Returns (tokens, offsets,
+    alpha); offsets / alpha are None without the DSP / DRP."""
+    regular, offsets, alpha = keys, None, None
+    if dsp is not None:
+        deformed, offsets, _ = dsp.forward_tokens(keys, h, w)
+    else:
+        deformed = regular
+    if drp is None:
+        return deformed, offsets, alpha
+    alpha = drp(queries[:, 0, :])              # the IoU token after block 1
+    return DynamicRoutingPlugin.mix(alpha, deformed, regular), offsets, alpha
+
+
+def _final_keys(dsp, drp, keys: torch.Tensor, offsets, alpha, h: int, w: int) -> torch.Tensor:
+    """The image tokens of the final token-to-image attention when it reads deformed features: the block-2
+    offsets applied to the DSP's projection of the updated tokens, routed with the same ``alpha``."""
+    if dsp is not None:
+        b, _, c = keys.shape
+        xp = dsp.project_tokens(keys).view(b, h, w, c).permute(0, 3, 1, 2)
+        final_def = sample_at_offsets(xp, offsets).flatten(2).transpose(1, 2)
+    else:
+        final_def = keys
+    return DynamicRoutingPlugin.mix(alpha, final_def, keys) if drp is not None else final_def
+
+
+def _masks_from_tokens(decoder: nn.Module, hs: torch.Tensor, src: torch.Tensor):
+    """The end of ``MaskDecoder.predict_masks``: mask logits from the mask tokens and the upscaled image
+    tokens (``src`` ``B x C x h x w``), IoU predictions from the IoU token."""
+    iou_token_out = hs[:, 0, :]
+    mask_tokens_out = hs[:, 1:(1 + decoder.num_mask_tokens), :]
+    upscaled_embedding = decoder.output_upscaling(src)
+    hyper_in_list: List[torch.Tensor] = []
+    for i in range(decoder.num_mask_tokens):
+        hyper_in_list.append(decoder.output_hypernetworks_mlps[i](mask_tokens_out[:, i, :]))
+    hyper_in = torch.stack(hyper_in_list, dim=1)
+    b, c, h, w = upscaled_embedding.shape
+    masks = (hyper_in @ upscaled_embedding.view(b, c, h * w)).view(b, -1, h, w)
+    return masks, decoder.iou_prediction_head(iou_token_out)
+
+
 def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
                          sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
                          dsp: Optional[DeformableSamplingPlugin] = None,
@@ -79,7 +147,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
 
     The body mirrors segment_anything's ``MaskDecoder.predict_masks`` (and ``TwoWayTransformer.forward``)
     step by step, with the plugins inserted where Stable-SAM puts them, so it reads side by side with
-    SAM's code; it is kept in one piece on purpose, although it is longer than the other functions here.
+    SAM's code; the plugins' own steps and the mask heads are small helpers beside it.
 
     Args:
         decoder: SAM's ``MaskDecoder`` (a ``TwoWayTransformer`` of depth >= 2); not modified.
@@ -101,30 +169,13 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
         ``B x (1 + num_multimask_outputs)``; plus ``aux`` with ``return_aux=True``.
     """
     tr = decoder.transformer
-    if len(tr.layers) < 2:
-        raise ValueError(f"the plugins sit between two-way blocks 1 and 2; this decoder has {len(tr.layers)} block(s)")
-    bad = set(deform_attn) - set(DEFORM_ATTNS)
-    if bad:
-        raise ValueError(f"deform_attn must hold some of {DEFORM_ATTNS}, got {sorted(bad)}")
+    _check_plugin_slots(tr, deform_attn)
     use_plugins = dsp is not None or drp is not None
 
     # MaskDecoder.predict_masks: tokens, per-prompt image embedding
     tokens = decoder_tokens(decoder, sparse_prompt_embeddings)
     b = tokens.shape[0]
-    if image_embeddings.shape[0] == 1:
-        # one image: keep it (and the positional encoding) at batch 1 and let block 1 broadcast it
-        # against the prompts, exactly as gsam_lab.sam.shared_predict_masks does for plain SAM, so that
-        # untrained plugins reproduce PromptPredictor's logits (its default path) bit for bit on any device
-        dense = (dense_prompt_embeddings[:1] if same_for_every_prompt(dense_prompt_embeddings)
-                 else dense_prompt_embeddings)
-        src = image_embeddings + dense
-        pos_src = image_pe
-    elif image_embeddings.shape[0] == b:
-        src = image_embeddings + dense_prompt_embeddings
-        pos_src = torch.repeat_interleave(image_pe, b, dim=0)
-    else:
-        raise ValueError(f"image_embeddings must be 1 x C x h x w or one per prompt ({b}), "
-                         f"got {tuple(image_embeddings.shape)}")
+    src, pos_src = _prompted_embedding(image_embeddings, image_pe, dense_prompt_embeddings, b)
     _, c, h, w = src.shape
 
     # TwoWayTransformer.forward, layer by layer
@@ -137,16 +188,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     for i, layer in enumerate(tr.layers):
         kv = None
         if i == 1 and use_plugins:
-            regular = keys
-            if dsp is not None:
-                deformed, offsets, _ = dsp.forward_tokens(keys, h, w)
-            else:
-                deformed = regular
-            if drp is not None:
-                alpha = drp(queries[:, 0, :])              # the IoU token after block 1
-                routed = DynamicRoutingPlugin.mix(alpha, deformed, regular)
-            else:
-                routed = deformed
+            routed, offsets, alpha = _routed_keys(dsp, drp, queries, keys, h, w)
             if "layer2" in deform_attn:
                 kv = routed
         if kv is None:                                     # SAM's own block
@@ -157,12 +199,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
 
     final_kv = keys
     if use_plugins and "final" in deform_attn:
-        if dsp is not None:
-            xp = dsp.project_tokens(keys).view(b, h, w, c).permute(0, 3, 1, 2)
-            final_def = sample_at_offsets(xp, offsets).flatten(2).transpose(1, 2)
-        else:
-            final_def = keys
-        final_kv = DynamicRoutingPlugin.mix(alpha, final_def, keys) if drp is not None else final_def
+        final_kv = _final_keys(dsp, drp, keys, offsets, alpha, h, w)
     q = queries + point_embedding
     k = final_kv + pe
     attn_out = tr.final_attn_token_to_image(q=q, k=k, v=final_kv)
@@ -171,17 +208,7 @@ def plugin_predict_masks(decoder: nn.Module, image_embeddings: torch.Tensor, ima
     src = keys
 
     # back in MaskDecoder.predict_masks
-    iou_token_out = hs[:, 0, :]
-    mask_tokens_out = hs[:, 1:(1 + decoder.num_mask_tokens), :]
-    src = src.transpose(1, 2).reshape(b, c, h, w)
-    upscaled_embedding = decoder.output_upscaling(src)
-    hyper_in_list: List[torch.Tensor] = []
-    for i in range(decoder.num_mask_tokens):
-        hyper_in_list.append(decoder.output_hypernetworks_mlps[i](mask_tokens_out[:, i, :]))
-    hyper_in = torch.stack(hyper_in_list, dim=1)
-    b, c, h, w = upscaled_embedding.shape
-    masks = (hyper_in @ upscaled_embedding.view(b, c, h * w)).view(b, -1, h, w)
-    iou_pred = decoder.iou_prediction_head(iou_token_out)
+    masks, iou_pred = _masks_from_tokens(decoder, hs, src.transpose(1, 2).reshape(b, c, h, w))
     if return_aux:
         if offsets is not None:
             aux["offsets"] = offsets
