@@ -33,10 +33,14 @@ def markdown(df) -> str:
     return "\n".join(rows)
 
 
+#: the TA on the whole ERP, the baseline of every comparison
+TA_ALONE = dict(windows="none", boundary=False, fusion="none")
+
+
 def headline_methods(min_share: float, keep_confident: float) -> dict:
     """The comparison that matters, with intervals: full DAR (windows h + boundary) with each fusion vs the TA;
     the guarded vote with the given guards."""
-    return {"TA alone": dict(windows="none", boundary=False, fusion="none"),
+    return {"TA alone": TA_ALONE,
             "DAR, vote": dict(windows="h", boundary=True, fusion="vote"),
             "DAR, ctcf": dict(windows="h", boundary=True, fusion="ctcf"),
             f"DAR, vote (share >= {min_share:g}, TA kept >= {keep_confident:g})": dict(
@@ -133,7 +137,7 @@ def main(argv=None):
     if args.vote_grid:
         grid = {f"vote, min_share {g['min_share']:g}, keep_confident {g['keep_confident']}":
                 dict(windows="h", boundary=True, fusion="vote", fusion_kwargs=g) for g in VOTE_GRID}
-        res = run_ablation(teacher, model, ds, variants={"TA alone": headline_methods(0, 1)["TA alone"], **grid},
+        res = run_ablation(teacher, model, ds, variants={"TA alone": TA_ALONE, **grid},
                            masks=masks, common=dict(conf_thresh=args.conf_thresh), progress=False)
         per = res.per_class.set_index("variant")
         worst = per.sub(per.iloc[0]).min(axis=1).mul(100).round(2).rename("largest class drop (points)")

@@ -108,9 +108,8 @@ def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> "torch.Ten
     valid = labels[labels != data.IGNORE_INDEX]
     freq = torch.bincount(valid.flatten(), minlength=n_classes).double() / max(1, valid.numel())
     present = freq > 0
-    median = freq[present].median()
-    w = torch.where(present, (median / freq.clamp_min(1e-12)).sqrt(), torch.zeros_like(freq))
-    return w.clamp(0.5, 5.0).where(present, torch.zeros_like(w)).float()
+    w = (freq[present].median() / freq.clamp_min(1e-12)).sqrt().clamp(0.5, 5.0)
+    return torch.where(present, w, torch.zeros_like(w)).float()     # an absent class weighs nothing
 
 
 def build_teacher() -> Teacher:
@@ -183,7 +182,7 @@ class _TARun:
         if self.weight is not None:
             print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(data.CLASSES, self.weight.tolist())),
                   flush=True)
-        self.best = max([h[1] for h in getattr(self, "curve", [])] or [-1.0])
+        self.best = max([point[1] for point in self.curve] or [-1.0])     # a resumed run keeps its best
         self.t_begin = time.time()
         self.model.train()
 
