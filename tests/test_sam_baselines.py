@@ -61,3 +61,29 @@ def test_grabcut_finds_a_coloured_object_inside_a_loose_box():
         GrabCutPredictor(iterations=0)
     with pytest.raises(ValueError, match="box prompts only"):
         p.predict(points=np.zeros((1, 1, 2)), labels=np.ones((1, 1)))
+
+
+def test_grabcut_cuts_a_repeated_box_once(monkeypatch):
+    from gsam_lab.sam.baselines import GrabCutPredictor
+    p = GrabCutPredictor().set_image(np.zeros((32, 32, 3), np.uint8))
+    calls = []
+    monkeypatch.setattr(p, "_one", lambda box: calls.append(box) or fill_boxes(box[None].numpy(), p.hw)[0])
+    masks = p.masks_for(np.array([[2, 2, 9, 9], [2, 2, 9, 9], [4, 4, 20, 20], [2, 2, 9, 9]], np.float32))
+    assert len(calls) == 2 and masks.shape == (4, 32, 32)
+    assert torch.equal(masks[0], masks[3]) and not torch.equal(masks[0], masks[2])
+
+
+def test_score_models_grabcut_on_the_gt_box_alone():
+    from gsam_lab.sam import score_models
+    inst = np.zeros((48, 48), np.int64)
+    inst[8:30, 6:26] = 1
+    img = np.full((48, 48, 3), 50, np.uint8)
+    img[inst == 1] = (220, 200, 30)
+    ds = [{"image": img, "instance": inst}]
+    ev = score_models({}, {"toy": ds}, noise=(0.2,), points=(1,), grabcut="gt_box", draws=2, min_area=10,
+                      progress=False)
+    settings = ev.objects.groupby("method")["setting"].unique()
+    assert list(settings["GrabCut"]) == ["gt_box"]
+    assert set(settings["fill box"]) == {"gt_box", "noisy_box s=0.2"}
+    with pytest.raises(ValueError, match="grabcut must be"):
+        score_models({}, {"toy": ds}, grabcut="noisy", progress=False)

@@ -102,3 +102,18 @@ def test_colorize_instances():
     assert rgb[0, 1].max() >= 40
     with pytest.raises(ValueError, match="integer ids"):
         viz.colorize_instances(inst.astype(float))
+
+
+def test_plot_sweep_draws_grabcut_dotted_beside_the_dashed_fill_box():
+    t = _with_methods()
+    grab = t[(t["method"] == "fill box") & (t["kind"] == "gt_box")].assign(method="GrabCut", miou=0.85)
+    t = pd.concat([t, grab], ignore_index=True)
+    fig = viz.plot_sweep({"ERP": t}, metrics_=("miou",))
+    styles = {c.get_label(): c.lines[0].get_linestyle() for c in fig.axes[0].containers}
+    assert styles == {"ERP · SAM": "-", "ERP · fill box": "--", "ERP · GrabCut": ":"}
+    fig2 = viz.plot_sweep({"ERP": t}, x="k", metrics_=("miou",))
+    dotted = [line for line in fig2.axes[0].lines if line.get_linestyle() == ":"]
+    assert len(dotted) == 1 and dotted[0].get_ydata()[0] == 0.85  # GrabCut from the GT box: a horizontal line
+    fig3 = viz.plot_sweep({"ERP": t}, metrics_=("miou",), baseline="fill box")   # one reference: GrabCut a model
+    assert {c.get_label(): c.lines[0].get_linestyle() for c in fig3.axes[0].containers}["ERP · GrabCut"] == "-"
+    plt.close("all")

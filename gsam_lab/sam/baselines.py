@@ -13,7 +13,7 @@ initialised from each box (``pip install opencv-python-headless``, or ``gsam_lab
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -120,4 +120,9 @@ class GrabCutPredictor(BoxFillPredictor):
         return torch.from_numpy((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD))
 
     def masks_for(self, boxes: np.ndarray) -> torch.Tensor:
-        return torch.stack([self._one(torch.as_tensor(row)) for row in boxes])
+        """One GrabCut per distinct box: a box repeated (the ground-truth box of every draw) is cut once."""
+        cut: Dict[tuple, torch.Tensor] = {}
+        for row in np.asarray(boxes, np.float32):
+            if tuple(row) not in cut:
+                cut[tuple(row)] = self._one(torch.as_tensor(row))
+        return torch.stack([cut[tuple(row)] for row in np.asarray(boxes, np.float32)])

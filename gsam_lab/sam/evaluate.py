@@ -15,7 +15,7 @@ and setting, so every summary carries ``n`` and a 95 % bootstrap interval over o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -142,7 +142,7 @@ def _sweep_rows(predictor, ds, method: str, domain: str, **kw) -> pd.DataFrame:
 
 def score_models(models: Mapping[str, object], domains: Mapping[str, object], noise: Sequence[float] = (0.1, 0.2, 0.4),
                  points: Sequence[int] = (3,), one_click_multimask: bool = True, fill_box: bool = True,
-                 grabcut: bool = False, draws: int = 5, seed: int = 0, min_area: int = 64,
+                 grabcut: Union[bool, str] = False, draws: int = 5, seed: int = 0, min_area: int = 64,
                  max_objects: Optional[int] = None, progress: bool = True) -> PromptEvaluation:
     """Score several models on the same objects with the same prompts, beside filling the box.
 
@@ -153,9 +153,12 @@ def score_models(models: Mapping[str, object], domains: Mapping[str, object], no
         one_click_multimask: also score 1 click with SAM's 3 candidates, the best by predicted IoU.
         fill_box: also score "fill the box" on the same boxes (method ``"fill box"``).
         grabcut: also score OpenCV's GrabCut from the same boxes (method ``"GrabCut"``; about 0.1 s a
-            box on a CPU).
+            box on a CPU): ``True`` every box setting, ``"gt_box"`` the ground-truth box alone (one call
+            per object, no draws).
         draws, seed, min_area, max_objects: as :func:`gsam_lab.sam.stability_sweep`.
     """
+    if grabcut not in (True, False, "gt_box"):
+        raise ValueError(f"grabcut must be True, False or 'gt_box', got {grabcut!r}")
     common = dict(noise=tuple(noise), draws=draws, seed=seed, min_area=min_area, max_objects=max_objects,
                   progress=progress)
     frames = []
@@ -172,7 +175,8 @@ def score_models(models: Mapping[str, object], domains: Mapping[str, object], no
             frames.append(_sweep_rows(BoxFillPredictor(), ds, FILL_NAME, dom, prompt_kinds=BOX_KINDS,
                                       points=tuple(points), **common))
         if grabcut:
-            frames.append(_sweep_rows(GrabCutPredictor(), ds, GRABCUT_NAME, dom, prompt_kinds=BOX_KINDS,
+            kinds = ("gt_box",) if grabcut == "gt_box" else BOX_KINDS
+            frames.append(_sweep_rows(GrabCutPredictor(), ds, GRABCUT_NAME, dom, prompt_kinds=kinds,
                                       points=tuple(points), **common))
     return PromptEvaluation(pd.concat(frames, ignore_index=True), dict(points=tuple(points), **common))
 

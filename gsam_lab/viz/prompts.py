@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -70,7 +70,7 @@ def _sweep_part(s, x: str):
 
 
 def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "mbiou", "stability"), axes=None,
-               baseline: str = "fill box"):
+               baseline: Union[str, Sequence[str]] = ("fill box", "GrabCut")):
     """Plot prompt-sweep summaries side by side, one line per entry, with error bars where given.
 
     Args:
@@ -82,8 +82,9 @@ def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "
             noise 0; ``"k"``: point prompts against the number of points.
         metrics_: columns to plot, one panel each.
         axes: optional axes to draw on (one per metric).
-        baseline: the method drawn as a dashed reference (default ``"fill box"``, the prompt box painted
-            solid); against ``"k"`` (no box to fill) its ground-truth-box value is a horizontal line.
+        baseline: the method (or methods) drawn as references, not as models: dashed, then dotted
+            (default ``"fill box"``, the prompt box painted solid, and ``"GrabCut"`` from the box); against
+            ``"k"`` (no box to start from) a reference's ground-truth-box value is a horizontal line.
 
     Returns:
         the figure.
@@ -101,19 +102,23 @@ def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "
     fig = axes[0].figure
     titles = {"miou": "mIoU", "mbiou": "boundary mIoU", "stability": "stability (pairwise IoU)"}
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    references = [baseline] if isinstance(baseline, str) else list(baseline)
+    ref_style = {m: ("--", ":", "-.")[j % 3] for j, m in enumerate(references)}
+    ref_marker = {m: ("_", "s", "^")[j % 3] for j, m in enumerate(references)}
     for i, (name, s) in enumerate(summaries.items()):
         color = colors[i % len(colors)]
         by_method = dict(iter(s.groupby("method", sort=False))) if "method" in s else {None: s}
         drawn = False
         for method, t in by_method.items():
             label = " · ".join(str(v) for v in (name, method) if v) or None
-            is_base = method == baseline
+            is_base = method in ref_style
+            style = ref_style.get(method, "-")
             part = _sweep_part(t, x)
             if is_base and x == "k":
                 ref = t[t["kind"] == "gt_box"]
                 for ax, m in zip(axes, metrics_):
                     if len(ref) and m != "stability":
-                        ax.axhline(float(ref[m].iloc[0]), color=color, linestyle="--", linewidth=1,
+                        ax.axhline(float(ref[m].iloc[0]), color=color, linestyle=style, linewidth=1,
                                    label=f"{label} (GT box)")
                 continue
             if part.empty:
@@ -124,8 +129,8 @@ def plot_sweep(summaries, x: str = "noise", metrics_: Sequence[str] = ("miou", "
                 if f"{m}_lo" in part and f"{m}_hi" in part:
                     err = np.vstack([part[m] - part[f"{m}_lo"], part[f"{m}_hi"] - part[m]]).astype(float).clip(min=0)
                 ax.errorbar(part[x].to_numpy(float), part[m].to_numpy(float), yerr=err, capsize=3, color=color,
-                            marker="_" if is_base else "o",
-                            linestyle="--" if is_base else "-", alpha=0.7 if is_base else 1.0, label=label)
+                            marker=ref_marker.get(method, "o"), markersize=4 if is_base else 6,
+                            linestyle=style, alpha=0.7 if is_base else 1.0, label=label)
         if not drawn:
             raise ValueError(f"summary {name!r} has no {'box' if x == 'noise' else 'point'} settings to plot")
     label_x = "box noise scale (0 = ground-truth box)" if x == "noise" else "positive points"
