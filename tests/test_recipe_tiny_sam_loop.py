@@ -76,3 +76,5 @@ def test_frozen_encoder_stays_put_while_the_decoder_learns(tmp_path):
     enc = [torch.equal(a, b) for a, b in zip(before.image_encoder.parameters(), after.image_encoder.parameters())]
     dec = [torch.equal(a, b) for a, b in zip(before.mask_decoder.parameters(), after.mask_decoder.parameters())]
     assert all(enc) and not all(dec)
+    stats = [torch.equal(a, b) for a, b in zip(before.image_encoder.buffers(), after.image_encoder.buffers())]
+    assert stats and all(stats)                    # a frozen encoder's BatchNorm statistics do not drift either

@@ -314,6 +314,15 @@ def job_fingerprint(cfg: TrainConfig, model) -> Dict[str, str]:
                        model=model)
 
 
+def _training_mode(model, cfg: TrainConfig):
+    """``model.train()``, except a frozen encoder (``encoder_lr_scale=0``), which stays in eval mode: its
+    BatchNorm layers keep the running statistics it was trained with instead of drifting with the new data."""
+    model.train()
+    if cfg.encoder_lr_scale == 0:
+        model.image_encoder.eval()
+    return model
+
+
 def _optimizer(model, aux_head, cfg: TrainConfig):
     """AdamW and its parameters: the encoder at ``encoder_lr_scale`` x the rate (0: frozen), the rest at the rate."""
     model.image_encoder.requires_grad_(cfg.encoder_lr_scale > 0)
@@ -382,7 +391,7 @@ class _Checkpoint(Checkpoint):
         path = super().save(state)
         save_tiny_checkpoint(self.model, self.path.with_name("weights.pt"),
                              meta={"config": asdict(self.cfg), "steps": state["step"], "recipe": RECIPE})
-        self.model.train()
+        _training_mode(self.model, self.cfg)
         return path
 
 
@@ -409,6 +418,7 @@ def train_tiny_sam(cfg: TrainConfig, out: Path, work_dir: Path, device="auto", r
         log(f"initialised from {init}" + (f"; new (random) tensors: {', '.join(missing)}" if missing else "")
             + (f"; ignored: {', '.join(unexpected)}" if unexpected else ""))
     aux_head = DenseAuxHead(model.prompt_encoder.embed_dim, NUM_CLASSES).to(dev) if cfg.aux_weight > 0 else None
+    _training_mode(model, cfg)
     run = _TinySamRun(model, aux_head, cfg, dev, progress)
     ckpt = _Checkpoint(work_dir, cfg, model)
     if not resume and ckpt.exists():
