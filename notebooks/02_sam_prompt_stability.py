@@ -37,7 +37,7 @@
 # draw *N* prompts, predict *N* masks, and average the IoU over all pairs of them; then average over
 # objects. 1.0 means the mask never changes.
 #
-# **Run time:** quick profile (bundled tiny SAM, CPU) about 45 s on 2 idle CPU cores (`gsam-lab run 02`;
+# **Run time:** quick profile (bundled tiny SAM, CPU) about 60 s on 2 idle CPU cores (`gsam-lab run 02`;
 # two to three times longer when other work shares the cores); full profile (Meta's ViT-B/H, GPU, 20
 # draws): not measured.
 

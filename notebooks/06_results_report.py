@@ -39,7 +39,7 @@
 # cells after it check with `assert` each thing the text says. With the quick profile's few images
 # most intervals are wide: `data_scripts/README.md` holds the larger held-out runs.
 #
-# **Run time:** quick profile about 75 s on 2 idle CPU cores (`gsam-lab run 06`; two to three times
+# **Run time:** quick profile about 85 s on 2 idle CPU cores (`gsam-lab run 06`; two to three times
 # longer when other work shares the cores); the SAM masks for DAR and the live demo are most of it.
 # Full profile: a GPU and the real checkpoints, not measured.
 
