@@ -13,7 +13,7 @@ initialised from each box (``pip install opencv-python-headless``, or ``gsam_lab
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -121,8 +121,6 @@ class GrabCutPredictor(BoxFillPredictor):
 
     def masks_for(self, boxes: np.ndarray) -> torch.Tensor:
         """One GrabCut per distinct box: a box repeated (the ground-truth box of every draw) is cut once."""
-        cut: Dict[tuple, torch.Tensor] = {}
-        for row in np.asarray(boxes, np.float32):
-            if tuple(row) not in cut:
-                cut[tuple(row)] = self._one(torch.as_tensor(row))
-        return torch.stack([cut[tuple(row)] for row in np.asarray(boxes, np.float32)])
+        rows = [tuple(row) for row in np.asarray(boxes, np.float32)]
+        cut = {row: self._one(torch.tensor(row)) for row in dict.fromkeys(rows)}
+        return torch.stack([cut[row] for row in rows])
