@@ -10,8 +10,13 @@ that changes the model deep-copies this one (``copy.deepcopy(tiny_sam)``) or bui
 
 Building it also limits torch to one CPU thread for the rest of the session (``torch.set_num_threads(1)`` is
 process-wide), as the Stable-SAM test fixtures already do.
+
+``fake_colab``: a stand-in ``google.colab`` module for one test, so the widgets believe they run in Colab.
 """
 from __future__ import annotations
+
+import sys
+import types
 
 import pytest
 import torch
@@ -24,6 +29,20 @@ def tiny_sam():
     """``sam.build_tiny_sam(0)``: random weights (seed 0), eval mode, CPU; shared, so read-only."""
     torch.set_num_threads(1)
     return sam.build_tiny_sam(0).eval()
+
+
+@pytest.fixture()
+def fake_colab(monkeypatch):
+    """Put a stand-in ``google.colab`` (with ``output.enable_custom_widget_manager``) in ``sys.modules`` for one
+    test; returns the list its ``enable_custom_widget_manager`` appends to on every call."""
+    calls = []
+    output = types.ModuleType("google.colab.output")
+    output.enable_custom_widget_manager = lambda: calls.append("enable_custom_widget_manager")
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    return calls
 
 
 # a small run folder and its static site (gsam-lab site), built once per session

@@ -1,4 +1,6 @@
 """Distortion explorer: the frame logic, and the ipywidgets adapter driven without a browser."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -52,6 +54,19 @@ def test_helpers_png_and_polylines(erp):
     assert (out != erp).any() and (erp == original).all()      # the input is never drawn on
     with pytest.raises(ValueError, match="uint8"):
         to_png(np.zeros((4, 4, 3), np.float64))
+
+
+def test_the_explorer_switches_on_colabs_widget_manager_only_in_colab(erp, fake_colab, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from gsam_lab.widgets import in_colab
+
+    assert in_colab()
+    DistortionExplorer(erp, view_hw=(16, 16))
+    assert fake_colab == ["enable_custom_widget_manager"]
+    monkeypatch.delitem(sys.modules, "google.colab")
+    assert not in_colab()
+    DistortionExplorer(erp, view_hw=(16, 16))
+    assert fake_colab == ["enable_custom_widget_manager"]          # outside Colab: not called again
 
 
 def test_widget_sliders_update_images(erp):

@@ -220,15 +220,11 @@ def _mouse(kind, x, y, shift=False, button=0, rect=512):
 
 
 @pytest.fixture()
-def playground(predictor, image, monkeypatch):
+def playground(predictor, image, fake_colab):
     pytest.importorskip("ipywidgets")
     pytest.importorskip("ipyevents")
-    from gsam_lab.widgets import colab
-
-    called = []
-    monkeypatch.setattr(colab, "enable_colab_widgets", lambda: called.append(1) or False)
     pg = PromptPlayground(predictor, image, noise=0.0, draws=4)   # shared predictor: cached embedding
-    pg.colab_calls = called
+    pg.colab_calls = fake_colab       # in Colab, building the widget switched on Colab's widget manager
     return pg
 
 
@@ -236,7 +232,7 @@ def test_widget_construction(playground, model, image):
     import ipywidgets as W
 
     pg = playground
-    assert pg.colab_calls == [1]
+    assert pg.colab_calls == ["enable_custom_widget_manager"]
     assert isinstance(PromptPlayground(model, image).predictor, sam.PromptPredictor)   # a model is wrapped
     assert isinstance(pg.image_widget, W.Image) and pg.image_widget.value[:4] == b"\x89PNG"
     assert isinstance(pg.widget, W.VBox) and pg.frame.mask is None

@@ -13,7 +13,7 @@ import torch
 
 from gsam_lab import panorama
 
-from . import colab
+from .colab import enable_colab_widgets
 from .images import draw_polylines, to_png
 
 __all__ = ["ExplorerFrame", "explorer_frame", "DistortionExplorer"]
@@ -67,7 +67,7 @@ class DistortionExplorer:
                  pitch_deg: float = 0.0, fov_deg: float = 90.0):
         import ipywidgets as W
 
-        colab.enable_colab_widgets()
+        enable_colab_widgets()
         _erp_tensor(erp)  # validate early, with a clear error
         self.erp, self.view_hw = np.asarray(erp), tuple(view_hw)
         self.yaw = W.FloatSlider(value=yaw_deg, min=-180, max=180, step=1, description="yaw °")

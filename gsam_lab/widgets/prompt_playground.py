@@ -30,7 +30,7 @@ from typing import Optional, Tuple
 
 from gsam_lab.sam.predictor import PromptPredictor
 
-from . import colab
+from .colab import enable_colab_widgets
 from .images import to_png
 from .playground_state import (
     MAX_DRAWS,
@@ -88,7 +88,7 @@ class PromptPlayground:
                  display_width: int = 512, min_drag_screen: float = 5.0):
         import ipywidgets as W
 
-        colab.enable_colab_widgets()
+        enable_colab_widgets()
         self.predictor = _as_predictor(model_or_predictor)
         self.state = PlaygroundState(image, noise=noise, draws=draws)
         self.seed = seed
