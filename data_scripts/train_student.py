@@ -50,6 +50,10 @@ def parse(argv=None):
     p.add_argument("--pseudo-root", default=None, help="a goodsam.PseudoLabelDataset folder instead of running DAR")
     p.add_argument("--windows", default="h", help="DAR windows: none | h | hv | tangent")
     p.add_argument("--fusion", default="ctcf", help="DAR fusion: none | vote | ctcf")
+    p.add_argument("--min-share", type=float, default=None,
+                   help="vote only: the guarded vote's class-consistency share (default: the rule's)")
+    p.add_argument("--keep-confident", type=float, default=None,
+                   help="vote only: keep TA pixels at least this sure (default: the rule's)")
     p.add_argument("--n-train", type=int, default=48)
     p.add_argument("--n-test", type=int, default=16)
     p.add_argument("--hw", type=int, nargs=2, default=(128, 256))
@@ -81,11 +85,20 @@ class ItemList(torch.utils.data.Dataset):
         return {**it, "ensemble_logits": it["ensemble_logits"].float()}
 
 
-def dar_item(teacher, sam_model, pano, index: int, windows: str, fusion: str):
+def fusion_kwargs(args) -> dict:
+    """The fusion rule's own settings given on the command line (the guarded vote's two guards)."""
+    if args.fusion != "vote" and (args.min_share is not None or args.keep_confident is not None):
+        raise SystemExit("--min-share / --keep-confident are settings of --fusion vote")
+    guards = dict(min_share=args.min_share, keep_confident=args.keep_confident)
+    return {k: v for k, v in guards.items() if v is not None}
+
+
+def dar_item(teacher, sam_model, pano, index: int, windows: str, fusion: str, kwargs: dict):
     """DAR on one panorama: dict image 3xHxW, pseudo_label HxW, ensemble_logits KxHxW (fp16), semantic
     HxW (kept for reference only: the pseudo-labels' own mIoU), index."""
     with torch.no_grad():
-        res = goodsam.dar(teacher, sam_model, pano["image"], windows=windows, boundary=True, fusion=fusion)
+        res = goodsam.dar(teacher, sam_model, pano["image"], windows=windows, boundary=True, fusion=fusion,
+                          fusion_kwargs=kwargs)
     return {"image": pano["image"], "pseudo_label": res.pseudo_label.cpu().long(),
             "ensemble_logits": res.ensemble_logits.cpu().half(), "semantic": pano["semantic"], "index": index}
 
@@ -99,8 +112,10 @@ def pseudo_dataset(args, teacher, main: bool, dev):
     sam_model = sam.load_sam(args.sam, device=dev) if args.fusion != "none" else None
     # keyed by the weights as well as the names: new tiny-synth weights must not reuse old pseudo-labels
     weights = [weights_fingerprint(teacher), weights_fingerprint(sam_model) if sam_model is not None else None]
-    key = hashlib.sha256(json.dumps([args.teacher, args.sam, args.windows, args.fusion, list(args.hw), args.seed,
-                                     data.RENDERER_VERSION, weights]).encode()).hexdigest()[:12]
+    kwargs = fusion_kwargs(args)
+    settings = [args.teacher, args.sam, args.windows, args.fusion, list(args.hw), args.seed, data.RENDERER_VERSION,
+                weights] + ([kwargs] if kwargs else [])      # no guards: the key of the folders made before them
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:12]
     folder = Path(args.out_dir) / f"pseudo_{key}"
     files = [folder / f"{i:06d}.pt" for i in range(args.n_train)]
     todo = [i for i, f in enumerate(files) if not f.exists()]
@@ -110,7 +125,7 @@ def pseudo_dataset(args, teacher, main: bool, dev):
         # fusion "none" without SAM (sam_model None): DAR keeps the TA windows and their border down-weighting only
         panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
         for i in progress_bar(todo, desc="DAR pseudo-labels", disable=args.no_progress):
-            atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion), files[i])
+            atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion, kwargs), files[i])
         print(f"DAR on {len(todo)} train panoramas: {time.time() - t0:.0f} s -> {folder}", flush=True)
     while not all(f.exists() for f in files):   # other ranks (before the process group exists): wait for rank 0
         time.sleep(2)
