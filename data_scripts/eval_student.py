@@ -3,6 +3,7 @@
 
     python data_scripts/eval_student.py                                  # shipped student vs the TA, test split
     python data_scripts/eval_student.py outputs/train_student/student_tiny_*.pt --split val --n 16
+    # several students: each is also paired with the first one listed (the MKA ablation: CE first)
 
 Prints a Markdown table: model, parameters, dataset mIoU with a 95 % bootstrap interval over
 panoramas, the paired difference to the TA (panoramas resampled together) and per-class IoU;
@@ -27,7 +28,8 @@ def main(argv=None):
     p.add_argument("--teacher", default="tiny-synth", help="the TA to compare with")
     p.add_argument("--split", default="test", choices=("test", "val"))
     p.add_argument("--n", type=int, default=16, help="panoramas of --split")
-    p.add_argument("--hw", type=int, nargs=2, default=(128, 256))
+    p.add_argument("--hw", type=int, nargs=2, default=goodsam.STUDENTS["tiny-synth"].train_hw,
+                   help="ERP size (default: the size the shipped student was distilled at)")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None)
@@ -59,6 +61,12 @@ def main(argv=None):
         d = "" if r["minus_ta"] is None else format_ci(*(100 * x for x in r["minus_ta"]), digits=1)
         print(f"| {r['model']} | {r['params_M']:.2f}M | {format_ci(*(100 * x for x in r['miou']), digits=1)} | {d} | "
               + " | ".join(f"{100 * v:.0f}" if v == v else "-" for v in r["per_class"]) + " |")
+    if len(models) > 2:           # students against the first one listed: the MKA ablation's paired comparisons
+        first = models[1][0]
+        print(f"\npaired differences against {first} (mIoU points, 95 % interval over the same panoramas):")
+        for name, _ in models[2:]:
+            diff = miou_bootstrap_ci(cms[name], cms[first])
+            print(f"- {name} minus {first}: {format_ci(*(100 * x for x in diff), digits=1)}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

@@ -56,7 +56,7 @@ def parse(argv=None):
                    help="vote only: keep TA pixels at least this sure (default: the rule's)")
     p.add_argument("--n-train", type=int, default=48)
     p.add_argument("--n-test", type=int, default=16)
-    p.add_argument("--hw", type=int, nargs=2, default=(128, 256))
+    p.add_argument("--hw", type=int, nargs=2, default=(256, 512), help="ERP size of the train and test panoramas")
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)

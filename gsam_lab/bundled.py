@@ -25,11 +25,11 @@ BUNDLED_SHA256: Dict[str, str] = {
     # data_scripts/train_tiny_sam.py
     "tiny_sam_synth.pt": "a440262441ae6f98e32c40e1151e98664e82f57060f25611f323678eb52961dc",
     # data_scripts/train_teacher.py
-    "teacher_tiny_synth.pt": "1e0fd956583bd89def09e5827ebee26ff29faac09c13232bdcfeb72254871b00",
+    "teacher_tiny_synth.pt": "960977f02a68e80d30f0fd5883ab62067f735903de33346e6e2734858ac92172",
     # data_scripts/train_stable_sam.py
     "stable_sam_tiny_synth.pt": "589827db72bb7df3f7185e8ed5ceac2e5f4f0234cc1875b3450a64e853063217",
     # data_scripts/train_student.py
-    "student_synth.pt": "056854413537566c0d0912a2dfb7ba5ac5ee49d296a5f9f09e58d2a454907815",
+    "student_synth.pt": "b54f04f681ee4d1d219b15422dc123600c49cb9f625c6072c752ed0fa14ce135",
 }
 
 #: (path, inode, size, mtime, ctime) -> hash: each file is hashed once per process, again once it changes

@@ -28,7 +28,7 @@ PROFILE_TABLE = {
            "full": dict(n_train=2000, steps=500, images_per_step=4, n_pinhole=50, n_erp=20, pinhole_hw=(768, 1024),
                         erp_hw=(1024, 2048), draws=20, max_objects=None)},
     # 04 (GoodSAM DAR fusion)
-    "04": {"quick": dict(erp_hw=(256, 512), n_test=4, n_pinhole=16, pinhole_hw=(128, 256), points_per_side=6,
+    "04": {"quick": dict(erp_hw=(256, 512), n_test=4, n_pinhole=16, pinhole_hw=(256, 512), points_per_side=6,
                          sam="tiny-synth", teacher="tiny-synth", dataset="synthetic"),
            "full": dict(erp_hw=(1024, 2048), n_test=100, n_pinhole=200, pinhole_hw=(512, 1024), points_per_side=32,
                         sam="vit_h", teacher="segformer-b5-cityscapes", dataset="densepass")},

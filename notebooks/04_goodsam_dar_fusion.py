@@ -151,8 +151,11 @@ print(f"TA mIoU: pinhole {src['miou']:.3f}, panorama {tgt['miou']:.3f}, gap {100
 # sideways; the TA never saw such shapes. Per latitude band of the whole-ERP prediction we read two
 # numbers: the band's **mIoU** and its **pixel accuracy**. Read them together: a band that holds mostly
 # one class (road at the bottom) can score a poor mIoU from a few stray pixels of a rare class while most
-# of its pixels are right, and the pixel accuracy says so. At the top, both are low: the TA calls most of
-# the sky *building* (the line under the table counts it).
+# of its pixels are right, and the pixel accuracy says so. The pixels it gets wrong sit in the two bands
+# around the **horizon**, where the objects are: a 512-px panorama spends its width on 360° where the
+# pinholes the TA learned from spend theirs on 60-90°, so a pole, a person or a car is four to six times
+# narrower than the TA ever saw it. The sky and the road below the camera, stretched as they are, stay
+# right (the line under the table gives each class's loss from pinhole to panorama).
 #
 # The dataset mIoU also gets its 95 % bootstrap interval over the panoramas: with a handful of
 # panoramas, a few points of difference are within sampling noise.
@@ -182,19 +185,18 @@ lat_ta[["lat_max", "lat_min", "miou", "pixel_acc", "pixel_share"]].round(3)
 
 # %%
 # what this section teaches, checked
-equator = lat_ta.miou.iloc[2:4].mean()
-sky_id, building_id = ta.classes.index("sky"), ta.classes.index("building")
-sky_px = gts == sky_id
-sky_as_building = float((ta_preds[sky_px] == building_id).float().mean())
-print(f"TA: {sky_as_building:.0%} of the ground-truth sky pixels are predicted building")
+sky_id = ta.classes.index("sky")
+loss = dict(zip(ta.classes, (np.asarray(src["per_class"]) - np.asarray(tgt["per_class"])).round(3)))
+print("IoU lost from pinhole to panorama, per class: " + ", ".join(f"{c} {v:+.2f}" for c, v in loss.items()))
 top, bottom = lat_ta.iloc[0], lat_ta.iloc[-1]
+horizon_acc = lat_ta.pixel_acc.iloc[2:4].min()               # the two bands either side of the equator
 if check_claims:
     if cfg.dataset == "synthetic" or not data_root:
         assert gap >= 0.05, f"the pinhole-trained TA must lose clearly on panoramas (gap {gap:.3f})"
-        assert sky_as_building > 0.5, "the TA calls most of the sky building"
         assert bottom.pixel_acc > bottom.miou + 0.3, "the bottom band: a low mIoU, yet most pixels right"
-        assert top.pixel_acc < bottom.pixel_acc - 0.2, "the top band: its pixels are often wrong too"
-    assert equator > lat_ta.miou.dropna().iloc[[0, -1]].min(), "bands near the poles are worse than the equator"
+        assert horizon_acc < min(top.pixel_acc, bottom.pixel_acc) - 0.03, "the wrong pixels are at the horizon"
+        assert max(loss["road"], loss["sky"]) < 0.1, "the road and the sky are nearly as good as on pinholes"
+        assert max(loss["pole"], loss["person"], loss["car"]) > 0.2, "small and thin objects lose most"
 
 # %% [markdown]
 # ## 2. Prediction-level consistency: overlapping windows that wrap across the seam
@@ -393,11 +395,12 @@ print(f"ground-truth sky ({float(sky.float().mean()):.0%} of the panorama): {sky
 
 # %% [markdown]
 # **Read the sky.** SAM returns the sky as one mask, so fusion gives nearly all of it one class: the TA's
-# majority class inside that mask. That is right everywhere at once when the majority is *sky*, and wrong
-# everywhere at once when it is *building*, which this TA predicts for most of the sky (section 1). The
-# titles and the line above name the class this panorama's sky got. A mask that is wrong as a whole is
-# wrong *confidently*: the fused distribution agrees with itself across the mask, so the confidence
-# threshold keeps it. At `conf_thresh=0.5` the pseudo-label keeps almost every pixel, and on this
+# majority class inside that mask. That is right everywhere at once when the majority is *sky*, as it is
+# for this TA (section 1: it keeps the sky), and it would be wrong everywhere at once if the TA called most
+# of the sky *building*. A mask that is wrong as a whole is wrong *confidently*: the fused distribution
+# agrees with itself across the mask, so the confidence threshold keeps it. The same rule hurts the thin
+# objects: a tiny-SAM mask that covers a pole and the facade behind it gives the pole the facade's class
+# (the pole row of section 5). At `conf_thresh=0.5` the pseudo-label keeps almost every pixel, and on this
 # panorama its accuracy is the ensemble's (the coverage line): these labels carry the errors SAM's masks
 # spread as well as the ones they fix, and notebook 05 distils from them as they are.
 
@@ -507,29 +510,29 @@ print(f"full DAR vs TA alone: {row.loc[full_name, 'delta_vs_ta']:+.2f} mIoU poin
 if check_claims:
     assert row.loc[full_name, "pseudo_miou"] > row.loc[full_name, "miou"] + 0.01, \
         "on the pixels it keeps, the pseudo-label's mIoU is above the argmax's on all pixels"
-    assert row.loc[full_name, "miou"] >= row.loc["+ windows h + boundary", "miou"] - 0.01, \
-        "ctcf does not hurt the merged TA"
     if same:
-        assert row.loc[full_name, "delta_lo"] > 0 and row.loc["+ windows h + boundary + vote", "delta_vs_ta"] > 0, \
-            "both fusions gain over the TA alone"
-        assert gain["road"] == gain.max() and gain["road"] > 0.05, "the road gains most"
-        assert gain["sky"] < 0.01, "the sky gains nothing"
-        for name in ("+ windows hv", "tangent", "+ windows hv + boundary + ctcf", "tangent + boundary + ctcf"):
+        for name in (full_name, "+ windows h + boundary + vote"):
+            assert row.loc[name, "delta_lo"] < 0, f"{name}: no gain the interval can tell from 0 (or a loss)"
+        assert gain["pole"] == gain.min() and gain["pole"] < -0.03, "the pole loses most to fusion"
+        for name in ("+ windows hv", "tangent", "tangent + boundary + ctcf"):
             assert row.loc[name, "delta_hi"] < 0, f"{name}: worse than the whole panorama"
 
 # %% [markdown]
 # ### Reading the table
 #
-# - **Both fusions gain over the TA alone** (the `vs TA` column; for the full DAR the paired interval
-#   excludes 0). With a handful of panoramas the intervals of vote and ctcf overlap: this run does not
-#   rank them.
-# - **The gain is the road's**, below the camera, where the stretched TA is unsure: the per-class table
-#   and the line above. The tiny SAM gives few, large masks (the count above), and a large road mask
-#   handed one class turns the whole road right at once. The **sky gains nothing**: its one mask carries
-#   whatever the TA's majority in it is (section 4). That is fusion's price, **error propagation**: a
-#   mask gets one label for all its pixels, right or wrong. ctcf (a mask votes only where the TA's
-#   mean probability of its class is high enough) is designed for SAM ViT-H's many small masks, which this
-#   lab does not run on a CPU.
+# - **Neither fusion gains over the TA alone here** (the `vs TA` column: the paired intervals hold 0 or lie
+#   below it). This TA was trained at the panoramas' resolution and already gets the large regions right
+#   (road, sky, facades: the per-class table); the tiny SAM's few, large masks (the count above) have
+#   nothing to add there. Where the TA is weak, on small and thin objects, those masks are too coarse to
+#   help.
+# - **The pole loses most**: a SAM mask that spans a pole and what stands behind it takes the majority
+#   class, and the pole is never the majority. That is fusion's price, **error propagation**: a mask gets one
+#   label for all its pixels, right or wrong. ctcf (a mask votes only where the TA's mean probability of its
+#   class is high enough) is designed for SAM ViT-H's many small masks, which this lab does not run on a
+#   CPU; GoodSAM's gain rests on masks finer than the TA's errors, and the bundled tiny SAM does not give
+#   them (`data_scripts/README.md`: the same finding on 16 panoramas per split; a 128 × 256 TA that did
+#   gain from the same masks, on the road below the camera where it was unsure; and SAM run per window,
+#   four times the masks, which brings back about 2 points on one split: Your turn 1).
 # - **Windows that see less than the full height** (`"hv"`, tangent views) are *worse* than the whole
 #   panorama, intervals below 0: this TA learned wide pinhole views with the horizon in the middle, and a
 #   window of sky and roofs, or a view straight down, is further from them than the whole ERP. The
@@ -584,18 +587,19 @@ print(f"notebook ran in {lab.elapsed():.0f} s")
 # %% [markdown]
 # ## What we saw, and what comes next
 #
-# - A TA trained on pinhole views loses mIoU on panoramas (section 1 prints both scores and the gap).
-#   Per latitude band, read mIoU beside pixel accuracy: at the bottom most pixels are right though the
-#   band mIoU is low; at the top both are low, because the TA calls most of the sky building.
+# - A TA trained on pinhole views loses mIoU on panoramas (section 1 prints both scores and the gap). The
+#   loss is on the small and thin objects near the horizon, which the panorama draws several times
+#   narrower than the pinholes did; the sky and the road keep their scores. Per latitude band, read mIoU
+#   beside pixel accuracy: at the bottom most pixels are right though the band mIoU is low.
 # - The gap is not only stretching: distortion-free tangent views and half-height windows make this TA
 #   *worse*, because it learned wide views with the horizon in the middle. Field of view, pitch and
 #   content are part of the domain gap.
-# - Fusing SAM's masks helps on these panoramas, on the road below the camera above all. A handful of
-#   quick-profile panoramas cannot rank vote against ctcf; `data_scripts/README.md` has the ablation on
-#   16 panoramas per split.
+# - Fusing the tiny SAM's masks does not help this TA: they are larger than its errors, and they cost the
+#   poles. GoodSAM's DAR needs a SAM whose masks are finer than the TA's mistakes; the lesson to carry is
+#   *when* fusion can help, which the ablation table measures instead of assuming.
 # - Fusion spreads the TA's errors as well as fixing them: a SAM mask gets one class for all its pixels,
-#   and a mask that is wrong as a whole (the sky as building) is wrong with confidence, so the threshold
-#   keeps it. The pseudo-labels notebook 05 learns from are the ensemble's labels, errors included.
+#   and a mask that is wrong as a whole is wrong with confidence, so the threshold keeps it. The
+#   pseudo-labels notebook 05 learns from are the ensemble's labels, errors included.
 # - Notebook 05 trains a compact panoramic student from these ensemble logits and pseudo-labels
 #   (plus the TA's multi-level features) with MKA.
 

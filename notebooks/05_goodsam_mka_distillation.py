@@ -435,42 +435,46 @@ if check_claims:
 # ## 5b. The shipped student, fully trained
 #
 # The runs above are a short live demo. The package also ships a student trained by the full recipe
-# (`data_scripts/train_student.py`: 96 unlabelled panoramas at 128 x 256, DAR with the vote fusion, full
-# MKA, 4000 steps; the command and its training time are in `data_scripts/README.md`). It is scored on
+# (`data_scripts/train_student.py`: 96 unlabelled panoramas at 256 x 512, DAR with a guarded vote, full
+# MKA, 2000 steps; the command and its training time are in `data_scripts/README.md`). It is scored on
 # `n_test` test panoramas beside the TA, with a 95 % bootstrap interval over panoramas and the paired
-# difference (both models on the same panoramas, resampled together), at the size it was trained at and
-# at this notebook's 64 x 128. With a few panoramas the interval is wide: read it before the point value.
-# If it holds 0, the student *reaches* its TA; "beats" needs an interval above 0.
+# difference (both models on the same panoramas, resampled together), at the size it was trained at
+# (`goodsam.STUDENTS["tiny-synth"].train_hw`) and at this notebook's 64 x 128. With a few panoramas the
+# interval is wide: read it before the point value. If it holds 0, the student *reaches* its TA; "beats"
+# needs an interval above 0.
 # `data_scripts/README.md` scores the same student on 16 panoramas of each held-out split.
 
 # %%
 if cfg.teacher == "tiny-synth":
     shipped = goodsam.load_student("tiny-synth", device=dev)
-
-    test_128 = data.SyntheticPanoramas("test", cfg.n_test, (128, 256), seed=seed)
-    cm_ta = goodsam.evaluate_miou(ta, test_128, K, device=dev)["confusions"]
-    cm_shipped = goodsam.evaluate_miou(shipped, test_128, K, device=dev)["confusions"]
+    train_hw = goodsam.STUDENTS["tiny-synth"].train_hw               # the ERP size it was distilled at
+    size = f"{train_hw[0]} x {train_hw[1]}"
+    test_big = data.SyntheticPanoramas("test", cfg.n_test, train_hw, seed=seed)
+    cm_ta = goodsam.evaluate_miou(ta, test_big, K, device=dev)["confusions"]
+    cm_shipped = goodsam.evaluate_miou(shipped, test_big, K, device=dev)["confusions"]
     cm_shipped_small = goodsam.evaluate_miou(shipped, test, K, device=dev)["confusions"]   # the demo's 64 x 128
     shipped_table = pd.DataFrame([
-        {"model": f"TA ({cfg.teacher})", "size": "128 x 256", "params (M)": round(n_ta / 1e6, 2),
+        {"model": f"TA ({cfg.teacher})", "size": size, "params (M)": round(n_ta / 1e6, 2),
          "test mIoU (%)": ci_text(cm_ta), "minus TA (points)": ""},
-        {"model": "shipped student (full recipe)", "size": "128 x 256",
+        {"model": "shipped student (full recipe)", "size": size,
          "params (M)": round(shipped.num_parameters() / 1e6, 2), "test mIoU (%)": ci_text(cm_shipped),
          "minus TA (points)": ci_text(cm_shipped, cm_ta)},
         {"model": "shipped student (full recipe)", "size": f"{H} x {W}",
          "params (M)": round(shipped.num_parameters() / 1e6, 2), "test mIoU (%)": ci_text(cm_shipped_small),
          "minus TA (points)": ci_text(cm_shipped_small, ta_cms)},
     ]).set_index("model")
-    print(f"n = {len(test_128)} test panoramas at each size; the TA at {H} x {W} is in the table of section 5")
+    print(f"n = {len(test_big)} test panoramas at each size; the TA at {H} x {W} is in the table of section 5")
     display(shipped_table)
     d_s, lo_s, hi_s = (100 * v for v in bootstrap.miou_bootstrap_ci(cm_shipped, cm_ta))
     d_small = 100 * bootstrap.miou_bootstrap_ci(cm_shipped_small, ta_cms)[0]
+    m_big, m_small = (100 * bootstrap.miou_bootstrap_ci(c)[0] for c in (cm_shipped, cm_shipped_small))
     verdict_s = "beats" if lo_s > 0 else "falls short of" if hi_s < 0 else "reaches (cannot be told apart from)"
-    print(f"shipped student minus TA at 128 x 256: {d_s:+.1f} [{lo_s:+.1f}, {hi_s:+.1f}] points: it {verdict_s} its "
+    print(f"shipped student minus TA at {size}: {d_s:+.1f} [{lo_s:+.1f}, {hi_s:+.1f}] points: it {verdict_s} its "
           f"TA, with {n_ta / shipped.num_parameters():.1f}x fewer parameters; at {H} x {W}: {d_small:+.1f} points")
+    print(f"the shipped student's mIoU: {m_big:.1f} at {size}, {m_small:.1f} at {H} x {W}")
     if check_claims:
-        assert hi_s > 0, "the shipped student reaches its TA at the size it was trained at"
-        assert d_small < min(0, d_s - 5), "a student learns the scale it is trained at: smaller, it falls behind"
+        assert d_s < 0 and lo_s > -12, "the shipped student stays below its TA, within a few points of it"
+        assert m_small < 0.6 * m_big, "a student learns the scale it is trained at: at a quarter of it, it is lost"
 
 # %% [markdown]
 # ## 6. Predictions against the ground truth
@@ -534,10 +538,12 @@ print(f"notebook run time: {lab.elapsed():.0f} s")
 #   the large classes only (road, building, sky), score below their TA (the verdict line of section 5),
 #   and their loss terms are ranked only by a paired interval that excludes 0. That is a budget, not a
 #   verdict on MKA.
-# - The shipped student, trained by the full recipe (4000 steps on 96 unlabelled panoramas at
-#   128 × 256), reaches its TA at that size with a fraction of its parameters (the verdict line of
-#   section 5b), and falls behind it at 64 × 128: a student learns the scale it is trained at. GoodSAM
-#   reports a student that *beats* its teacher; read the interval before using that word here.
+# - The shipped student, trained by the full recipe (2000 steps on 96 unlabelled panoramas at
+#   256 × 512), stays a few points below its TA at that size with a fifth of its parameters (the verdict
+#   line of section 5b), and loses most of its score at 64 × 128: a student learns the scale it is
+#   trained at. GoodSAM reports a student that *beats* its teacher, because its DAR labels are better
+#   than the teacher's own predictions; with the bundled tiny SAM they are barely better (notebook 04,
+#   `data_scripts/README.md`), so the student has little to learn beyond its TA.
 #
 # Next: notebook 06 runs the whole pipeline end to end and compares it with the papers' claims.
 

@@ -25,7 +25,7 @@
 #   filling the prompt box.
 # - **GoodSAM**: on held-out panoramas, the pinhole-trained teacher assistant (TA) alone, the DAR
 #   ensemble (TA windows + SAM masks), and the shipped student distilled by MKA
-#   (`goodsam.load_student("tiny-synth")`), all at 128 x 256, the size the student was trained at. A
+#   (`goodsam.load_student("tiny-synth")`), all at 256 x 512, the size the student was trained at. A
 #   short live MKA run is kept as a labelled *demo* row: it shows the mechanics, not the result.
 # - A **scorecard** that separates what holds **by construction** (parameter counts) from what is
 #   **measured**, states the rule behind each verdict and counts the verdicts by rule; a section on
@@ -175,11 +175,11 @@ assert (s["miou_lo"] <= s["miou"]).all() and (s["miou"] <= s["miou_hi"]).all() a
 # ## 2 · GoodSAM: the TA, DAR and the shipped student on held-out panoramas
 # The TA was trained on labelled pinhole renders only. DAR runs it in full-height sliding windows over
 # each panorama, down-weights window borders and fuses SAM's "everything" masks, with the paper's
-# **ctcf** fusion and with **vote** (each mask takes the TA's majority class: the fusion the shipped
-# student learned from). The shipped student (`data_scripts/train_student.py`: 96 unlabelled
-# panoramas, DAR vote pseudo-labels, full MKA, 4000 steps) was trained at 128 x 256, so every model is
-# scored there, by the one scorer of the lab (`goodsam.evaluate_miou` for a model,
-# `goodsam.evaluate_labels` for DAR's label maps). Each mIoU is the dataset mIoU (confusion matrices
+# **ctcf** fusion and with **vote** (each mask takes the TA's majority class; the shipped student learned
+# from a guarded vote). The shipped student (`data_scripts/train_student.py`: 96 unlabelled panoramas,
+# DAR pseudo-labels, full MKA, 2000 steps) was trained at 256 x 512, so every model is scored there, by
+# the one scorer of the lab (`goodsam.evaluate_miou` for a model, `goodsam.evaluate_labels` for DAR's
+# label maps). Each mIoU is the dataset mIoU (confusion matrices
 # summed over panoramas) in points, with a 95 % bootstrap interval over panoramas; "minus TA" is
 # paired (both on the same panoramas, resampled together). Ground truth is read only here, for scoring.
 
@@ -189,7 +189,7 @@ ta = goodsam.load_teacher(cfg.teacher, device=dev)
 n_ta = sum(p.numel() for p in ta.parameters())
 # the shipped student belongs to the bundled TA; with another TA only the live demo student is scored
 shipped = goodsam.load_student("tiny-synth", device=dev) if cfg.teacher == "tiny-synth" else None
-eval_hw = (128, 256) if shipped is not None else tuple(cfg.erp_hw)
+eval_hw = goodsam.STUDENTS["tiny-synth"].train_hw if shipped is not None else tuple(cfg.erp_hw)   # its size
 test = data.SyntheticPanoramas("test", cfg.n_test, eval_hw, seed=seed)
 dar = goodsam.dar_labels(ta, sam_model, fusions=("vote", "ctcf"))     # SAM masks once per panorama, both fusions
 scores = {"TA": goodsam.evaluate_miou(ta, test, K, batch_size=1, device=dev, keep=2),
@@ -198,7 +198,7 @@ if shipped is not None:
     scores["shipped student"] = goodsam.evaluate_miou(shipped, test, K, batch_size=1, device=dev, keep=2)
 names = {"TA": f"TA {cfg.teacher} (whole ERP)", "DAR vote": "DAR ensemble, vote (TA windows + SAM)",
          "DAR ctcf": "DAR ensemble, ctcf (the paper's fusion)",
-         "shipped student": "shipped student tiny (full recipe, 4000 steps)"}
+         "shipped student": "shipped student tiny (full recipe, 2000 steps)"}
 gs = report.goodsam_table(scores, baseline="TA", labels=names, size=f"{eval_hw[0]} x {eval_hw[1]}",
                           params={"TA": n_ta, "shipped student": shipped.num_parameters() if shipped else None})
 print(f"{len(test)} test panoramas: section time {time.time() - t_section:.0f} s")
@@ -308,11 +308,16 @@ counts
 #   `SAM - fill box, GT box` lies below 0 over all objects: the size table puts the loss on the
 #   objects under 2k px, most of the objects here, while on larger objects the interval includes 0 (the
 #   right-hand scatter: the small objects sit below the diagonal).
-# - **GoodSAM: 8 panoramas cannot decide.** DAR (ctcf and vote) and the shipped student score above
-#   the TA in their point values, the student with far fewer parameters; whether an interval over 8
-#   panoramas excludes 0 is what the scorecard reads, and it changes with `seed` (Your turn 1). The
-#   16-panorama held-out runs in `data_scripts/README.md` (sections "GoodSAM DAR" and "The GoodSAM
-#   student") are the evidence for these two claims.
+# - **GoodSAM's two claims do not reproduce with the bundled models, for a reason the lab measures.**
+#   The TA was trained at the panoramas' resolution and already gets the large regions right; the tiny
+#   SAM's few, large masks add little it lacks: DAR moves the TA by a point or two, with intervals that
+#   held 0 at every seed we tried (here over 8 panoramas; over 16 per held-out split in
+#   `data_scripts/README.md`, section "GoodSAM DAR"). The shipped student,
+#   distilled from those labels with a fifth of the TA's parameters, stays below its TA (its point value;
+#   whether the 8-panorama interval excludes 0 moves with `seed`, Your turn 1; on 16 panoramas see "The
+#   GoodSAM student"). GoodSAM's student beats its teacher because DAR's labels are better than the
+#   teacher's own predictions, which needs SAM masks finer than the teacher's errors (SAM ViT-H's many
+#   small masks, not a 4M-parameter SAM on a CPU).
 # - **The live demo student scores below its TA** (its point value): 150 steps on 6 panoramas show the
 #   mechanics and are no evidence about the method.
 # - **GoodSAM's headline (+3.75 mIoU over the best domain-adaptation method on DensePASS) is not
@@ -341,7 +346,9 @@ if check_claims and sam_checkpoint == "tiny-synth" and plugins == "tiny-synth":
     assert (sizes["low"].iloc[1:] < 0).all() and (sizes["high"].iloc[1:] > 0).all(), "larger: interval holds 0"
 if check_claims and shipped is not None:
     g = gs.set_index("name")
-    assert (g.loc[["DAR vote", "DAR ctcf", "shipped student"], "minus TA"] > 0.5).all(), "above the TA (point values)"
+    for name in ("DAR vote", "DAR ctcf"):
+        assert abs(g.loc[name, "minus TA"]) < 3, f"{name}: within a couple of points of the TA alone"
+    assert g.loc["shipped student", "minus TA"] < 0, "the shipped student is below its TA (point value)"
     assert g.loc["shipped student", "params (M)"] < g.loc["TA", "params (M)"] / 3, "with far fewer parameters"
 if check_claims:
     assert demo.set_index("name").loc["live demo student", "minus TA"] < -1, "the live demo is below its TA"
@@ -401,9 +408,10 @@ print(f"notebook run time: {lab.elapsed():.0f} s")
 # - **Stable-SAM does not reproduce here, and the report says what it sees instead**: the plugins change
 #   no setting by more than a few hundredths of IoU, and this SAM loses little to a casual box in the
 #   first place. Why, in terms of the decoder's attention, this report does not measure.
-# - **GoodSAM needs more panoramas than a quick run has.** DAR and the shipped student are above the TA
-#   in their point values here; the verdicts move with the seed, and the held-out runs of
-#   `data_scripts/README.md` are where the two claims are decided. The live demo shows the mechanics only.
+# - **GoodSAM's gains need a SAM finer than the teacher's errors.** With a TA that already sees poles and
+#   people, the tiny SAM's large masks give DAR little to add (a point or two), and the student,
+#   taught by those labels, stays below its TA. The mechanics run end to end; the effect needs GoodSAM's
+#   SAM ViT-H, which the full profile takes. The live demo shows the mechanics only.
 # - `report.html` in `out_dir` carries all of this, the caveat on top, in one file; `claims.csv`,
 #   `stable_sam.csv`, `stable_sam_paired.csv` and `goodsam.csv` hold the numbers. For the real thing:
 #   `gsam-lab run 06 --profile full -p device=cuda -p sam_checkpoint=<sam_vit_h.pth>` with a DensePASS

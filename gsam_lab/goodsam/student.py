@@ -158,11 +158,13 @@ class StudentSpec(BundledFile):
     filename: str
     description: str = ""
     bundled: bool = True
+    #: (H, W) of the panoramas it was distilled at: score it there (a student learns the scale it is trained at)
+    train_hw: Optional[Tuple[int, int]] = None
 
 
 #: name -> :class:`StudentSpec` (a :class:`gsam_lab.registry.Registry`; ``register_student`` adds one)
 STUDENTS: "Registry[StudentSpec]" = Registry("student", hint="or the path of a file written by Student.save", specs=(
-    StudentSpec("tiny-synth", "student_synth.pt",
+    StudentSpec("tiny-synth", "student_synth.pt", train_hw=(256, 512),
                 description="tiny SegFormer student (0.46M) distilled with MKA from DAR pseudo-labels, 9 classes"),
 ))
 

@@ -163,7 +163,7 @@ class TeacherSpec:
 TEACHERS: "Registry[TeacherSpec]" = Registry("teacher", hint="or a Hugging Face SegFormer id, a folder or a .pt file",
                                              specs=(
     TeacherSpec("tiny-synth", "teacher_tiny_synth.pt", bundled=True,
-                description="tiny SegFormer (~2.2M params) trained on synthetic pinhole renders, 9 classes"),
+                description="tiny SegFormer (~2.3M params) trained on synthetic 256 x 512 pinhole renders, 9 classes"),
     TeacherSpec("segformer-b5-cityscapes", "nvidia/segformer-b5-finetuned-cityscapes-1024-1024",
                 description="GoodSAM's TA: SegFormer-B5 (85M) fine-tuned on Cityscapes, 19 classes"),
     TeacherSpec("segformer-b2-cityscapes", "nvidia/segformer-b2-finetuned-cityscapes-1024-1024",
