@@ -32,7 +32,7 @@
 # The paper leaves many details open; every reading here is a function argument
 # (`goodsam.dar(teacher, sam_model, erp, windows=..., boundary=..., fusion=...)`), so you can compare them.
 #
-# **Run time:** quick profile (bundled tiny TA and tiny SAM, 256×512 synthetic panoramas) about 40 s on 2
+# **Run time:** quick profile (bundled tiny TA and tiny SAM, 256×512 synthetic panoramas) about 55 s on 2
 # idle CPU cores (`gsam-lab run 04`; two to three times longer when other work shares the cores); full
 # profile (SegFormer-B5 Cityscapes TA, SAM ViT-H, 1024×2048 panoramas or DensePASS): not measured.
 

@@ -36,7 +36,7 @@
 # 5. score everything on held-out test panoramas and look at predictions against the ground truth;
 # 6. (full profile) train SegFormer-B0 / B1 / B2 students on a GPU.
 #
-# **Run time:** quick profile (tiny student, 64×128 panoramas, CPU) about 60 s on 2 idle CPU cores
+# **Run time:** quick profile (tiny student, 64×128 panoramas, CPU) about 65 s on 2 idle CPU cores
 # (`gsam-lab run 05`; two to three times longer when other work shares the cores); full profile
 # (B0/B1/B2 students, 512×1024, thousands of steps): not measured, hours on one GPU by the step count.
 
