@@ -50,6 +50,8 @@ def parse(argv=None):
     p.add_argument("--pseudo-root", default=None, help="a goodsam.PseudoLabelDataset folder instead of running DAR")
     p.add_argument("--windows", default="h", help="DAR windows: none | h | hv | tangent")
     p.add_argument("--fusion", default="ctcf", help="DAR fusion: none | vote | ctcf")
+    p.add_argument("--sam-method", default="grid", choices=("grid", "windows"),
+                   help="DAR's SAM masks: grid on the whole ERP, or on each 'h' window (finer masks, 4x the SAM time)")
     p.add_argument("--min-share", type=float, default=None,
                    help="vote only: the guarded vote's class-consistency share (default: the rule's)")
     p.add_argument("--keep-confident", type=float, default=None,
@@ -93,12 +95,12 @@ def fusion_kwargs(args) -> dict:
     return {k: v for k, v in guards.items() if v is not None}
 
 
-def dar_item(teacher, sam_model, pano, index: int, windows: str, fusion: str, kwargs: dict):
+def dar_item(teacher, sam_model, pano, index: int, windows: str, fusion: str, kwargs: dict, sam_method: str):
     """DAR on one panorama: dict image 3xHxW, pseudo_label HxW, ensemble_logits KxHxW (fp16), semantic
     HxW (kept for reference only: the pseudo-labels' own mIoU), index."""
     with torch.no_grad():
         res = goodsam.dar(teacher, sam_model, pano["image"], windows=windows, boundary=True, fusion=fusion,
-                          fusion_kwargs=kwargs)
+                          fusion_kwargs=kwargs, sam_kwargs=dict(method=sam_method))
     return {"image": pano["image"], "pseudo_label": res.pseudo_label.cpu().long(),
             "ensemble_logits": res.ensemble_logits.cpu().half(), "semantic": pano["semantic"], "index": index}
 
@@ -115,6 +117,7 @@ def pseudo_dataset(args, teacher, main: bool, dev):
     kwargs = fusion_kwargs(args)
     settings = [args.teacher, args.sam, args.windows, args.fusion, list(args.hw), args.seed, data.RENDERER_VERSION,
                 weights] + ([kwargs] if kwargs else [])      # no guards: the key of the folders made before them
+    settings += [] if args.sam_method == "grid" else [args.sam_method]
     key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:12]
     folder = Path(args.out_dir) / f"pseudo_{key}"
     files = [folder / f"{i:06d}.pt" for i in range(args.n_train)]
@@ -125,7 +128,8 @@ def pseudo_dataset(args, teacher, main: bool, dev):
         # fusion "none" without SAM (sam_model None): DAR keeps the TA windows and their border down-weighting only
         panos = data.SyntheticPanoramas("train", args.n_train, tuple(args.hw), seed=args.seed)
         for i in progress_bar(todo, desc="DAR pseudo-labels", disable=args.no_progress):
-            atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion, kwargs), files[i])
+            atomic_save(dar_item(teacher, sam_model, panos[i], i, args.windows, args.fusion, kwargs, args.sam_method),
+                        files[i])
         print(f"DAR on {len(todo)} train panoramas: {time.time() - t0:.0f} s -> {folder}", flush=True)
     while not all(f.exists() for f in files):   # other ranks (before the process group exists): wait for rank 0
         time.sleep(2)

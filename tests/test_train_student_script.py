@@ -26,3 +26,10 @@ def test_vote_guards_become_fusion_kwargs(script):
 def test_guards_without_the_vote_are_refused(script):
     with pytest.raises(SystemExit, match="--fusion vote"):
         script.fusion_kwargs(script.parse(["--fusion", "ctcf", "--min-share", "0.6"]))
+
+
+def test_sam_method_is_grid_or_windows(script):
+    assert script.parse([]).sam_method == "grid"
+    assert script.parse(["--sam-method", "windows"]).sam_method == "windows"
+    with pytest.raises(SystemExit):
+        script.parse(["--sam-method", "tangent"])
