@@ -42,9 +42,12 @@ def main(argv=None):
     k = data.NUM_CLASSES
     models = [(f"TA {args.teacher}", goodsam.load_teacher(args.teacher, device=dev))]
     files = args.students or [None]
-    models += [("shipped student" if f is None else Path(f).stem,
-                goodsam.load_student("tiny-synth" if f is None else f, device=dev))
-               for f in files]
+    stems = [None if f is None else Path(f).stem for f in files]
+    # two files of the same name: their folders tell them apart
+    names = ["shipped student" if f is None else s if stems.count(s) == 1 else f"{Path(f).parent.name}/{s}"
+             for f, s in zip(files, stems)]
+    models += [(name, goodsam.load_student("tiny-synth" if f is None else f, device=dev))
+               for name, f in zip(names, files)]
     cms = {name: goodsam.evaluate_miou(m, panos, k, batch_size=1, device=dev)["confusions"] for name, m in models}
     base = cms[models[0][0]]
     rows = []
