@@ -1,21 +1,15 @@
 """data_scripts/download_checkpoints.py: size and checksum checks, atomic writes, no overwrite, dry run."""
 import hashlib
-import importlib.util
-from pathlib import Path
 
 import pytest
+from datascripts import load_script
 
 from gsam_lab.sam import registry
-
-SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "download_checkpoints.py"
 
 
 @pytest.fixture(scope="module")
 def dl():
-    spec = importlib.util.spec_from_file_location("download_checkpoints", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("download_checkpoints", "download_checkpoints")
 
 
 @pytest.fixture()

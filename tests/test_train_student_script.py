@@ -1,18 +1,11 @@
 """data_scripts/train_student.py: the guarded vote's settings reach DAR, and only the vote takes them."""
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "train_student.py"
+from datascripts import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_student_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("train_student")
 
 
 def test_vote_guards_become_fusion_kwargs(script):

@@ -1,24 +1,19 @@
 """data_scripts/train_teacher.py on the training scaffold: resume of the same job only, --no-resume,
 the per-run budget, NaN stop (tiny in-memory data, no rendering)."""
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from datascripts import load_script
 
 from gsam_lab.training import ResumeMismatch
 from gsam_lab.utils import seed_everything
 
-SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "train_teacher.py"
-
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_teacher_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("train_teacher")
 
 
 def _data(nan=False):
