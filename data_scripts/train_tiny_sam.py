@@ -23,6 +23,18 @@ from gsam_lab.recipes.tiny_sam import TrainConfig, train_tiny_sam
 from gsam_lab.utils import cache_dir
 
 
+def _class_weight(text: str):
+    """``"pole=2"`` -> ``("pole", 2.0)``; the class must be one of the synthetic world's."""
+    from gsam_lab.data import CLASSES
+    name, sep, weight = text.partition("=")
+    if not sep or name not in CLASSES:
+        raise argparse.ArgumentTypeError(f"expected CLASS=WEIGHT with CLASS one of {', '.join(CLASSES)}, got {text!r}")
+    try:
+        return name, float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the weight of {name!r} must be a number, got {weight!r}") from None
+
+
 def main(argv=None) -> int:
     d = TrainConfig()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,7 +56,16 @@ def main(argv=None) -> int:
             ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=getattr(d, f.name))
         elif f.type in ("str", str):
             ap.add_argument("--" + f.name.replace("_", "-"), default=getattr(d, f.name))
+        elif f.name == "class_weight":          # --class-weight pole=2 person=2 (nothing after it: no boost)
+            ap.add_argument("--class-weight", nargs="*", type=_class_weight, default=d.class_weight,
+                            metavar="CLASS=WEIGHT")
+        else:                                   # tuples of numbers: --view-mix 0.6 0.15 0.25 0
+            ap.add_argument("--" + f.name.replace("_", "-"), nargs=len(getattr(d, f.name)), type=float,
+                            default=getattr(d, f.name))
     args = ap.parse_args(argv)
+    for f in dataclasses.fields(TrainConfig):
+        if isinstance(getattr(d, f.name), tuple):
+            setattr(args, f.name, tuple(getattr(args, f.name)))
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)

@@ -230,9 +230,11 @@ plt.show()
 # Now the correction. We put a negative click (red cross) in the middle of the largest piece of spill,
 # and ask again with both clicks. Meta's SAM was trained interactively: after each click, its previous
 # mask's logits come back in as `mask_input`, for up to 11 rounds, and its predictor example does the
-# same. The bundled tiny SAM was trained on single prompts (`data_scripts/train_tiny_sam.py`: boxes or
-# clicks, sometimes one near-miss negative click) and never with a `mask_input`; the last panel shows
-# what feeding it one does.
+# same. The bundled tiny SAM was trained on single prompts (boxes or clicks); afterwards only the small
+# layers that read `mask_input` were trained on SAM's interactive simulation, everything else frozen, so
+# that a first prompt gives exactly the masks it gave before. On held-out renders a previous mask fed back
+# that way no longer spoils the answer, but it does not improve on the clicks alone either
+# (`data_scripts/README.md` has the numbers); the last panel shows one case.
 
 # %%
 spill = cands[pick].mask & ~gt_c

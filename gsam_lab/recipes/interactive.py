@@ -3,6 +3,7 @@
 Every round of the simulation compares the model's mask with the object in SAM's padded input frame:
 :func:`targets_in_input_frame` puts the object there, :func:`outside_box_weight` weighs the pixels of a
 box-prompted round, and :func:`error_clicks` draws the next round's corrective click from the error region.
+:func:`mask_input_adapter` readies a trained model for learning refinement alone.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["targets_in_input_frame", "outside_box_weight", "error_clicks"]
+__all__ = ["targets_in_input_frame", "outside_box_weight", "error_clicks", "mask_input_adapter"]
 
 
 def targets_in_input_frame(masks: np.ndarray, input_size, img_size: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -58,3 +59,22 @@ def error_clicks(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
     labels = torch.where(has, labels, torch.full_like(labels, -1))
     points = torch.stack([xs, ys], 1).float() + 0.5
     return points[:, None], labels[:, None]
+
+
+def mask_input_adapter(model, reset: bool = True) -> torch.nn.Module:
+    """Make the prompt encoder's mask path answer any ``mask_input`` exactly as "no mask", and freeze the rest.
+
+    SAM adds ``mask_downscaling(mask_input)`` to the image embedding where a mask is given and the learned
+    ``no_mask_embed`` where none is. Zeroing the path's last 1 x 1 convolution and setting its bias to
+    ``no_mask_embed`` makes both the same, so the model's answers do not change; training the path from
+    there teaches refinement without touching what a first prompt gives. ``reset=False`` keeps the path as it
+    is (to continue training one). Returns the path (trainable).
+    """
+    path = model.prompt_encoder.mask_downscaling
+    if reset:
+        last = path[-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.copy_(model.prompt_encoder.no_mask_embed.weight[0])
+    model.requires_grad_(False)
+    return path.requires_grad_(True)

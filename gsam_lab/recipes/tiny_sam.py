@@ -27,6 +27,11 @@ follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A),
   ``first_round_weight`` times. Pixels outside a box prompt weigh ``1 + outside_box_weight`` in the BCE.
   ``aux_weight`` adds a dense auxiliary loss on the image embedding (a 1 x 1 convolution predicts
   each pixel's class and whether it lies on a boundary), a gradient at every pixel for the encoder.
+* **refinement as an adapter** (``train_only="mask_input"``): everything is frozen except the prompt
+  encoder's mask path (the small convolutions that turn ``mask_input`` into a dense embedding), which
+  starts out answering any mask exactly as "no mask" (:func:`.interactive.mask_input_adapter`). A first
+  prompt then gives the same masks as before, bit for bit, and the rounds with ``mask_input`` learn to
+  use it.
 * **optimisation**: AdamW, warm-up then cosine decay (the encoder at ``encoder_lr_scale`` x the rate),
   gradient clipping; ``init`` starts from earlier weights (a warm restart). Built on :mod:`gsam_lab.training`
   (checkpoints that verify the job, time budget, NaN stop). ``amp=1``: bfloat16 autocast for the encoder and
@@ -59,7 +64,7 @@ from gsam_lab.training import Checkpoint, fingerprint, train, warmup_cosine
 from gsam_lab.utils import progress_bar, resolve_device
 
 from .dense_aux import DenseAuxHead, dense_aux_loss
-from .interactive import error_clicks, outside_box_weight, targets_in_input_frame
+from .interactive import error_clicks, mask_input_adapter, outside_box_weight, targets_in_input_frame
 
 __all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_training_prompt", "sample_targets",
            "error_clicks"]
@@ -97,6 +102,8 @@ class TrainConfig:
     aux_semantic: float = 0.2      # weight of the semantic term inside it
     amp: int = 1                   # 1: bfloat16 autocast for the image encoder and mask decoder
     encoder_lr_scale: float = 1.0  # the image encoder's learning rate = lr x this (0: encoder frozen)
+    train_only: str = "all"        # "mask_input": only the prompt encoder's mask path learns (see mask_input_adapter)
+    reset_mask_path: int = 1       # with train_only="mask_input": 1 starts the path at "no mask", 0 keeps init's path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,17 +321,27 @@ def job_fingerprint(cfg: TrainConfig, model) -> Dict[str, str]:
                        model=model)
 
 
+TRAIN_ONLY = ("all", "mask_input")
+
+
 def _training_mode(model, cfg: TrainConfig):
-    """``model.train()``, except a frozen encoder (``encoder_lr_scale=0``), which stays in eval mode: its
-    BatchNorm layers keep the running statistics it was trained with instead of drifting with the new data."""
+    """``model.train()``, except frozen parts, which stay in eval mode: a frozen encoder (``encoder_lr_scale=0``
+    or ``train_only="mask_input"``) keeps the BatchNorm statistics it was trained with instead of drifting."""
     model.train()
-    if cfg.encoder_lr_scale == 0:
+    if cfg.encoder_lr_scale == 0 or cfg.train_only == "mask_input":
         model.image_encoder.eval()
     return model
 
 
 def _optimizer(model, aux_head, cfg: TrainConfig):
     """AdamW and its parameters: the encoder at ``encoder_lr_scale`` x the rate (0: frozen), the rest at the rate."""
+    if cfg.train_only not in TRAIN_ONLY:
+        raise ValueError(f"train_only must be one of {TRAIN_ONLY}, got {cfg.train_only!r}")
+    if cfg.train_only == "mask_input":
+        if aux_head is not None:
+            raise ValueError("train_only='mask_input' freezes the encoder: set aux_weight=0")
+        params = list(mask_input_adapter(model, reset=bool(cfg.reset_mask_path)).parameters())
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay), params
     model.image_encoder.requires_grad_(cfg.encoder_lr_scale > 0)
     encoder = [p for p in model.image_encoder.parameters() if p.requires_grad]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("image_encoder.")]
