@@ -38,10 +38,11 @@ PROFILE_TABLE = {
            "full": dict(teacher="segformer-b5-cityscapes", student="b0", sweep_students=("b0", "b1", "b2"), steps=8000,
                         batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf")},
     # 06 (results report)
+    # max_objects None: every object of at least 64 px; points_per_side: DAR's SAM grid, as in 04
     "06": {"quick": dict(teacher="tiny-synth", student="tiny", steps=150, erp_hw=(64, 128), n_train=6, n_test=8,
-                         n_pinhole=2, draws=2),
+                         n_pinhole=2, draws=2, max_objects=None, points_per_side=6),
            "full": dict(teacher="segformer-b5-cityscapes", student="b0", steps=8000, erp_hw=(512, 1024), n_train=500,
-                        n_test=200, n_pinhole=50, draws=20)},
+                        n_test=200, n_pinhole=50, draws=20, max_objects=None, points_per_side=32)},
 }
 
 

@@ -87,12 +87,16 @@ n_train: "Optional[int]" = None              # unlabelled training panoramas; No
 n_test: "Optional[int]" = None               # labelled test panoramas; None: 8 quick, 200 full
 n_pinhole: "Optional[int]" = None            # Stable-SAM test images per domain; None: 2 quick, 50 full
 draws: "Optional[int]" = None                # prompt draws per object; None: 2 quick, 20 full
+max_objects: "Optional[int]" = None          # keep only the largest objects per image; None: all of 64 px or more
+points_per_side: "Optional[int]" = None      # DAR's SAM point grid (rows; columns twice that); None: 6 quick, 32 full
 
 # %%
-# one CPU thread: small models and many small ops; one thread per process is fastest on 2 shared cores
-lab = gsam_lab.setup("06", profile, device=device, seed=seed, out_dir=out_dir, threads=1, teacher=teacher,
+# quick: one CPU thread (small models and many small ops: one thread per process is fastest on 2 shared
+# cores); full: every thread (SAM's ViT and the SegFormers are large)
+lab = gsam_lab.setup("06", profile, device=device, seed=seed, out_dir=out_dir,
+                     threads=1 if profile == "quick" else None, teacher=teacher,
                      student=student, steps=steps, erp_hw=erp_hw, n_train=n_train, n_test=n_test,
-                     n_pinhole=n_pinhole, draws=draws)
+                     n_pinhole=n_pinhole, draws=draws, max_objects=max_objects, points_per_side=points_per_side)
 cfg, dev, out = lab.cfg, lab.device, lab.out
 (out / "figures").mkdir(exist_ok=True)
 K = data.NUM_CLASSES
@@ -120,7 +124,7 @@ except stable_sam.PluginCheckpointError:
     stable = stable_sam.StableSam(sam_model, dsp=True, drp=True)
 domains = data.heldout_domains(n_pinhole=cfg.n_pinhole, n_erp=max(1, cfg.n_pinhole // 2), seed=0)
 ev = stable_sam.compare({"SAM": sam_model, "Stable-SAM": stable}, domains, noise=(0.4,), points=(1, 3),
-                        draws=cfg.draws, seed=seed)
+                        draws=cfg.draws, seed=seed, max_objects=cfg.max_objects)
 ev.summary().to_csv(out / "stable_sam.csv", index=False)
 print(f"{cfg.draws} prompt draws per object and setting; section time {time.time() - t_section:.0f} s")
 report.stable_sam_table(ev)
@@ -191,7 +195,8 @@ n_ta = sum(p.numel() for p in ta.parameters())
 shipped = goodsam.load_student("tiny-synth", device=dev) if cfg.teacher == "tiny-synth" else None
 eval_hw = goodsam.STUDENTS["tiny-synth"].train_hw if shipped is not None else tuple(cfg.erp_hw)   # its size
 test = data.SyntheticPanoramas("test", cfg.n_test, eval_hw, seed=seed)
-dar = goodsam.dar_labels(ta, sam_model, fusions=("vote", "ctcf"))     # SAM masks once per panorama, both fusions
+dar = goodsam.dar_labels(ta, sam_model, fusions=("vote", "ctcf"),     # SAM masks once per panorama, both fusions
+                         points_per_side=cfg.points_per_side)
 scores = {"TA": goodsam.evaluate_miou(ta, test, K, batch_size=1, device=dev, keep=2),
           **goodsam.evaluate_labels(dar, test, K, keep=2)}
 if shipped is not None:

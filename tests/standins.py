@@ -18,8 +18,6 @@ file once per test session in a temporary folder.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 import zipfile
 from pathlib import Path
 from typing import Sequence, Tuple
@@ -27,9 +25,8 @@ from typing import Sequence, Tuple
 import numpy as np
 import pytest
 import torch
+from datascripts import load_script
 from PIL import Image
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "data_scripts"
 
 #: DensePASS' image size (a ±35° latitude band of a 2048-wide panorama)
 DENSEPASS_HW: Tuple[int, int] = (400, 2048)
@@ -127,11 +124,7 @@ def make_densepass_zip(path: Path, n_val: int = 2, n_unlabelled: int = 1, seed: 
 
 def prepare_densepass(src: Path, out: Path) -> dict:
     """``data_scripts/prepare_densepass.py --src src --out out`` (the script a GPU user runs)."""
-    spec = importlib.util.spec_from_file_location("prepare_densepass", SCRIPTS / "prepare_densepass.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("prepare_densepass", mod)
-    spec.loader.exec_module(mod)
-    return mod.main(["--src", str(src), "--out", str(out)])
+    return load_script("prepare_densepass", "prepare_densepass").main(["--src", str(src), "--out", str(out)])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ def _params(ckpt, ta, densepass) -> dict:
         "04": dict(sam_p, data_root=str(densepass), teacher=str(ta), erp_hw=(64, 128), n_test=1, n_pinhole=2,
                    points_per_side=2),
         "05": dict(sam_p, teacher=str(ta), steps=2, batch_size=2, erp_hw=(64, 128), n_train=2, n_test=2),
-        "06": dict(sam_p, teacher=str(ta), steps=2, erp_hw=(64, 128), n_train=1, n_test=1, n_pinhole=1, draws=2),
+        "06": dict(sam_p, teacher=str(ta), steps=2, erp_hw=(64, 128), n_train=1, n_test=1, n_pinhole=1, draws=2,
+                   max_objects=2, points_per_side=2),
     }
 
 

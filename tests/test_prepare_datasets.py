@@ -1,27 +1,20 @@
 """data_scripts/prepare_densepass.py and prepare_stanford2d3d.py on tiny fake downloads."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from datascripts import load_script
 from PIL import Image
 
 from gsam_lab import data
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "data_scripts"
-
 
 def _load(name):
-    sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(name, name)
 
 
 def _png(path: Path, arr):

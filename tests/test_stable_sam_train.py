@@ -212,15 +212,13 @@ def test_nan_leaves_the_last_checkpoint_as_it_was(model, tmp_path):
 
 def test_the_training_script_writes_outside_the_package_by_default(monkeypatch, tmp_path):
     """data_scripts/train_stable_sam.py: a run without --out never replaces the shipped plugins."""
-    import importlib.util
     from pathlib import Path
+
+    from datascripts import load_script
 
     from gsam_lab.bundled import ASSETS_DIR
 
-    path = Path(__file__).resolve().parents[1] / "data_scripts" / "train_stable_sam.py"
-    spec = importlib.util.spec_from_file_location("train_stable_sam_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("train_stable_sam")
     outs = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(script.sam, "load_sam", lambda *a, **k: None)
