@@ -59,8 +59,9 @@ def main(argv=None) -> int:
         elif f.name == "class_weight":          # --class-weight pole=2 person=2 (nothing after it: no boost)
             ap.add_argument("--class-weight", nargs="*", type=_class_weight, default=d.class_weight,
                             metavar="CLASS=WEIGHT")
-        else:                                   # tuples of numbers: --view-mix 0.6 0.15 0.25 0
-            ap.add_argument("--" + f.name.replace("_", "-"), nargs=len(getattr(d, f.name)), type=float,
+        else:                                   # tuples of numbers: --view-mix 0.6 0.15 0.25 0, --first-clicks 1 5
+            typ = int if all(isinstance(v, int) for v in getattr(d, f.name)) else float
+            ap.add_argument("--" + f.name.replace("_", "-"), nargs=len(getattr(d, f.name)), type=typ,
                             default=getattr(d, f.name))
     args = ap.parse_args(argv)
     for f in dataclasses.fields(TrainConfig):

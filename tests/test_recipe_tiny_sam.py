@@ -52,6 +52,24 @@ def test_training_prompts_are_valid():
     assert kinds == {"box", "points"}
 
 
+def test_first_clicks_draws_between_its_ends_and_rejects_an_empty_range():
+    m = np.zeros((40, 50), bool)
+    m[10:20, 5:30] = True
+    rng = np.random.default_rng(1)
+    cfg = TrainConfig(box_fraction=0.0, first_clicks=(2, 4))
+    counts = set()
+    for _ in range(40):
+        p = draw_training_prompt(rng, PromptSampler(0), [m, m, m], cfg)
+        k = p["points"].shape[1]
+        assert p["points"].shape == (3, k, 2) and p["labels"].shape == (3, k) and (p["labels"] == 1).all()
+        pos = p["points"].reshape(-1, 2).astype(int)
+        assert m[pos[:, 1], pos[:, 0]].all()                     # every click on the object
+        counts.add(k)
+    assert counts == {2, 3, 4}                                    # both ends drawn, nothing outside
+    with pytest.raises(ValueError, match="first_clicks"):
+        draw_training_prompt(rng, PromptSampler(0), [m], TrainConfig(box_fraction=0.0, first_clicks=(3, 2)))
+
+
 def test_conv_encoder_gives_sams_embedding_layout_and_checks_its_input():
     from gsam_lab.sam.cnn_encoder import ConvImageEncoder
     enc = ConvImageEncoder(img_size=64, widths=(8, 16, 16, 16), depths=(1, 1, 1), pyramid_chans=16, out_chans=32).eval()

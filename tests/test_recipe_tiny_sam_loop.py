@@ -132,10 +132,12 @@ def test_the_script_passes_tuples_and_class_weights_to_the_recipe(monkeypatch, t
     seen = {}
     monkeypatch.setattr(script, "train_tiny_sam", lambda cfg, out, work, **k: seen.update(cfg=cfg) or {"seconds": 0})
     argv = ["--out", str(tmp_path / "o.pt"), "--work-dir", str(tmp_path / "w"), "--view-mix", "0.6", "0.15", "0.25",
-            "0", "--class-weight", "pole=3", "--train-only", "mask_input", "--reset-mask-path", "0"]
+            "0", "--class-weight", "pole=3", "--train-only", "mask_input", "--reset-mask-path", "0",
+            "--first-clicks", "1", "5"]
     assert script.main(argv) == 0
     cfg = seen["cfg"]
     assert cfg.view_mix == (0.6, 0.15, 0.25, 0.0) and cfg.class_weight == (("pole", 3.0),)
+    assert cfg.first_clicks == (1, 5) and all(type(v) is int for v in cfg.first_clicks)   # click counts stay ints
     assert cfg.train_only == "mask_input" and cfg.reset_mask_path == 0
     assert cfg.zoom_context == TrainConfig().zoom_context
     assert script.main(argv[:4] + ["--class-weight"]) == 0 and seen["cfg"].class_weight == ()

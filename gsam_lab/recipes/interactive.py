@@ -2,18 +2,21 @@
 
 Every round of the simulation compares the model's mask with the object in SAM's padded input frame:
 :func:`targets_in_input_frame` puts the object there, :func:`outside_box_weight` weighs the pixels of a
-box-prompted round, and :func:`error_clicks` draws the next round's corrective click from the error region.
+box-prompted round, :func:`draw_training_prompt` gives the first round's prompts and :func:`error_clicks`
+draws the next round's corrective click from the error region.
 :func:`mask_input_adapter` readies a trained model for learning refinement alone.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["targets_in_input_frame", "outside_box_weight", "error_clicks", "mask_input_adapter"]
+from gsam_lab.sam.prompts import PromptSampler
+
+__all__ = ["draw_training_prompt", "targets_in_input_frame", "outside_box_weight", "error_clicks", "mask_input_adapter"]
 
 
 def targets_in_input_frame(masks: np.ndarray, input_size, img_size: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -25,6 +28,23 @@ def targets_in_input_frame(masks: np.ndarray, input_size, img_size: int, device)
     valid = torch.zeros(img_size, img_size, dtype=torch.bool, device=device)
     valid[:h, :w] = True
     return out, valid
+
+
+def draw_training_prompt(rng: np.random.Generator, sampler, masks: List[np.ndarray], cfg) -> Dict[str, np.ndarray]:
+    """First-round prompts for ``masks`` (one kind for all), by a :class:`~gsam_lab.recipes.tiny_sam.TrainConfig`:
+    with probability ``cfg.box_fraction`` ``{"boxes": N x 4}`` with SAM's box noise
+    (:meth:`gsam_lab.sam.PromptSampler.sam_box`, its draws from ``rng``), else ``k`` positive clicks each,
+    ``{"points": N x k x 2, "labels": N x k}``, with ``k`` drawn from ``cfg.first_clicks`` (lo, hi), both ends
+    included. ``sampler`` (a ``PromptSampler``) places the clicks."""
+    if rng.random() < cfg.box_fraction:
+        noisy = PromptSampler(rng)
+        return {"boxes": np.stack([noisy.sam_box(m) for m in masks]).astype(np.float64)}
+    lo, hi = cfg.first_clicks
+    if not 1 <= lo <= hi:
+        raise ValueError(f"first_clicks must be (lo, hi) with 1 <= lo <= hi, got {cfg.first_clicks!r}")
+    k = int(rng.integers(lo, hi + 1))
+    pts, labs = zip(*(sampler.points(m, k) for m in masks))
+    return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
 
 
 def outside_box_weight(boxes: torch.Tensor, valid: torch.Tensor, extra: float) -> torch.Tensor:

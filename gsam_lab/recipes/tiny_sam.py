@@ -15,9 +15,9 @@ follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A),
   object is: road, sky, ...).
 * **interactive rounds**, as SAM's simulation: the first prompt is a box (the tight box with SAM's
   corner noise, std 10 % of the side and at most 8 px) with probability ``box_fraction``, else one
-  positive click; then ``rounds - 1`` corrective rounds add one click sampled uniformly from the
-  error region of the previous mask (positive where the object was missed, negative where the mask
-  spilled), each with the previous round's low-res logits as ``mask_input``; then
+  positive click (SAM's choice; ``first_clicks`` draws 1 to k, as the single-prompt recipe did); then
+  ``rounds - 1`` corrective rounds add one click sampled uniformly from the error region of the previous
+  mask (positive where the object was missed, negative where the mask spilled), each with the previous round's low-res logits as ``mask_input``; then
   ``mask_only_rounds`` rounds with the previous logits and no new click. The image embedding is
   computed once per image and every round reuses it.
 * **loss** per round: BCE + dice on the masks (``focal_weight`` / ``bce_weight`` switch to SAM's
@@ -64,7 +64,13 @@ from gsam_lab.training import Checkpoint, fingerprint, train, warmup_cosine
 from gsam_lab.utils import progress_bar, resolve_device
 
 from .dense_aux import DenseAuxHead, dense_aux_loss
-from .interactive import error_clicks, mask_input_adapter, outside_box_weight, targets_in_input_frame
+from .interactive import (
+    draw_training_prompt,
+    error_clicks,
+    mask_input_adapter,
+    outside_box_weight,
+    targets_in_input_frame,
+)
 
 __all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_training_prompt", "sample_targets",
            "error_clicks"]
@@ -91,6 +97,7 @@ class TrainConfig:
     class_weight: Tuple[Tuple[str, float], ...] = (("pole", 2.0), ("person", 2.0))
     stuff_fraction: float = 0.15
     box_fraction: float = 0.5
+    first_clicks: Tuple[int, int] = (1, 1)   # a click-prompted first round: k ~ U{lo..hi} positive clicks
     outside_box_weight: float = 1.0
     seed: int = 0
     ckpt_every: int = 100
@@ -179,18 +186,6 @@ def sample_targets(rng: np.random.Generator, view: Dict[str, np.ndarray], n: int
         elif len(ids):
             out.append(inst == ids[rng.choice(len(ids), p=w)])
     return out
-
-
-def draw_training_prompt(rng: np.random.Generator, sampler: PromptSampler, masks: List[np.ndarray],
-                         cfg: TrainConfig) -> Dict[str, np.ndarray]:
-    """First-round prompts for ``masks`` (one kind for all): ``{"boxes": N x 4}`` with SAM's box noise
-    (:meth:`gsam_lab.sam.PromptSampler.sam_box`, its draws from ``rng``), or one positive click each,
-    ``{"points": N x 1 x 2, "labels": N x 1}``."""
-    if rng.random() < cfg.box_fraction:
-        noisy = PromptSampler(rng)
-        return {"boxes": np.stack([noisy.sam_box(m) for m in masks]).astype(np.float64)}
-    pts, labs = zip(*(sampler.points(m, 1) for m in masks))
-    return {"points": np.stack(pts).astype(np.float64), "labels": np.stack(labs)}
 
 
 class _Pool:
