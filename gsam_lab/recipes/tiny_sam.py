@@ -18,8 +18,8 @@ follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A),
   positive click (SAM's choice; ``first_clicks`` draws 1 to k, as the single-prompt recipe did); then
   ``rounds - 1`` corrective rounds add one click sampled uniformly from the error region of the previous
   mask (positive where the object was missed, negative where the mask spilled), each with the previous
-  round's low-res logits as ``mask_input``; then ``mask_only_rounds`` rounds with the previous logits and no new click. The image embedding is
-  computed once per image and every round reuses it.
+  round's low-res logits as ``mask_input``; then ``mask_only_rounds`` rounds with the previous logits and
+  no new click. The image embedding is computed once per image and every round reuses it.
 * **loss** per round: BCE + dice on the masks (``focal_weight`` / ``bce_weight`` switch to SAM's
   focal loss) + MSE of the IoU head; a round prompted by one click alone is ambiguous, so SAM's
   three candidates are trained with the min over them (and the single-mask output beside); the
