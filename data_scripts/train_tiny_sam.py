@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 
+from gsam_lab.data import CLASSES
 from gsam_lab.recipes.tiny_sam import TrainConfig, train_tiny_sam
 from gsam_lab.utils import cache_dir
 
 
 def _class_weight(text: str):
     """``"pole=2"`` -> ``("pole", 2.0)``; the class must be one of the synthetic world's."""
-    from gsam_lab.data import CLASSES
     name, sep, weight = text.partition("=")
     if not sep or name not in CLASSES:
         raise argparse.ArgumentTypeError(f"expected CLASS=WEIGHT with CLASS one of {', '.join(CLASSES)}, got {text!r}")
