@@ -23,7 +23,7 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 #: file name in ``gsam_lab/assets`` -> SHA-256 of its bytes (one line per file; see the module doc to update).
 BUNDLED_SHA256: Dict[str, str] = {
     # data_scripts/train_tiny_sam.py
-    "tiny_sam_synth.pt": "4302f50fc0e151914c106926ae16bc3eb9eab8135a83601fb01b56f6e01d9ca9",
+    "tiny_sam_synth.pt": "5c492d0ce3271a632f11be85474758ef651147110888658ce6933f54e51fd6eb",
     # data_scripts/train_teacher.py
     "teacher_tiny_synth.pt": "960977f02a68e80d30f0fd5883ab62067f735903de33346e6e2734858ac92172",
     # data_scripts/train_stable_sam.py
