@@ -60,7 +60,7 @@ def setup(notebook: str, profile: str = "quick", *, device: Union[str, torch.dev
         seed: seeds Python's, NumPy's and torch's random generators.
         out_dir: folder for figures and tables, created if missing (default ``outputs/<notebook>``).
         threads: torch's CPU threads when the device is the CPU (at most the current number);
-            ``None`` keeps torch's default.
+            ``None``: the profile's ``threads`` where its table has one, otherwise torch's default.
         verbose: print :meth:`Lab.describe`.
         sizes: the notebook's size parameters (``erp_hw=None`` means "the profile decides").
 
@@ -71,9 +71,11 @@ def setup(notebook: str, profile: str = "quick", *, device: Union[str, torch.dev
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     cfg = settings(notebook, profile, **sizes)
+    if threads is None:
+        threads = getattr(cfg, "threads", None)
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     dev = resolve_device(device)
     if threads is not None and dev.type == "cpu":
         torch.set_num_threads(min(threads, torch.get_num_threads()))

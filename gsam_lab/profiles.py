@@ -33,16 +33,18 @@ PROFILE_TABLE = {
            "full": dict(erp_hw=(1024, 2048), n_test=100, n_pinhole=200, pinhole_hw=(512, 1024), points_per_side=32,
                         sam="vit_h", teacher="segformer-b5-cityscapes", dataset="densepass")},
     # 05 (GoodSAM MKA distillation)
+    # threads (05, 06): torch's CPU threads for gsam_lab.setup; quick 1 (small models, many small ops: a second
+    # thread on a shared core only adds waiting), full None (torch's default: every core)
     "05": {"quick": dict(teacher="tiny-synth", student="tiny", sweep_students=(), steps=150, batch_size=4,
-                         erp_hw=(64, 128), n_train=6, n_test=8, dar_fusion="ctcf"),
+                         erp_hw=(64, 128), n_train=6, n_test=8, dar_fusion="ctcf", threads=1),
            "full": dict(teacher="segformer-b5-cityscapes", student="b0", sweep_students=("b0", "b1", "b2"), steps=8000,
-                        batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf")},
+                        batch_size=8, erp_hw=(512, 1024), n_train=500, n_test=200, dar_fusion="ctcf", threads=None)},
     # 06 (results report)
     # max_objects None: every object of at least 64 px; points_per_side: DAR's SAM grid, as in 04
     "06": {"quick": dict(teacher="tiny-synth", student="tiny", steps=150, erp_hw=(64, 128), n_train=6, n_test=8,
-                         n_pinhole=2, draws=2, max_objects=None, points_per_side=6),
+                         n_pinhole=2, draws=2, max_objects=None, points_per_side=6, threads=1),
            "full": dict(teacher="segformer-b5-cityscapes", student="b0", steps=8000, erp_hw=(512, 1024), n_train=500,
-                        n_test=200, n_pinhole=50, draws=20, max_objects=None, points_per_side=32)},
+                        n_test=200, n_pinhole=50, draws=20, max_objects=None, points_per_side=32, threads=None)},
 }
 
 

@@ -90,10 +90,9 @@ n_test: "Optional[int]" = None               # labelled test panoramas (scoring 
 dar_fusion: "Optional[str]" = None           # "ctcf" (TA + SAM masks) | "vote" | "none" (TA windows); None: profile
 
 # %%
-# quick: one CPU thread (small models, many small ops; a second thread on a shared core only adds waiting);
-# full: every thread (SAM's ViT and the SegFormers are large)
-lab = gsam_lab.setup("05", profile, device=device, seed=seed, out_dir=out_dir,
-                     threads=1 if profile == "quick" else None, teacher=teacher,
+# CPU threads come from the profile: quick one (small models, many small ops; a second thread on a shared
+# core only adds waiting), full every core (SAM's ViT and the SegFormers are large); threads=N overrides it
+lab = gsam_lab.setup("05", profile, device=device, seed=seed, out_dir=out_dir, teacher=teacher,
                      student=student, sweep_students=sweep_students, steps=steps, batch_size=batch_size,
                      erp_hw=erp_hw, n_train=n_train, n_test=n_test, dar_fusion=dar_fusion)
 cfg, dev, out = lab.cfg, lab.device, lab.out

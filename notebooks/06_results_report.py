@@ -91,10 +91,9 @@ max_objects: "Optional[int]" = None          # keep only the largest objects per
 points_per_side: "Optional[int]" = None      # DAR's SAM point grid (rows; columns twice that); None: 6 quick, 32 full
 
 # %%
-# quick: one CPU thread (small models and many small ops: one thread per process is fastest on 2 shared
-# cores); full: every thread (SAM's ViT and the SegFormers are large)
-lab = gsam_lab.setup("06", profile, device=device, seed=seed, out_dir=out_dir,
-                     threads=1 if profile == "quick" else None, teacher=teacher,
+# CPU threads come from the profile: quick one (small models and many small ops: one thread per process is
+# fastest on 2 shared cores), full every core (SAM's ViT and the SegFormers are large); threads=N overrides it
+lab = gsam_lab.setup("06", profile, device=device, seed=seed, out_dir=out_dir, teacher=teacher,
                      student=student, steps=steps, erp_hw=erp_hw, n_train=n_train, n_test=n_test,
                      n_pinhole=n_pinhole, draws=draws, max_objects=max_objects, points_per_side=points_per_side)
 cfg, dev, out = lab.cfg, lab.device, lab.out

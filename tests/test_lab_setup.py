@@ -39,6 +39,20 @@ def test_setup_caps_cpu_threads(tmp_path):
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("notebook", ["05", "06"])
+def test_quick_profile_picks_one_thread_and_an_explicit_value_wins(tmp_path, notebook):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert gsam_lab.setup(notebook, device="cpu", out_dir=tmp_path, verbose=False).threads == 1
+        torch.set_num_threads(2)
+        assert gsam_lab.setup(notebook, device="cpu", out_dir=tmp_path, threads=2, verbose=False).threads == 2
+        torch.set_num_threads(2)
+        assert gsam_lab.setup(notebook, "full", device="cpu", out_dir=tmp_path, verbose=False).threads == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(notebook="99"), "no profile table"),
     (dict(notebook="01", profile="huge"), "unknown profile"),
