@@ -96,7 +96,8 @@ def test_sam_box_noise_is_sams_training_noise():
 
 
 def test_the_training_recipe_draws_its_first_boxes_with_sam_box():
-    from gsam_lab.recipes.tiny_sam import TrainConfig, draw_training_prompt
+    from gsam_lab.recipes.interactive import draw_training_prompt
+    from gsam_lab.recipes.tiny_sam import TrainConfig
     m, small = blob(), np.zeros((40, 50), bool)
     small[0:4, 45:50] = True
     cfg = TrainConfig(box_fraction=1.0)

@@ -4,15 +4,9 @@ import pytest
 import torch
 
 from gsam_lab.recipes.dense_aux import DenseAuxHead, boundary_map, dense_aux_loss
-from gsam_lab.recipes.tiny_sam import (
-    TrainConfig,
-    _Pool,
-    _step_loss,
-    draw_training_prompt,
-    error_clicks,
-    render_training_view,
-    sample_targets,
-)
+from gsam_lab.recipes.interactive import draw_training_prompt, error_clicks
+from gsam_lab.recipes.tiny_sam import TrainConfig, _step_loss
+from gsam_lab.recipes.training_views import ViewPool, render_training_view, sample_targets
 from gsam_lab.sam.losses import dice_loss, sam_loss, sigmoid_focal_loss
 from gsam_lab.sam.prompts import PromptSampler
 
@@ -128,7 +122,7 @@ def test_bf16_autocast_keeps_the_objective():
     from gsam_lab import sam
     cfg = TrainConfig(pool_size=2, box_fraction=1.0, stuff_fraction=0.0, view_mix=(0.0, 1.0, 0.0, 0.0),
                       targets_per_image=8, rounds=2, mask_only_rounds=1)
-    views = _Pool(cfg, np.random.default_rng(5), progress=False).items
+    views = ViewPool(cfg, np.random.default_rng(5), progress=False).items
     model = sam.load_sam("tiny-synth", device="cpu")
 
     def run(amp):

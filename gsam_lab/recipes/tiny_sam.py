@@ -3,12 +3,13 @@
 ``data_scripts/train_tiny_sam.py`` is the command line around :func:`train_tiny_sam`. The recipe
 follows the SAM paper's "training algorithm" (Kirillov et al. 2023, appendix A), scaled to 2 CPU cores:
 
-* **data**: a pool of ``pool_size`` renders of **train**-split worlds (``gsam_lab.data.world_seed``); every
-  step one new render replaces a random pool entry. Views (``view_mix``): pinhole cameras (FoV 50-110 deg,
-  random yaw/pitch/roll, ``256 x 256`` or ``192 x 256``), whole ERPs (``128 x 256``), ``256 x 256`` crops of
-  ``256 x 512`` ERPs at their native scale, and **zoom windows**: the square
-  :func:`gsam_lab.sam.zoom.zoom_window` around one object of a ``256 x 256`` pinhole or ``256 x 512`` ERP,
-  resized to the encoder's input (what ``PromptPredictor.predict(..., zoom=True)`` shows the model).
+* **data** (:mod:`.training_views`): a pool of ``pool_size`` renders of **train**-split worlds
+  (``gsam_lab.data.world_seed``); every step one new render replaces a random pool entry. Views
+  (``view_mix``): pinhole cameras (FoV 50-110 deg, random yaw/pitch/roll, ``256 x 256`` or ``192 x 256``),
+  whole ERPs (``128 x 256``), ``256 x 256`` crops of ``256 x 512`` ERPs at their native scale, and **zoom
+  windows**: the square :func:`gsam_lab.sam.zoom.zoom_window` around one object of a ``256 x 256`` pinhole or
+  ``256 x 512`` ERP, resized to the encoder's input (what ``PromptPredictor.predict(..., zoom=True)`` shows
+  the model).
 * **targets** (``targets_per_image`` per image): objects of at least ``min_area`` pixels drawn with
   weight ``area ** -size_power`` times ``class_weight`` (small objects, poles and persons more often
   than their share), and with probability ``stuff_fraction`` a "stuff" region (one class where no
@@ -41,27 +42,22 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from gsam_lab.data import CLASSES, NUM_CLASSES, RENDERER_VERSION
-from gsam_lab.data.datasets import world_seed
-from gsam_lab.data.render import render_panorama, render_pinhole
-from gsam_lab.data.world import make_world
+from gsam_lab.data import NUM_CLASSES, RENDERER_VERSION
 from gsam_lab.sam.decoding import shared_predict_masks
 from gsam_lab.sam.fast import folded_predict_masks, supports_folding
 from gsam_lab.sam.loading import read_state_dict, save_tiny_checkpoint
 from gsam_lab.sam.losses import sam_loss
 from gsam_lab.sam.prompts import PromptSampler
 from gsam_lab.sam.tiny import build_tiny_sam
-from gsam_lab.sam.zoom import zoom_window
 from gsam_lab.training import Checkpoint, fingerprint, train, warmup_cosine
-from gsam_lab.utils import progress_bar, resolve_device
+from gsam_lab.utils import resolve_device
 
 from .dense_aux import DenseAuxHead, dense_aux_loss
 from .interactive import (
@@ -71,9 +67,9 @@ from .interactive import (
     outside_box_weight,
     targets_in_input_frame,
 )
+from .training_views import ViewPool, sample_targets
 
-__all__ = ["TrainConfig", "train_tiny_sam", "render_training_view", "draw_training_prompt", "sample_targets",
-           "error_clicks"]
+__all__ = ["TrainConfig", "train_tiny_sam"]
 
 
 @dataclass
@@ -111,103 +107,6 @@ class TrainConfig:
     encoder_lr_scale: float = 1.0  # the image encoder's learning rate = lr x this (0: encoder frozen)
     train_only: str = "all"        # "mask_input": only the prompt encoder's mask path learns (see mask_input_adapter)
     reset_mask_path: int = 1       # with train_only="mask_input": 1 starts the path at "no mask", 0 keeps init's path
-
-
-# ----------------------------------------------------------------------------------------------
-# data
-# ----------------------------------------------------------------------------------------------
-
-def _resize_view(view: Dict[str, np.ndarray], window, size: int) -> Dict[str, np.ndarray]:
-    """Crop ``window`` (x0, y0, x1, y1) out of a view and resize it to ``size x size`` (labels: nearest)."""
-    x0, y0, x1, y1 = window
-    out = {}
-    for k in ("image", "semantic", "instance"):
-        a = view[k][y0:y1, x0:x1]
-        if k == "image":
-            out[k] = np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
-        else:
-            lab = Image.fromarray(a.astype(np.int32)).resize((size, size), Image.NEAREST)
-            out[k] = np.asarray(lab).astype(np.int64)
-    return out
-
-
-def _object_weights(inst: np.ndarray, sem: np.ndarray, cfg: TrainConfig) -> Tuple[np.ndarray, np.ndarray]:
-    """Object ids of at least ``min_area`` px and their draw weights (small and hard classes more often)."""
-    ids, areas = np.unique(inst[inst > 0], return_counts=True)
-    keep = areas >= cfg.min_area
-    ids, areas = ids[keep], areas[keep]
-    if not len(ids):
-        return ids, np.zeros(0)
-    boost = dict(cfg.class_weight)
-    cls = np.array([sem[inst == i][0] for i in ids])
-    w = areas.astype(np.float64) ** -cfg.size_power * np.array([boost.get(CLASSES[c], 1.0) for c in cls])
-    return ids, w / w.sum()
-
-
-def render_training_view(rng: np.random.Generator, index: int, cfg: TrainConfig) -> Dict[str, np.ndarray]:
-    """One training render of train-split world ``index`` (``image`` HxWx3 uint8, ``semantic``, ``instance``)."""
-    world = make_world(world_seed("train", cfg.seed, index))
-    kind = rng.choice(4, p=np.asarray(cfg.view_mix) / np.sum(cfg.view_mix))
-    if kind == 1:
-        return render_panorama(world, 128, 256)
-    if kind in (0, 3) and (kind == 0 or rng.random() < 0.5):
-        h, w = (256, 256) if (kind == 3 or rng.random() < 0.6) else (192, 256)
-        r = render_pinhole(world, h, w, fov_deg=float(rng.uniform(*cfg.fov_range)), yaw_deg=float(rng.uniform(0, 360)),
-                           pitch_deg=float(rng.uniform(-20, 20)), roll_deg=float(rng.uniform(-5, 5)))
-    else:
-        r = render_panorama(world, 256, 512)
-        r = {k: np.roll(r[k], -int(rng.integers(0, 512)), axis=1) for k in ("image", "semantic", "instance")}
-        if kind == 2:
-            r = {k: v[:, :256] for k, v in r.items()}
-    r = {k: np.ascontiguousarray(r[k]) for k in ("image", "semantic", "instance")}
-    if kind == 3:
-        ids, w = _object_weights(r["instance"], r["semantic"], cfg)
-        if len(ids):
-            m = r["instance"] == ids[rng.choice(len(ids), p=w)]
-            box = PromptSampler(rng.integers(2 ** 31)).gt_box(m)
-            window = zoom_window(box, m.shape, context=float(rng.uniform(*cfg.zoom_context)))
-            r = _resize_view(r, window, 256)
-    return r
-
-
-def sample_targets(rng: np.random.Generator, view: Dict[str, np.ndarray], n: int, cfg: TrainConfig) -> List[np.ndarray]:
-    """Up to ``n`` target masks of ``view``: objects by their draw weights, stuff regions now and then."""
-    inst, sem = view["instance"], view["semantic"]
-    ids, w = _object_weights(inst, sem, cfg)
-    stuff_cls, stuff_area = np.unique(sem[inst == 0], return_counts=True)
-    stuff = [(sem == c) & (inst == 0) for c in stuff_cls[stuff_area >= 4 * cfg.min_area]]
-    out = []
-    for _ in range(n):
-        if stuff and (not len(ids) or rng.random() < cfg.stuff_fraction):
-            m = stuff[int(rng.integers(len(stuff)))]
-            if m.all():                 # a region filling the view leaves no room for a negative click: skip it
-                continue
-            out.append(m)
-        elif len(ids):
-            out.append(inst == ids[rng.choice(len(ids), p=w)])
-    return out
-
-
-class _Pool:
-    """Renders of train worlds; ``refresh()`` swaps one random entry for a new world."""
-
-    def __init__(self, cfg: TrainConfig, rng: np.random.Generator, next_index: int = 0, progress: bool = True):
-        self.cfg, self.rng, self.next_index = cfg, rng, next_index
-        it = range(cfg.pool_size)
-        if progress:
-            it = progress_bar(it, desc="rendering pool", leave=False)
-        self.items = [self._new() for _ in it]
-
-    def _new(self):
-        v = render_training_view(self.rng, self.next_index, self.cfg)
-        self.next_index += 1
-        return v
-
-    def refresh(self):
-        self.items[int(self.rng.integers(len(self.items)))] = self._new()
-
-    def sample(self, n):
-        return [self.items[int(i)] for i in self.rng.choice(len(self.items), size=n, replace=False)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,7 +269,7 @@ class _TinySamRun:
     def begin(self, start: int) -> None:
         """The pool and the prompt sampler of a run starting at step ``start`` (rendered before the clock starts)."""
         cfg = self.cfg
-        self.pool = _Pool(cfg, np.random.default_rng([cfg.seed, 2, start]), self.next_index, self.progress)
+        self.pool = ViewPool(cfg, np.random.default_rng([cfg.seed, 2, start]), self.next_index, self.progress)
         self.sampler = PromptSampler([cfg.seed, 3, start])
 
     def step(self, i: int) -> Dict[str, float]:
