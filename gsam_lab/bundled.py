@@ -27,7 +27,7 @@ BUNDLED_SHA256: Dict[str, str] = {
     # data_scripts/train_teacher.py
     "teacher_tiny_synth.pt": "960977f02a68e80d30f0fd5883ab62067f735903de33346e6e2734858ac92172",
     # data_scripts/train_stable_sam.py
-    "stable_sam_tiny_synth.pt": "589827db72bb7df3f7185e8ed5ceac2e5f4f0234cc1875b3450a64e853063217",
+    "stable_sam_tiny_synth.pt": "250f3c488418ef65dccfed3a42c8b2bc58bceb904ae6dd62622ae9a8f9b47ae7",
     # data_scripts/train_student.py
     "student_synth.pt": "b54f04f681ee4d1d219b15422dc123600c49cb9f625c6072c752ed0fa14ce135",
 }
