@@ -310,8 +310,9 @@ counts
 #   SAM's decoder attends is notebook 02's question, not this one's.
 # - **The tiny SAM loses to a filled box on small objects.** With the ground-truth box,
 #   `SAM - fill box, GT box` lies below 0 over all objects: the size table puts the loss on the
-#   objects under 2k px, most of the objects here, while on larger objects the interval includes 0 (the
-#   right-hand scatter: the small objects sit below the diagonal).
+#   objects under 2k px, most of the objects here, while on larger objects SAM is above the filled box
+#   (positive differences, no interval below 0; the right-hand scatter: the small objects sit below the
+#   diagonal, the large ones above it).
 # - **GoodSAM's two claims do not reproduce with the bundled models, for a reason the lab measures.**
 #   The TA was trained at the panoramas' resolution and already gets the large regions right; the tiny
 #   SAM's few, large masks add little it lacks: DAR moves the TA by a point or two, with intervals that
@@ -347,7 +348,8 @@ if check_claims and sam_checkpoint == "tiny-synth" and plugins == "tiny-synth":
     sizes = by_size.set_index("size")
     assert sizes["high"].iloc[0] < -0.05 and sizes["n"].iloc[0] > sizes["n"].iloc[1:].sum(), \
         "the loss is on the small objects, which are most of them"
-    assert (sizes["low"].iloc[1:] < 0).all() and (sizes["high"].iloc[1:] > 0).all(), "larger: interval holds 0"
+    assert (sizes["difference"].iloc[1:] > 0.03).all() and (sizes["high"].iloc[1:] > 0).all(), \
+        "on larger objects SAM is above the filled box"
 if check_claims and shipped is not None:
     g = gs.set_index("name")
     for name in ("DAR vote", "DAR ctcf"):
