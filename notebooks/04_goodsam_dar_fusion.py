@@ -531,12 +531,12 @@ if check_claims:
 # - **Thin and narrow classes lose most** (the per-class change printed above: the pole, and in this run the
 #   sidewalk strip too), while road, buildings and sky hold: a SAM mask that spans a pole and what stands
 #   behind it takes the majority class, and the pole is never the majority. That is fusion's price, **error
-#   propagation**: a mask gets one label for all its pixels, right or wrong. ctcf (a mask votes only where the TA's mean probability of its
-#   class is high enough) is designed for SAM ViT-H's many small masks, which this lab does not run on a
-#   CPU; GoodSAM's gain rests on masks finer than the TA's errors, and the bundled tiny SAM does not give
-#   them (`data_scripts/README.md`: the same finding on 16 panoramas per split; a 128 × 256 TA that did
-#   gain from the same masks, on the road below the camera where it was unsure; and SAM run per window,
-#   more and smaller masks, about one point back on one split: Your turn 1).
+#   propagation**: a mask gets one label for all its pixels, right or wrong. ctcf (a mask votes only where
+#   the TA's mean probability of its class is high enough) is designed for SAM ViT-H's many small masks,
+#   which this lab does not run on a CPU; GoodSAM's gain rests on masks finer than the TA's errors, and the
+#   bundled tiny SAM does not give them (`data_scripts/README.md`: the same finding on 16 panoramas per
+#   split; a 128 × 256 TA that did gain from the same masks, on the road below the camera where it was
+#   unsure; and SAM run per window, more and smaller masks, about one point back on one split: Your turn 1).
 # - **Windows that see less than the full height** (`"hv"`, tangent views) are *worse* than the whole
 #   panorama, intervals below 0: this TA learned wide pinhole views with the horizon in the middle, and a
 #   window of sky and roofs, or a view straight down, is further from them than the whole ERP. The
