@@ -23,7 +23,6 @@ from gsam_lab.utils import progress_bar
 __all__ = ["render_training_view", "sample_targets", "ViewPool"]
 
 
-
 def _resize_view(view: Dict[str, np.ndarray], window, size: int) -> Dict[str, np.ndarray]:
     """Crop ``window`` (x0, y0, x1, y1) out of a view and resize it to ``size x size`` (labels: nearest)."""
     x0, y0, x1, y1 = window
